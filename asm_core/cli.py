@@ -1,0 +1,182 @@
+"""The ``asm`` command line: the same pipeline as the cloud, on one machine."""
+
+from __future__ import annotations
+
+import json
+import sys
+import time
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import click
+
+from asm_core import __version__
+from asm_core.errors import AsmError
+from asm_core.evaluate import Evaluation, evaluate
+from asm_core.report_text import detect_table, evaluation_table
+from asm_core.rules import RuleSet, load_rules
+from asm_core.stac import SceneItem, load_item
+from asm_core.synthetic import SceneSpec, generate_set, write_scene
+from asm_core.synthetic.scene import BASELINES, MAX_SIZE, MIN_SIZE
+from asm_core.tile_job import TileRun, run_item
+
+DEMO_SEEDS = (101, 102, 103, 104)
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(__version__, prog_name="asm")
+def cli() -> None:
+    """ASM Watch: find artisanal and small-scale mining in Sentinel-2 L2A imagery."""
+
+
+def _detect_items(items: Sequence[SceneItem], rules: RuleSet, out: Path,
+                  quicklooks: Path | None) -> list[TileRun]:
+    runs = []
+    for item in items:
+        run = run_item(item, rules, out, quicklook_dir=quicklooks)
+        line = f"  {run.item_id}: {run.status}, {run.detections} detections, {run.seconds:.1f} s"
+        click.echo(line + (f" ({run.error})" if run.error else ""), err=True)
+        runs.append(run)
+    return runs
+
+
+@cli.command()
+@click.argument("items", nargs=-1, required=True)
+@click.option("--out", "out", required=True, type=click.Path(path_type=Path),
+              help="Results folder (detections/ and tile_runs/ are written under it).")
+@click.option("--rules", "rules_file", type=click.Path(path_type=Path), default=None,
+              help="Rule set YAML (default: the shipped default.yaml).")
+@click.option("--quicklooks/--no-quicklooks", default=False,
+              help="Also write a true-colour PNG per scene with detections outlined.")
+def detect(items: tuple[str, ...], out: Path, rules_file: Path | None, quicklooks: bool) -> None:
+    """Detect ASM in Sentinel-2 L2A STAC ITEMS (JSON files or https URLs).
+
+    Every item ends as a tile_runs row; one that fails is recorded and the others still run.
+    Exit code 1 if any item failed.
+    """
+    rules = load_rules(rules_file)
+    scenes = [load_item(i) for i in items]  # all items checked before anything is written
+    started = time.perf_counter()
+    runs = _detect_items(scenes, rules, out, out / "quicklooks" if quicklooks else None)
+    click.echo(detect_table(runs, time.perf_counter() - started))
+    click.echo(f"results: {out / 'detections'} and {out / 'tile_runs'}")
+    failed = [r for r in runs if r.status == "failed"]
+    if failed:
+        raise click.ClickException(
+            f"{len(failed)} of {len(runs)} items failed: "
+            + "; ".join(f"{r.item_id}: {r.error}" for r in failed))
+
+
+@cli.command()
+@click.option("--out", "out", required=True, type=click.Path(path_type=Path))
+@click.option("--seed", default=0, show_default=True, type=click.IntRange(min=0))
+@click.option("--size", default=1024, show_default=True,
+              type=click.IntRange(MIN_SIZE, MAX_SIZE), help="Scene side in 10 m pixels.")
+@click.option("--count", default=1, show_default=True, type=click.IntRange(1, 1000),
+              help="Number of scenes (seeds seed, seed+1, ...).")
+@click.option("--lookalikes-only", is_flag=True, help="Plant look-alikes but no mining site.")
+@click.option("--baseline", type=click.Choice(BASELINES), default=None,
+              help="Processing baseline (default: varies with the seed).")
+@click.option("--epsg", type=click.Choice(["32630", "4326"]), default="32630",
+              show_default=True, help="CRS of the written COGs.")
+def synth(out: Path, seed: int, size: int, count: int, lookalikes_only: bool,
+          baseline: str | None, epsg: str) -> None:
+    """Write synthetic Sentinel-2 L2A scenes: COGs, STAC items and truth GeoJSON."""
+    if baseline is None and epsg == "32630":
+        scenes = generate_set(out, list(range(seed, seed + count)), size, lookalikes_only)
+    else:
+        scenes = [write_scene(SceneSpec(seed=s, size=size, lookalikes_only=lookalikes_only,
+                                        baseline=baseline, epsg=int(epsg)), out)
+                  for s in range(seed, seed + count)]
+        truth = [f for s in scenes for f in s.truth]
+        (out / "truth.geojson").write_text(
+            json.dumps({"type": "FeatureCollection", "features": truth}), encoding="utf-8")
+    for s in scenes:
+        sites = sum(1 for f in s.truth if f["properties"]["kind"] == "mining_site")
+        click.echo(f"{s.item_path}  ({sites} mining sites, {len(s.truth) - sites} look-alikes)")
+    click.echo(f"truth: {out / 'truth.geojson'}")
+
+
+def _print_evaluation(result: Evaluation, as_json: bool) -> None:
+    if as_json:
+        click.echo(json.dumps(result.as_dict(), indent=2))
+    else:
+        click.echo(evaluation_table(result))
+
+
+@cli.command(name="evaluate")
+@click.option("--truth", "truth", required=True, type=click.Path(path_type=Path),
+              help="GeoJSON of labelled sites (polygons or points) and look-alikes.")
+@click.option("--results", "results", required=True, type=click.Path(path_type=Path))
+@click.option("--json", "as_json", is_flag=True, help="Print the scores as JSON.")
+@click.option("--min-area-m2", type=click.FloatRange(min=0), default=None,
+              help="Labelled sites smaller than this are out of scope (default: the rule set's "
+                   "minimum mapping unit).")
+@click.option("--point-tolerance-m", type=click.FloatRange(min=0), default=100.0,
+              show_default=True, help="How far a detection may lie from a labelled point.")
+def evaluate_cmd(truth: Path, results: Path, as_json: bool, min_area_m2: float | None,
+                 point_tolerance_m: float) -> None:
+    """Score detections against labelled sites: precision, recall, F1, pixel IoU, confusion."""
+    mmu = min_area_m2 if min_area_m2 is not None else load_rules().objects.min_mapping_unit_m2
+    _print_evaluation(evaluate(truth, results, mmu, point_tolerance_m), as_json)
+
+
+@cli.command()
+@click.option("--out", "out", default=Path("asm-demo"), show_default=True,
+              type=click.Path(path_type=Path))
+@click.option("--size", default=1024, show_default=True, type=click.IntRange(256, 4096))
+def demo(out: Path, size: int) -> None:
+    """Run the whole pipeline on the bundled synthetic scene set (no network, no AWS)."""
+    started = time.perf_counter()
+    scenes_dir, results = out / "scenes", out / "results"
+    click.echo(f"1/3 building {len(DEMO_SEEDS)} synthetic scenes ({size}² px) in {scenes_dir}",
+               err=True)
+    scenes = generate_set(scenes_dir, list(DEMO_SEEDS), size)
+    click.echo("2/3 detecting ASM", err=True)
+    rules = load_rules()
+    items = [load_item(str(s.item_path)) for s in scenes]
+    runs = _detect_items(items, rules, results, out / "quicklooks")
+    click.echo(detect_table(runs, time.perf_counter() - started))
+    click.echo("3/3 scoring against the planted truth", err=True)
+    result = evaluate(scenes_dir / "truth.geojson", results,
+                      rules.objects.min_mapping_unit_m2)
+    click.echo(evaluation_table(result))
+    _where(out, runs)
+
+
+def _where(out: Path, runs: list[TileRun]) -> None:
+    lines: list[tuple[str, Any]] = [
+        ("scenes (COGs + STAC items)", out / "scenes"),
+        ("truth", out / "scenes" / "truth.geojson"),
+        ("detections (GeoParquet)", out / "results" / "detections"),
+        ("tile runs", out / "results" / "tile_runs"),
+        ("quicklooks", out / "quicklooks"),
+    ]
+    click.echo("\nwhere everything is:")
+    for label, path in lines:
+        click.echo(f"  {label:<28} {path}")
+    click.echo(f"  {'':<28} ({sum(1 for r in runs if r.quicklook)} PNGs)")
+    click.echo("next: asm evaluate --truth {0}/scenes/truth.geojson --results {0}/results"
+               .format(out))
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Entry point: AsmError becomes a one-line message and exit code 2."""
+    try:
+        cli.main(args=list(argv) if argv is not None else None, prog_name="asm",
+                 standalone_mode=False)
+    except click.exceptions.Abort:
+        click.echo("asm: interrupted", err=True)
+        return 130
+    except click.ClickException as e:
+        click.echo(f"asm: error: {e.format_message()}", err=True)
+        return e.exit_code
+    except AsmError as e:
+        click.echo(f"asm: error: {e}", err=True)
+        return 2
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

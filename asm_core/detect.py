@@ -1,0 +1,235 @@
+"""From rule layers to ASM detections: scars, ponds beside scars, turbid reaches, grouped in sites.
+
+Order of work (each step per object, on crops):
+1. scar layer → morphology → objects ≥ ``min_object_m2``;
+2. look-alike suppression of each scar (cloud edge, sandbar, town/road, regular field);
+3. water objects: small ones near a kept scar are ``pond``; the rest (aquaculture, lakes) dropped;
+   turbid parts of large water bodies are ``turbid_water`` reaches;
+4. scars and ponds within ``site_grouping_distance_m`` form a site; sites under the minimum
+   mapping unit are dropped; confidence is scored per site from independent cues.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections import Counter
+from dataclasses import dataclass, field
+
+import numpy as np
+import shapely
+from affine import Affine
+from scipy import ndimage
+
+from asm_core.confidence import SiteCues, combine, site_cue_scores, turbid_confidence
+from asm_core.indices import available_indices
+from asm_core.layers import Bool, SceneLayers, ScenePixels
+from asm_core.lookalikes import classify_scar
+from asm_core.objects import (
+    EIGHT_CONNECTED,
+    ObjectCrop,
+    ObjectStats,
+    clean_mask,
+    label_objects,
+    object_crops,
+    object_stats,
+    radius_px,
+)
+from asm_core.rules import RuleSet
+from asm_core.vectorize import mask_to_polygon, metric_geometry
+
+TURBID_SITE_SEARCH_M = 2000.0
+SITE_TURBID_SEARCH_M = 500.0
+
+
+@dataclass
+class Detection:
+    """One detected object, in the scene's CRS."""
+
+    detection_id: str
+    site_id: str | None
+    cls: str
+    confidence: float
+    cues: list[str]
+    pixels: int
+    area_m2: float
+    perimeter_m: float
+    rectangularity: float
+    stats: ObjectStats
+    geometry: shapely.Geometry
+
+
+@dataclass
+class SceneDetections:
+    """Everything detection found in one scene, with what it threw away and why."""
+
+    detections: list[Detection]
+    suppressed: dict[str, int] = field(default_factory=dict)
+    rescued_pond_pixels: int = 0
+
+
+@dataclass
+class _Candidate:
+    crop: ObjectCrop
+    cls: str
+    stats: ObjectStats
+    polygon: shapely.Geometry
+    metric: shapely.Geometry
+    rectangularity: float
+
+
+def _digest(*parts: object) -> str:
+    return hashlib.sha1("|".join(str(p) for p in parts).encode()).hexdigest()[:20]
+
+
+def _rectangularity(metric: shapely.Geometry) -> float:
+    rectangle = shapely.minimum_rotated_rectangle(metric)
+    return float(metric.area / rectangle.area) if rectangle.area > 0 else 0.0
+
+
+class _Detector:
+    def __init__(self, pixels: ScenePixels, layers: SceneLayers, rules: RuleSet, item_id: str,
+                 pixel_m: float) -> None:
+        self.pixels, self.layers, self.rules = pixels, layers, rules
+        self.item_id, self.pixel_m = item_id, pixel_m
+        self.pixel_area = pixel_m * pixel_m
+        self.indices = available_indices(pixels.reflectance_bands)
+        self.ring_px = radius_px(rules.objects.ring_width_m, pixel_m)
+        self.suppressed: Counter[str] = Counter()
+        shape = pixels.stack.shape
+        self.empty: Bool = np.zeros(shape, dtype=bool)
+
+    def layer(self, name: str) -> Bool:
+        return self.layers.layers.get(name, self.empty)
+
+    def min_pixels(self, area_m2: float) -> int:
+        return max(1, round(area_m2 / self.pixel_area))
+
+    def candidate(self, crop: ObjectCrop, cls: str) -> _Candidate:
+        transform: Affine = self.pixels.stack.transform * Affine.translation(
+            crop.cols.start, crop.rows.start
+        )
+        polygon = mask_to_polygon(crop.mask, transform)
+        metric = metric_geometry(polygon, self.pixels.stack.crs)
+        stats = object_stats(self.pixels, crop, self.layers.valid, self.indices)
+        return _Candidate(crop, cls, stats, polygon, metric, _rectangularity(metric))
+
+    def scars(self) -> list[_Candidate]:
+        o = self.rules.objects
+        mask = clean_mask(self.layer("scar"), o.opening_px, o.closing_px)
+        labels, _ = label_objects(mask, self.min_pixels(o.min_object_m2))
+        kept = []
+        for crop in object_crops(labels, self.ring_px):
+            cand = self.candidate(crop, "mining_scar")
+            verdict = classify_scar(crop, cand.rectangularity, self.layers, self.rules.lookalikes)
+            if verdict is None:
+                kept.append(cand)
+            else:
+                self.suppressed[verdict] += 1
+        return kept
+
+    def waters(self, scars: list[_Candidate]) -> tuple[list[_Candidate], list[_Candidate]]:
+        o = self.rules.objects
+        water = self.layer("water")
+        labels, _ = label_objects(water, self.min_pixels(o.min_object_m2))
+        scar_mask = np.zeros_like(water)
+        for s in scars:
+            scar_mask[s.crop.rows, s.crop.cols] |= s.crop.mask
+        near_scar = ndimage.binary_dilation(
+            scar_mask, EIGHT_CONNECTED,
+            iterations=radius_px(o.pond_max_distance_to_scar_m, self.pixel_m) + 1)
+        max_pond = self.min_pixels(o.pond_max_area_m2)
+        ponds, large = [], np.zeros_like(water)
+        for crop in object_crops(labels, 1):
+            if crop.pixels > max_pond:
+                large[crop.rows, crop.cols] |= crop.mask
+            elif np.any(near_scar[crop.rows, crop.cols] & crop.mask):
+                ponds.append(self.candidate(crop, "pond"))
+            else:
+                self.suppressed["isolated_pond"] += 1
+        turbid_labels, _ = label_objects(self.layer("turbid") & large,
+                                         self.min_pixels(o.turbid_min_area_m2))
+        reaches = [self.candidate(c, "turbid_water") for c in object_crops(turbid_labels, 1)]
+        return ponds, reaches
+
+    def sites(self, members: list[_Candidate]) -> list[list[_Candidate]]:
+        o = self.rules.objects
+        union = np.zeros(self.pixels.stack.shape, dtype=bool)
+        for m in members:
+            union[m.crop.rows, m.crop.cols] |= m.crop.mask
+        reach = max(1, radius_px(o.site_grouping_distance_m, self.pixel_m) // 2)
+        grouped, _ = ndimage.label(ndimage.binary_dilation(union, EIGHT_CONNECTED,
+                                                           iterations=reach), EIGHT_CONNECTED)
+        groups: dict[int, list[_Candidate]] = {}
+        for m in members:
+            r, c = m.crop.anchor
+            groups.setdefault(int(grouped[r, c]), []).append(m)
+        return [groups[k] for k in sorted(groups)]
+
+
+def _weighted(members: list[_Candidate], key: str) -> float | None:
+    pairs = [(m.stats.means.get(key), m.crop.pixels) for m in members]
+    known = [(v, w) for v, w in pairs if v is not None]
+    if not known:
+        return None
+    return sum(v * w for v, w in known) / sum(w for _, w in known)
+
+
+def _ring_ndvi(members: list[_Candidate]) -> float | None:
+    values = [m.stats.ring_ndvi for m in members if m.stats.ring_ndvi is not None]
+    return max(values) if values else None
+
+
+def detect_objects(pixels: ScenePixels, layers: SceneLayers, rules: RuleSet, item_id: str,
+                   pixel_m: float) -> SceneDetections:
+    """Turn a scene's rule layers into detections (see the module docstring for the steps)."""
+    d = _Detector(pixels, layers, rules, item_id, pixel_m)
+    scars = d.scars()
+    ponds, reaches = d.waters(scars)
+    out: list[Detection] = []
+    reach_union = shapely.union_all([r.metric for r in reaches]) if reaches else None
+    site_centroids = []
+    for members in d.sites(scars + ponds):
+        site_scars = [m for m in members if m.cls == "mining_scar"]
+        area = sum(m.metric.area for m in members)
+        if not site_scars or area < rules.objects.min_mapping_unit_m2:
+            d.suppressed["below_mmu"] += 1
+            continue
+        footprint = shapely.union_all([m.metric for m in members])
+        site_centroids.append(footprint.centroid)
+        biggest = max(site_scars, key=lambda m: m.crop.pixels)
+        cues = SiteCues(
+            bsi_mean=_weighted(site_scars, "bsi"),
+            ferric_mean=_weighted(site_scars, "ferric_iron"),
+            ring_ndvi=_ring_ndvi(site_scars),
+            rectangularity=biggest.rectangularity,
+            has_ponds=len(site_scars) < len(members),
+            turbid_water_near=reach_union is not None
+            and footprint.distance(reach_union) <= SITE_TURBID_SEARCH_M,
+        )
+        confidence, agreeing = combine(site_cue_scores(cues), rules.confidence)
+        site_id = _digest(item_id, rules.content_hash, "site", *biggest.crop.anchor)[:16]
+        out.extend(_detection(m, item_id, rules.content_hash, site_id, confidence, agreeing)
+                   for m in members)
+    for r in reaches:
+        near = any(r.metric.distance(c) <= TURBID_SITE_SEARCH_M for c in site_centroids)
+        confidence, agreeing = turbid_confidence(r.stats.means.get("ndti"), near)
+        out.append(_detection(r, item_id, rules.content_hash, None, confidence, agreeing))
+    out.sort(key=lambda det: (det.cls, det.detection_id))
+    return SceneDetections(out, dict(sorted(d.suppressed.items())), layers.rescued_pond_pixels)
+
+
+def _detection(m: _Candidate, item_id: str, rules_hash: str, site_id: str | None,
+               confidence: float, cues: list[str]) -> Detection:
+    return Detection(
+        detection_id=_digest(item_id, rules_hash, m.cls, *m.crop.anchor, m.crop.pixels),
+        site_id=site_id,
+        cls=m.cls,
+        confidence=confidence,
+        cues=cues,
+        pixels=m.crop.pixels,
+        area_m2=round(float(m.metric.area), 2),
+        perimeter_m=round(float(m.metric.length), 2),
+        rectangularity=round(m.rectangularity, 4),
+        stats=m.stats,
+        geometry=m.polygon,
+    )

@@ -1,0 +1,45 @@
+"""The one error family of ASM Watch.
+
+Every message quotes the bad value and says what would be accepted, so the CLI can print it as
+one line and the Lambda handlers can map the class to a status code.
+"""
+
+
+class AsmError(Exception):
+    """Base class of every error ASM Watch raises on purpose."""
+
+
+class ItemError(AsmError):
+    """A STAC item is missing, unreadable or not a Sentinel-2 L2A item we can use."""
+
+
+class BandError(AsmError):
+    """An item lacks the bands a job needs, or its bands do not line up."""
+
+
+class RasterReadError(AsmError):
+    """A band file could not be opened or decoded (missing, truncated, corrupt)."""
+
+
+class CrsError(AsmError):
+    """Coordinate reference system metadata is missing or contradicts itself."""
+
+
+class RuleSetError(AsmError):
+    """A rule set file is missing, not YAML, or fails validation."""
+
+
+class AoiError(AsmError):
+    """An area of interest is empty, invalid or out of range."""
+
+
+class TruthError(AsmError):
+    """A truth (labelled reference) file cannot be used for evaluation."""
+
+
+class ResultsError(AsmError):
+    """A results folder is missing, empty or not in the ASM Watch layout."""
+
+
+class SyntheticSceneError(AsmError):
+    """Synthetic scene parameters are out of the supported range."""

@@ -1,0 +1,64 @@
+"""Quicklook PNGs: true colour with detections outlined, for a reviewer to judge at a glance."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import numpy as np
+import shapely
+from PIL import Image, ImageDraw
+
+from asm_core.reflectance import to_reflectance
+
+if TYPE_CHECKING:
+    from asm_core.detect import Detection
+    from asm_core.layers import ScenePixels
+
+MAX_SIDE = 1024
+#: Reflectance mapped to full brightness; 0.25 suits tropical scenes without saturating soil.
+WHITE_REFLECTANCE = 0.25
+CLASS_COLOURS = {
+    "mining_scar": (255, 40, 40),
+    "pond": (0, 220, 255),
+    "turbid_water": (255, 200, 0),
+}
+
+
+def _true_colour(pixels: ScenePixels, step: int) -> np.ndarray:
+    height, width = pixels.stack.shape
+    shape = ((height + step - 1) // step, (width + step - 1) // step)
+    channels = []
+    for name in ("red", "green", "blue"):
+        if name not in pixels.stack.arrays:
+            channels.append(np.zeros(shape, np.float32))
+            continue
+        factor = pixels.stack.factors[name]
+        dn = pixels.stack.arrays[name][:: max(1, step // factor), :: max(1, step // factor)]
+        band = to_reflectance(dn, pixels.assets[name].scale, pixels.dn_offset)
+        channels.append(band[: shape[0], : shape[1]])
+    rgb = np.stack(channels, axis=-1)
+    scaled = np.clip(np.nan_to_num(rgb, nan=0.0) / WHITE_REFLECTANCE, 0, 1) ** (1 / 1.6)
+    return (scaled * 255).astype(np.uint8)
+
+
+def write_quicklook(pixels: ScenePixels, detections: Sequence[Detection], path: Path) -> Path:
+    """Write a PNG of the scene (at most 1024 px a side) with each detection outlined."""
+    height, width = pixels.stack.shape
+    step = max(1, int(np.ceil(max(height, width) / MAX_SIDE)))
+    image = Image.fromarray(_true_colour(pixels, step), mode="RGB")
+    draw = ImageDraw.Draw(image)
+    inverse = ~pixels.stack.transform
+    for d in detections:
+        colour = CLASS_COLOURS.get(d.cls, (255, 0, 255))
+        for polygon in getattr(d.geometry, "geoms", [d.geometry]):
+            ring = np.asarray(shapely.get_coordinates(polygon.exterior))
+            cols, rows = inverse * (ring[:, 0], ring[:, 1])
+            points = list(zip((np.asarray(cols) / step).tolist(),
+                              (np.asarray(rows) / step).tolist(), strict=True))
+            if len(points) >= 2:
+                draw.line(points + [points[0]], fill=colour, width=2 if step == 1 else 1)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    image.save(path, format="PNG", optimize=False)
+    return path

@@ -1,0 +1,81 @@
+"""The results layout on disk: Hive-partitioned GeoParquet, written atomically.
+
+``DIR/detections/dt=YYYY-MM-DD/utm_zone=NN/<item_id>.parquet`` and the same under
+``DIR/tile_runs/``. Keys depend only on the item, so a re-run overwrites instead of duplicating;
+a file is written to a temporary name in the same folder and renamed into place, so a crash
+never leaves a half-written file where a reader would find it.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import tempfile
+from collections.abc import Sequence
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+from asm_core.errors import ResultsError
+from asm_core.schema import DETECTIONS, TILE_RUNS, geoparquet_metadata
+
+_SAFE_NAME = re.compile(r"[^A-Za-z0-9._-]")
+
+
+def partition_dir(root: Path, table: str, acquired: datetime, utm_zone: int) -> Path:
+    """Hive partition folder of one item's rows."""
+    return root / table / f"dt={acquired:%Y-%m-%d}" / f"utm_zone={utm_zone}"
+
+
+def file_name(item_id: str) -> str:
+    return _SAFE_NAME.sub("_", item_id) + ".parquet"
+
+
+def write_atomic(table: pa.Table, path: Path) -> None:
+    """Write a Parquet file via a temporary file and an atomic rename."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=".tmp-", suffix=".parquet", dir=path.parent)
+    os.close(fd)
+    try:
+        pq.write_table(table, tmp, compression="zstd", write_statistics=True)
+        Path(tmp).replace(path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def detections_table(rows: Sequence[dict[str, Any]], bbox: list[float] | None) -> pa.Table:
+    table = pa.Table.from_pylist(list(rows), schema=DETECTIONS)
+    metadata = dict(DETECTIONS.metadata or {})
+    metadata.update(geoparquet_metadata(bbox))
+    return table.replace_schema_metadata(metadata)
+
+
+def tile_run_table(row: dict[str, Any]) -> pa.Table:
+    return pa.Table.from_pylist([row], schema=TILE_RUNS)
+
+
+def result_files(root: Path, table: str) -> list[Path]:
+    """All Parquet files of one results table, sorted."""
+    base = root / table
+    return sorted(p for p in base.glob("**/*.parquet") if not p.name.startswith("."))
+
+
+def read_table(root: Path, table: str) -> pa.Table:
+    """Read a whole results table (with its partition columns) into one pyarrow table."""
+    if not root.is_dir():
+        raise ResultsError(f"results folder {str(root)!r} does not exist")
+    files = result_files(root, table)
+    schema = DETECTIONS if table == "detections" else TILE_RUNS
+    if not files:
+        return schema.empty_table()
+    parts = []
+    for f in files:
+        part = pq.read_table(f, schema=schema)
+        for key, value in re.findall(r"(dt|utm_zone)=([^/\\]+)", str(f.relative_to(root))):
+            part = part.append_column(key, pa.array([value] * part.num_rows, pa.string()))
+        parts.append(part)
+    return pa.concat_tables(parts)

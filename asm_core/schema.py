@@ -1,0 +1,112 @@
+"""The one schema of ASM Watch results, as pyarrow schemas.
+
+Parquet writers and (later) Glue table columns both come from here. Athena-safe types only:
+timestamps in milliseconds UTC, signed integers, doubles, strings, lists, maps, structs, and the
+geometry as WKB (EPSG:4326) with GeoParquet 1.1 metadata. Partition columns (``dt``,
+``utm_zone``) live in the Hive path, not in the files.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import pyarrow as pa
+from pyproj import CRS
+
+from asm_core.indices import ROW_INDICES
+
+TIMESTAMP = pa.timestamp("ms", tz="UTC")
+PARTITION_COLUMNS = (("dt", "date"), ("utm_zone", "int"))
+GEOPARQUET_VERSION = "1.1.0"
+
+BBOX = pa.struct(
+    [("xmin", pa.float64()), ("ymin", pa.float64()), ("xmax", pa.float64()),
+     ("ymax", pa.float64())]
+)
+
+DETECTIONS = pa.schema(
+    [
+        pa.field("detection_id", pa.string(), nullable=False),
+        pa.field("site_id", pa.string()),
+        pa.field("item_id", pa.string(), nullable=False),
+        pa.field("mgrs_tile", pa.string()),
+        pa.field("acquired", TIMESTAMP, nullable=False),
+        pa.field("processing_baseline", pa.string()),
+        pa.field("ruleset_version", pa.string(), nullable=False),
+        pa.field("ruleset_hash", pa.string(), nullable=False),
+        pa.field("class", pa.string(), nullable=False),
+        pa.field("confidence", pa.float64(), nullable=False),
+        pa.field("cues", pa.list_(pa.string())),
+        pa.field("area_m2", pa.float64(), nullable=False),
+        pa.field("perimeter_m", pa.float64()),
+        pa.field("compactness", pa.float64()),
+        pa.field("rectangularity", pa.float64()),
+        pa.field("pixels", pa.int32()),
+        pa.field("valid_fraction", pa.float64()),
+        pa.field("lon", pa.float64(), nullable=False),
+        pa.field("lat", pa.float64(), nullable=False),
+        pa.field("bbox", BBOX),
+        *[pa.field(f"{name}_mean", pa.float64()) for name in ROW_INDICES],
+        pa.field("ndvi_p10", pa.float64()),
+        pa.field("ndvi_p90", pa.float64()),
+        pa.field("bsi_p10", pa.float64()),
+        pa.field("bsi_p90", pa.float64()),
+        pa.field("ring_ndvi_mean", pa.float64()),
+        pa.field("geometry", pa.binary(), nullable=False),
+    ]
+)
+
+TILE_RUNS = pa.schema(
+    [
+        pa.field("item_id", pa.string(), nullable=False),
+        pa.field("mgrs_tile", pa.string()),
+        pa.field("acquired", TIMESTAMP),
+        pa.field("processing_baseline", pa.string()),
+        pa.field("status", pa.string(), nullable=False),
+        pa.field("error", pa.string()),
+        pa.field("error_type", pa.string()),
+        pa.field("detections", pa.int32(), nullable=False),
+        pa.field("sites", pa.int32(), nullable=False),
+        pa.field("valid_fraction", pa.float64()),
+        pa.field("valid_area_km2", pa.float64()),
+        pa.field("seconds", pa.float64(), nullable=False),
+        pa.field("ruleset_version", pa.string(), nullable=False),
+        pa.field("ruleset_hash", pa.string(), nullable=False),
+        pa.field("rules_skipped", pa.list_(pa.string())),
+        pa.field("bands_missing", pa.list_(pa.string())),
+        pa.field("boa_offset_dn", pa.int32()),
+        pa.field("boa_offset_source", pa.string()),
+        pa.field("boa_offset_detail", pa.string()),
+        pa.field("suppressed", pa.map_(pa.string(), pa.int32())),
+        pa.field("rescued_pond_pixels", pa.int64()),
+        pa.field("bytes_read", pa.int64()),
+        pa.field("source", pa.string()),
+        pa.field("asm_version", pa.string(), nullable=False),
+    ]
+)
+
+STATUSES = ("ok", "no_data", "failed")
+
+
+def geoparquet_metadata(bbox: list[float] | None) -> dict[bytes, bytes]:
+    """GeoParquet 1.1 file metadata for the detections' WKB geometry column."""
+    column: dict[str, Any] = {
+        "encoding": "WKB",
+        "geometry_types": ["Polygon", "MultiPolygon"],
+        "crs": CRS.from_epsg(4326).to_json_dict(),
+        "edges": "planar",
+        "covering": {
+            "bbox": {
+                "xmin": ["bbox", "xmin"],
+                "ymin": ["bbox", "ymin"],
+                "xmax": ["bbox", "xmax"],
+                "ymax": ["bbox", "ymax"],
+            }
+        },
+    }
+    if bbox is not None:
+        column["bbox"] = bbox
+    meta = {"version": GEOPARQUET_VERSION, "primary_column": "geometry",
+            "columns": {"geometry": column}}
+    return {b"geo": json.dumps(meta, sort_keys=True).encode()}

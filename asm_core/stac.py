@@ -1,0 +1,151 @@
+"""STAC items: load them (file or URL) and turn them into what the detector needs.
+
+Relative asset hrefs are resolved against the item's own location, as the STAC spec says.
+Network access goes through an injectable ``fetch_text`` so the core stays free of I/O policy.
+"""
+
+from __future__ import annotations
+
+import json
+import posixpath
+import urllib.parse
+import urllib.request
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from asm_core.errors import ItemError
+from asm_core.sentinel2 import BandAsset, mgrs_tile, processing_baseline, resolve_band_assets
+
+FetchText = Callable[[str], str]
+
+
+def fetch_url_text(url: str, timeout_s: float = 30.0) -> str:
+    """Default fetcher for http(s) item URLs."""
+    with urllib.request.urlopen(url, timeout=timeout_s) as response:  # noqa: S310 (http(s) only)
+        return str(response.read().decode("utf-8"))
+
+
+@dataclass(frozen=True)
+class SceneItem:
+    """The parts of a Sentinel-2 L2A STAC item the detector uses."""
+
+    item_id: str
+    acquired: datetime
+    mgrs_tile: str | None
+    baseline: tuple[int, int] | None
+    boa_offset_flag: bool | None
+    epsg: int | None
+    bands: dict[str, BandAsset]
+    geometry: Mapping[str, Any] | None
+    source: str
+
+    @property
+    def baseline_text(self) -> str | None:
+        return None if self.baseline is None else f"{self.baseline[0]:02d}.{self.baseline[1]:02d}"
+
+
+def _href_resolver(base: str) -> Callable[[str], str]:
+    parsed = urllib.parse.urlparse(base)
+    is_url = parsed.scheme in ("http", "https", "s3")
+
+    def resolve(href: str) -> str:
+        if urllib.parse.urlparse(href).scheme in ("http", "https", "s3", "file"):
+            return href.removeprefix("file://")
+        if Path(href).is_absolute() and not is_url:
+            return href
+        if is_url:
+            if parsed.scheme == "s3":
+                root = f"s3://{parsed.netloc}"
+                return root + posixpath.normpath(posixpath.join(posixpath.dirname(parsed.path), href))
+            return urllib.parse.urljoin(base, href)
+        return str((Path(base).parent / href).resolve())
+
+    return resolve
+
+
+def _parse_datetime(properties: Mapping[str, Any], item_id: str) -> datetime:
+    value = properties.get("datetime") or properties.get("start_datetime")
+    if not isinstance(value, str):
+        raise ItemError(f"item {item_id!r} has no datetime; expected an ISO 8601 'datetime'")
+    try:
+        parsed = datetime.fromisoformat(value.replace("Z", "+00:00"))
+    except ValueError as e:
+        raise ItemError(f"item {item_id!r}: datetime {value!r} is not ISO 8601") from e
+    return parsed.astimezone(UTC) if parsed.tzinfo else parsed.replace(tzinfo=UTC)
+
+
+def _epsg(properties: Mapping[str, Any], item_id: str) -> int | None:
+    if properties.get("proj:epsg") is not None:
+        value: Any = properties["proj:epsg"]
+    elif isinstance(properties.get("proj:code"), str):
+        authority, _, value = str(properties["proj:code"]).partition(":")
+        if authority.upper() != "EPSG":
+            return None
+    else:
+        return None
+    try:
+        return int(value)
+    except (TypeError, ValueError) as e:
+        raise ItemError(f"item {item_id!r}: proj:epsg {value!r} is not an EPSG code") from e
+
+
+def scene_item_from_dict(data: Mapping[str, Any], source: str) -> SceneItem:
+    """Build a :class:`SceneItem` from a STAC item dict found at ``source``."""
+    if data.get("type") != "Feature" or not isinstance(data.get("assets"), Mapping):
+        raise ItemError(
+            f"{source}: not a STAC item (expected type 'Feature' with 'assets'), "
+            f"got type {data.get('type')!r}"
+        )
+    item_id = str(data.get("id") or "")
+    if not item_id:
+        raise ItemError(f"{source}: STAC item has no 'id'")
+    properties = data.get("properties") or {}
+    self_href = next(
+        (str(link["href"]) for link in data.get("links", []) if link.get("rel") == "self"), None
+    )
+    # A local file is its own location even when its self link points at the catalogue.
+    base = source if not source.startswith("<") else (self_href or str(Path.cwd() / "item.json"))
+    bands = resolve_band_assets(data["assets"], _href_resolver(base))
+    flag = properties.get("earthsearch:boa_offset_applied")
+    return SceneItem(
+        item_id=item_id,
+        acquired=_parse_datetime(properties, item_id),
+        mgrs_tile=mgrs_tile(properties, item_id),
+        baseline=processing_baseline(properties, item_id),
+        boa_offset_flag=bool(flag) if flag is not None else None,
+        epsg=_epsg(properties, item_id),
+        bands=bands,
+        geometry=data.get("geometry"),
+        source=source,
+    )
+
+
+def load_item(location: str, fetch_text: FetchText = fetch_url_text) -> SceneItem:
+    """Load a STAC item from a local JSON file or an http(s) URL.
+
+    Raises:
+        ItemError: the file is missing, unreadable, not JSON, or not a STAC item.
+    """
+    is_url = urllib.parse.urlparse(location).scheme in ("http", "https")
+    try:
+        if is_url:
+            text = fetch_text(location)
+            source = location
+        else:
+            path = Path(location)
+            text = path.read_text(encoding="utf-8")
+            source = str(path.resolve())
+    except FileNotFoundError as e:
+        raise ItemError(f"item file {location!r} does not exist") from e
+    except (OSError, ValueError) as e:
+        raise ItemError(f"item {location!r} cannot be read: {e}") from e
+    try:
+        data = json.loads(text)
+    except json.JSONDecodeError as e:
+        raise ItemError(f"item {location!r} is not valid JSON: {e.msg} at line {e.lineno}") from e
+    if not isinstance(data, dict):
+        raise ItemError(f"item {location!r}: expected a JSON object, got {type(data).__name__}")
+    return scene_item_from_dict(data, source)

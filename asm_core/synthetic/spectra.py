@@ -1,0 +1,44 @@
+"""Typical Sentinel-2 L2A surface reflectance per land cover (B02, B03, B04, B08, B11, B12).
+
+Values are representative of published Sentinel-2 BOA reflectance for West African tropical and
+savanna landscapes: vegetation and soils after the ESA Sentinel-2 L2A validation reports and the
+USGS Spectral Library v7 (Kokaly et al. 2017) convolved to S2 response functions (lateritic and
+iron-stained soils, quartz sand, granite, asphalt/metal roofing); water and sediment-laden water
+after Pahlevan et al. (2017, 2022) turbid inland waters; burnt areas after Roy et al. (2019); cloud
+and haze after the Sen2Cor ATBD. They are typical values, not a library: the generator adds
+spatial texture, sub-pixel mixing and sensor noise around them.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+BANDS = ("blue", "green", "red", "nir", "swir16", "swir22")
+
+SPECTRA: dict[str, tuple[float, float, float, float, float, float]] = {
+    "forest": (0.025, 0.050, 0.030, 0.330, 0.170, 0.075),
+    "savanna": (0.045, 0.075, 0.080, 0.270, 0.280, 0.170),
+    "crop": (0.035, 0.075, 0.045, 0.380, 0.220, 0.110),
+    "field_soil": (0.085, 0.115, 0.140, 0.210, 0.300, 0.250),
+    "red_field_soil": (0.075, 0.110, 0.175, 0.240, 0.330, 0.270),
+    "laterite": (0.070, 0.105, 0.190, 0.250, 0.340, 0.280),
+    "mining_pond": (0.090, 0.135, 0.160, 0.080, 0.030, 0.020),
+    "clear_water": (0.060, 0.070, 0.045, 0.025, 0.012, 0.008),
+    "turbid_water": (0.075, 0.110, 0.125, 0.060, 0.025, 0.015),
+    "iron_stained_sand": (0.100, 0.140, 0.200, 0.260, 0.330, 0.280),
+    "metal_roof": (0.220, 0.230, 0.240, 0.260, 0.240, 0.200),
+    "concrete": (0.150, 0.170, 0.190, 0.220, 0.260, 0.240),
+    "aquaculture_water": (0.045, 0.080, 0.050, 0.060, 0.020, 0.012),
+    "burnt": (0.040, 0.050, 0.060, 0.110, 0.190, 0.150),
+    "granite": (0.200, 0.220, 0.240, 0.280, 0.330, 0.290),
+    "cloud": (0.500, 0.500, 0.500, 0.550, 0.400, 0.280),
+    "haze": (0.040, 0.032, 0.024, 0.012, 0.004, 0.002),
+}
+
+#: Sensor noise (reflectance, 1 sigma) per band: of the order of S2 MSI noise at typical radiance.
+NOISE_SIGMA = np.array([0.0030, 0.0030, 0.0030, 0.0040, 0.0035, 0.0035], dtype=np.float32)
+
+
+def spectrum(name: str) -> np.ndarray:
+    """A land cover's reflectance as a float32 vector over :data:`BANDS`."""
+    return np.asarray(SPECTRA[name], dtype=np.float32)

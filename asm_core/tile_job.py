@@ -1,0 +1,218 @@
+"""The per-tile job: one STAC item in, GeoParquet detections and one tile_runs row out.
+
+This is the pure function the CLI runs in-process and the Lambda will run per manifest row.
+Every item ends as a tile_runs row: ``ok``, ``no_data`` (nothing valid to look at) or ``failed``
+with the error. A failure never touches detections an earlier run wrote for the same item.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import shapely
+from rasterio.errors import RasterioError
+
+import asm_core
+from asm_core.detect import Detection, SceneDetections, detect_objects
+from asm_core.errors import AsmError, BandError
+from asm_core.layers import ScenePixels, compute_layers
+from asm_core.quicklook import write_quicklook
+from asm_core.reader import BandStack, read_bands
+from asm_core.reflectance import OffsetDecision, decide_boa_offset, pixel_evidence
+from asm_core.results import (
+    detections_table,
+    file_name,
+    partition_dir,
+    tile_run_table,
+    write_atomic,
+)
+from asm_core.rules import RuleSet
+from asm_core.sentinel2 import REFLECTANCE_BANDS
+from asm_core.stac import SceneItem
+from asm_core.vectorize import WGS84, crs_key, metric_geometry, reproject, utm_zone_of
+
+EVIDENCE_STRIDE = 4
+
+
+@dataclass(frozen=True)
+class TileRun:
+    """What happened to one item (the tile_runs row, in Python)."""
+
+    item_id: str
+    status: str
+    detections: int
+    sites: int
+    seconds: float
+    error: str | None
+    classes: dict[str, int]
+    area_m2: float
+    quicklook: Path | None = None
+
+
+def _offset_decision(item: SceneItem, stack: BandStack) -> OffsetDecision:
+    samples = []
+    for name in ("blue", "red", "nir"):
+        if name in stack.arrays:
+            sample = stack.arrays[name][::EVIDENCE_STRIDE, ::EVIDENCE_STRIDE]
+            samples.append(sample[sample > 0])
+    return decide_boa_offset(item.baseline, item.boa_offset_flag, item.bands,
+                             pixel_evidence(samples))
+
+
+def _pixel_metres(stack: BandStack) -> float:
+    r, c = stack.shape[0] // 2, stack.shape[1] // 2
+    x0, y0 = stack.transform * (c, r)
+    x1, y1 = stack.transform * (c + 1, r + 1)
+    pixel = shapely.box(min(x0, x1), min(y0, y1), max(x0, x1), max(y0, y1))
+    return math.sqrt(float(metric_geometry(pixel, stack.crs).area))
+
+
+def _utm_zone(item: SceneItem, stack: BandStack | None) -> int:
+    if item.mgrs_tile and item.mgrs_tile[:2].isdigit():
+        return int(item.mgrs_tile[:2])
+    if item.geometry is not None:
+        lon = shapely.geometry.shape(item.geometry).centroid.x
+    else:
+        lon = 0.0
+    if stack is not None:
+        return utm_zone_of(stack.crs, lon)
+    return min(60, max(1, int((lon + 180.0) // 6.0) + 1))
+
+
+def _detection_row(d: Detection, item: SceneItem, rules: RuleSet, stack: BandStack,
+                   offset: OffsetDecision) -> dict[str, Any]:
+    lonlat = reproject(d.geometry, crs_key(stack.crs), WGS84)
+    xmin, ymin, xmax, ymax = (round(v, 7) for v in lonlat.bounds)
+    centre = lonlat.centroid
+    means = {f"{k}_mean": v for k, v in d.stats.means.items()}
+    compactness = 4 * math.pi * d.area_m2 / d.perimeter_m**2 if d.perimeter_m else None
+    return {
+        "detection_id": d.detection_id,
+        "site_id": d.site_id,
+        "item_id": item.item_id,
+        "mgrs_tile": item.mgrs_tile,
+        "acquired": item.acquired,
+        "processing_baseline": item.baseline_text,
+        "ruleset_version": rules.version_tag,
+        "ruleset_hash": rules.content_hash,
+        "class": d.cls,
+        "confidence": d.confidence,
+        "cues": d.cues,
+        "area_m2": d.area_m2,
+        "perimeter_m": d.perimeter_m,
+        "compactness": round(compactness, 4) if compactness is not None else None,
+        "rectangularity": d.rectangularity,
+        "pixels": d.pixels,
+        "valid_fraction": round(float(d.stats.valid_fraction), 4),
+        "lon": round(centre.x, 7),
+        "lat": round(centre.y, 7),
+        "bbox": {"xmin": xmin, "ymin": ymin, "xmax": xmax, "ymax": ymax},
+        **means,
+        **d.stats.percentiles,
+        "ring_ndvi_mean": d.stats.ring_ndvi,
+        "geometry": shapely.to_wkb(lonlat),
+    }
+
+
+def _base_row(item: SceneItem, rules: RuleSet) -> dict[str, Any]:
+    present = set(item.bands)
+    return {
+        "item_id": item.item_id,
+        "mgrs_tile": item.mgrs_tile,
+        "acquired": item.acquired,
+        "processing_baseline": item.baseline_text,
+        "status": "failed",
+        "error": None,
+        "error_type": None,
+        "detections": 0,
+        "sites": 0,
+        "valid_fraction": None,
+        "valid_area_km2": None,
+        "seconds": 0.0,
+        "ruleset_version": rules.version_tag,
+        "ruleset_hash": rules.content_hash,
+        "rules_skipped": rules.runnable(present)[1],
+        "bands_missing": [b for b in (*REFLECTANCE_BANDS, "scl") if b not in present],
+        "boa_offset_dn": None,
+        "boa_offset_source": None,
+        "boa_offset_detail": None,
+        "suppressed": [],
+        "rescued_pond_pixels": 0,
+        "bytes_read": 0,
+        "source": item.source,
+        "asm_version": asm_core.__version__,
+    }
+
+
+def run_item(item: SceneItem, rules: RuleSet, out_dir: Path,
+             gdal_options: Mapping[str, str | bool | int] | None = None,
+             quicklook_dir: Path | None = None) -> TileRun:
+    """Detect ASM in one item and write its detections and tile_runs row under ``out_dir``."""
+    started = time.perf_counter()
+    row = _base_row(item, rules)
+    stack: BandStack | None = None
+    found: SceneDetections | None = None
+    quicklook = None
+    try:
+        runnable, _ = rules.runnable(set(item.bands))
+        if not runnable:
+            raise BandError(
+                f"item {item.item_id!r} has no usable bands: found {sorted(item.bands) or 'none'};"
+                f" the rules need some of {sorted(set().union(*(r.required_bands() for r in rules.rules)))}"
+            )
+        needed = sorted(set().union(*(r.required_bands() for r in runnable)) | {"scl"})
+        stack = read_bands(item.bands, needed, item.epsg, gdal_options)
+        offset = _offset_decision(item, stack)
+        pixels = ScenePixels(stack, item.bands, offset.dn_offset)
+        layers = compute_layers(pixels, runnable, rules.mask)
+        valid_fraction = float(layers.valid.mean())
+        pixel_m = _pixel_metres(stack)
+        row.update(valid_area_km2=round(float(layers.valid.sum()) * pixel_m**2 / 1e6, 4),
+                   boa_offset_dn=offset.dn_offset, boa_offset_source=offset.source,
+                   boa_offset_detail=offset.detail, bytes_read=stack.bytes_read,
+                   valid_fraction=round(valid_fraction, 4))
+        if not layers.valid.any():
+            row["status"] = "no_data"
+            found = SceneDetections([])
+        else:
+            found = detect_objects(pixels, layers, rules, item.item_id, pixel_m)
+            row["status"] = "ok"
+        rows = [_detection_row(d, item, rules, stack, offset) for d in found.detections]
+        bounds = _bounds(rows)
+        zone = _utm_zone(item, stack)
+        write_atomic(detections_table(rows, bounds),
+                     partition_dir(out_dir, "detections", item.acquired, zone)
+                     / file_name(item.item_id))
+        row.update(detections=len(rows), sites=len({r["site_id"] for r in rows if r["site_id"]}),
+                   suppressed=list(found.suppressed.items()),
+                   rescued_pond_pixels=found.rescued_pond_pixels)
+        if quicklook_dir is not None:
+            quicklook = write_quicklook(pixels, found.detections,
+                                        quicklook_dir / f"{file_name(item.item_id)[:-8]}.png")
+    except (AsmError, RasterioError, OSError, ValueError, MemoryError) as e:
+        row.update(status="failed", error=f"{e}".splitlines()[0][:1000] or type(e).__name__,
+                   error_type=type(e).__name__)
+    row["seconds"] = round(time.perf_counter() - started, 3)
+    write_atomic(tile_run_table(row),
+                 partition_dir(out_dir, "tile_runs", item.acquired, _utm_zone(item, stack))
+                 / file_name(item.item_id))
+    dets = found.detections if found and row["status"] != "failed" else []
+    classes: dict[str, int] = {}
+    for d in dets:
+        classes[d.cls] = classes.get(d.cls, 0) + 1
+    return TileRun(item.item_id, row["status"], row["detections"], row["sites"], row["seconds"],
+                   row["error"], classes, float(sum(d.area_m2 for d in dets)), quicklook)
+
+
+def _bounds(rows: list[dict[str, Any]]) -> list[float] | None:
+    if not rows:
+        return None
+    boxes = np.array([[r["bbox"][k] for k in ("xmin", "ymin", "xmax", "ymax")] for r in rows])
+    return [float(boxes[:, 0].min()), float(boxes[:, 1].min()), float(boxes[:, 2].max()),
+            float(boxes[:, 3].max())]
