@@ -18,6 +18,7 @@ from dataclasses import dataclass, field
 import numpy as np
 import shapely
 from affine import Affine
+from shapely.geometry import Polygon
 from scipy import ndimage
 
 from asm_core.confidence import SiteCues, combine, site_cue_scores, turbid_confidence
@@ -81,9 +82,17 @@ def _digest(*parts: object) -> str:
     return hashlib.sha1("|".join(str(p) for p in parts).encode()).hexdigest()[:20]
 
 
-def _rectangularity(metric: shapely.Geometry) -> float:
-    rectangle = shapely.minimum_rotated_rectangle(metric)
-    return float(metric.area / rectangle.area) if rectangle.area > 0 else 0.0
+def _rectangularity(metric: shapely.Geometry, pixel_m: float) -> float:
+    """How well the parcel fills its minimum rotated rectangle (1.0 for a rectangle).
+
+    Measured on the parcel (holes filled, closed by one pixel with square joins) so that noise
+    nibbling at a field's edge does not make it look irregular.
+    """
+    closed = metric.buffer(pixel_m, join_style="mitre").buffer(-pixel_m, join_style="mitre")
+    parcel = shapely.union_all([Polygon(p.exterior) for p in getattr(closed, "geoms", [closed])
+                                if isinstance(p, Polygon)])
+    rectangle = shapely.minimum_rotated_rectangle(parcel)
+    return float(parcel.area / rectangle.area) if rectangle.area > 0 else 0.0
 
 
 class _Detector:
@@ -105,13 +114,14 @@ class _Detector:
         return max(1, round(area_m2 / self.pixel_area))
 
     def candidate(self, crop: ObjectCrop, cls: str) -> _Candidate:
-        transform: Affine = self.pixels.stack.transform * Affine.translation(
+        transform: Affine = self.pixels.stack.transform @ Affine.translation(
             crop.cols.start, crop.rows.start
         )
         polygon = mask_to_polygon(crop.mask, transform)
         metric = metric_geometry(polygon, self.pixels.stack.crs)
         stats = object_stats(self.pixels, crop, self.layers.valid, self.indices)
-        return _Candidate(crop, cls, stats, polygon, metric, _rectangularity(metric))
+        return _Candidate(crop, cls, stats, polygon, metric,
+                          _rectangularity(metric, self.pixel_m))
 
     def scars(self) -> list[_Candidate]:
         o = self.rules.objects
@@ -207,6 +217,9 @@ def detect_objects(pixels: ScenePixels, layers: SceneLayers, rules: RuleSet, ite
             and footprint.distance(reach_union) <= SITE_TURBID_SEARCH_M,
         )
         confidence, agreeing = combine(site_cue_scores(cues), rules.confidence)
+        if confidence < rules.objects.min_site_confidence:
+            d.suppressed["low_confidence"] += 1
+            continue
         site_id = _digest(item_id, rules.content_hash, "site", *biggest.crop.anchor)[:16]
         out.extend(_detection(m, item_id, rules.content_hash, site_id, confidence, agreeing)
                    for m in members)

@@ -81,6 +81,8 @@ def _metric(geom: shapely.Geometry, epsg: int) -> shapely.Geometry:
 
 def _in_scope(t: dict[str, Any], min_area_m2: float, max_cloud: float) -> str | None:
     props = t["props"]
+    if float(props.get("nodata_fraction", 0.0) or 0.0) > max_cloud:
+        return "outside_swath"
     if float(props.get("cloud_fraction", 0.0) or 0.0) > max_cloud:
         return "under_cloud"
     if t["geometry"].geom_type in ("Polygon", "MultiPolygon"):

@@ -4,13 +4,11 @@ Each test looks at what surrounds or shapes an object, which spectra alone canno
 - cloud edges and haze: the ring around the object is largely cloud, shadow or no data;
 - river sandbars and braided channels: the ring is largely water;
 - towns and roads: the ring is largely built-up (roads are already removed by the opening);
-- bare agricultural fields: the shape fills its minimum rotated rectangle.
+- bare agricultural fields: the parcel fills its minimum rotated rectangle.
 Aquaculture and farm ponds are handled with water: a pond counts only beside a kept scar.
 """
 
 from __future__ import annotations
-
-import numpy as np
 
 from asm_core.layers import SceneLayers
 from asm_core.objects import ObjectCrop, ring_fraction
@@ -28,12 +26,6 @@ def classify_scar(crop: ObjectCrop, rectangularity: float, layers: SceneLayers,
     built = layers.layers.get("built_up")
     if built is not None and ring_fraction(crop, built) >= settings.town_ring_built_up_min:
         return "town"
-    if rectangularity >= settings.field_rectangularity_min and _solid(crop):
+    if rectangularity >= settings.field_rectangularity_min:
         return "field"
     return None
-
-
-def _solid(crop: ObjectCrop) -> bool:
-    """A field is one solid parcel: few holes (mining scars are pitted with ponds)."""
-    filled = int(np.count_nonzero(crop.filled))
-    return filled > 0 and crop.pixels / filled >= 0.97

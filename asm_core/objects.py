@@ -19,11 +19,19 @@ from asm_core.layers import Bool, ScenePixels
 EIGHT_CONNECTED = np.ones((3, 3), dtype=bool)
 
 
+#: After the opening, pixels of the original mask within this many pixels of a surviving body
+#: are given back: thin spurs of a real scar return, an isolated road does not (a road touching a
+#: scar only keeps a stub this long).
+RECONSTRUCT_PX = 2
+
+
 def clean_mask(mask: Bool, opening_px: int, closing_px: int) -> Bool:
     """Opening removes lines narrower than 2·opening+1 px (roads, edges); closing fills gaps."""
     out = mask
     if opening_px:
         out = ndimage.binary_opening(out, structure=EIGHT_CONNECTED, iterations=opening_px)
+        out = ndimage.binary_dilation(out, structure=EIGHT_CONNECTED,
+                                      iterations=RECONSTRUCT_PX) & mask
     if closing_px:
         out = ndimage.binary_closing(out, structure=EIGHT_CONNECTED, iterations=closing_px)
         out &= ndimage.binary_dilation(mask, structure=EIGHT_CONNECTED, iterations=closing_px)

@@ -54,7 +54,7 @@ def write_quicklook(pixels: ScenePixels, detections: Sequence[Detection], path: 
         colour = CLASS_COLOURS.get(d.cls, (255, 0, 255))
         for polygon in getattr(d.geometry, "geoms", [d.geometry]):
             ring = np.asarray(shapely.get_coordinates(polygon.exterior))
-            cols, rows = inverse * (ring[:, 0], ring[:, 1])
+            cols, rows = inverse @ (ring[:, 0], ring[:, 1])
             points = list(zip((np.asarray(cols) / step).tolist(),
                               (np.asarray(rows) / step).tolist(), strict=True))
             if len(points) >= 2:

@@ -67,8 +67,8 @@ def _offset_decision(item: SceneItem, stack: BandStack) -> OffsetDecision:
 
 def _pixel_metres(stack: BandStack) -> float:
     r, c = stack.shape[0] // 2, stack.shape[1] // 2
-    x0, y0 = stack.transform * (c, r)
-    x1, y1 = stack.transform * (c + 1, r + 1)
+    x0, y0 = stack.transform @ (c, r)
+    x1, y1 = stack.transform @ (c + 1, r + 1)
     pixel = shapely.box(min(x0, x1), min(y0, y1), max(x0, x1), max(y0, y1))
     return math.sqrt(float(metric_geometry(pixel, stack.crs).area))
 

@@ -83,6 +83,7 @@ class ObjectSettings(_Strict):
 
     min_mapping_unit_m2: float = Field(5000.0, gt=0)
     min_object_m2: float = Field(1000.0, gt=0)
+    min_site_confidence: float = Field(0.45, ge=0, le=1)
     opening_px: int = Field(1, ge=0, le=5)
     closing_px: int = Field(1, ge=0, le=5)
     pond_max_area_m2: float = Field(50000.0, gt=0)

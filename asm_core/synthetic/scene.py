@@ -136,7 +136,7 @@ def _stac_item(spec: SceneSpec, item_id: str, day: datetime, tile: str, baseline
             "roles": ["data"],
             "raster:bands": [raster],
             "proj:shape": [spec.size // factor, spec.size // factor],
-            "proj:transform": list(transform * Affine.scale(factor))[:6],
+            "proj:transform": list(transform @ Affine.scale(factor))[:6],
         }
         if name != "scl":
             asset["eo:bands"] = [{"name": band_id, "common_name": name}]
@@ -180,7 +180,7 @@ def _truth(land: Landscape, item_id: str, transform: Affine, crs: str, pixel_m2:
         if not f.mask.any():
             continue
         k = counters[f.kind] = counters.get(f.kind, 0) + 1
-        local = transform * Affine.translation(f.cols.start, f.rows.start)
+        local = transform @ Affine.translation(f.cols.start, f.rows.start)
         polygon = reproject(mask_to_polygon(f.mask, local), crs, "EPSG:4326")
         props = {"id": f"{item_id}:{f.kind}:{k}", "item_id": item_id, "kind": f.kind,
                  "area_m2": round(float(f.mask.sum()) * pixel_m2, 1), **f.props}
@@ -216,6 +216,9 @@ def write_scene(spec: SceneSpec, out_dir: Path) -> WrittenScene:
     if rng.random() < 0.25:  # the edge of the orbit swath crosses the tile
         rr, cc = np.mgrid[0 : spec.size, 0 : spec.size]
         nodata = rr + 0.5 * cc > 1.35 * spec.size
+    for f in land.features:
+        if f.kind == "mining_site":
+            f.props["nodata_fraction"] = round(float(nodata[f.rows, f.cols][f.mask].mean()), 3)
     dn_add = BOA_ADD_OFFSET_DN if in_pixels else 0
     for b, name in enumerate(BANDS):
         band = land.reflectance[..., b]
@@ -223,15 +226,15 @@ def write_scene(spec: SceneSpec, out_dir: Path) -> WrittenScene:
         values = block_mean(band, 2) if factor == 2 else band
         dn = np.clip(np.round(values * 10000) + dn_add, 1, 65535).astype(np.uint16)
         dn[nodata[::factor, ::factor][: dn.shape[0], : dn.shape[1]]] = 0
-        _write_cog(scene_dir / f"{COMMON_TO_BAND_ID[name]}.tif", dn, transform * Affine.scale(
+        _write_cog(scene_dir / f"{COMMON_TO_BAND_ID[name]}.tif", dn, transform @ Affine.scale(
             factor), crs)
     scl = land.scl[::2, ::2].copy()
     scl[nodata[::2, ::2]] = 0
-    _write_cog(scene_dir / "SCL.tif", scl, transform * Affine.scale(2), crs)
+    _write_cog(scene_dir / "SCL.tif", scl, transform @ Affine.scale(2), crs)
     pixel_m2 = 100.0
     valid_area = shapely.box(0, 0, spec.size, spec.size)
     corners = np.array(valid_area.exterior.coords)
-    xs, ys = transform * (corners[:, 0], corners[:, 1])
+    xs, ys = transform @ (corners[:, 0], corners[:, 1])
     footprint = reproject(shapely.Polygon(np.column_stack([xs, ys])), crs, "EPSG:4326")
     item = _stac_item(spec, item_id, day, tile, baseline, flag, transform, crs,
                       mapping(footprint), offset_in_metadata=bool(flag) and has_offset)

@@ -1,0 +1,86 @@
+"""Reading bands: 20 m bands stay native, bad files and CRS mismatches fail clearly."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+import rasterio
+
+from asm_core.errors import BandError, CrsError, RasterReadError
+from asm_core.reader import expand_rows, read_bands
+from asm_core.stac import load_item
+from asm_core.synthetic.scene import WrittenScene
+from tests.conftest import edit_item
+
+
+def test_twenty_metre_bands_are_kept_at_native_resolution(small_scene: WrittenScene) -> None:
+    item = load_item(str(small_scene.item_path))
+    stack = read_bands(item.bands, ["red", "swir16", "scl"], item.epsg)
+    assert stack.shape == (768, 768)
+    assert stack.arrays["swir16"].shape == (384, 384)
+    assert stack.factors == {"red": 1, "swir16": 2, "scl": 2}
+
+
+def test_expand_rows_matches_a_full_upsample_on_any_block() -> None:
+    coarse = np.arange(35, dtype=np.uint16).reshape(5, 7)
+    full = np.repeat(np.repeat(coarse, 2, axis=0), 2, axis=1)[:9, :13]
+    for r0, r1 in [(0, 9), (1, 4), (3, 8), (8, 9)]:
+        np.testing.assert_array_equal(expand_rows(coarse, 2, r0, r1, 13), full[r0:r1])
+
+
+def test_truncated_cog_is_a_read_error(small_scene: WrittenScene, tmp_path: Path) -> None:
+    item = load_item(str(small_scene.item_path))
+    broken = tmp_path / "B04.tif"
+    data = Path(item.bands["red"].href).read_bytes()
+    broken.write_bytes(data[: len(data) // 3])
+    path = edit_item(small_scene.item_path, tmp_path / "item",
+                     lambda d: d["assets"]["red"].update(href=str(broken)))
+    bad = load_item(str(path))
+    with pytest.raises(RasterReadError, match="B04.tif"):
+        read_bands(bad.bands, ["red"], bad.epsg)
+
+
+def test_missing_band_file_is_a_read_error(small_scene: WrittenScene, tmp_path: Path) -> None:
+    path = edit_item(small_scene.item_path, tmp_path,
+                     lambda d: d["assets"]["nir"].update(href=str(tmp_path / "nope.tif")))
+    item = load_item(str(path))
+    with pytest.raises(RasterReadError, match="nope.tif"):
+        read_bands(item.bands, ["nir"], item.epsg)
+
+
+def test_item_crs_disagreeing_with_the_file_is_named(small_scene: WrittenScene, tmp_path: Path
+                                                     ) -> None:
+    path = edit_item(small_scene.item_path, tmp_path,
+                     lambda d: d["properties"].update({"proj:epsg": 32631}))
+    item = load_item(str(path))
+    with pytest.raises(CrsError, match="EPSG:32630 but the item says proj:epsg 32631"):
+        read_bands(item.bands, ["red"], item.epsg)
+
+
+def test_file_without_crs_is_a_crs_error(small_scene: WrittenScene, tmp_path: Path) -> None:
+    item = load_item(str(small_scene.item_path))
+    plain = tmp_path / "nocrs.tif"
+    with rasterio.open(item.bands["red"].href) as src:
+        profile = src.profile | {"driver": "GTiff", "crs": None}
+        with rasterio.open(plain, "w", **profile) as dst:
+            dst.write(src.read())
+    path = edit_item(small_scene.item_path, tmp_path / "i",
+                     lambda d: d["assets"]["red"].update(href=str(plain)))
+    bad = load_item(str(path))
+    with pytest.raises(CrsError, match="has no CRS"):
+        read_bands(bad.bands, ["red"], bad.epsg)
+
+
+def test_bands_with_different_footprints_are_refused(small_scene: WrittenScene,
+                                                     scene_factory, tmp_path: Path) -> None:
+    other = scene_factory(seed=12, size=256)
+    other_red = json.loads(other.item_path.read_text())["assets"]["red"]["href"]
+    other_red = str((other.item_path.parent / other_red).resolve())
+    path = edit_item(small_scene.item_path, tmp_path,
+                     lambda d: d["assets"]["red"].update(href=other_red))
+    item = load_item(str(path))
+    with pytest.raises(BandError, match="must share one footprint"):
+        read_bands(item.bands, ["red", "green"], item.epsg)

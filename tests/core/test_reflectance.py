@@ -1,0 +1,112 @@
+"""The BOA offset: decided from baseline, flag and pixels, and never applied twice."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from asm_core.reader import read_bands
+from asm_core.reflectance import decide_boa_offset, pixel_evidence, to_reflectance
+from asm_core.sentinel2 import BandAsset
+from asm_core.stac import load_item
+from asm_core.synthetic.scene import WrittenScene
+from asm_core.tile_job import _offset_decision
+
+RNG = np.random.default_rng(0)
+# A vegetated scene's dark-band DN without the offset: red ~300-600, nir ~3000, water ~200.
+DARK_DN = np.concatenate([RNG.integers(150, 700, 20000), RNG.integers(2500, 3500, 20000)])
+
+
+def _bands(offset: float) -> dict[str, BandAsset]:
+    return {"red": BandAsset("red", "x", 1e-4, offset, 0)}
+
+
+@pytest.mark.parametrize(
+    ("baseline", "flag", "meta_offset", "pixels_carry_offset", "expected", "source"),
+    [
+        # PB 02.xx: no offset in the DN, whatever the flag says
+        ((2, 14), None, 0.0, False, 0, "baseline"),
+        ((2, 12), True, -0.1, False, 0, "baseline"),  # wrong flag and metadata: pixels agree
+        ((2, 14), False, 0.0, False, 0, "baseline"),
+        # PB 04.00 and 05.xx: DN carry +1000
+        ((4, 0), True, -0.1, True, 1000, "baseline"),
+        ((4, 0), None, 0.0, True, 1000, "baseline"),
+        ((5, 9), False, 0.0, True, 1000, "baseline"),  # flag false, offset still in the DN
+        ((5, 10), None, -0.1, True, 1000, "baseline"),
+        # wrong flag the other way: data harmonised (offset removed) though PB 05 says otherwise
+        ((5, 10), True, -0.1, False, 0, "pixels"),
+        # PB 02 but the DN do carry the offset (a mislabelled reprocessing)
+        ((2, 14), None, 0.0, True, 1000, "pixels"),
+        # no baseline at all: pixels decide
+        (None, None, 0.0, True, 1000, "pixels"),
+        (None, None, -0.1, False, 0, "pixels"),
+    ],
+)
+def test_offset_decision_matrix(baseline: tuple[int, int] | None, flag: bool | None,
+                                meta_offset: float, pixels_carry_offset: bool, expected: int,
+                                source: str) -> None:
+    dn = DARK_DN + (1000 if pixels_carry_offset else 0)
+    decision = decide_boa_offset(baseline, flag, _bands(meta_offset), pixel_evidence([dn]))
+    assert decision.dn_offset == expected
+    assert decision.source == source
+
+
+def test_bright_scene_without_dark_pixels_falls_back_to_the_baseline() -> None:
+    bright = RNG.integers(2500, 4000, 10000)  # desert: nothing near DN 1000 either way
+    assert pixel_evidence([bright]) == "inconclusive"
+    assert decide_boa_offset((5, 10), None, _bands(0.0), "inconclusive").dn_offset == 1000
+    assert decide_boa_offset((3, 1), None, _bands(0.0), "inconclusive").dn_offset == 0
+
+
+def test_unknown_baseline_and_no_evidence_trusts_the_metadata_offset() -> None:
+    assert decide_boa_offset(None, None, _bands(-0.1), "inconclusive").dn_offset == 1000
+    assert decide_boa_offset(None, None, _bands(0.0), "inconclusive").dn_offset == 0
+
+
+def test_to_reflectance_subtracts_once_and_masks_nodata() -> None:
+    dn = np.array([0, 1000, 1500, 11000], dtype=np.uint16)
+    refl = to_reflectance(dn, 1e-4, 1000)
+    assert np.isnan(refl[0])
+    np.testing.assert_allclose(refl[1:], [0.0, 0.05, 1.0], atol=1e-6)
+    assert refl.dtype == np.float32
+
+
+SCENE_CASES = [
+    # (baseline, flag, flag_absent, dn_offset_in_pixels, expected dn_offset)
+    ("02.14", None, True, None, 0),
+    ("04.00", True, False, None, 1000),
+    ("04.00", None, True, None, 1000),
+    ("05.10", False, False, None, 1000),
+    ("05.10", True, False, False, 0),  # wrong flag: the COGs were harmonised
+]
+
+
+@pytest.mark.parametrize(("baseline", "flag", "absent", "in_pixels", "expected"), SCENE_CASES)
+def test_synthetic_scenes_give_true_reflectance(
+    scene_factory: Callable[..., WrittenScene], baseline: str, flag: bool | None, absent: bool,
+    in_pixels: bool | None, expected: int,
+) -> None:
+    """GIVEN a scene written with a known offset WHEN read THEN water is dark but not negative."""
+    scene = scene_factory(seed=21, size=256, baseline=baseline, boa_flag=flag, flag_absent=absent,
+                          dn_offset_in_pixels=in_pixels)
+    item = load_item(str(scene.item_path))
+    stack = read_bands(item.bands, ["blue", "red", "nir", "swir16"], item.epsg)
+    decision = _offset_decision(item, stack)
+    assert decision.dn_offset == expected, decision.detail
+    swir = to_reflectance(stack.arrays["swir16"], item.bands["swir16"].scale, decision.dn_offset)
+    finite = swir[np.isfinite(swir)]
+    assert np.percentile(finite, 1) >= -0.005  # applied twice, water would reach -0.1
+    assert 0.1 < np.median(finite) < 0.4  # vegetation/savanna SWIR, not shifted by 0.1
+
+
+def test_synthetic_item_metadata_follows_the_flag(scene_factory: Callable[..., WrittenScene]
+                                                   ) -> None:
+    scene = scene_factory(seed=21, size=256, baseline="02.14", boa_flag=None, flag_absent=True,
+                          dn_offset_in_pixels=None)
+    item = load_item(str(scene.item_path))
+    assert item.boa_offset_flag is None
+    assert item.baseline == (2, 14)
+    assert Path(item.bands["red"].href).is_file()

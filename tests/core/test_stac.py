@@ -1,0 +1,70 @@
+"""Loading STAC items from files and URLs; relative hrefs resolve against the item."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from asm_core.errors import ItemError
+from asm_core.stac import load_item, scene_item_from_dict
+from tests.conftest import STAC_DATA
+
+
+def test_real_earth_search_item_loads() -> None:
+    item = load_item(str(STAC_DATA / "S2A_39QTA_20230628_0_L2A.json"))
+    assert item.item_id == "S2A_39QTA_20230628_0_L2A"
+    assert item.mgrs_tile == "39QTA"
+    assert item.baseline == (5, 9)
+    assert item.boa_offset_flag is True
+    assert item.epsg == 32639
+    assert item.acquired.isoformat().startswith("2023-06-28T07:24:41")
+    assert item.bands["red"].href.startswith("https://sentinel-cogs.s3.us-west-2.amazonaws.com/")
+
+
+def test_relative_hrefs_resolve_against_a_local_item(tmp_path: Path) -> None:
+    data = json.loads((STAC_DATA / "S2A_39QTA_20230628_0_L2A.json").read_text())
+    data["assets"]["red"]["href"] = "./bands/B04.tif"
+    (tmp_path / "sub").mkdir()
+    path = tmp_path / "sub" / "item.json"
+    path.write_text(json.dumps(data))
+    item = load_item(str(path))
+    assert item.bands["red"].href == str(tmp_path / "sub" / "bands" / "B04.tif")
+
+
+def test_relative_hrefs_resolve_against_an_item_url() -> None:
+    data = json.loads((STAC_DATA / "S2A_39QTA_20230628_0_L2A.json").read_text())
+    data["assets"]["red"]["href"] = "../cogs/B04.tif"
+    url = "https://example.test/catalog/items/item.json"
+    item = load_item(url, fetch_text=lambda u: json.dumps(data) if u == url else "")
+    assert item.bands["red"].href == "https://example.test/catalog/cogs/B04.tif"
+
+
+def test_relative_hrefs_resolve_against_an_s3_item() -> None:
+    data = json.loads((STAC_DATA / "S2A_39QTA_20230628_0_L2A.json").read_text())
+    data["assets"]["red"]["href"] = "./B04.tif"
+    item = scene_item_from_dict(data, "s3://bucket/a/b/item.json")
+    assert item.bands["red"].href == "s3://bucket/a/b/B04.tif"
+
+
+@pytest.mark.parametrize(
+    ("content", "message"),
+    [
+        (None, "does not exist"),
+        ("{not json", "not valid JSON"),
+        ("[1, 2]", "expected a JSON object"),
+        ('{"type": "FeatureCollection", "features": []}', "not a STAC item"),
+        ('{"type": "Feature", "assets": {}, "properties": {}}', "has no 'id'"),
+        ('{"type": "Feature", "id": "x", "assets": {}, "properties": {}}', "has no datetime"),
+        ('{"type": "Feature", "id": "x", "assets": {}, "properties": {"datetime": "june"}}',
+         "'june' is not ISO 8601"),
+    ],
+)
+def test_bad_item_files_say_what_is_wrong(tmp_path: Path, content: str | None, message: str
+                                          ) -> None:
+    path = tmp_path / "item.json"
+    if content is not None:
+        path.write_text(content)
+    with pytest.raises(ItemError, match=message):
+        load_item(str(path))
