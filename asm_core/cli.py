@@ -30,8 +30,9 @@ def cli() -> None:
     """ASM Watch: find artisanal and small-scale mining in Sentinel-2 L2A imagery."""
 
 
-def _detect_items(items: Sequence[SceneItem], rules: RuleSet, out: Path,
-                  quicklooks: Path | None) -> list[TileRun]:
+def _detect_items(
+    items: Sequence[SceneItem], rules: RuleSet, out: Path, quicklooks: Path | None
+) -> list[TileRun]:
     runs = []
     for item in items:
         run = run_item(item, rules, out, quicklook_dir=quicklooks)
@@ -43,12 +44,25 @@ def _detect_items(items: Sequence[SceneItem], rules: RuleSet, out: Path,
 
 @cli.command()
 @click.argument("items", nargs=-1, required=True)
-@click.option("--out", "out", required=True, type=click.Path(path_type=Path),
-              help="Results folder (detections/ and tile_runs/ are written under it).")
-@click.option("--rules", "rules_file", type=click.Path(path_type=Path), default=None,
-              help="Rule set YAML (default: the shipped default.yaml).")
-@click.option("--quicklooks/--no-quicklooks", default=False,
-              help="Also write a true-colour PNG per scene with detections outlined.")
+@click.option(
+    "--out",
+    "out",
+    required=True,
+    type=click.Path(path_type=Path),
+    help="Results folder (detections/ and tile_runs/ are written under it).",
+)
+@click.option(
+    "--rules",
+    "rules_file",
+    type=click.Path(path_type=Path),
+    default=None,
+    help="Rule set YAML (default: the shipped default.yaml).",
+)
+@click.option(
+    "--quicklooks/--no-quicklooks",
+    default=False,
+    help="Also write a true-colour PNG per scene with detections outlined.",
+)
 def detect(items: tuple[str, ...], out: Path, rules_file: Path | None, quicklooks: bool) -> None:
     """Detect ASM in Sentinel-2 L2A STAC ITEMS (JSON files or https URLs).
 
@@ -65,33 +79,71 @@ def detect(items: tuple[str, ...], out: Path, rules_file: Path | None, quicklook
     if failed:
         raise click.ClickException(
             f"{len(failed)} of {len(runs)} items failed: "
-            + "; ".join(f"{r.item_id}: {r.error}" for r in failed))
+            + "; ".join(f"{r.item_id}: {r.error}" for r in failed)
+        )
 
 
 @cli.command()
 @click.option("--out", "out", required=True, type=click.Path(path_type=Path))
 @click.option("--seed", default=0, show_default=True, type=click.IntRange(min=0))
-@click.option("--size", default=1024, show_default=True,
-              type=click.IntRange(MIN_SIZE, MAX_SIZE), help="Scene side in 10 m pixels.")
-@click.option("--count", default=1, show_default=True, type=click.IntRange(1, 1000),
-              help="Number of scenes (seeds seed, seed+1, ...).")
+@click.option(
+    "--size",
+    default=1024,
+    show_default=True,
+    type=click.IntRange(MIN_SIZE, MAX_SIZE),
+    help="Scene side in 10 m pixels.",
+)
+@click.option(
+    "--count",
+    default=1,
+    show_default=True,
+    type=click.IntRange(1, 1000),
+    help="Number of scenes (seeds seed, seed+1, ...).",
+)
 @click.option("--lookalikes-only", is_flag=True, help="Plant look-alikes but no mining site.")
-@click.option("--baseline", type=click.Choice(BASELINES), default=None,
-              help="Processing baseline (default: varies with the seed).")
-@click.option("--epsg", type=click.Choice(["32630", "4326"]), default="32630",
-              show_default=True, help="CRS of the written COGs.")
-def synth(out: Path, seed: int, size: int, count: int, lookalikes_only: bool,
-          baseline: str | None, epsg: str) -> None:
+@click.option(
+    "--baseline",
+    type=click.Choice(BASELINES),
+    default=None,
+    help="Processing baseline (default: varies with the seed).",
+)
+@click.option(
+    "--epsg",
+    type=click.Choice(["32630", "4326"]),
+    default="32630",
+    show_default=True,
+    help="CRS of the written COGs.",
+)
+def synth(
+    out: Path,
+    seed: int,
+    size: int,
+    count: int,
+    lookalikes_only: bool,
+    baseline: str | None,
+    epsg: str,
+) -> None:
     """Write synthetic Sentinel-2 L2A scenes: COGs, STAC items and truth GeoJSON."""
     if baseline is None and epsg == "32630":
         scenes = generate_set(out, list(range(seed, seed + count)), size, lookalikes_only)
     else:
-        scenes = [write_scene(SceneSpec(seed=s, size=size, lookalikes_only=lookalikes_only,
-                                        baseline=baseline, epsg=int(epsg)), out)
-                  for s in range(seed, seed + count)]
+        scenes = [
+            write_scene(
+                SceneSpec(
+                    seed=s,
+                    size=size,
+                    lookalikes_only=lookalikes_only,
+                    baseline=baseline,
+                    epsg=int(epsg),
+                ),
+                out,
+            )
+            for s in range(seed, seed + count)
+        ]
         truth = [f for s in scenes for f in s.truth]
         (out / "truth.geojson").write_text(
-            json.dumps({"type": "FeatureCollection", "features": truth}), encoding="utf-8")
+            json.dumps({"type": "FeatureCollection", "features": truth}), encoding="utf-8"
+        )
     for s in scenes:
         sites = sum(1 for f in s.truth if f["properties"]["kind"] == "mining_site")
         click.echo(f"{s.item_path}  ({sites} mining sites, {len(s.truth) - sites} look-alikes)")
@@ -106,32 +158,49 @@ def _print_evaluation(result: Evaluation, as_json: bool) -> None:
 
 
 @cli.command(name="evaluate")
-@click.option("--truth", "truth", required=True, type=click.Path(path_type=Path),
-              help="GeoJSON of labelled sites (polygons or points) and look-alikes.")
+@click.option(
+    "--truth",
+    "truth",
+    required=True,
+    type=click.Path(path_type=Path),
+    help="GeoJSON of labelled sites (polygons or points) and look-alikes.",
+)
 @click.option("--results", "results", required=True, type=click.Path(path_type=Path))
 @click.option("--json", "as_json", is_flag=True, help="Print the scores as JSON.")
-@click.option("--min-area-m2", type=click.FloatRange(min=0), default=None,
-              help="Labelled sites smaller than this are out of scope (default: the rule set's "
-                   "minimum mapping unit).")
-@click.option("--point-tolerance-m", type=click.FloatRange(min=0), default=100.0,
-              show_default=True, help="How far a detection may lie from a labelled point.")
-def evaluate_cmd(truth: Path, results: Path, as_json: bool, min_area_m2: float | None,
-                 point_tolerance_m: float) -> None:
+@click.option(
+    "--min-area-m2",
+    type=click.FloatRange(min=0),
+    default=None,
+    help="Labelled sites smaller than this are out of scope (default: the rule set's "
+    "minimum mapping unit).",
+)
+@click.option(
+    "--point-tolerance-m",
+    type=click.FloatRange(min=0),
+    default=100.0,
+    show_default=True,
+    help="How far a detection may lie from a labelled point.",
+)
+def evaluate_cmd(
+    truth: Path, results: Path, as_json: bool, min_area_m2: float | None, point_tolerance_m: float
+) -> None:
     """Score detections against labelled sites: precision, recall, F1, pixel IoU, confusion."""
     mmu = min_area_m2 if min_area_m2 is not None else load_rules().objects.min_mapping_unit_m2
     _print_evaluation(evaluate(truth, results, mmu, point_tolerance_m), as_json)
 
 
 @cli.command()
-@click.option("--out", "out", default=Path("asm-demo"), show_default=True,
-              type=click.Path(path_type=Path))
+@click.option(
+    "--out", "out", default=Path("asm-demo"), show_default=True, type=click.Path(path_type=Path)
+)
 @click.option("--size", default=1024, show_default=True, type=click.IntRange(256, 4096))
 def demo(out: Path, size: int) -> None:
     """Run the whole pipeline on the bundled synthetic scene set (no network, no AWS)."""
     started = time.perf_counter()
     scenes_dir, results = out / "scenes", out / "results"
-    click.echo(f"1/3 building {len(DEMO_SEEDS)} synthetic scenes ({size}² px) in {scenes_dir}",
-               err=True)
+    click.echo(
+        f"1/3 building {len(DEMO_SEEDS)} synthetic scenes ({size}² px) in {scenes_dir}", err=True
+    )
     scenes = generate_set(scenes_dir, list(DEMO_SEEDS), size)
     click.echo("2/3 detecting ASM", err=True)
     rules = load_rules()
@@ -139,8 +208,7 @@ def demo(out: Path, size: int) -> None:
     runs = _detect_items(items, rules, results, out / "quicklooks")
     click.echo(detect_table(runs, time.perf_counter() - started))
     click.echo("3/3 scoring against the planted truth", err=True)
-    result = evaluate(scenes_dir / "truth.geojson", results,
-                      rules.objects.min_mapping_unit_m2)
+    result = evaluate(scenes_dir / "truth.geojson", results, rules.objects.min_mapping_unit_m2)
     click.echo(evaluation_table(result))
     _where(out, runs)
 
@@ -157,15 +225,15 @@ def _where(out: Path, runs: list[TileRun]) -> None:
     for label, path in lines:
         click.echo(f"  {label:<28} {path}")
     click.echo(f"  {'':<28} ({sum(1 for r in runs if r.quicklook)} PNGs)")
-    click.echo("next: asm evaluate --truth {0}/scenes/truth.geojson --results {0}/results"
-               .format(out))
+    click.echo(f"next: asm evaluate --truth {out}/scenes/truth.geojson --results {out}/results")
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point: AsmError becomes a one-line message and exit code 2."""
     try:
-        cli.main(args=list(argv) if argv is not None else None, prog_name="asm",
-                 standalone_mode=False)
+        cli.main(
+            args=list(argv) if argv is not None else None, prog_name="asm", standalone_mode=False
+        )
     except click.exceptions.Abort:
         click.echo("asm: interrupted", err=True)
         return 130

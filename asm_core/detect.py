@@ -18,8 +18,8 @@ from dataclasses import dataclass, field
 import numpy as np
 import shapely
 from affine import Affine
-from shapely.geometry import Polygon
 from scipy import ndimage
+from shapely.geometry import Polygon
 
 from asm_core.confidence import SiteCues, combine, site_cue_scores, turbid_confidence
 from asm_core.indices import available_indices
@@ -89,15 +89,17 @@ def _rectangularity(metric: shapely.Geometry, pixel_m: float) -> float:
     nibbling at a field's edge does not make it look irregular.
     """
     closed = metric.buffer(pixel_m, join_style="mitre").buffer(-pixel_m, join_style="mitre")
-    parcel = shapely.union_all([Polygon(p.exterior) for p in getattr(closed, "geoms", [closed])
-                                if isinstance(p, Polygon)])
+    parcel = shapely.union_all(
+        [Polygon(p.exterior) for p in getattr(closed, "geoms", [closed]) if isinstance(p, Polygon)]
+    )
     rectangle = shapely.minimum_rotated_rectangle(parcel)
     return float(parcel.area / rectangle.area) if rectangle.area > 0 else 0.0
 
 
 class _Detector:
-    def __init__(self, pixels: ScenePixels, layers: SceneLayers, rules: RuleSet, item_id: str,
-                 pixel_m: float) -> None:
+    def __init__(
+        self, pixels: ScenePixels, layers: SceneLayers, rules: RuleSet, item_id: str, pixel_m: float
+    ) -> None:
         self.pixels, self.layers, self.rules = pixels, layers, rules
         self.item_id, self.pixel_m = item_id, pixel_m
         self.pixel_area = pixel_m * pixel_m
@@ -120,8 +122,7 @@ class _Detector:
         polygon = mask_to_polygon(crop.mask, transform)
         metric = metric_geometry(polygon, self.pixels.stack.crs)
         stats = object_stats(self.pixels, crop, self.layers.valid, self.indices)
-        return _Candidate(crop, cls, stats, polygon, metric,
-                          _rectangularity(metric, self.pixel_m))
+        return _Candidate(crop, cls, stats, polygon, metric, _rectangularity(metric, self.pixel_m))
 
     def scars(self) -> list[_Candidate]:
         o = self.rules.objects
@@ -145,8 +146,10 @@ class _Detector:
         for s in scars:
             scar_mask[s.crop.rows, s.crop.cols] |= s.crop.mask
         near_scar = ndimage.binary_dilation(
-            scar_mask, EIGHT_CONNECTED,
-            iterations=radius_px(o.pond_max_distance_to_scar_m, self.pixel_m) + 1)
+            scar_mask,
+            EIGHT_CONNECTED,
+            iterations=radius_px(o.pond_max_distance_to_scar_m, self.pixel_m) + 1,
+        )
         max_pond = self.min_pixels(o.pond_max_area_m2)
         ponds, large = [], np.zeros_like(water)
         for crop in object_crops(labels, 1):
@@ -156,8 +159,9 @@ class _Detector:
                 ponds.append(self.candidate(crop, "pond"))
             else:
                 self.suppressed["isolated_pond"] += 1
-        turbid_labels, _ = label_objects(self.layer("turbid") & large,
-                                         self.min_pixels(o.turbid_min_area_m2))
+        turbid_labels, _ = label_objects(
+            self.layer("turbid") & large, self.min_pixels(o.turbid_min_area_m2)
+        )
         reaches = [self.candidate(c, "turbid_water") for c in object_crops(turbid_labels, 1)]
         return ponds, reaches
 
@@ -167,8 +171,9 @@ class _Detector:
         for m in members:
             union[m.crop.rows, m.crop.cols] |= m.crop.mask
         reach = max(1, radius_px(o.site_grouping_distance_m, self.pixel_m) // 2)
-        grouped, _ = ndimage.label(ndimage.binary_dilation(union, EIGHT_CONNECTED,
-                                                           iterations=reach), EIGHT_CONNECTED)
+        grouped, _ = ndimage.label(
+            ndimage.binary_dilation(union, EIGHT_CONNECTED, iterations=reach), EIGHT_CONNECTED
+        )
         groups: dict[int, list[_Candidate]] = {}
         for m in members:
             r, c = m.crop.anchor
@@ -189,8 +194,9 @@ def _ring_ndvi(members: list[_Candidate]) -> float | None:
     return max(values) if values else None
 
 
-def detect_objects(pixels: ScenePixels, layers: SceneLayers, rules: RuleSet, item_id: str,
-                   pixel_m: float) -> SceneDetections:
+def detect_objects(
+    pixels: ScenePixels, layers: SceneLayers, rules: RuleSet, item_id: str, pixel_m: float
+) -> SceneDetections:
     """Turn a scene's rule layers into detections (see the module docstring for the steps)."""
     d = _Detector(pixels, layers, rules, item_id, pixel_m)
     scars = d.scars()
@@ -221,8 +227,10 @@ def detect_objects(pixels: ScenePixels, layers: SceneLayers, rules: RuleSet, ite
             d.suppressed["low_confidence"] += 1
             continue
         site_id = _digest(item_id, rules.content_hash, "site", *biggest.crop.anchor)[:16]
-        out.extend(_detection(m, item_id, rules.content_hash, site_id, confidence, agreeing)
-                   for m in members)
+        out.extend(
+            _detection(m, item_id, rules.content_hash, site_id, confidence, agreeing)
+            for m in members
+        )
     for r in reaches:
         near = any(r.metric.distance(c) <= TURBID_SITE_SEARCH_M for c in site_centroids)
         confidence, agreeing = turbid_confidence(r.stats.means.get("ndti"), near)
@@ -231,8 +239,14 @@ def detect_objects(pixels: ScenePixels, layers: SceneLayers, rules: RuleSet, ite
     return SceneDetections(out, dict(sorted(d.suppressed.items())), layers.rescued_pond_pixels)
 
 
-def _detection(m: _Candidate, item_id: str, rules_hash: str, site_id: str | None,
-               confidence: float, cues: list[str]) -> Detection:
+def _detection(
+    m: _Candidate,
+    item_id: str,
+    rules_hash: str,
+    site_id: str | None,
+    confidence: float,
+    cues: list[str],
+) -> Detection:
     return Detection(
         detection_id=_digest(item_id, rules_hash, m.cls, *m.crop.anchor, m.crop.pixels),
         site_id=site_id,

@@ -69,8 +69,14 @@ def load_truth(path: Path) -> list[dict[str, Any]]:
             raise TruthError(f"truth file {str(path)!r}: feature {i} has no usable geometry") from e
         props = f.get("properties") or {}
         kind = str(props.get("kind") or props.get("class") or "mining_site").lower()
-        out.append({"geometry": geom, "kind": "mining_site" if kind in SITE_KINDS else kind,
-                    "item_id": props.get("item_id"), "props": props})
+        out.append(
+            {
+                "geometry": geom,
+                "kind": "mining_site" if kind in SITE_KINDS else kind,
+                "item_id": props.get("item_id"),
+                "props": props,
+            }
+        )
     return out
 
 
@@ -92,8 +98,13 @@ def _in_scope(t: dict[str, Any], min_area_m2: float, max_cloud: float) -> str | 
     return None
 
 
-def evaluate(truth_path: Path, results_dir: Path, min_area_m2: float = 5000.0,
-             point_tolerance_m: float = 100.0, max_cloud_fraction: float = 0.5) -> Evaluation:
+def evaluate(
+    truth_path: Path,
+    results_dir: Path,
+    min_area_m2: float = 5000.0,
+    point_tolerance_m: float = 100.0,
+    max_cloud_fraction: float = 0.5,
+) -> Evaluation:
     """Score the detections under ``results_dir`` against the truth file."""
     truth = load_truth(truth_path)
     detections = read_table(results_dir, "detections").to_pylist()
@@ -111,8 +122,9 @@ def evaluate(truth_path: Path, results_dir: Path, min_area_m2: float = 5000.0,
     sites = {k: shapely.union_all(v) for k, v in site_parts.items()}
 
     truth_sites = [t for t in truth if t["kind"] == "mining_site"]
-    scope = Counter(reason for t in truth_sites
-                    if (reason := _in_scope(t, min_area_m2, max_cloud_fraction)))
+    scope = Counter(
+        reason for t in truth_sites if (reason := _in_scope(t, min_area_m2, max_cloud_fraction))
+    )
     in_scope = [t for t in truth_sites if _in_scope(t, min_area_m2, max_cloud_fraction) is None]
 
     def epsg_of(g: shapely.Geometry) -> int:
@@ -153,8 +165,9 @@ def evaluate(truth_path: Path, results_dir: Path, min_area_m2: float = 5000.0,
     )
 
 
-def _pixel_iou(in_scope: list[dict[str, Any]], sites: dict[tuple[str, str], shapely.Geometry],
-               epsg_of: Any) -> float | None:
+def _pixel_iou(
+    in_scope: list[dict[str, Any]], sites: dict[tuple[str, str], shapely.Geometry], epsg_of: Any
+) -> float | None:
     """Area IoU of labelled vs detected site polygons, summed over items (UTM square metres)."""
     polygons = [t for t in in_scope if t["geometry"].geom_type in ("Polygon", "MultiPolygon")]
     if not polygons:
@@ -177,19 +190,24 @@ def _pixel_iou(in_scope: list[dict[str, Any]], sites: dict[tuple[str, str], shap
     return round(inter / union, 4) if union else None
 
 
-def _turbid_scores(truth: list[dict[str, Any]], detections: list[dict[str, Any]]
-                   ) -> dict[str, float | int]:
+def _turbid_scores(
+    truth: list[dict[str, Any]], detections: list[dict[str, Any]]
+) -> dict[str, float | int]:
     reaches = [t["geometry"] for t in truth if t["kind"] == "turbid_reach"]
     found = [shapely.from_wkb(d["geometry"]) for d in detections if d["class"] == "turbid_water"]
     hit_truth = sum(1 for r in reaches if any(r.intersects(f) for f in found))
     hit_det = sum(1 for f in found if any(f.intersects(r) for r in reaches))
-    return {"truth_reaches": len(reaches), "detected_reaches": len(found),
-            "recall": round(hit_truth / len(reaches), 4) if reaches else 1.0,
-            "precision": round(hit_det / len(found), 4) if found else 1.0}
+    return {
+        "truth_reaches": len(reaches),
+        "detected_reaches": len(found),
+        "recall": round(hit_truth / len(reaches), 4) if reaches else 1.0,
+        "precision": round(hit_det / len(found), 4) if found else 1.0,
+    }
 
 
-def _confusion(truth: list[dict[str, Any]], detections: list[dict[str, Any]]
-               ) -> dict[str, dict[str, int]]:
+def _confusion(
+    truth: list[dict[str, Any]], detections: list[dict[str, Any]]
+) -> dict[str, dict[str, int]]:
     """For each detected class, which labelled kind each detection overlaps most."""
     table: dict[str, Counter[str]] = defaultdict(Counter)
     tree = shapely.STRtree([t["geometry"] for t in truth]) if truth else None

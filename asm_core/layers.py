@@ -42,8 +42,9 @@ class ScenePixels:
 
     def reflectance(self, name: str, r0: int, r1: int, c0: int, c1: int) -> F32:
         dn = self._slice(name, r0, r1, c0, c1)
-        return to_reflectance(dn.astype(np.uint16, copy=False), self.assets[name].scale,
-                              self.dn_offset)
+        return to_reflectance(
+            dn.astype(np.uint16, copy=False), self.assets[name].scale, self.dn_offset
+        )
 
     def window(
         self, indices: tuple[str, ...], r0: int, r1: int, c0: int, c1: int
@@ -65,8 +66,9 @@ class ScenePixels:
             yield r0, min(height, r0 + rows)
 
 
-def _condition_mask(values: dict[str, F32], operand: str, gt: float | None,
-                    lt: float | None) -> Bool:
+def _condition_mask(
+    values: dict[str, F32], operand: str, gt: float | None, lt: float | None
+) -> Bool:
     v = values[operand]
     ok = np.isfinite(v)
     if gt is not None:
@@ -85,8 +87,9 @@ class SceneLayers:
     rescued_pond_pixels: int
 
 
-def valid_mask_block(values: dict[str, F32], scl: npt.NDArray[np.generic] | None,
-                     settings: MaskSettings) -> tuple[Bool, int]:
+def valid_mask_block(
+    values: dict[str, F32], scl: npt.NDArray[np.generic] | None, settings: MaskSettings
+) -> tuple[Bool, int]:
     """Valid pixels of a block: data in every band and an SCL class we trust.
 
     Sen2Cor often labels turbid mining ponds as cloud; a pixel whose SCL says cloud but whose
@@ -111,16 +114,16 @@ def valid_mask_block(values: dict[str, F32], scl: npt.NDArray[np.generic] | None
     return valid, rescued
 
 
-def compute_layers(pixels: ScenePixels, rules: list[PixelRule],
-                   mask: MaskSettings) -> SceneLayers:
+def compute_layers(pixels: ScenePixels, rules: list[PixelRule], mask: MaskSettings) -> SceneLayers:
     """Evaluate the runnable pixel rules over the whole scene, block by block."""
     height, width = pixels.stack.shape
-    names = sorted({r.layer for r in rules})
-    layers = {name: np.zeros((height, width), dtype=bool) for name in names}
+    names: list[str] = sorted({r.layer for r in rules})
+    layers: dict[str, Bool] = {name: np.zeros((height, width), dtype=bool) for name in names}
     valid = np.zeros((height, width), dtype=bool)
     needed = {c.index for r in rules for c in r.all if c.index}
-    indices = tuple(i for i in available_indices(pixels.reflectance_bands)
-                    if i in needed or i == "mndwi")
+    indices = tuple(
+        i for i in available_indices(pixels.reflectance_bands) if i in needed or i == "mndwi"
+    )
     rescued = 0
     for r0, r1 in pixels.blocks():
         values = pixels.window(indices, r0, r1, 0, width)

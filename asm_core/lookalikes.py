@@ -15,8 +15,9 @@ from asm_core.objects import ObjectCrop, ring_fraction
 from asm_core.rules import LookalikeSettings
 
 
-def classify_scar(crop: ObjectCrop, rectangularity: float, layers: SceneLayers,
-                  settings: LookalikeSettings) -> str | None:
+def classify_scar(
+    crop: ObjectCrop, rectangularity: float, layers: SceneLayers, settings: LookalikeSettings
+) -> str | None:
     """The look-alike a scar candidate is taken for, or None if it stays a mining scar."""
     if ring_fraction(crop, ~layers.valid) >= settings.cloud_ring_invalid_min:
         return "cloud_edge"

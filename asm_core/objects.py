@@ -30,8 +30,10 @@ def clean_mask(mask: Bool, opening_px: int, closing_px: int) -> Bool:
     out = mask
     if opening_px:
         out = ndimage.binary_opening(out, structure=EIGHT_CONNECTED, iterations=opening_px)
-        out = ndimage.binary_dilation(out, structure=EIGHT_CONNECTED,
-                                      iterations=RECONSTRUCT_PX) & mask
+        out = (
+            ndimage.binary_dilation(out, structure=EIGHT_CONNECTED, iterations=RECONSTRUCT_PX)
+            & mask
+        )
     if closing_px:
         out = ndimage.binary_closing(out, structure=EIGHT_CONNECTED, iterations=closing_px)
         out &= ndimage.binary_dilation(mask, structure=EIGHT_CONNECTED, iterations=closing_px)
@@ -87,8 +89,7 @@ def object_crops(labels: npt.NDArray[np.int32], ring_px: int) -> list[ObjectCrop
         mask = labels[r0:r1, c0:c1] == index
         filled = ndimage.binary_fill_holes(mask)
         grown = ndimage.binary_dilation(filled, structure=EIGHT_CONNECTED, iterations=ring_px)
-        crops.append(ObjectCrop(index, slice(r0, r1), slice(c0, c1), mask, filled,
-                                grown & ~filled))
+        crops.append(ObjectCrop(index, slice(r0, r1), slice(c0, c1), mask, filled, grown & ~filled))
     return crops
 
 
@@ -117,8 +118,9 @@ def _mean(values: npt.NDArray[np.float32]) -> float | None:
     return round(float(finite.mean(dtype=np.float64)), 5) if finite.size else None
 
 
-def object_stats(pixels: ScenePixels, crop: ObjectCrop, valid: Bool,
-                 indices: tuple[str, ...]) -> ObjectStats:
+def object_stats(
+    pixels: ScenePixels, crop: ObjectCrop, valid: Bool, indices: tuple[str, ...]
+) -> ObjectStats:
     """Means (and p10/p90 of NDVI and BSI) of the indices over the object's valid pixels."""
     r, c = crop.rows, crop.cols
     values = pixels.window(indices, r.start, r.stop, c.start, c.stop)

@@ -40,7 +40,7 @@ def _true_colour(pixels: ScenePixels, step: int) -> np.ndarray:
         channels.append(band[: shape[0], : shape[1]])
     rgb = np.stack(channels, axis=-1)
     scaled = np.clip(np.nan_to_num(rgb, nan=0.0) / WHITE_REFLECTANCE, 0, 1) ** (1 / 1.6)
-    return (scaled * 255).astype(np.uint8)
+    return np.asarray(scaled * 255, dtype=np.uint8)
 
 
 def write_quicklook(pixels: ScenePixels, detections: Sequence[Detection], path: Path) -> Path:
@@ -55,10 +55,15 @@ def write_quicklook(pixels: ScenePixels, detections: Sequence[Detection], path: 
         for polygon in getattr(d.geometry, "geoms", [d.geometry]):
             ring = np.asarray(shapely.get_coordinates(polygon.exterior))
             cols, rows = inverse @ (ring[:, 0], ring[:, 1])
-            points = list(zip((np.asarray(cols) / step).tolist(),
-                              (np.asarray(rows) / step).tolist(), strict=True))
+            points = list(
+                zip(
+                    (np.asarray(cols) / step).tolist(),
+                    (np.asarray(rows) / step).tolist(),
+                    strict=True,
+                )
+            )
             if len(points) >= 2:
-                draw.line(points + [points[0]], fill=colour, width=2 if step == 1 else 1)
+                draw.line([*points, points[0]], fill=colour, width=2 if step == 1 else 1)
     path.parent.mkdir(parents=True, exist_ok=True)
     image.save(path, format="PNG", optimize=False)
     return path

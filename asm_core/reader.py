@@ -113,9 +113,11 @@ def read_bands(
                 abs(src.bounds.left - grid.bounds.left) <= tol
                 and abs(src.bounds.top - grid.bounds.top) <= tol
             )
-            if not same_origin or abs(src.bounds.right - grid.bounds.right) > tol or abs(
-                src.bounds.bottom - grid.bounds.bottom
-            ) > tol:
+            if (
+                not same_origin
+                or abs(src.bounds.right - grid.bounds.right) > tol
+                or abs(src.bounds.bottom - grid.bounds.bottom) > tol
+            ):
                 raise BandError(
                     f"band {n!r} covers {tuple(round(v, 2) for v in src.bounds)} but band "
                     f"{finest!r} covers {tuple(round(v, 2) for v in grid.bounds)}; "

@@ -11,23 +11,43 @@ CLASSES = ("mining_scar", "pond", "turbid_water")
 
 
 def _table(header: Sequence[str], rows: Sequence[Sequence[str]]) -> str:
-    widths = [max(len(h), *(len(r[i]) for r in rows)) if rows else len(h)
-              for i, h in enumerate(header)]
+    widths = [
+        max(len(h), *(len(r[i]) for r in rows)) if rows else len(h) for i, h in enumerate(header)
+    ]
+
     def line(cells: Sequence[str]) -> str:
-        return "  ".join(c.ljust(w) if i == 0 else c.rjust(w)
-                         for i, (c, w) in enumerate(zip(cells, widths, strict=True)))
+        return "  ".join(
+            c.ljust(w) if i == 0 else c.rjust(w)
+            for i, (c, w) in enumerate(zip(cells, widths, strict=True))
+        )
+
     return "\n".join([line(header), line(["-" * w for w in widths]), *map(line, rows)])
 
 
 def detect_table(runs: Sequence[TileRun], seconds: float) -> str:
     """Per-scene detections by class, total area and time, with a totals row."""
     header = ["scene", "status", "sites", *CLASSES, "area_ha", "seconds"]
-    rows = [[r.item_id, r.status, str(r.sites), *(str(r.classes.get(c, 0)) for c in CLASSES),
-             f"{r.area_m2 / 1e4:.1f}", f"{r.seconds:.1f}"] for r in runs]
-    rows.append(["total", f"{sum(r.status == 'ok' for r in runs)}/{len(runs)} ok",
-                 str(sum(r.sites for r in runs)),
-                 *(str(sum(r.classes.get(c, 0) for r in runs)) for c in CLASSES),
-                 f"{sum(r.area_m2 for r in runs) / 1e4:.1f}", f"{seconds:.1f}"])
+    rows = [
+        [
+            r.item_id,
+            r.status,
+            str(r.sites),
+            *(str(r.classes.get(c, 0)) for c in CLASSES),
+            f"{r.area_m2 / 1e4:.1f}",
+            f"{r.seconds:.1f}",
+        ]
+        for r in runs
+    ]
+    rows.append(
+        [
+            "total",
+            f"{sum(r.status == 'ok' for r in runs)}/{len(runs)} ok",
+            str(sum(r.sites for r in runs)),
+            *(str(sum(r.classes.get(c, 0) for r in runs)) for c in CLASSES),
+            f"{sum(r.area_m2 for r in runs) / 1e4:.1f}",
+            f"{seconds:.1f}",
+        ]
+    )
     return _table(header, rows)
 
 
@@ -45,15 +65,25 @@ def evaluation_table(e: Evaluation) -> str:
             ["recall", f"{e.recall:.3f}"],
             ["F1", f"{e.f1:.3f}"],
             ["pixel IoU", iou],
-            ["false sites / 100 km²", f"{e.false_sites_per_100km2:.2f} ({e.false_sites} in "
-                                      f"{e.area_km2:.0f} km²)"],
-            ["turbid reaches recall / precision",
-             f"{e.turbid['recall']:.2f} / {e.turbid['precision']:.2f}"],
+            [
+                "false sites / 100 km²",
+                f"{e.false_sites_per_100km2:.2f} ({e.false_sites} in {e.area_km2:.0f} km²)",
+            ],
+            [
+                "turbid reaches recall / precision",
+                f"{e.turbid['recall']:.2f} / {e.turbid['precision']:.2f}",
+            ],
         ],
     )
     kinds = sorted({k for row in e.confusion.values() for k in row})
-    confusion = _table(["detected \\ labelled", *kinds],
-                       [[cls, *(str(row.get(k, 0)) for k in kinds)]
-                        for cls, row in e.confusion.items()]) if e.confusion else "(none)"
-    return f"{summary}\n\nconfusion (detections by the labelled kind they overlap most):\n" \
-           f"{confusion}"
+    confusion = (
+        _table(
+            ["detected \\ labelled", *kinds],
+            [[cls, *(str(row.get(k, 0)) for k in kinds)] for cls, row in e.confusion.items()],
+        )
+        if e.confusion
+        else "(none)"
+    )
+    return (
+        f"{summary}\n\nconfusion (detections by the labelled kind they overlap most):\n{confusion}"
+    )

@@ -21,8 +21,7 @@ PARTITION_COLUMNS = (("dt", "date"), ("utm_zone", "int"))
 GEOPARQUET_VERSION = "1.1.0"
 
 BBOX = pa.struct(
-    [("xmin", pa.float64()), ("ymin", pa.float64()), ("xmax", pa.float64()),
-     ("ymax", pa.float64())]
+    [("xmin", pa.float64()), ("ymin", pa.float64()), ("xmax", pa.float64()), ("ymax", pa.float64())]
 )
 
 DETECTIONS = pa.schema(
@@ -107,6 +106,9 @@ def geoparquet_metadata(bbox: list[float] | None) -> dict[bytes, bytes]:
     }
     if bbox is not None:
         column["bbox"] = bbox
-    meta = {"version": GEOPARQUET_VERSION, "primary_column": "geometry",
-            "columns": {"geometry": column}}
+    meta = {
+        "version": GEOPARQUET_VERSION,
+        "primary_column": "geometry",
+        "columns": {"geometry": column},
+    }
     return {b"geo": json.dumps(meta, sort_keys=True).encode()}

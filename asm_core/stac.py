@@ -24,7 +24,7 @@ FetchText = Callable[[str], str]
 
 def fetch_url_text(url: str, timeout_s: float = 30.0) -> str:
     """Default fetcher for http(s) item URLs."""
-    with urllib.request.urlopen(url, timeout=timeout_s) as response:  # noqa: S310 (http(s) only)
+    with urllib.request.urlopen(url, timeout=timeout_s) as response:
         return str(response.read().decode("utf-8"))
 
 
@@ -59,7 +59,9 @@ def _href_resolver(base: str) -> Callable[[str], str]:
         if is_url:
             if parsed.scheme == "s3":
                 root = f"s3://{parsed.netloc}"
-                return root + posixpath.normpath(posixpath.join(posixpath.dirname(parsed.path), href))
+                return root + posixpath.normpath(
+                    posixpath.join(posixpath.dirname(parsed.path), href)
+                )
             return urllib.parse.urljoin(base, href)
         return str((Path(base).parent / href).resolve())
 

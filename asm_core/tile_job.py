@@ -61,8 +61,9 @@ def _offset_decision(item: SceneItem, stack: BandStack) -> OffsetDecision:
         if name in stack.arrays:
             sample = stack.arrays[name][::EVIDENCE_STRIDE, ::EVIDENCE_STRIDE]
             samples.append(sample[sample > 0])
-    return decide_boa_offset(item.baseline, item.boa_offset_flag, item.bands,
-                             pixel_evidence(samples))
+    return decide_boa_offset(
+        item.baseline, item.boa_offset_flag, item.bands, pixel_evidence(samples)
+    )
 
 
 def _pixel_metres(stack: BandStack) -> float:
@@ -76,17 +77,15 @@ def _pixel_metres(stack: BandStack) -> float:
 def _utm_zone(item: SceneItem, stack: BandStack | None) -> int:
     if item.mgrs_tile and item.mgrs_tile[:2].isdigit():
         return int(item.mgrs_tile[:2])
-    if item.geometry is not None:
-        lon = shapely.geometry.shape(item.geometry).centroid.x
-    else:
-        lon = 0.0
+    lon = shapely.geometry.shape(item.geometry).centroid.x if item.geometry else 0.0
     if stack is not None:
         return utm_zone_of(stack.crs, lon)
     return min(60, max(1, int((lon + 180.0) // 6.0) + 1))
 
 
-def _detection_row(d: Detection, item: SceneItem, rules: RuleSet, stack: BandStack,
-                   offset: OffsetDecision) -> dict[str, Any]:
+def _detection_row(
+    d: Detection, item: SceneItem, rules: RuleSet, stack: BandStack, offset: OffsetDecision
+) -> dict[str, Any]:
     lonlat = reproject(d.geometry, crs_key(stack.crs), WGS84)
     xmin, ymin, xmax, ymax = (round(v, 7) for v in lonlat.bounds)
     centre = lonlat.centroid
@@ -150,9 +149,13 @@ def _base_row(item: SceneItem, rules: RuleSet) -> dict[str, Any]:
     }
 
 
-def run_item(item: SceneItem, rules: RuleSet, out_dir: Path,
-             gdal_options: Mapping[str, str | bool | int] | None = None,
-             quicklook_dir: Path | None = None) -> TileRun:
+def run_item(
+    item: SceneItem,
+    rules: RuleSet,
+    out_dir: Path,
+    gdal_options: Mapping[str, str | bool | int] | None = None,
+    quicklook_dir: Path | None = None,
+) -> TileRun:
     """Detect ASM in one item and write its detections and tile_runs row under ``out_dir``."""
     started = time.perf_counter()
     row = _base_row(item, rules)
@@ -162,9 +165,10 @@ def run_item(item: SceneItem, rules: RuleSet, out_dir: Path,
     try:
         runnable, _ = rules.runnable(set(item.bands))
         if not runnable:
+            wanted = sorted(set().union(*(r.required_bands() for r in rules.rules)))
             raise BandError(
                 f"item {item.item_id!r} has no usable bands: found {sorted(item.bands) or 'none'};"
-                f" the rules need some of {sorted(set().union(*(r.required_bands() for r in rules.rules)))}"
+                f" the rules need some of {wanted}"
             )
         needed = sorted(set().union(*(r.required_bands() for r in runnable)) | {"scl"})
         stack = read_bands(item.bands, needed, item.epsg, gdal_options)
@@ -173,10 +177,14 @@ def run_item(item: SceneItem, rules: RuleSet, out_dir: Path,
         layers = compute_layers(pixels, runnable, rules.mask)
         valid_fraction = float(layers.valid.mean())
         pixel_m = _pixel_metres(stack)
-        row.update(valid_area_km2=round(float(layers.valid.sum()) * pixel_m**2 / 1e6, 4),
-                   boa_offset_dn=offset.dn_offset, boa_offset_source=offset.source,
-                   boa_offset_detail=offset.detail, bytes_read=stack.bytes_read,
-                   valid_fraction=round(valid_fraction, 4))
+        row.update(
+            valid_area_km2=round(float(layers.valid.sum()) * pixel_m**2 / 1e6, 4),
+            boa_offset_dn=offset.dn_offset,
+            boa_offset_source=offset.source,
+            boa_offset_detail=offset.detail,
+            bytes_read=stack.bytes_read,
+            valid_fraction=round(valid_fraction, 4),
+        )
         if not layers.valid.any():
             row["status"] = "no_data"
             found = SceneDetections([])
@@ -186,33 +194,56 @@ def run_item(item: SceneItem, rules: RuleSet, out_dir: Path,
         rows = [_detection_row(d, item, rules, stack, offset) for d in found.detections]
         bounds = _bounds(rows)
         zone = _utm_zone(item, stack)
-        write_atomic(detections_table(rows, bounds),
-                     partition_dir(out_dir, "detections", item.acquired, zone)
-                     / file_name(item.item_id))
-        row.update(detections=len(rows), sites=len({r["site_id"] for r in rows if r["site_id"]}),
-                   suppressed=list(found.suppressed.items()),
-                   rescued_pond_pixels=found.rescued_pond_pixels)
+        write_atomic(
+            detections_table(rows, bounds),
+            partition_dir(out_dir, "detections", item.acquired, zone) / file_name(item.item_id),
+        )
+        row.update(
+            detections=len(rows),
+            sites=len({r["site_id"] for r in rows if r["site_id"]}),
+            suppressed=list(found.suppressed.items()),
+            rescued_pond_pixels=found.rescued_pond_pixels,
+        )
         if quicklook_dir is not None:
-            quicklook = write_quicklook(pixels, found.detections,
-                                        quicklook_dir / f"{file_name(item.item_id)[:-8]}.png")
+            quicklook = write_quicklook(
+                pixels, found.detections, quicklook_dir / f"{file_name(item.item_id)[:-8]}.png"
+            )
     except (AsmError, RasterioError, OSError, ValueError, MemoryError) as e:
-        row.update(status="failed", error=f"{e}".splitlines()[0][:1000] or type(e).__name__,
-                   error_type=type(e).__name__)
+        row.update(
+            status="failed",
+            error=f"{e}".splitlines()[0][:1000] or type(e).__name__,
+            error_type=type(e).__name__,
+        )
     row["seconds"] = round(time.perf_counter() - started, 3)
-    write_atomic(tile_run_table(row),
-                 partition_dir(out_dir, "tile_runs", item.acquired, _utm_zone(item, stack))
-                 / file_name(item.item_id))
+    write_atomic(
+        tile_run_table(row),
+        partition_dir(out_dir, "tile_runs", item.acquired, _utm_zone(item, stack))
+        / file_name(item.item_id),
+    )
     dets = found.detections if found and row["status"] != "failed" else []
     classes: dict[str, int] = {}
     for d in dets:
         classes[d.cls] = classes.get(d.cls, 0) + 1
-    return TileRun(item.item_id, row["status"], row["detections"], row["sites"], row["seconds"],
-                   row["error"], classes, float(sum(d.area_m2 for d in dets)), quicklook)
+    return TileRun(
+        item.item_id,
+        row["status"],
+        row["detections"],
+        row["sites"],
+        row["seconds"],
+        row["error"],
+        classes,
+        float(sum(d.area_m2 for d in dets)),
+        quicklook,
+    )
 
 
 def _bounds(rows: list[dict[str, Any]]) -> list[float] | None:
     if not rows:
         return None
     boxes = np.array([[r["bbox"][k] for k in ("xmin", "ymin", "xmax", "ymax")] for r in rows])
-    return [float(boxes[:, 0].min()), float(boxes[:, 1].min()), float(boxes[:, 2].max()),
-            float(boxes[:, 3].max())]
+    return [
+        float(boxes[:, 0].min()),
+        float(boxes[:, 1].min()),
+        float(boxes[:, 2].max()),
+        float(boxes[:, 3].max()),
+    ]

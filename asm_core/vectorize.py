@@ -13,7 +13,7 @@ import numpy.typing as npt
 import rasterio.features
 import shapely
 from affine import Affine
-from pyproj import CRS as ProjCRS
+from pyproj import CRS as PROJ_CRS
 from pyproj import Transformer
 from rasterio.crs import CRS
 from shapely.geometry import MultiPolygon, Polygon, shape
@@ -63,8 +63,9 @@ def reproject(geom: shapely.Geometry, src: str, dst: str) -> shapely.Geometry:
     if src == dst:
         return geom
     transformer = _transformer(src, dst)
-    return shapely.transform(geom, lambda xy: np.column_stack(transformer.transform(xy[:, 0],
-                                                                                    xy[:, 1])))
+    return shapely.transform(
+        geom, lambda xy: np.column_stack(transformer.transform(xy[:, 0], xy[:, 1]))
+    )
 
 
 def crs_key(crs: CRS) -> str:
@@ -74,7 +75,7 @@ def crs_key(crs: CRS) -> str:
 
 def metric_geometry(geom: shapely.Geometry, crs: CRS) -> shapely.Geometry:
     """The geometry in a projected CRS with metre units (itself if already so)."""
-    proj = ProjCRS.from_user_input(crs_key(crs))
+    proj = PROJ_CRS.from_user_input(crs_key(crs))
     if proj.is_projected and proj.axis_info and proj.axis_info[0].unit_name in ("metre", "meter"):
         return geom
     lonlat = reproject(geom, crs_key(crs), WGS84)

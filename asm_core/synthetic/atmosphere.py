@@ -23,8 +23,7 @@ def add_clouds(land: Landscape, count: int) -> None:
     shape = land.reflectance.shape[:2]
     alpha = np.zeros(shape, dtype=np.float32)
     for _ in range(count):
-        blob = irregular_blob(land.rng, land.rng.uniform(800, 6000), land.rng.uniform(1, 1.6),
-                              0.35)
+        blob = irregular_blob(land.rng, land.rng.uniform(800, 6000), land.rng.uniform(1, 1.6), 0.35)
         r = int(land.rng.integers(0, shape[0]))
         c = int(land.rng.integers(0, shape[1]))
         rows, cols, clipped = stamp(alpha.astype(bool), blob, (r, c))
@@ -35,8 +34,9 @@ def add_clouds(land: Landscape, count: int) -> None:
     shift = (int(land.rng.integers(15, 30)), int(land.rng.integers(-25, 25)))
     shadow = np.roll(alpha, shift, axis=(0, 1)) * (1 - alpha)
     land.reflectance *= (1 - 0.7 * shadow)[..., None]
-    land.reflectance[:] = ((1 - alpha[..., None]) * land.reflectance
-                           + alpha[..., None] * spectrum("cloud"))
+    land.reflectance[:] = (1 - alpha[..., None]) * land.reflectance + alpha[..., None] * spectrum(
+        "cloud"
+    )
     land.scl[shadow > 0.45] = SCL_SHADOW
     land.scl[alpha > 0.45] = SCL_CLOUD_MEDIUM
     land.scl[alpha > 0.8] = SCL_CLOUD_HIGH
@@ -69,7 +69,9 @@ def add_noise(land: Landscape) -> None:
     shape = land.reflectance.shape[:2]
     for b in range(land.reflectance.shape[2]):
         white = land.rng.standard_normal(shape).astype(np.float32) * NOISE_SIGMA[b]
-        column = np.tile(land.rng.standard_normal(shape[1]).astype(np.float32), (shape[0], 1))
+        column = np.tile(
+            land.rng.standard_normal(size=(shape[1],)).astype(np.float32), (shape[0], 1)
+        )
         land.reflectance[..., b] += white + 0.3 * NOISE_SIGMA[b] * column
 
 
@@ -77,5 +79,7 @@ def block_mean(band: npt.NDArray[np.float32], factor: int) -> npt.NDArray[np.flo
     """Aggregate a 10 m band to 20 m as the MSI does (mean of 2×2)."""
     h, w = band.shape
     trimmed = band[: h - h % factor, : w - w % factor]
-    return np.asarray(trimmed.reshape(h // factor, factor, w // factor, factor).mean(axis=(1, 3)),
-                      dtype=np.float32)
+    return np.asarray(
+        trimmed.reshape(h // factor, factor, w // factor, factor).mean(axis=(1, 3)),
+        dtype=np.float32,
+    )

@@ -19,7 +19,6 @@ from asm_core.synthetic.shapes import (
     meander,
     near_polyline,
     polyline_distance,
-    rotated_rectangle,
     smooth_field,
     stamp,
 )
@@ -57,8 +56,9 @@ class Landscape:
     def __post_init__(self) -> None:
         shape = (self.size, self.size)
         forest_share = 1 / (1 + np.exp(-1.5 * smooth_field(self.rng, shape, self.size / 6)))
-        texture = 1 + 0.06 * smooth_field(self.rng, shape, 3) + 0.04 * smooth_field(
-            self.rng, shape, 25)
+        texture = (
+            1 + 0.06 * smooth_field(self.rng, shape, 3) + 0.04 * smooth_field(self.rng, shape, 25)
+        )
         self.reflectance = (
             forest_share[..., None] * spectrum("forest")
             + (1 - forest_share[..., None]) * spectrum("savanna")
@@ -75,8 +75,9 @@ class Landscape:
         return self._water_distance
 
     # -- placement ---------------------------------------------------------------------------
-    def _free_spot(self, local: Mask, margin: int, near: Mask | None = None,
-                   tries: int = 400) -> tuple[slice, slice, Mask] | None:
+    def _free_spot(
+        self, local: Mask, margin: int, near: Mask | None = None, tries: int = 400
+    ) -> tuple[slice, slice, Mask] | None:
         h, w = local.shape
         grown = ndimage.binary_dilation(local, iterations=margin) if margin else local
         for _ in range(tries):
@@ -92,24 +93,27 @@ class Landscape:
             if clipped.shape != grown.shape:
                 continue
             if not np.any(self.taken[rows, cols] & clipped) and not np.any(
-                    self.water[rows, cols] & clipped):
+                self.water[rows, cols] & clipped
+            ):
                 inner_rows, inner_cols, inner = stamp(self.taken, local, (int(r), int(c)))
                 self.taken[rows, cols] |= clipped
                 return inner_rows, inner_cols, inner
         return None
 
-    def paint(self, rows: slice, cols: slice, mask: Mask, values: npt.NDArray[np.float32],
-              scl: int) -> None:
+    def paint(
+        self, rows: slice, cols: slice, mask: Mask, values: npt.NDArray[np.float32], scl: int
+    ) -> None:
         """Set reflectance (a spectrum or per-pixel cube) and scene class under a mask."""
         block = self.reflectance[rows, cols]
         block[mask] = values if values.ndim == 1 else values[mask]
         self.scl[rows, cols][mask] = scl
 
-    def mix(self, rows: slice, cols: slice, a: str, b: str, share_b: npt.NDArray[np.float32]
-            ) -> npt.NDArray[np.float32]:
+    def mix(
+        self, rows: slice, cols: slice, a: str, b: str, share_b: npt.NDArray[np.float32]
+    ) -> npt.NDArray[np.float32]:
         """Per-pixel linear mixture of two spectra (share of ``b`` per pixel)."""
         s = share_b[..., None]
-        return ((1 - s) * spectrum(a) + s * spectrum(b)).astype(np.float32)
+        return np.asarray((1 - s) * spectrum(a) + s * spectrum(b), dtype=np.float32)
 
     # -- features ----------------------------------------------------------------------------
     def add_river(self, amplitude: float) -> None:
@@ -160,21 +164,34 @@ class Landscape:
         shape = mask.shape
         vegetation = np.clip(0.1 + 0.06 * smooth_field(self.rng, shape, 3), 0, 0.2)
         m = self.rng.uniform(0, 0.25)
-        base = ((1 - m) * spectrum("laterite") + m / 2 * spectrum("iron_stained_sand")
-                + m / 2 * spectrum("savanna")).astype(np.float32)
-        cube = ((1 - vegetation[..., None]) * base + vegetation[..., None]
-                * spectrum("forest")).astype(np.float32)
+        base = (
+            (1 - m) * spectrum("laterite")
+            + m / 2 * spectrum("iron_stained_sand")
+            + m / 2 * spectrum("savanna")
+        ).astype(np.float32)
+        cube = (
+            (1 - vegetation[..., None]) * base + vegetation[..., None] * spectrum("forest")
+        ).astype(np.float32)
         self.paint(rows, cols, mask, cube, SCL_BARE)
         self._ponds(rows, cols, mask)
-        self.features.append(Feature("mining_site", rows, cols, mask.copy(),
-                                     {"hectares": round(float(mask.sum()) / 100.0, 3)}))
+        self.features.append(
+            Feature(
+                "mining_site",
+                rows,
+                cols,
+                mask.copy(),
+                {"hectares": round(float(mask.sum()) / 100.0, 3)},
+            )
+        )
         if near is not None:
             self._turbid_plume(rows, cols)
         return True
 
     def _site_shape(self, area_px: float, parts: int) -> Mask:
-        blobs = [irregular_blob(self.rng, area_px / parts, self.rng.uniform(1, 2.5), 0.3)
-                 for _ in range(parts)]
+        blobs = [
+            irregular_blob(self.rng, area_px / parts, self.rng.uniform(1, 2.5), 0.3)
+            for _ in range(parts)
+        ]
         side = int(sum(max(b.shape) for b in blobs) + 10)
         canvas = np.zeros((side, side), dtype=bool)
         centre = side // 2
@@ -196,13 +213,21 @@ class Landscape:
         count = int(self.rng.integers(1, 2 + min(6, site.sum() // 400)))
         for _ in range(count):
             r, c = spots[self.rng.integers(len(spots))]
-            pond = irregular_blob(self.rng, self.rng.uniform(6, min(90, site.sum() / 6 + 6)),
-                                  self.rng.uniform(1, 2), 0.2)
+            pond = irregular_blob(
+                self.rng,
+                self.rng.uniform(6, min(90, site.sum() / 6 + 6)),
+                self.rng.uniform(1, 2),
+                0.2,
+            )
             pr, pc, clipped = stamp(site, pond, (int(r), int(c)))
             clipped = clipped & site[pr, pc]
-            self.paint(slice(rows.start + pr.start, rows.start + pr.stop),
-                       slice(cols.start + pc.start, cols.start + pc.stop), clipped,
-                       spectrum("mining_pond"), SCL_WATER)
+            self.paint(
+                slice(rows.start + pr.start, rows.start + pr.stop),
+                slice(cols.start + pc.start, cols.start + pc.stop),
+                clipped,
+                spectrum("mining_pond"),
+                SCL_WATER,
+            )
 
     def _turbid_plume(self, rows: slice, cols: slice) -> None:
         """Sediment-laden water downstream (eastwards) of a riverside site."""

@@ -58,10 +58,12 @@ class SceneSpec:
     def validate(self) -> None:
         if not MIN_SIZE <= self.size <= MAX_SIZE:
             raise SyntheticSceneError(
-                f"size {self.size} px is out of range; use {MIN_SIZE}..{MAX_SIZE}")
+                f"size {self.size} px is out of range; use {MIN_SIZE}..{MAX_SIZE}"
+            )
         if self.baseline is not None and self.baseline not in BASELINES:
             raise SyntheticSceneError(
-                f"baseline {self.baseline!r} unknown; use one of {', '.join(BASELINES)}")
+                f"baseline {self.baseline!r} unknown; use one of {', '.join(BASELINES)}"
+            )
         if self.epsg not in (UTM_EPSG, 4326):
             raise SyntheticSceneError(f"epsg {self.epsg} unsupported; use {UTM_EPSG} or 4326")
 
@@ -71,8 +73,11 @@ def _landscape(spec: SceneSpec, rng: np.random.Generator) -> tuple[Landscape, in
     density = (spec.size / 2048) ** 2
     land.add_river(amplitude=rng.uniform(0.04, 0.12) * spec.size)
     add_confounders(land, density)
-    n_sites = 0 if spec.lookalikes_only else (
-        spec.sites if spec.sites is not None else max(2, round(8 * density)))
+    n_sites = (
+        0
+        if spec.lookalikes_only
+        else (spec.sites if spec.sites is not None else max(2, round(8 * density)))
+    )
     for k in range(n_sites):
         land.add_site(near_river=(k % 2 == 0) and not spec.lookalikes_only)
     n_clouds = spec.clouds if spec.clouds is not None else int(rng.integers(0, 3))
@@ -92,8 +97,9 @@ def _grid(spec: SceneSpec) -> tuple[Affine, str]:
     y0 = 800000.0
     if spec.epsg == UTM_EPSG:
         return Affine(10.0, 0.0, x0, 0.0, -10.0, y0), f"EPSG:{UTM_EPSG}"
-    lon0, lat0 = Transformer.from_crs(f"EPSG:{UTM_EPSG}", "EPSG:4326",
-                                      always_xy=True).transform(x0, y0)
+    lon0, lat0 = Transformer.from_crs(f"EPSG:{UTM_EPSG}", "EPSG:4326", always_xy=True).transform(
+        x0, y0
+    )
     dlat = 10.0 / 110574.0
     dlon = 10.0 / (111320.0 * math.cos(math.radians(lat0)))
     return Affine(dlon, 0.0, lon0, 0.0, -dlat, lat0), "EPSG:4326"
@@ -102,9 +108,16 @@ def _grid(spec: SceneSpec) -> tuple[Affine, str]:
 def _write_cog(path: Path, data: npt.NDArray[np.generic], transform: Affine, crs: str) -> None:
     blocksize = 1024 if max(data.shape) >= 4096 else 256
     profile = {
-        "driver": "COG", "width": data.shape[1], "height": data.shape[0], "count": 1,
-        "dtype": data.dtype.name, "crs": crs, "transform": transform, "nodata": 0,
-        "compress": "DEFLATE", "blocksize": blocksize,
+        "driver": "COG",
+        "width": data.shape[1],
+        "height": data.shape[0],
+        "count": 1,
+        "dtype": data.dtype.name,
+        "crs": crs,
+        "transform": transform,
+        "nodata": 0,
+        "compress": "DEFLATE",
+        "blocksize": blocksize,
     }
     with rasterio.open(path, "w", **profile) as dst:
         dst.write(data, 1)
@@ -118,16 +131,28 @@ def _item_id(spec: SceneSpec, baseline: str) -> tuple[str, datetime, str]:
     return f"S2{platform}_{tile}_{day:%Y%m%d}_{(spec.seed // 365) % 10}_L2A", day, tile
 
 
-def _stac_item(spec: SceneSpec, item_id: str, day: datetime, tile: str, baseline: str,
-               flag: bool | None, transform: Affine, crs: str, footprint: dict[str, Any],
-               offset_in_metadata: bool) -> dict[str, Any]:
+def _stac_item(
+    spec: SceneSpec,
+    item_id: str,
+    day: datetime,
+    tile: str,
+    baseline: str,
+    flag: bool | None,
+    transform: Affine,
+    crs: str,
+    footprint: dict[str, Any],
+    offset_in_metadata: bool,
+) -> dict[str, Any]:
     epsg = int(crs.split(":")[1])
     assets: dict[str, Any] = {}
     for name in (*COG_BANDS_10M, *COG_BANDS_20M, "scl"):
         factor = 2 if name in (*COG_BANDS_20M, "scl") else 1
         band_id = COMMON_TO_BAND_ID[name]
-        raster: dict[str, Any] = {"nodata": 0, "data_type": "uint8" if name == "scl" else "uint16",
-                                  "spatial_resolution": 10 * factor}
+        raster: dict[str, Any] = {
+            "nodata": 0,
+            "data_type": "uint8" if name == "scl" else "uint16",
+            "spatial_resolution": 10 * factor,
+        }
         if name != "scl":
             raster.update(scale=0.0001, offset=-0.1 if offset_in_metadata else 0.0)
         asset: dict[str, Any] = {
@@ -152,28 +177,33 @@ def _stac_item(spec: SceneSpec, item_id: str, day: datetime, tile: str, baseline
         "mgrs:grid_square": tile[3:],
         "s2:processing_baseline": baseline,
         "s2:product_uri": f"S2{item_id[2]}_MSIL2A_{day:%Y%m%dT%H%M%S}_N{baseline.replace('.', '')}"
-                          f"_R000_T{tile}_{day:%Y%m%dT%H%M%S}.SAFE",
+        f"_R000_T{tile}_{day:%Y%m%dT%H%M%S}.SAFE",
         "asm:synthetic": True,
         "asm:seed": spec.seed,
     }
     if flag is not None:
         properties["earthsearch:boa_offset_applied"] = flag
     return {
-        "type": "Feature", "stac_version": "1.0.0",
+        "type": "Feature",
+        "stac_version": "1.0.0",
         "stac_extensions": [
             "https://stac-extensions.github.io/eo/v1.1.0/schema.json",
             "https://stac-extensions.github.io/projection/v1.1.0/schema.json",
             "https://stac-extensions.github.io/raster/v1.1.0/schema.json",
         ],
-        "id": item_id, "collection": "sentinel-2-l2a", "geometry": footprint,
-        "bbox": list(shapely.geometry.shape(footprint).bounds), "properties": properties,
+        "id": item_id,
+        "collection": "sentinel-2-l2a",
+        "geometry": footprint,
+        "bbox": list(shapely.geometry.shape(footprint).bounds),
+        "properties": properties,
         "links": [{"rel": "self", "href": f"./{item_id}.json", "type": "application/json"}],
         "assets": assets,
     }
 
 
-def _truth(land: Landscape, item_id: str, transform: Affine, crs: str, pixel_m2: float
-           ) -> list[dict[str, Any]]:
+def _truth(
+    land: Landscape, item_id: str, transform: Affine, crs: str, pixel_m2: float
+) -> list[dict[str, Any]]:
     features = []
     counters: dict[str, int] = {}
     for f in land.features:
@@ -182,10 +212,20 @@ def _truth(land: Landscape, item_id: str, transform: Affine, crs: str, pixel_m2:
         k = counters[f.kind] = counters.get(f.kind, 0) + 1
         local = transform @ Affine.translation(f.cols.start, f.rows.start)
         polygon = reproject(mask_to_polygon(f.mask, local), crs, "EPSG:4326")
-        props = {"id": f"{item_id}:{f.kind}:{k}", "item_id": item_id, "kind": f.kind,
-                 "area_m2": round(float(f.mask.sum()) * pixel_m2, 1), **f.props}
-        features.append({"type": "Feature", "properties": props,
-                         "geometry": mapping(shapely.set_precision(polygon, 1e-8))})
+        props = {
+            "id": f"{item_id}:{f.kind}:{k}",
+            "item_id": item_id,
+            "kind": f.kind,
+            "area_m2": round(float(f.mask.sum()) * pixel_m2, 1),
+            **f.props,
+        }
+        features.append(
+            {
+                "type": "Feature",
+                "properties": props,
+                "geometry": mapping(shapely.set_precision(polygon, 1e-8)),
+            }
+        )
     return features
 
 
@@ -204,8 +244,11 @@ def write_scene(spec: SceneSpec, out_dir: Path) -> WrittenScene:
     rng = np.random.default_rng(spec.seed)
     baseline = spec.baseline or BASELINES[spec.seed % len(BASELINES)]
     has_offset = baseline >= "04.00"
-    flag = None if spec.flag_absent else (spec.boa_flag if spec.boa_flag is not None else (
-        True if has_offset else None))
+    flag = (
+        None
+        if spec.flag_absent
+        else (spec.boa_flag if spec.boa_flag is not None else (True if has_offset else None))
+    )
     in_pixels = has_offset if spec.dn_offset_in_pixels is None else spec.dn_offset_in_pixels
     item_id, day, tile = _item_id(spec, baseline)
     land, mislabelled = _landscape(spec, rng)
@@ -226,32 +269,49 @@ def write_scene(spec: SceneSpec, out_dir: Path) -> WrittenScene:
         values = block_mean(band, 2) if factor == 2 else band
         dn = np.clip(np.round(values * 10000) + dn_add, 1, 65535).astype(np.uint16)
         dn[nodata[::factor, ::factor][: dn.shape[0], : dn.shape[1]]] = 0
-        _write_cog(scene_dir / f"{COMMON_TO_BAND_ID[name]}.tif", dn, transform @ Affine.scale(
-            factor), crs)
+        _write_cog(
+            scene_dir / f"{COMMON_TO_BAND_ID[name]}.tif", dn, transform @ Affine.scale(factor), crs
+        )
     scl = land.scl[::2, ::2].copy()
     scl[nodata[::2, ::2]] = 0
     _write_cog(scene_dir / "SCL.tif", scl, transform @ Affine.scale(2), crs)
     pixel_m2 = 100.0
-    valid_area = shapely.box(0, 0, spec.size, spec.size)
-    corners = np.array(valid_area.exterior.coords)
-    xs, ys = transform @ (corners[:, 0], corners[:, 1])
-    footprint = reproject(shapely.Polygon(np.column_stack([xs, ys])), crs, "EPSG:4326")
-    item = _stac_item(spec, item_id, day, tile, baseline, flag, transform, crs,
-                      mapping(footprint), offset_in_metadata=bool(flag) and has_offset)
+    corners = [
+        transform @ (float(c), float(r))
+        for c, r in shapely.box(0, 0, spec.size, spec.size).exterior.coords
+    ]
+    footprint = reproject(shapely.Polygon(corners), crs, "EPSG:4326")
+    item = _stac_item(
+        spec,
+        item_id,
+        day,
+        tile,
+        baseline,
+        flag,
+        transform,
+        crs,
+        mapping(footprint),
+        offset_in_metadata=bool(flag) and has_offset,
+    )
     item_path = scene_dir / f"{item_id}.json"
     item_path.write_text(json.dumps(item, indent=1), encoding="utf-8")
     truth = _truth(land, item_id, transform, crs, pixel_m2)
     (scene_dir / "truth.geojson").write_text(
-        json.dumps({"type": "FeatureCollection", "features": truth}), encoding="utf-8")
+        json.dumps({"type": "FeatureCollection", "features": truth}), encoding="utf-8"
+    )
     return WrittenScene(item_path, truth, mislabelled)
 
 
-def generate_set(out_dir: Path, seeds: list[int], size: int, lookalikes_only: bool = False
-                 ) -> list[WrittenScene]:
+def generate_set(
+    out_dir: Path, seeds: list[int], size: int, lookalikes_only: bool = False
+) -> list[WrittenScene]:
     """Several scenes plus one combined ``truth.geojson`` at the top of ``out_dir``."""
-    scenes = [write_scene(SceneSpec(seed=s, size=size, lookalikes_only=lookalikes_only), out_dir)
-              for s in seeds]
+    scenes = [
+        write_scene(SceneSpec(seed=s, size=size, lookalikes_only=lookalikes_only), out_dir)
+        for s in seeds
+    ]
     truth = [f for scene in scenes for f in scene.truth]
     (out_dir / "truth.geojson").write_text(
-        json.dumps({"type": "FeatureCollection", "features": truth}), encoding="utf-8")
+        json.dumps({"type": "FeatureCollection", "features": truth}), encoding="utf-8"
+    )
     return scenes

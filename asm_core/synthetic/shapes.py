@@ -11,8 +11,9 @@ from scipy import ndimage
 Mask = npt.NDArray[np.bool_]
 
 
-def smooth_field(rng: np.random.Generator, shape: tuple[int, int], scale_px: float
-                 ) -> npt.NDArray[np.float32]:
+def smooth_field(
+    rng: np.random.Generator, shape: tuple[int, int], scale_px: float
+) -> npt.NDArray[np.float32]:
     """Spatially correlated noise with correlation length ``scale_px``, about N(0, 1).
 
     Generated coarse and upsampled with cubic splines: cost does not grow with the scale.
@@ -26,11 +27,12 @@ def smooth_field(rng: np.random.Generator, shape: tuple[int, int], scale_px: flo
     if field.shape != shape:  # zoom rounding on tiny shapes
         field = np.resize(field, shape)
     std = float(field.std()) or 1.0
-    return ((field - field.mean()) / std).astype(np.float32)
+    return np.asarray((field - field.mean()) / std, dtype=np.float32)
 
 
-def irregular_blob(rng: np.random.Generator, area_px: float, elongation: float,
-                   roughness: float) -> Mask:
+def irregular_blob(
+    rng: np.random.Generator, area_px: float, elongation: float, roughness: float
+) -> Mask:
     """A blob of about ``area_px`` pixels: a rotated ellipse with a noisy edge."""
     b = math.sqrt(area_px / (math.pi * elongation))
     a = b * elongation
@@ -50,8 +52,9 @@ def irregular_blob(rng: np.random.Generator, area_px: float, elongation: float,
     return np.asarray(ndimage.binary_fill_holes(blob), dtype=bool)
 
 
-def rotated_rectangle(rng: np.random.Generator, width_px: float, height_px: float,
-                      max_angle_deg: float) -> Mask:
+def rotated_rectangle(
+    rng: np.random.Generator, width_px: float, height_px: float, max_angle_deg: float
+) -> Mask:
     """A filled rectangle rotated by up to ``max_angle_deg``."""
     half = math.ceil(math.hypot(width_px, height_px) / 2) + 1
     yy, xx = np.mgrid[-half : half + 1, -half : half + 1].astype(np.float32)
@@ -71,8 +74,9 @@ def polyline_mask(shape: tuple[int, int], points: npt.NDArray[np.float64]) -> Ma
     return out
 
 
-def meander(rng: np.random.Generator, shape: tuple[int, int], row0: float,
-            amplitude: float) -> npt.NDArray[np.float64]:
+def meander(
+    rng: np.random.Generator, shape: tuple[int, int], row0: float, amplitude: float
+) -> npt.NDArray[np.float64]:
     """A west-to-east meandering centreline, sampled every 0.25 px of column."""
     cols = np.arange(-5, shape[1] + 5, 0.25)
     wavelength = rng.uniform(0.25, 0.6) * shape[1]
@@ -93,8 +97,9 @@ def stamp(canvas: Mask, local: Mask, centre: tuple[int, int]) -> tuple[slice, sl
     return slice(rr0, rr1), slice(cc0, cc1), clipped
 
 
-def polyline_distance(shape: tuple[int, int], points: npt.NDArray[np.float64], reach: float
-                      ) -> tuple[slice, slice, npt.NDArray[np.float64]]:
+def polyline_distance(
+    shape: tuple[int, int], points: npt.NDArray[np.float64], reach: float
+) -> tuple[slice, slice, npt.NDArray[np.float64]]:
     """Distance (px) to a polyline over its bounding box grown by ``reach``."""
     pad = math.ceil(reach) + 2
     r0 = max(0, int(points[:, 0].min()) - pad)
@@ -109,8 +114,9 @@ def polyline_distance(shape: tuple[int, int], points: npt.NDArray[np.float64], r
     return slice(r0, r1), slice(c0, c1), np.asarray(ndimage.distance_transform_edt(~local))
 
 
-def near_polyline(shape: tuple[int, int], points: npt.NDArray[np.float64], radius: float
-                  ) -> tuple[slice, slice, Mask]:
+def near_polyline(
+    shape: tuple[int, int], points: npt.NDArray[np.float64], radius: float
+) -> tuple[slice, slice, Mask]:
     """Pixels within ``radius`` of a polyline, computed on the polyline's bounding box only."""
     rows, cols, distance = polyline_distance(shape, points, radius)
     return rows, cols, np.asarray(distance <= radius)

@@ -50,5 +50,9 @@ def test_division_by_zero_gives_nan_not_inf() -> None:
 
 def test_available_indices_follow_the_bands() -> None:
     assert available_indices(frozenset({"red", "nir", "green"})) == (
-        "ndvi", "ndwi", "ndti", "ferric_iron")
+        "ndvi",
+        "ndwi",
+        "ndti",
+        "ferric_iron",
+    )
     assert "bsi" in available_indices(frozenset(SPYNDEX_BAND))

@@ -45,9 +45,14 @@ def _bands(offset: float) -> dict[str, BandAsset]:
         (None, None, -0.1, False, 0, "pixels"),
     ],
 )
-def test_offset_decision_matrix(baseline: tuple[int, int] | None, flag: bool | None,
-                                meta_offset: float, pixels_carry_offset: bool, expected: int,
-                                source: str) -> None:
+def test_offset_decision_matrix(
+    baseline: tuple[int, int] | None,
+    flag: bool | None,
+    meta_offset: float,
+    pixels_carry_offset: bool,
+    expected: int,
+    source: str,
+) -> None:
     dn = DARK_DN + (1000 if pixels_carry_offset else 0)
     decision = decide_boa_offset(baseline, flag, _bands(meta_offset), pixel_evidence([dn]))
     assert decision.dn_offset == expected
@@ -86,12 +91,22 @@ SCENE_CASES = [
 
 @pytest.mark.parametrize(("baseline", "flag", "absent", "in_pixels", "expected"), SCENE_CASES)
 def test_synthetic_scenes_give_true_reflectance(
-    scene_factory: Callable[..., WrittenScene], baseline: str, flag: bool | None, absent: bool,
-    in_pixels: bool | None, expected: int,
+    scene_factory: Callable[..., WrittenScene],
+    baseline: str,
+    flag: bool | None,
+    absent: bool,
+    in_pixels: bool | None,
+    expected: int,
 ) -> None:
     """GIVEN a scene written with a known offset WHEN read THEN water is dark but not negative."""
-    scene = scene_factory(seed=21, size=256, baseline=baseline, boa_flag=flag, flag_absent=absent,
-                          dn_offset_in_pixels=in_pixels)
+    scene = scene_factory(
+        seed=21,
+        size=256,
+        baseline=baseline,
+        boa_flag=flag,
+        flag_absent=absent,
+        dn_offset_in_pixels=in_pixels,
+    )
     item = load_item(str(scene.item_path))
     stack = read_bands(item.bands, ["blue", "red", "nir", "swir16"], item.epsg)
     decision = _offset_decision(item, stack)
@@ -102,10 +117,17 @@ def test_synthetic_scenes_give_true_reflectance(
     assert 0.1 < np.median(finite) < 0.4  # vegetation/savanna SWIR, not shifted by 0.1
 
 
-def test_synthetic_item_metadata_follows_the_flag(scene_factory: Callable[..., WrittenScene]
-                                                   ) -> None:
-    scene = scene_factory(seed=21, size=256, baseline="02.14", boa_flag=None, flag_absent=True,
-                          dn_offset_in_pixels=None)
+def test_synthetic_item_metadata_follows_the_flag(
+    scene_factory: Callable[..., WrittenScene],
+) -> None:
+    scene = scene_factory(
+        seed=21,
+        size=256,
+        baseline="02.14",
+        boa_flag=None,
+        flag_absent=True,
+        dn_offset_in_pixels=None,
+    )
     item = load_item(str(scene.item_path))
     assert item.boa_offset_flag is None
     assert item.baseline == (2, 14)

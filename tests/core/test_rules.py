@@ -39,19 +39,29 @@ def test_rules_are_skipped_when_their_bands_are_missing() -> None:
 @pytest.mark.parametrize(
     ("edit", "message"),
     [
-        (lambda d: d["rules"][0]["all"][0].update(index="ndvx"), r"rules\.0\.all\.0\.index.*\"ndvx\""),
+        (
+            lambda d: d["rules"][0]["all"][0].update(index="ndvx"),
+            r"rules\.0\.all\.0\.index.*\"ndvx\"",
+        ),
         (lambda d: d.update(version="one"), r"version.*\"one\""),
-        (lambda d: d["rules"][0]["all"][0].update(gt=0.5, lt=0.1), r"'gt' 0.5 must be below 'lt' 0.1"),
+        (
+            lambda d: d["rules"][0]["all"][0].update(gt=0.5, lt=0.1),
+            r"'gt' 0.5 must be below 'lt' 0.1",
+        ),
         (lambda d: d["rules"][0]["all"][0].pop("gt"), r"at least one bound"),
-        (lambda d: d["objects"].update(min_mapping_unit_m2=-5), r"objects\.min_mapping_unit_m2.*-5"),
+        (
+            lambda d: d["objects"].update(min_mapping_unit_m2=-5),
+            r"objects\.min_mapping_unit_m2.*-5",
+        ),
         (lambda d: d["objects"].update(mmu=5), r"objects\.mmu.*Extra inputs"),
         (lambda d: d["rules"].append(dict(d["rules"][0])), r"repeated: \['fresh_bare_soil'\]"),
         (lambda d: d["rules"][1].update(layer="lake"), r"rules\.1\.layer.*\"lake\""),
         (lambda d: d.pop("rules"), r"rules: Field required"),
     ],
 )
-def test_malformed_rule_sets_name_the_offending_key_and_value(tmp_path: Path, edit, message: str
-                                                              ) -> None:
+def test_malformed_rule_sets_name_the_offending_key_and_value(
+    tmp_path: Path, edit, message: str
+) -> None:
     data = _default()
     edit(data)
     path = tmp_path / "bad.yaml"

@@ -42,7 +42,11 @@ def test_earth_search_v0_baseline_comes_from_the_product_id() -> None:
 
 
 def test_sinergise_baseline_key_and_mgrs_from_the_id() -> None:
-    path = STAC_DATA / "non-earthsearch" / "S2A_OPER_MSI_L2A_TL_2APS_20230602T025701_A041483_T01WCR.json"
+    path = (
+        STAC_DATA
+        / "non-earthsearch"
+        / "S2A_OPER_MSI_L2A_TL_2APS_20230602T025701_A041483_T01WCR.json"
+    )
     item = json.loads(path.read_text())
     assert processing_baseline(item["properties"], item["id"]) == (5, 9)
     assert mgrs_tile(item["properties"], item["id"]) == "01WCR"

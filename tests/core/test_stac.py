@@ -57,12 +57,15 @@ def test_relative_hrefs_resolve_against_an_s3_item() -> None:
         ('{"type": "FeatureCollection", "features": []}', "not a STAC item"),
         ('{"type": "Feature", "assets": {}, "properties": {}}', "has no 'id'"),
         ('{"type": "Feature", "id": "x", "assets": {}, "properties": {}}', "has no datetime"),
-        ('{"type": "Feature", "id": "x", "assets": {}, "properties": {"datetime": "june"}}',
-         "'june' is not ISO 8601"),
+        (
+            '{"type": "Feature", "id": "x", "assets": {}, "properties": {"datetime": "june"}}',
+            "'june' is not ISO 8601",
+        ),
     ],
 )
-def test_bad_item_files_say_what_is_wrong(tmp_path: Path, content: str | None, message: str
-                                          ) -> None:
+def test_bad_item_files_say_what_is_wrong(
+    tmp_path: Path, content: str | None, message: str
+) -> None:
     path = tmp_path / "item.json"
     if content is not None:
         path.write_text(content)

@@ -23,18 +23,45 @@ from asm_core.synthetic.scene import WrittenScene
 from asm_core.tile_job import run_item
 from tests.conftest import edit_item
 
-CONTRACT = ["detection_id", "item_id", "mgrs_tile", "acquired", "processing_baseline",
-            "ruleset_version", "class", "confidence", "area_m2", "lon", "lat", "geometry",
-            "ndvi_mean", "ndwi_mean", "mndwi_mean", "bsi_mean", "ndti_mean"]
-RUN_CONTRACT = ["item_id", "mgrs_tile", "acquired", "status", "error", "detections",
-                "valid_fraction", "seconds", "ruleset_version", "rules_skipped"]
+CONTRACT = [
+    "detection_id",
+    "item_id",
+    "mgrs_tile",
+    "acquired",
+    "processing_baseline",
+    "ruleset_version",
+    "class",
+    "confidence",
+    "area_m2",
+    "lon",
+    "lat",
+    "geometry",
+    "ndvi_mean",
+    "ndwi_mean",
+    "mndwi_mean",
+    "bsi_mean",
+    "ndti_mean",
+]
+RUN_CONTRACT = [
+    "item_id",
+    "mgrs_tile",
+    "acquired",
+    "status",
+    "error",
+    "detections",
+    "valid_fraction",
+    "seconds",
+    "ruleset_version",
+    "rules_skipped",
+]
 
 
 @pytest.fixture(scope="module")
 def detected(small_scene: WrittenScene, tmp_path_factory: pytest.TempPathFactory) -> Path:
     out = tmp_path_factory.mktemp("results")
-    run = run_item(load_item(str(small_scene.item_path)), load_rules(), out,
-                   quicklook_dir=out / "quicklooks")
+    run = run_item(
+        load_item(str(small_scene.item_path)), load_rules(), out, quicklook_dir=out / "quicklooks"
+    )
     assert run.status == "ok", run.error
     return out
 
@@ -116,12 +143,14 @@ def test_duckdb_reads_the_hive_layout(detected: Path) -> None:
     duckdb = pytest.importorskip("duckdb")
     rows = duckdb.sql(
         f"select dt, utm_zone, count(*) as n from read_parquet('{detected}/detections/**/*.parquet',"
-        " hive_partitioning=true) group by all").fetchall()
+        " hive_partitioning=true) group by all"
+    ).fetchall()
     assert len(rows) == 1 and rows[0][2] > 0
 
 
-def test_same_input_gives_byte_identical_detections(small_scene: WrittenScene, detected: Path,
-                                                    tmp_path: Path) -> None:
+def test_same_input_gives_byte_identical_detections(
+    small_scene: WrittenScene, detected: Path, tmp_path: Path
+) -> None:
     run_item(load_item(str(small_scene.item_path)), load_rules(), tmp_path)
     first = _one(detected, "detections").read_bytes()
     assert _one(tmp_path, "detections").read_bytes() == first
@@ -132,16 +161,16 @@ def test_same_input_gives_byte_identical_detections(small_scene: WrittenScene, d
     assert len(runs) == 1 and runs[0]["status"] == "ok"
 
 
-def test_a_failed_rerun_keeps_earlier_detections(small_scene: WrittenScene, tmp_path: Path
-                                                 ) -> None:
+def test_a_failed_rerun_keeps_earlier_detections(small_scene: WrittenScene, tmp_path: Path) -> None:
     out = tmp_path / "out"
     item = load_item(str(small_scene.item_path))
     run_item(item, load_rules(), out)
     before = _one(out, "detections").read_bytes()
     broken = tmp_path / "B08.tif"
     broken.write_bytes(Path(item.bands["nir"].href).read_bytes()[:5000])
-    path = edit_item(small_scene.item_path, tmp_path / "i",
-                     lambda d: d["assets"]["nir"].update(href=str(broken)))
+    path = edit_item(
+        small_scene.item_path, tmp_path / "i", lambda d: d["assets"]["nir"].update(href=str(broken))
+    )
     run = run_item(load_item(str(path)), load_rules(), out)
     assert run.status == "failed"
     assert "B08.tif" in (run.error or "")
@@ -154,6 +183,7 @@ def _drop(*names: str) -> Callable[[dict], None]:
     def edit(d: dict) -> None:
         for n in names:
             d["assets"].pop(n)
+
     return edit
 
 
@@ -166,23 +196,29 @@ def _drop(*names: str) -> Callable[[dict], None]:
         (("blue", "green", "red", "nir", "swir16", "swir22"), "failed", []),
     ],
 )
-def test_missing_bands_skip_rules_and_say_so(small_scene: WrittenScene, tmp_path: Path,
-                                             dropped: tuple[str, ...], status: str,
-                                             skipped: list[str]) -> None:
+def test_missing_bands_skip_rules_and_say_so(
+    small_scene: WrittenScene,
+    tmp_path: Path,
+    dropped: tuple[str, ...],
+    status: str,
+    skipped: list[str],
+) -> None:
     path = edit_item(small_scene.item_path, tmp_path / "i", _drop(*dropped))
     run = run_item(load_item(str(path)), load_rules(), tmp_path / "out")
     (row,) = read_table(tmp_path / "out", "tile_runs").to_pylist()
     assert row["status"] == status, row["error"]
-    assert row["bands_missing"] == [b for b in ("blue", "green", "red", "nir", "swir16",
-                                                "swir22", "scl") if b in dropped]
+    assert row["bands_missing"] == [
+        b for b in ("blue", "green", "red", "nir", "swir16", "swir22", "scl") if b in dropped
+    ]
     if status == "failed":
         assert "no usable bands" in (run.error or "")
     else:
         assert row["rules_skipped"] == skipped
 
 
-def test_without_scl_nodata_alone_defines_validity(small_scene: WrittenScene, tmp_path: Path
-                                                   ) -> None:
+def test_without_scl_nodata_alone_defines_validity(
+    small_scene: WrittenScene, tmp_path: Path
+) -> None:
     path = edit_item(small_scene.item_path, tmp_path / "i", _drop("scl"))
     run = run_item(load_item(str(path)), load_rules(), tmp_path / "out")
     assert run.status == "ok" and run.classes.get("mining_scar", 0) >= 1
@@ -205,12 +241,16 @@ def test_scene_without_valid_pixels_is_no_data(small_scene: WrittenScene, tmp_pa
     assert result_files(tmp_path / "out", "detections")  # an empty file replaces older rows
 
 
-def test_turbid_ponds_labelled_cloud_are_kept(scene_factory: Callable[..., WrittenScene],
-                                              tmp_path: Path) -> None:
+def test_turbid_ponds_labelled_cloud_are_kept(
+    scene_factory: Callable[..., WrittenScene], tmp_path: Path
+) -> None:
     scene = scene_factory(seed=13, size=768, sites=4, clouds=0)
     assert scene.mislabelled_ponds > 0
-    data = json.loads(Path(load_rules().model_dump_json()).read_text()) if False else \
-        load_rules().model_dump(mode="json")
+    data = (
+        json.loads(Path(load_rules().model_dump_json()).read_text())
+        if False
+        else load_rules().model_dump(mode="json")
+    )
     data["mask"]["pond_rescue_scl"] = []
     without = run_item(load_item(str(scene.item_path)), parse_rules(data), tmp_path / "a")
     with_rescue = run_item(load_item(str(scene.item_path)), load_rules(), tmp_path / "b")
@@ -220,8 +260,11 @@ def test_turbid_ponds_labelled_cloud_are_kept(scene_factory: Callable[..., Writt
 
 
 def test_geographic_crs_scene_gives_the_same_sites_in_square_metres(
-        scene_factory: Callable[..., WrittenScene], small_scene: WrittenScene, detected: Path,
-        tmp_path: Path) -> None:
+    scene_factory: Callable[..., WrittenScene],
+    small_scene: WrittenScene,
+    detected: Path,
+    tmp_path: Path,
+) -> None:
     geo = scene_factory(seed=11, size=768, sites=3, clouds=1, baseline="05.10", epsg=4326)
     run = run_item(load_item(str(geo.item_path)), load_rules(), tmp_path)
     assert run.status == "ok", run.error
