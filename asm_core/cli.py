@@ -12,6 +12,7 @@ from typing import Any
 import click
 
 from asm_core import __version__
+from asm_core.aoi import BBox, check_overlap, parse_bbox
 from asm_core.errors import AsmError
 from asm_core.evaluate import Evaluation, evaluate
 from asm_core.report_text import detect_table, evaluation_table
@@ -31,11 +32,15 @@ def cli() -> None:
 
 
 def _detect_items(
-    items: Sequence[SceneItem], rules: RuleSet, out: Path, quicklooks: Path | None
+    items: Sequence[SceneItem],
+    rules: RuleSet,
+    out: Path,
+    quicklooks: Path | None,
+    bbox: BBox | None = None,
 ) -> list[TileRun]:
     runs = []
     for item in items:
-        run = run_item(item, rules, out, quicklook_dir=quicklooks)
+        run = run_item(item, rules, out, quicklook_dir=quicklooks, aoi=bbox)
         line = f"  {run.item_id}: {run.status}, {run.detections} detections, {run.seconds:.1f} s"
         click.echo(line + (f" ({run.error})" if run.error else ""), err=True)
         runs.append(run)
@@ -59,20 +64,31 @@ def _detect_items(
     help="Rule set YAML (default: the shipped default.yaml).",
 )
 @click.option(
+    "--bbox",
+    default=None,
+    help="Only this area: W,S,E,N in degrees (the rest of each item is not read).",
+)
+@click.option(
     "--quicklooks/--no-quicklooks",
     default=False,
     help="Also write a true-colour PNG per scene with detections outlined.",
 )
-def detect(items: tuple[str, ...], out: Path, rules_file: Path | None, quicklooks: bool) -> None:
+def detect(
+    items: tuple[str, ...], out: Path, rules_file: Path | None, bbox: str | None, quicklooks: bool
+) -> None:
     """Detect ASM in Sentinel-2 L2A STAC ITEMS (JSON files or https URLs).
 
     Every item ends as a tile_runs row; one that fails is recorded and the others still run.
     Exit code 1 if any item failed.
     """
     rules = load_rules(rules_file)
+    aoi = parse_bbox(bbox) if bbox is not None else None
     scenes = [load_item(i) for i in items]  # all items checked before anything is written
+    if aoi is not None:
+        for scene in scenes:
+            check_overlap(aoi, scene)
     started = time.perf_counter()
-    runs = _detect_items(scenes, rules, out, out / "quicklooks" if quicklooks else None)
+    runs = _detect_items(scenes, rules, out, out / "quicklooks" if quicklooks else None, aoi)
     click.echo(detect_table(runs, time.perf_counter() - started))
     click.echo(f"results: {out / 'detections'} and {out / 'tile_runs'}")
     failed = [r for r in runs if r.status == "failed"]

@@ -30,6 +30,8 @@ from asm_core.objects import (
     ObjectCrop,
     ObjectStats,
     clean_mask,
+    fill_small_holes,
+    grow_from_seeds,
     label_objects,
     object_crops,
     object_stats,
@@ -126,7 +128,11 @@ class _Detector:
 
     def scars(self) -> list[_Candidate]:
         o = self.rules.objects
-        mask = clean_mask(self.layer("scar"), o.opening_px, o.closing_px)
+        seeds = self.layer("scar")
+        if "scar_grow" in self.layers.layers:
+            seeds = grow_from_seeds(seeds, self.layer("scar_grow"))
+        mask = clean_mask(seeds, o.opening_px, o.closing_px)
+        mask = fill_small_holes(mask, self.min_pixels(o.min_object_m2))
         labels, _ = label_objects(mask, self.min_pixels(o.min_object_m2))
         kept = []
         for crop in object_crops(labels, self.ring_px):

@@ -40,6 +40,30 @@ def clean_mask(mask: Bool, opening_px: int, closing_px: int) -> Bool:
     return np.asarray(out, dtype=bool)
 
 
+def grow_from_seeds(seeds: Bool, allowed: Bool) -> Bool:
+    """Hysteresis: the connected parts of ``seeds | allowed`` that contain a seed pixel."""
+    labels, count = ndimage.label(seeds | allowed, structure=EIGHT_CONNECTED)
+    if count == 0:
+        return seeds
+    keep = np.zeros(count + 1, dtype=bool)
+    keep[np.unique(labels[seeds])] = True
+    keep[0] = False
+    return np.asarray(keep[labels], dtype=bool)
+
+
+def fill_small_holes(mask: Bool, max_pixels: int) -> Bool:
+    """Fill holes of fewer than ``max_pixels`` (pits and puddles inside a scar are part of it);
+    larger holes (ponds big enough to map on their own) stay open."""
+    holes = np.asarray(ndimage.binary_fill_holes(mask), dtype=bool) & ~mask
+    labels, count = ndimage.label(holes)
+    if count == 0:
+        return mask
+    sizes = np.bincount(labels.ravel())
+    small = sizes < max_pixels
+    small[0] = False
+    return np.asarray(mask | small[labels], dtype=bool)
+
+
 def label_objects(mask: Bool, min_pixels: int) -> tuple[npt.NDArray[np.int32], int]:
     """8-connected components of at least ``min_pixels``, relabelled 1..n in raster order."""
     labels, count = ndimage.label(mask, structure=EIGHT_CONNECTED)

@@ -8,6 +8,7 @@ multiple of the finest grid are resampled on read, by GDAL.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Iterable, Mapping
 from contextlib import ExitStack
 from dataclasses import dataclass, field
@@ -19,8 +20,10 @@ from affine import Affine
 from rasterio.crs import CRS
 from rasterio.enums import Resampling
 from rasterio.errors import RasterioError
+from rasterio.warp import transform_bounds
+from rasterio.windows import Window
 
-from asm_core.errors import BandError, CrsError, RasterReadError
+from asm_core.errors import AoiError, BandError, CrsError, RasterReadError
 from asm_core.sentinel2 import BandAsset
 
 
@@ -71,24 +74,62 @@ def _check_crs(name: str, src: rasterio.DatasetReader, expected_epsg: int | None
     return crs
 
 
+def _aoi_window(
+    aoi: tuple[float, float, float, float], crs: CRS, grid: rasterio.DatasetReader, align: int
+) -> Window:
+    """The window of the finest grid covering a lon/lat bbox, aligned to ``align`` pixels."""
+    west, south, east, north = aoi
+    if not (-180 <= west < east <= 180 and -90 <= south < north <= 90):
+        raise AoiError(
+            f"bbox {aoi} is empty or out of range; expected W,S,E,N in degrees with W < E, S < N"
+        )
+    left, bottom, right, top = transform_bounds("EPSG:4326", crs, west, south, east, north)
+    inverse = ~grid.transform
+    c0, r0 = inverse @ (left, top)
+    c1, r1 = inverse @ (right, bottom)
+    col0 = max(0, math.floor(min(c0, c1) / align) * align)
+    row0 = max(0, math.floor(min(r0, r1) / align) * align)
+    col1 = min(grid.width, math.ceil(max(c0, c1) / align) * align)
+    row1 = min(grid.height, math.ceil(max(r0, r1) / align) * align)
+    if col1 <= col0 or row1 <= row0:
+        raise AoiError(f"bbox {aoi} does not overlap the item's rasters")
+    return Window(col0, row0, col1 - col0, row1 - row0)
+
+
+def _check_footprint(
+    name: str, src: rasterio.DatasetReader, finest: str, grid: rasterio.DatasetReader
+) -> None:
+    tol = abs(src.transform.a)
+    edges = zip(src.bounds, grid.bounds, strict=True)
+    if any(abs(a - b) > tol for a, b in edges):
+        raise BandError(
+            f"band {name!r} covers {tuple(round(v, 2) for v in src.bounds)} but band "
+            f"{finest!r} covers {tuple(round(v, 2) for v in grid.bounds)}; "
+            "bands must share one footprint"
+        )
+
+
 def read_bands(
     bands: Mapping[str, BandAsset],
     names: Iterable[str],
     expected_epsg: int | None = None,
     gdal_options: Mapping[str, str | bool | int] | None = None,
+    aoi: tuple[float, float, float, float] | None = None,
 ) -> BandStack:
-    """Read the named bands of an item.
+    """Read the named bands of an item, whole or within an area of interest.
 
     Args:
         bands: resolved band assets by common name.
         names: which of them to read (missing ones are the caller's business).
         expected_epsg: the item's ``proj:epsg``; a file in another CRS is an error.
         gdal_options: GDAL configuration for this read (e.g. ``AWS_NO_SIGN_REQUEST``).
+        aoi: optional (west, south, east, north) in degrees; only that window is read.
 
     Raises:
         RasterReadError: a file is missing, truncated or corrupt.
         CrsError: a band lacks a CRS or disagrees with the item or the other bands.
         BandError: bands do not cover the same area.
+        AoiError: the AOI is empty or misses the rasters.
     """
     wanted = [n for n in names if n in bands]
     if not wanted:
@@ -102,46 +143,53 @@ def read_bands(
                 raise CrsError(f"band {n!r} is in {crs} but band {first!r} is in {crss[first]}")
         finest = min(wanted, key=lambda n: abs(sources[n].transform.a))
         grid = sources[finest]
+        ratios = {n: abs(src.transform.a / grid.transform.a) for n, src in sources.items()}
+        factors = {
+            n: round(r)
+            if abs(r - round(r)) < 1e-6 and sources[n].height * round(r) >= grid.height
+            else 1
+            for n, r in ratios.items()
+        }
+        window = (
+            Window(0, 0, grid.width, grid.height)
+            if aoi is None
+            else _aoi_window(aoi, crss[first], grid, max(factors.values()))
+        )
         arrays: dict[str, npt.NDArray[np.integer]] = {}
-        factors: dict[str, int] = {}
-        total = 0
         for n, src in sources.items():
-            ratio = abs(src.transform.a / grid.transform.a)
-            factor = round(ratio)
-            tol = abs(src.transform.a)
-            same_origin = (
-                abs(src.bounds.left - grid.bounds.left) <= tol
-                and abs(src.bounds.top - grid.bounds.top) <= tol
-            )
-            if (
-                not same_origin
-                or abs(src.bounds.right - grid.bounds.right) > tol
-                or abs(src.bounds.bottom - grid.bounds.bottom) > tol
-            ):
-                raise BandError(
-                    f"band {n!r} covers {tuple(round(v, 2) for v in src.bounds)} but band "
-                    f"{finest!r} covers {tuple(round(v, 2) for v in grid.bounds)}; "
-                    "bands must share one footprint"
-                )
+            _check_footprint(n, src, finest, grid)
+            f = factors[n]
             try:
-                if abs(ratio - factor) < 1e-6 and src.height * factor >= grid.height:
-                    data = src.read(1)
+                if f == round(ratios[n]):
+                    band_window = Window(
+                        window.col_off // f,
+                        window.row_off // f,
+                        math.ceil(window.width / f),
+                        math.ceil(window.height / f),
+                    )
+                    arrays[n] = src.read(1, window=band_window, boundless=False)
                 else:  # not an integer multiple: let GDAL put it on the grid
-                    factor = 1
-                    resampling = Resampling.nearest
-                    data = src.read(1, out_shape=(grid.height, grid.width), resampling=resampling)
+                    scaled = Window(
+                        window.col_off / ratios[n],
+                        window.row_off / ratios[n],
+                        window.width / ratios[n],
+                        window.height / ratios[n],
+                    )
+                    arrays[n] = src.read(
+                        1,
+                        window=scaled,
+                        out_shape=(int(window.height), int(window.width)),
+                        resampling=Resampling.nearest,
+                    )
             except RasterioError as e:
                 raise RasterReadError(f"band file {bands[n].href!r} cannot be decoded: {e}") from e
-            arrays[n] = data
-            factors[n] = factor
-            total += int(data.nbytes)
         return BandStack(
             arrays=arrays,
             factors=factors,
-            transform=grid.transform,
+            transform=grid.window_transform(window),
             crs=crss[first],
-            shape=(grid.height, grid.width),
-            bytes_read=total,
+            shape=(int(window.height), int(window.width)),
+            bytes_read=sum(int(a.nbytes) for a in arrays.values()),
             sources={n: bands[n].href for n in wanted},
         )
 

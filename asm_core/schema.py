@@ -81,6 +81,7 @@ TILE_RUNS = pa.schema(
         pa.field("rescued_pond_pixels", pa.int64()),
         pa.field("bytes_read", pa.int64()),
         pa.field("source", pa.string()),
+        pa.field("aoi", pa.list_(pa.float64())),
         pa.field("asm_version", pa.string(), nullable=False),
     ]
 )

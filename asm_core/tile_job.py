@@ -145,6 +145,7 @@ def _base_row(item: SceneItem, rules: RuleSet) -> dict[str, Any]:
         "rescued_pond_pixels": 0,
         "bytes_read": 0,
         "source": item.source,
+        "aoi": None,
         "asm_version": asm_core.__version__,
     }
 
@@ -155,10 +156,28 @@ def run_item(
     out_dir: Path,
     gdal_options: Mapping[str, str | bool | int] | None = None,
     quicklook_dir: Path | None = None,
+    aoi: tuple[float, float, float, float] | None = None,
 ) -> TileRun:
-    """Detect ASM in one item and write its detections and tile_runs row under ``out_dir``."""
+    """Detect ASM in one item and write its detections and tile_runs row under ``out_dir``.
+
+    Args:
+        item: the scene.
+        rules: the rule set.
+        out_dir: results root (``detections/`` and ``tile_runs/`` go under it).
+        gdal_options: GDAL configuration for reading the bands.
+        quicklook_dir: where to write a quicklook PNG, if wanted.
+        aoi: (west, south, east, north) in degrees to process only part of the item.
+
+    Example:
+        >>> from asm_core.rules import load_rules
+        >>> from asm_core.stac import load_item
+        >>> run = run_item(load_item("item.json"), load_rules(), Path("out"))  # doctest: +SKIP
+        >>> run.status, run.detections  # doctest: +SKIP
+        ('ok', 12)
+    """
     started = time.perf_counter()
     row = _base_row(item, rules)
+    row["aoi"] = list(aoi) if aoi is not None else None
     stack: BandStack | None = None
     found: SceneDetections | None = None
     quicklook = None
@@ -171,7 +190,7 @@ def run_item(
                 f" the rules need some of {wanted}"
             )
         needed = sorted(set().union(*(r.required_bands() for r in runnable)) | {"scl"})
-        stack = read_bands(item.bands, needed, item.epsg, gdal_options)
+        stack = read_bands(item.bands, needed, item.epsg, gdal_options, aoi)
         offset = _offset_decision(item, stack)
         pixels = ScenePixels(stack, item.bands, offset.dn_offset)
         layers = compute_layers(pixels, runnable, rules.mask)

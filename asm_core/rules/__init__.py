@@ -24,8 +24,10 @@ DEFAULT_RULES_PATH = Path(__file__).with_name("default.yaml")
 
 IndexName = Literal["ndvi", "ndwi", "mndwi", "bsi", "ndti", "ferric_iron", "clay"]
 BandName = Literal["blue", "green", "red", "nir", "swir16", "swir22"]
-#: What a pixel rule marks. ``built_up`` is context for look-alike suppression, not a result.
-Layer = Literal["scar", "water", "turbid", "built_up"]
+#: What a pixel rule marks. ``scar_grow`` pixels join a scar only when connected to a ``scar``
+#: pixel (hysteresis: strict seeds, relaxed growth). ``built_up`` is context for look-alike
+#: suppression, not a result.
+Layer = Literal["scar", "scar_grow", "water", "turbid", "built_up"]
 
 
 class _Strict(BaseModel):

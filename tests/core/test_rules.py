@@ -32,7 +32,7 @@ def test_hash_changes_with_any_threshold() -> None:
 def test_rules_are_skipped_when_their_bands_are_missing() -> None:
     rules = load_rules()
     run, skipped = rules.runnable({"green", "red", "nir", "swir16", "swir22"})
-    assert skipped == ["fresh_bare_soil", "built_up"]  # both need blue
+    assert skipped == ["fresh_bare_soil", "bare_soil_margin", "built_up"]  # both need blue
     assert [r.name for r in run] == ["open_water", "sediment_laden_water"]
 
 

@@ -1,0 +1,210 @@
+"""The asm command line: help everywhere, one-line errors, non-zero exits, results kept."""
+
+from __future__ import annotations
+
+import json
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import yaml
+
+from asm_core.cli import main
+from asm_core.results import read_table, result_files
+from asm_core.rules import DEFAULT_RULES_PATH
+from asm_core.synthetic.scene import WrittenScene
+from tests.conftest import edit_item
+
+
+def run(capsys: pytest.CaptureFixture[str], *args: str) -> tuple[int, str, str]:
+    code = main(list(args))
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+@pytest.mark.parametrize("command", [[], ["demo"], ["synth"], ["detect"], ["evaluate"]])
+def test_help_on_every_command(capsys: pytest.CaptureFixture[str], command: list[str]) -> None:
+    code, out, _ = run(capsys, *command, "--help")
+    assert code == 0 and "Usage: asm" in out
+
+
+def test_entry_point_is_installed() -> None:
+    done = subprocess.run(
+        [sys.executable, "-m", "asm_core.cli", "--version"],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert done.returncode == 0 and "asm, version" in done.stdout
+
+
+@pytest.fixture()
+def results(small_scene: WrittenScene, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> Path:
+    out = tmp_path / "results"
+    code, stdout, _ = run(capsys, "detect", str(small_scene.item_path), "--out", str(out))
+    assert code == 0 and "total" in stdout
+    return out
+
+
+def _error_line(err: str) -> str:
+    lines = [line for line in err.splitlines() if line.startswith("asm: error:")]
+    assert len(lines) == 1, err
+    return lines[0]
+
+
+def _snapshot(out: Path) -> dict[str, bytes]:
+    return {str(p): p.read_bytes() for p in sorted(out.rglob("*.parquet"))}
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["detect", "missing.json"], "item file 'missing.json' does not exist"),
+        (["detect", "{item}", "--rules", "{bad_rules}"], r"rules\.0\.all\.0\.index.*nvdi"),
+        (["detect", "{item}", "--bbox", "1,2,3"], "not four numbers"),
+        (["detect", "{item}", "--bbox", "5,5,5,6"], "is empty"),
+        (["detect", "{item}", "--bbox", "100,10,101,11"], "does not overlap"),
+        (["detect", "{not_json}"], "not valid JSON"),
+    ],
+)
+def test_bad_input_is_one_line_and_keeps_earlier_results(
+    capsys: pytest.CaptureFixture[str],
+    results: Path,
+    small_scene: WrittenScene,
+    tmp_path: Path,
+    args: list[str],
+    message: str,
+) -> None:
+    bad_rules = tmp_path / "bad.yaml"
+    data = yaml.safe_load(DEFAULT_RULES_PATH.read_text())
+    data["rules"][0]["all"][0]["index"] = "nvdi"
+    bad_rules.write_text(yaml.safe_dump(data))
+    not_json = tmp_path / "x.json"
+    not_json.write_text("{")
+    values = {
+        "item": str(small_scene.item_path),
+        "bad_rules": str(bad_rules),
+        "not_json": str(not_json),
+    }
+    before = _snapshot(results)
+    code, _, err = run(capsys, *[a.format(**values) for a in args], "--out", str(results))
+    assert code == 2
+    assert re.search(message, _error_line(err))
+    assert _snapshot(results) == before
+
+
+def test_a_corrupt_item_is_recorded_and_the_others_finish(
+    capsys: pytest.CaptureFixture[str], small_scene: WrittenScene, scene_factory, tmp_path: Path
+) -> None:
+    other = scene_factory(seed=12, size=256)
+    item = json.loads(small_scene.item_path.read_text())
+    red = (small_scene.item_path.parent / item["assets"]["red"]["href"]).resolve()
+    broken = tmp_path / "B04.tif"
+    broken.write_bytes(red.read_bytes()[:4000])
+    bad = edit_item(
+        small_scene.item_path,
+        tmp_path / "bad",
+        lambda d: d["assets"]["red"].update(href=str(broken)),
+    )
+    out = tmp_path / "out"
+    code, _, err = run(capsys, "detect", str(bad), str(other.item_path), "--out", str(out))
+    assert code == 1
+    assert "1 of 2 items failed" in _error_line(err) and "B04.tif" in _error_line(err)
+    statuses = {r["item_id"]: r["status"] for r in read_table(out, "tile_runs").to_pylist()}
+    assert sorted(statuses.values()) == ["failed", "ok"]
+    assert len(result_files(out, "detections")) == 1
+
+
+def test_wrong_crs_metadata_fails_that_item(
+    capsys: pytest.CaptureFixture[str], small_scene: WrittenScene, tmp_path: Path
+) -> None:
+    bad = edit_item(
+        small_scene.item_path,
+        tmp_path / "bad",
+        lambda d: d["properties"].update({"proj:epsg": 4326}),
+    )
+    code, _, err = run(capsys, "detect", str(bad), "--out", str(tmp_path / "out"))
+    assert code == 1 and "EPSG:32630 but the item says proj:epsg 4326" in _error_line(err)
+
+
+def test_bbox_reads_only_a_window(
+    capsys: pytest.CaptureFixture[str], small_scene: WrittenScene, results: Path, tmp_path: Path
+) -> None:
+    rows = read_table(results, "detections").to_pylist()
+    site = max((r for r in rows if r["class"] == "mining_scar"), key=lambda r: r["area_m2"])
+    box = site["bbox"]
+    pad = 0.002
+    bbox = f"{box['xmin'] - pad},{box['ymin'] - pad},{box['xmax'] + pad},{box['ymax'] + pad}"
+    out = tmp_path / "window"
+    code, _, _ = run(
+        capsys, "detect", str(small_scene.item_path), "--out", str(out), "--bbox", bbox
+    )
+    assert code == 0
+    (runrow,) = read_table(out, "tile_runs").to_pylist()
+    (full,) = read_table(results, "tile_runs").to_pylist()
+    assert runrow["bytes_read"] < full["bytes_read"] / 4
+    inside = [r for r in read_table(out, "detections").to_pylist() if r["class"] == "mining_scar"]
+    assert any(abs(r["area_m2"] - site["area_m2"]) < 1 for r in inside)
+
+
+def test_synth_refuses_bad_sizes(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
+    code, _, err = run(capsys, "synth", "--out", str(tmp_path), "--size", "50")
+    assert code == 2 and "50" in _error_line(err)
+
+
+def test_evaluate_errors(capsys: pytest.CaptureFixture[str], tmp_path: Path, results: Path) -> None:
+    code, _, err = run(
+        capsys, "evaluate", "--truth", str(tmp_path / "no.geojson"), "--results", str(results)
+    )
+    assert code == 2 and "does not exist" in _error_line(err)
+    truth = tmp_path / "t.geojson"
+    truth.write_text('{"type": "FeatureCollection", "features": []}')
+    (tmp_path / "empty").mkdir()
+    code, _, err = run(
+        capsys, "evaluate", "--truth", str(truth), "--results", str(tmp_path / "empty")
+    )
+    assert code == 2 and "holds no tile_runs" in _error_line(err)
+
+
+def test_synth_detect_evaluate_round_trip_with_json(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    code, out, _ = run(
+        capsys,
+        "synth",
+        "--out",
+        str(tmp_path / "s"),
+        "--seed",
+        "31",
+        "--size",
+        "512",
+        "--count",
+        "2",
+    )
+    assert code == 0 and "truth:" in out
+    items = sorted(str(p) for p in (tmp_path / "s").glob("*/*_L2A.json"))
+    assert len(items) == 2
+    code, _, _ = run(capsys, "detect", *items, "--out", str(tmp_path / "r"), "--quicklooks")
+    assert code == 0
+    assert len(list((tmp_path / "r" / "quicklooks").glob("*.png"))) == 2
+    code, out, _ = run(
+        capsys,
+        "evaluate",
+        "--truth",
+        str(tmp_path / "s" / "truth.geojson"),
+        "--results",
+        str(tmp_path / "r"),
+        "--json",
+    )
+    scores = json.loads(out)
+    assert code == 0 and {"precision", "recall", "f1", "pixel_iou", "confusion"} <= set(scores)
+
+
+def test_demo_runs_offline(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
+    code, out, _ = run(capsys, "demo", "--out", str(tmp_path / "demo"), "--size", "512")
+    assert code == 0
+    assert "where everything is" in out and "precision" in out and "mining_scar" in out
+    assert len(list((tmp_path / "demo" / "quicklooks").glob("*.png"))) == 4
+    assert result_files(tmp_path / "demo" / "results", "detections")

@@ -1,0 +1,63 @@
+"""Morphology and objects: roads go, scars keep their spurs, pits fill, seeds grow."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from asm_core.objects import (
+    clean_mask,
+    fill_small_holes,
+    grow_from_seeds,
+    label_objects,
+    object_crops,
+    ring_fraction,
+)
+
+
+def _blob_with_road() -> np.ndarray:
+    mask = np.zeros((60, 60), dtype=bool)
+    mask[10:30, 10:30] = True  # a scar
+    mask[40, :] = True  # a 1-pixel dirt road across the scene
+    mask[20, 30:36] = True  # a thin spur of the scar
+    return mask
+
+
+def test_opening_removes_roads_but_gives_back_spurs_near_bodies() -> None:
+    cleaned = clean_mask(_blob_with_road(), opening_px=1, closing_px=1)
+    assert not cleaned[40].any()
+    assert cleaned[20, 30:32].all()  # the first two pixels of the spur come back
+    assert cleaned[10:30, 10:30].all()
+
+
+def test_small_holes_fill_and_large_holes_stay() -> None:
+    mask = np.ones((40, 40), dtype=bool)
+    mask[5:7, 5:7] = False  # a 4-pixel pit
+    mask[20:30, 20:30] = False  # a 100-pixel pond
+    filled = fill_small_holes(mask, max_pixels=10)
+    assert filled[5:7, 5:7].all()
+    assert not filled[20:30, 20:30].any()
+
+
+def test_hysteresis_keeps_only_relaxed_pixels_connected_to_seeds() -> None:
+    seeds = np.zeros((20, 20), dtype=bool)
+    seeds[5, 5] = True
+    relaxed = np.zeros_like(seeds)
+    relaxed[4:8, 4:8] = True  # touches the seed
+    relaxed[15:18, 15:18] = True  # isolated weak patch
+    grown = grow_from_seeds(seeds, relaxed)
+    assert grown[4:8, 4:8].all()
+    assert not grown[15:18, 15:18].any()
+
+
+def test_labels_drop_small_objects_and_rings_measure_surroundings() -> None:
+    mask = np.zeros((30, 30), dtype=bool)
+    mask[5:15, 5:15] = True
+    mask[25, 25] = True
+    labels, count = label_objects(mask, min_pixels=5)
+    assert count == 1
+    (crop,) = object_crops(labels, ring_px=2)
+    assert crop.pixels == 100
+    water = np.zeros_like(mask)
+    water[:, :10] = True  # water on the west half of the ring
+    share = ring_fraction(crop, water)
+    assert share == 0.5  # 48 of the 96 ring pixels lie west of column 10

@@ -1,0 +1,55 @@
+"""Project-wide checks: the core stays pure, typed and lint-clean."""
+
+from __future__ import annotations
+
+import ast
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+CORE = ROOT / "asm_core"
+
+
+def _imports(path: Path) -> set[str]:
+    tree = ast.parse(path.read_text(encoding="utf-8"))
+    names: set[str] = set()
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Import):
+            names.update(a.name.split(".")[0] for a in node.names)
+        elif isinstance(node, ast.ImportFrom) and node.module:
+            names.add(node.module.split(".")[0])
+    return names
+
+
+def test_core_imports_no_aws_sdk_and_reads_no_environment() -> None:
+    for path in CORE.rglob("*.py"):
+        assert not {"boto3", "botocore"} & _imports(path), path
+        text = path.read_text(encoding="utf-8")
+        assert "os.environ" not in text and "getenv(" not in text, path
+
+
+def _tool(name: str) -> list[str]:
+    exe = shutil.which(name, path=str(Path(sys.executable).parent)) or shutil.which(name)
+    if exe is None:
+        pytest.skip(f"{name} is not installed")
+    return [exe]
+
+
+def test_ruff_is_clean() -> None:
+    done = subprocess.run(
+        [*_tool("ruff"), "check", "asm_core", "tests"],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert done.returncode == 0, done.stdout + done.stderr
+
+
+def test_mypy_strict_is_clean() -> None:
+    done = subprocess.run([*_tool("mypy")], cwd=ROOT, capture_output=True, text=True, check=False)
+    assert done.returncode == 0, done.stdout + done.stderr
