@@ -15,7 +15,7 @@ from asm_core.rules import ConfidenceWeights
 # Ramps: value at which a cue starts to count, and the span over which it reaches full weight.
 BSI_RAMP = (0.08, 0.15)
 IRON_RAMP = (1.38, 0.4)
-RING_NDVI_RAMP = (0.3, 0.3)
+RING_NDVI_RAMP = (0.25, 0.25)
 RECTANGULARITY_RAMP = (0.55, 0.3)
 NDTI_RAMP = (-0.02, 0.12)
 

@@ -131,9 +131,12 @@ class _Detector:
         seeds = self.layer("scar")
         if "scar_grow" in self.layers.layers:
             seeds = grow_from_seeds(seeds, self.layer("scar_grow"))
-        mask = clean_mask(seeds, o.opening_px, o.closing_px)
-        mask = fill_small_holes(mask, self.min_pixels(o.min_object_m2))
-        labels, _ = label_objects(mask, self.min_pixels(o.min_object_m2))
+        # pits and puddles inside a scar are part of it: fill them before the opening, or a
+        # scar ringing a small pond would be opened away as a thin line
+        min_pixels = self.min_pixels(o.min_object_m2)
+        mask = fill_small_holes(seeds, min_pixels)
+        mask = fill_small_holes(clean_mask(mask, o.opening_px, o.closing_px), min_pixels)
+        labels, _ = label_objects(mask, min_pixels)
         kept = []
         for crop in object_crops(labels, self.ring_px):
             cand = self.candidate(crop, "mining_scar")

@@ -1,0 +1,32 @@
+"""Accuracy regression on a small synthetic set (the bars themselves: tests/bench/accuracy.py)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from asm_core.evaluate import evaluate
+from asm_core.rules import load_rules
+from asm_core.stac import load_item
+from asm_core.synthetic import generate_set
+from asm_core.tile_job import run_item
+
+
+def _score(root: Path, seeds: list[int], lookalikes: bool) -> dict:
+    scenes = generate_set(root / "scenes", seeds, 1536, lookalikes_only=lookalikes)
+    rules = load_rules()
+    for scene in scenes:
+        assert run_item(load_item(str(scene.item_path)), rules, root / "results").status == "ok"
+    return evaluate(root / "scenes" / "truth.geojson", root / "results").as_dict()
+
+
+@pytest.mark.slow
+def test_sites_found_and_look_alikes_rejected(tmp_path: Path) -> None:
+    mixed = _score(tmp_path / "mixed", [41, 42, 43], lookalikes=False)
+    assert mixed["truth_sites_in_scope"] >= 8
+    assert mixed["recall"] >= 0.85
+    assert mixed["precision"] >= 0.9
+    assert mixed["pixel_iou"] >= 0.7
+    clean = _score(tmp_path / "clean", [44, 45], lookalikes=True)
+    assert clean["false_sites_per_100km2"] <= 1.0
