@@ -26,7 +26,7 @@ def add_clouds(land: Landscape, count: int) -> None:
         blob = irregular_blob(land.rng, land.rng.uniform(800, 6000), land.rng.uniform(1, 1.6), 0.35)
         r = int(land.rng.integers(0, shape[0]))
         c = int(land.rng.integers(0, shape[1]))
-        rows, cols, clipped = stamp(alpha.astype(bool), blob, (r, c))
+        rows, cols, clipped = stamp(shape, blob, (r, c))
         alpha[rows, cols] = np.maximum(alpha[rows, cols], clipped.astype(np.float32))
     if not alpha.any():
         return

@@ -7,11 +7,12 @@ burnt area and a quarry. Sandbars come with the rivers, cloud edges and haze wit
 from __future__ import annotations
 
 import numpy as np
+from scipy import ndimage
 
 from asm_core.synthetic.landscape import SCL_BARE, SCL_VEGETATION, SCL_WATER, Feature, Landscape
 from asm_core.synthetic.shapes import (
     irregular_blob,
-    near_polyline,
+    polyline_mask,
     rotated_rectangle,
     smooth_field,
 )
@@ -69,8 +70,14 @@ def add_roads(land: Landscape, count: int) -> None:
         wobble = np.cumsum(land.rng.standard_normal(len(steps))) * 0.03
         points = start + steps * (end - start)
         points[:, 0] += wobble
-        rows, cols, road = near_polyline((size, size), points, land.rng.uniform(0.5, 1.0))
-        road &= ~land.water[rows, cols]
+        half_width = land.rng.uniform(0.5, 1.0)
+        # Pixels within half_width (< 1 px) of the centreline are the centreline itself: a
+        # rasterised polyline gives them without a scene-wide distance transform per road.
+        road = polyline_mask((size, size), points)
+        if half_width >= 1.0:
+            road = ndimage.binary_dilation(road)
+        rows, cols = slice(0, size), slice(0, size)
+        road &= ~land.water
         land.paint(rows, cols, road, spectrum("laterite"), SCL_BARE)
         land.features.append(Feature("road", rows, cols, road.copy()))
 

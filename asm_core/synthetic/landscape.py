@@ -80,11 +80,11 @@ class Landscape:
     ) -> tuple[slice, slice, Mask] | None:
         h, w = local.shape
         grown = ndimage.binary_dilation(local, iterations=margin) if margin else local
+        candidates = np.argwhere(near) if near is not None else None
+        if candidates is not None and candidates.size == 0:
+            return None
         for _ in range(tries):
-            if near is not None:
-                candidates = np.argwhere(near)
-                if candidates.size == 0:
-                    return None
+            if candidates is not None:
                 r, c = candidates[self.rng.integers(len(candidates))]
             else:
                 r = int(self.rng.integers(h // 2, self.size - h // 2))

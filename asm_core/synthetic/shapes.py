@@ -87,12 +87,15 @@ def meander(
     return np.column_stack([rows, cols])
 
 
-def stamp(canvas: Mask, local: Mask, centre: tuple[int, int]) -> tuple[slice, slice, Mask]:
-    """Where a local mask lands on the canvas around ``centre``, clipped to the canvas."""
+def stamp(
+    canvas: Mask | tuple[int, ...], local: Mask, centre: tuple[int, int]
+) -> tuple[slice, slice, Mask]:
+    """Where a local mask lands on a canvas (or canvas shape) around ``centre``, clipped to it."""
+    shape = canvas if isinstance(canvas, tuple) else canvas.shape
     h, w = local.shape
     r0, c0 = centre[0] - h // 2, centre[1] - w // 2
     rr0, cc0 = max(0, r0), max(0, c0)
-    rr1, cc1 = min(canvas.shape[0], r0 + h), min(canvas.shape[1], c0 + w)
+    rr1, cc1 = min(shape[0], r0 + h), min(shape[1], c0 + w)
     clipped = local[rr0 - r0 : rr1 - r0, cc0 - c0 : cc1 - c0]
     return slice(rr0, rr1), slice(cc0, cc1), clipped
 
