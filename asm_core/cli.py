@@ -15,6 +15,7 @@ from asm_core import __version__
 from asm_core.aoi import BBox, check_overlap, parse_bbox
 from asm_core.errors import AsmError
 from asm_core.evaluate import Evaluation, evaluate
+from asm_core.gdal_settings import read_options
 from asm_core.report_text import detect_table, evaluation_table
 from asm_core.rules import RuleSet, load_rules
 from asm_core.stac import SceneItem, load_item
@@ -40,7 +41,7 @@ def _detect_items(
 ) -> list[TileRun]:
     runs = []
     for item in items:
-        run = run_item(item, rules, out, quicklook_dir=quicklooks, aoi=bbox)
+        run = run_item(item, rules, out, read_options(), quicklook_dir=quicklooks, aoi=bbox)
         line = f"  {run.item_id}: {run.status}, {run.detections} detections, {run.seconds:.1f} s"
         click.echo(line + (f" ({run.error})" if run.error else ""), err=True)
         runs.append(run)

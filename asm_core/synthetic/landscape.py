@@ -79,6 +79,8 @@ class Landscape:
         self, local: Mask, margin: int, near: Mask | None = None, tries: int = 400
     ) -> tuple[slice, slice, Mask] | None:
         h, w = local.shape
+        if h >= self.size or w >= self.size:  # a feature larger than a small patch
+            return None
         grown = ndimage.binary_dilation(local, iterations=margin) if margin else local
         candidates = np.argwhere(near) if near is not None else None
         if candidates is not None and candidates.size == 0:

@@ -284,3 +284,11 @@ def test_geographic_crs_scene_gives_the_same_sites_in_square_metres(
 def test_schemas_have_no_partition_columns_in_the_files() -> None:
     for schema in (DETECTIONS, TILE_RUNS):
         assert "dt" not in schema.names and "utm_zone" not in schema.names
+
+
+def test_a_100_pixel_patch_runs(scene_factory: Callable[..., WrittenScene], tmp_path: Path) -> None:
+    patch = scene_factory(seed=5, size=100, sites=1)
+    run = run_item(load_item(str(patch.item_path)), load_rules(), tmp_path)
+    assert run.status == "ok", run.error
+    (row,) = read_table(tmp_path, "tile_runs").to_pylist()
+    assert 0 < row["valid_area_km2"] <= 1.0 + 1e-9  # 100 × 100 px of 10 m = 1 km²
