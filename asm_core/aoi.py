@@ -1,9 +1,18 @@
-"""Areas of interest: parse and check them before any pixel is read or any file written."""
+"""Areas of interest: parse and check them before any pixel is read or any file written.
+
+AOIs are EPSG:4326 (RFC 7946). One crossing the antimeridian is split into parts on either side
+(the ``antimeridian`` library), so searches and overlaps work on both halves.
+"""
 
 from __future__ import annotations
 
+import json
+from pathlib import Path
+from typing import Any
+
+import antimeridian
 import shapely
-from shapely.geometry import shape
+from shapely.geometry import MultiPolygon, Polygon, box, mapping, shape
 
 from asm_core.errors import AoiError
 from asm_core.stac import SceneItem
@@ -12,10 +21,10 @@ BBox = tuple[float, float, float, float]
 
 
 def parse_bbox(text: str) -> BBox:
-    """Parse ``W,S,E,N`` in degrees.
+    """Parse ``W,S,E,N`` in degrees; W > E means the box crosses the antimeridian.
 
     Raises:
-        AoiError: not four numbers, out of range, or empty (W >= E or S >= N).
+        AoiError: not four numbers, out of range, or empty.
     """
     parts = [p.strip() for p in text.split(",")]
     try:
@@ -26,9 +35,62 @@ def parse_bbox(text: str) -> BBox:
         -180 <= west <= 180 and -180 <= east <= 180 and -90 <= south <= 90 and -90 <= north <= 90
     ):
         raise AoiError(f"bbox {text!r} is out of range; longitudes ±180, latitudes ±90")
-    if west >= east or south >= north:
-        raise AoiError(f"bbox {text!r} is empty; expected W < E and S < N")
+    if west == east or south >= north:
+        raise AoiError(f"bbox {text!r} is empty; expected W ≠ E and S < N")
     return west, south, east, north
+
+
+def bbox_geometry(bbox: BBox) -> Polygon | MultiPolygon:
+    """The bbox as a (multi)polygon, split in two if it crosses the antimeridian."""
+    west, south, east, north = bbox
+    if west < east:
+        return box(west, south, east, north)
+    return MultiPolygon([box(west, south, 180.0, north), box(-180.0, south, east, north)])
+
+
+def _polygons(geometry: Any) -> list[Polygon]:
+    geom = shape(geometry)
+    if isinstance(geom, Polygon):
+        return [geom]
+    if isinstance(geom, MultiPolygon):
+        return list(geom.geoms)
+    raise AoiError(f"AOI geometry of type {geom.geom_type!r}; expected Polygon or MultiPolygon")
+
+
+def load_aoi(path: Path) -> Polygon | MultiPolygon:
+    """Read an AOI from GeoJSON (geometry, Feature or FeatureCollection; EPSG:4326).
+
+    Raises:
+        AoiError: unreadable, not GeoJSON polygons, invalid or empty.
+    """
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError as e:
+        raise AoiError(f"AOI file {str(path)!r} does not exist") from e
+    except (OSError, json.JSONDecodeError) as e:
+        raise AoiError(f"AOI file {str(path)!r} is not readable GeoJSON: {e}") from e
+    kind = data.get("type") if isinstance(data, dict) else None
+    if kind == "FeatureCollection":
+        geometries = [f.get("geometry") for f in data.get("features", [])]
+    elif kind == "Feature":
+        geometries = [data.get("geometry")]
+    elif kind in ("Polygon", "MultiPolygon"):
+        geometries = [data]
+    else:
+        raise AoiError(f"AOI file {str(path)!r} has type {kind!r}; expected GeoJSON polygons")
+    try:
+        polygons = [p for g in geometries if g for p in _polygons(g)]
+    except (KeyError, TypeError, ValueError, AttributeError) as e:
+        raise AoiError(f"AOI file {str(path)!r} holds a malformed geometry: {e}") from e
+    fixed = [shape(antimeridian.fix_shape(mapping(p), great_circle=False)) for p in polygons]
+    parts = [q for f in fixed for q in _polygons(mapping(f))]
+    aoi = shapely.make_valid(MultiPolygon(parts)) if parts else None
+    if aoi is None or aoi.is_empty or aoi.area == 0:
+        raise AoiError(f"AOI file {str(path)!r} is empty; it needs at least one polygon with area")
+    bounds = aoi.bounds
+    if bounds[0] < -180 or bounds[2] > 180 or bounds[1] < -90 or bounds[3] > 90:
+        raise AoiError(f"AOI file {str(path)!r} has coordinates outside ±180/±90: {bounds}")
+    return aoi if isinstance(aoi, Polygon | MultiPolygon) else MultiPolygon(_polygons(aoi))
 
 
 def check_overlap(bbox: BBox, item: SceneItem) -> None:
@@ -36,8 +98,17 @@ def check_overlap(bbox: BBox, item: SceneItem) -> None:
     if item.geometry is None:
         return
     footprint = shape(item.geometry)
-    if not footprint.intersects(shapely.box(*bbox)):
+    if not footprint.intersects(bbox_geometry(bbox)):
         raise AoiError(
             f"bbox {list(bbox)} does not overlap item {item.item_id!r}, whose footprint is "
             f"{[round(v, 4) for v in footprint.bounds]}"
         )
+
+
+def window_bounds(aoi: Polygon | MultiPolygon, item: SceneItem) -> BBox:
+    """W,S,E,N (W < E) of the part of an AOI inside an item's footprint, for a windowed read."""
+    part = aoi if item.geometry is None else aoi.intersection(shape(item.geometry))
+    if part.is_empty:
+        raise AoiError(f"the AOI does not overlap item {item.item_id!r}")
+    west, south, east, north = part.bounds
+    return west, south, east, north

@@ -10,9 +10,10 @@ from pathlib import Path
 from typing import Any
 
 import click
+from shapely.geometry import MultiPolygon, Polygon
 
 from asm_core import __version__
-from asm_core.aoi import BBox, check_overlap, parse_bbox
+from asm_core.aoi import bbox_geometry, check_overlap, parse_bbox, window_bounds
 from asm_core.errors import AsmError
 from asm_core.evaluate import Evaluation, evaluate
 from asm_core.gdal_settings import read_options
@@ -37,11 +38,12 @@ def _detect_items(
     rules: RuleSet,
     out: Path,
     quicklooks: Path | None,
-    bbox: BBox | None = None,
+    aoi: Polygon | MultiPolygon | None = None,
 ) -> list[TileRun]:
     runs = []
     for item in items:
-        run = run_item(item, rules, out, read_options(), quicklook_dir=quicklooks, aoi=bbox)
+        window = window_bounds(aoi, item) if aoi is not None else None
+        run = run_item(item, rules, out, read_options(), quicklook_dir=quicklooks, aoi=window)
         line = f"  {run.item_id}: {run.status}, {run.detections} detections, {run.seconds:.1f} s"
         click.echo(line + (f" ({run.error})" if run.error else ""), err=True)
         runs.append(run)
@@ -83,12 +85,13 @@ def detect(
     Exit code 1 if any item failed.
     """
     rules = load_rules(rules_file)
-    aoi = parse_bbox(bbox) if bbox is not None else None
+    box = parse_bbox(bbox) if bbox is not None else None
     scenes = [load_item(i) for i in items]  # all items checked before anything is written
-    if aoi is not None:
+    if box is not None:
         for scene in scenes:
-            check_overlap(aoi, scene)
+            check_overlap(box, scene)
     started = time.perf_counter()
+    aoi = bbox_geometry(box) if box is not None else None
     runs = _detect_items(scenes, rules, out, out / "quicklooks" if quicklooks else None, aoi)
     click.echo(detect_table(runs, time.perf_counter() - started))
     click.echo(f"results: {out / 'detections'} and {out / 'tile_runs'}")

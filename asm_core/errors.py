@@ -33,6 +33,10 @@ class AoiError(AsmError):
     """An area of interest is empty, invalid or out of range."""
 
 
+class CatalogError(AsmError):
+    """A STAC API could not be searched (unreachable, failing, or not a STAC API)."""
+
+
 class TruthError(AsmError):
     """A truth (labelled reference) file cannot be used for evaluation."""
 

@@ -37,7 +37,8 @@ def file_name(item_id: str) -> str:
 def write_atomic(table: pa.Table, path: Path) -> None:
     """Write a Parquet file via a temporary file and an atomic rename."""
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=".tmp-", suffix=".parquet", dir=path.parent)
+    # the temporary name must not end in .parquet: readers glob **/*.parquet
+    fd, tmp = tempfile.mkstemp(prefix=".", suffix=".parquet.tmp", dir=path.parent)
     os.close(fd)
     try:
         pq.write_table(table, tmp, compression="zstd", write_statistics=True)

@@ -53,6 +53,7 @@ class TileRun:
     classes: dict[str, int]
     area_m2: float
     quicklook: Path | None = None
+    bytes_read: int = 0
 
 
 def _offset_decision(item: SceneItem, stack: BandStack) -> OffsetDecision:
@@ -228,17 +229,9 @@ def run_item(
                 pixels, found.detections, quicklook_dir / f"{file_name(item.item_id)[:-8]}.png"
             )
     except (AsmError, RasterioError, OSError, ValueError, MemoryError) as e:
-        row.update(
-            status="failed",
-            error=f"{e}".splitlines()[0][:1000] or type(e).__name__,
-            error_type=type(e).__name__,
-        )
+        row.update(_failure(e))
     row["seconds"] = round(time.perf_counter() - started, 3)
-    write_atomic(
-        tile_run_table(row),
-        partition_dir(out_dir, "tile_runs", item.acquired, _utm_zone(item, stack))
-        / file_name(item.item_id),
-    )
+    _write_run(row, item, stack, out_dir)
     dets = found.detections if found and row["status"] != "failed" else []
     classes: dict[str, int] = {}
     for d in dets:
@@ -253,7 +246,30 @@ def run_item(
         classes,
         float(sum(d.area_m2 for d in dets)),
         quicklook,
+        int(row["bytes_read"] or 0),
     )
+
+
+def _failure(error: BaseException) -> dict[str, Any]:
+    message = str(error).splitlines()[0][:1000] if str(error) else type(error).__name__
+    return {"status": "failed", "error": message, "error_type": type(error).__name__}
+
+
+def _write_run(
+    row: dict[str, Any], item: SceneItem, stack: BandStack | None, out_dir: Path
+) -> None:
+    write_atomic(
+        tile_run_table(row),
+        partition_dir(out_dir, "tile_runs", item.acquired, _utm_zone(item, stack))
+        / file_name(item.item_id),
+    )
+
+
+def record_failure(item: SceneItem, rules: RuleSet, out_dir: Path, error: BaseException) -> TileRun:
+    """Write a ``failed`` tile_runs row for an item whose job could not even report."""
+    row = _base_row(item, rules) | _failure(error)
+    _write_run(row, item, None, out_dir)
+    return TileRun(item.item_id, "failed", 0, 0, 0.0, row["error"], {}, 0.0)
 
 
 def _bounds(rows: list[dict[str, Any]]) -> list[float] | None:

@@ -1,0 +1,177 @@
+"""Run a scan plan on this machine: the per-tile job fanned out over a process pool.
+
+Every planned tile-date ends as a tile_runs row (``ok``, ``no_data`` or ``failed``), or is
+counted as skipped (already ``ok`` with the same rule set) or, after Ctrl-C, as not run. A scan
+summary JSON is written next to the results. Re-running the same scan picks up where it stopped.
+"""
+
+from __future__ import annotations
+
+import json
+import signal
+import time
+from collections import Counter
+from collections.abc import Callable, Mapping
+from concurrent.futures import Future, ProcessPoolExecutor, as_completed
+from concurrent.futures.process import BrokenProcessPool
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+from asm_core.plan import Plan, TileDate
+from asm_core.results import read_table
+from asm_core.rules import RuleSet
+from asm_core.stac import scene_item_from_dict
+from asm_core.tile_job import TileRun, record_failure, run_item
+
+SUMMARY_FILE = "scan_summary.json"
+
+
+@dataclass
+class ScanProgress:
+    """Running totals, reported after each tile-date."""
+
+    total: int
+    done: int = 0
+    detections: int = 0
+    bytes_read: int = 0
+    started: float = field(default_factory=time.perf_counter)
+
+    @property
+    def eta_seconds(self) -> float | None:
+        if not self.done:
+            return None
+        elapsed = time.perf_counter() - self.started
+        return elapsed / self.done * (self.total - self.done)
+
+
+@dataclass
+class ScanSummary:
+    """What a scan did, as written to ``scan_summary.json``."""
+
+    planned: int
+    statuses: dict[str, int]
+    skipped: int
+    not_run: int
+    detections: dict[str, int]
+    megabytes_read: float
+    seconds: float
+    duplicates_replaced: list[tuple[str, str]]
+    failures: list[dict[str, str | None]]
+    interrupted: bool = False
+
+
+def _ignore_sigint() -> None:
+    signal.signal(signal.SIGINT, signal.SIG_IGN)  # the parent decides what Ctrl-C means
+
+
+def _tile_job(
+    item: dict[str, Any],
+    rules: RuleSet,
+    out_dir: str,
+    gdal_options: Mapping[str, str | bool | int] | None,
+    aoi: tuple[float, float, float, float] | None,
+) -> TileRun:
+    source = next(
+        (str(link["href"]) for link in item.get("links", []) if link.get("rel") == "self"),
+        str(item.get("id")),
+    )
+    scene = scene_item_from_dict(item, source)
+    try:
+        return run_item(scene, rules, Path(out_dir), gdal_options, aoi=aoi)
+    except Exception as e:  # any bug still ends as a recorded failure, never a lost tile
+        return record_failure(scene, rules, Path(out_dir), e)
+
+
+def finished_items(out_dir: Path, rules: RuleSet) -> set[str]:
+    """Items whose latest tile_runs row is ``ok`` with this rule set."""
+    if not (out_dir / "tile_runs").is_dir():
+        return set()
+    rows = read_table(out_dir, "tile_runs").to_pylist()
+    return {
+        r["item_id"]
+        for r in rows
+        if r["status"] in ("ok", "no_data") and r["ruleset_hash"] == rules.content_hash
+    }
+
+
+def run_scan(
+    plan: Plan,
+    rules: RuleSet,
+    out_dir: Path,
+    workers: int,
+    force: bool = False,
+    gdal_options: Mapping[str, str | bool | int] | None = None,
+    windows: Mapping[str, tuple[float, float, float, float]] | None = None,
+    on_progress: Callable[[ScanProgress, TileRun], None] | None = None,
+) -> ScanSummary:
+    """Run every tile-date of a plan (skipping finished ones unless ``force``).
+
+    Args:
+        windows: optional per-item (W, S, E, N) to read only the AOI's part of each tile.
+    """
+    started = time.perf_counter()
+    done_before = set() if force else finished_items(out_dir, rules)
+    todo = [t for t in plan.tile_dates if t.item_id not in done_before]
+    progress = ScanProgress(total=len(todo))
+    runs: list[TileRun] = []
+    interrupted = False
+    pool = ProcessPoolExecutor(max_workers=max(1, workers), initializer=_ignore_sigint)
+    futures: dict[Future[TileRun], TileDate] = {}
+    try:
+        for t in todo:
+            window = (windows or {}).get(t.item_id)
+            futures[pool.submit(_tile_job, t.item, rules, str(out_dir), gdal_options, window)] = t
+        for future in as_completed(futures):
+            run = _result(future, futures[future], rules, out_dir)
+            runs.append(run)
+            progress.done += 1
+            progress.detections += run.detections
+            progress.bytes_read += run.bytes_read
+            if on_progress is not None:
+                on_progress(progress, run)
+    except KeyboardInterrupt:
+        interrupted = True
+        for f in futures:
+            f.cancel()
+    finally:
+        pool.shutdown(wait=True, cancel_futures=True)
+    summary = _summarise(plan, runs, len(plan.tile_dates) - len(todo), started, interrupted)
+    _write_summary(out_dir, summary)
+    return summary
+
+
+def _result(future: Future[TileRun], tile: TileDate, rules: RuleSet, out_dir: Path) -> TileRun:
+    try:
+        return future.result()
+    except BrokenProcessPool as e:  # a worker died (e.g. out of memory): record, go on
+        scene = scene_item_from_dict(tile.item, tile.item_id)
+        return record_failure(scene, rules, out_dir, RuntimeError(f"worker died: {e}"))
+
+
+def _summarise(
+    plan: Plan, runs: list[TileRun], skipped: int, started: float, interrupted: bool
+) -> ScanSummary:
+    classes: Counter[str] = Counter()
+    for r in runs:
+        classes.update(r.classes)
+    statuses = Counter(r.status for r in runs)
+    return ScanSummary(
+        planned=len(plan.tile_dates),
+        statuses={s: statuses.get(s, 0) for s in ("ok", "no_data", "failed")},
+        skipped=skipped,
+        not_run=len(plan.tile_dates) - skipped - len(runs),
+        detections=dict(sorted(classes.items())),
+        megabytes_read=round(sum(r.bytes_read for r in runs) / 1e6, 1),
+        seconds=round(time.perf_counter() - started, 1),
+        duplicates_replaced=plan.duplicates,
+        failures=[{"item_id": r.item_id, "error": r.error} for r in runs if r.status == "failed"],
+        interrupted=interrupted,
+    )
+
+
+def _write_summary(out_dir: Path, summary: ScanSummary) -> None:
+    out_dir.mkdir(parents=True, exist_ok=True)
+    tmp = out_dir / f".{SUMMARY_FILE}.tmp"
+    tmp.write_text(json.dumps(asdict(summary), indent=2), encoding="utf-8")
+    tmp.replace(out_dir / SUMMARY_FILE)
