@@ -7,6 +7,7 @@ AOIs are EPSG:4326 (RFC 7946). One crossing the antimeridian is split into parts
 from __future__ import annotations
 
 import json
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
@@ -105,10 +106,11 @@ def check_overlap(bbox: BBox, item: SceneItem) -> None:
         )
 
 
-def window_bounds(aoi: Polygon | MultiPolygon, item: SceneItem) -> BBox:
-    """W,S,E,N (W < E) of the part of an AOI inside an item's footprint, for a windowed read."""
-    part = aoi if item.geometry is None else aoi.intersection(shape(item.geometry))
+def window_bounds(aoi: Polygon | MultiPolygon, footprint: Mapping[str, Any] | None) -> BBox | None:
+    """W,S,E,N (W < E) of the part of an AOI inside a footprint (GeoJSON), for a windowed
+    read; None when they do not overlap."""
+    part = aoi if footprint is None else aoi.intersection(shape(footprint))
     if part.is_empty:
-        raise AoiError(f"the AOI does not overlap item {item.item_id!r}")
+        return None
     west, south, east, north = part.bounds
     return west, south, east, north

@@ -19,6 +19,7 @@ from asm_core.evaluate import Evaluation, evaluate
 from asm_core.gdal_settings import read_options
 from asm_core.report_text import detect_table, evaluation_table
 from asm_core.rules import RuleSet, load_rules
+from asm_core.scan_cli import scan
 from asm_core.stac import SceneItem, load_item
 from asm_core.synthetic import SceneSpec, generate_set, write_scene
 from asm_core.synthetic.scene import BASELINES, MAX_SIZE, MIN_SIZE
@@ -33,6 +34,9 @@ def cli() -> None:
     """ASM Watch: find artisanal and small-scale mining in Sentinel-2 L2A imagery."""
 
 
+cli.add_command(scan)
+
+
 def _detect_items(
     items: Sequence[SceneItem],
     rules: RuleSet,
@@ -42,7 +46,7 @@ def _detect_items(
 ) -> list[TileRun]:
     runs = []
     for item in items:
-        window = window_bounds(aoi, item) if aoi is not None else None
+        window = window_bounds(aoi, item.geometry) if aoi is not None else None
         run = run_item(item, rules, out, read_options(), quicklook_dir=quicklooks, aoi=window)
         line = f"  {run.item_id}: {run.status}, {run.detections} detections, {run.seconds:.1f} s"
         click.echo(line + (f" ({run.error})" if run.error else ""), err=True)

@@ -8,10 +8,14 @@ multiple of the finest grid are resampled on read, by GDAL.
 
 from __future__ import annotations
 
+import functools
 import math
-from collections.abc import Iterable, Mapping
+import re
+import time
+from collections.abc import Callable, Iterable, Mapping
 from contextlib import ExitStack
 from dataclasses import dataclass, field
+from typing import TypeVar
 
 import numpy as np
 import numpy.typing as npt
@@ -54,11 +58,43 @@ def gdal_path(href: str) -> str:
     return href
 
 
-def _open(href: str, stack: ExitStack) -> rasterio.DatasetReader:
-    try:
-        return stack.enter_context(rasterio.open(gdal_path(href)))
-    except RasterioError as e:
-        raise RasterReadError(f"band file {href!r} cannot be opened: {e}") from e
+#: GDAL messages that object storage produces transiently: throttling, 5xx, dropped
+#: connections, and the intermittent "not recognized as a supported file format" on S3 when a
+#: header read comes back short. A 404 or a corrupt local file is never retried.
+TRANSIENT = re.compile(
+    r"not recognized as a supported file format|HTTP response code: (429|5\d\d)|"
+    r"timed out|Connection (reset|refused|closed)|curl error|SSL",
+    re.IGNORECASE,
+)
+T = TypeVar("T")
+
+
+@dataclass(frozen=True)
+class RetryPolicy:
+    """How often and how patiently to retry transient remote read errors."""
+
+    attempts: int = 4
+    backoff_s: float = 0.5
+
+    def run(self, href: str, what: str, action: Callable[[], T]) -> T:
+        remote = href.startswith(("http://", "https://", "s3://"))
+        for attempt in range(1, self.attempts + 1):
+            try:
+                return action()
+            except RasterioError as e:
+                transient = remote and TRANSIENT.search(str(e)) is not None
+                if not transient or attempt == self.attempts:
+                    tried = f" after {attempt} attempts" if attempt > 1 else ""
+                    raise RasterReadError(f"band file {href!r} cannot be {what}{tried}: {e}") from e
+                time.sleep(self.backoff_s * 2 ** (attempt - 1))
+        raise AssertionError("unreachable")
+
+
+def _open(href: str, stack: ExitStack, retry: RetryPolicy) -> rasterio.DatasetReader:
+    dataset: rasterio.DatasetReader = retry.run(
+        href, "opened", lambda: rasterio.open(gdal_path(href))
+    )
+    return stack.enter_context(dataset)
 
 
 def _check_crs(name: str, src: rasterio.DatasetReader, expected_epsg: int | None) -> CRS:
@@ -96,6 +132,32 @@ def _aoi_window(
     return Window(col0, row0, col1 - col0, row1 - row0)
 
 
+def _read_band(
+    src: rasterio.DatasetReader, factor: int, ratio: float, window: Window
+) -> npt.NDArray[np.integer]:
+    """One band's part of the fine-grid window: native resolution when the grid ratio is an
+    integer, otherwise resampled by GDAL onto the fine grid."""
+    if factor == round(ratio):
+        band_window = Window(
+            window.col_off // factor,
+            window.row_off // factor,
+            math.ceil(window.width / factor),
+            math.ceil(window.height / factor),
+        )
+        data: npt.NDArray[np.integer] = src.read(1, window=band_window, boundless=False)
+        return data
+    scaled = Window(
+        window.col_off / ratio, window.row_off / ratio, window.width / ratio, window.height / ratio
+    )
+    resampled: npt.NDArray[np.integer] = src.read(
+        1,
+        window=scaled,
+        out_shape=(int(window.height), int(window.width)),
+        resampling=Resampling.nearest,
+    )
+    return resampled
+
+
 def _check_footprint(
     name: str, src: rasterio.DatasetReader, finest: str, grid: rasterio.DatasetReader
 ) -> None:
@@ -115,6 +177,7 @@ def read_bands(
     expected_epsg: int | None = None,
     gdal_options: Mapping[str, str | bool | int] | None = None,
     aoi: tuple[float, float, float, float] | None = None,
+    retry: RetryPolicy = RetryPolicy(),
 ) -> BandStack:
     """Read the named bands of an item, whole or within an area of interest.
 
@@ -124,6 +187,7 @@ def read_bands(
         expected_epsg: the item's ``proj:epsg``; a file in another CRS is an error.
         gdal_options: GDAL configuration for this read (e.g. ``AWS_NO_SIGN_REQUEST``).
         aoi: optional (west, south, east, north) in degrees; only that window is read.
+        retry: retries with backoff on transient errors of remote files.
 
     Raises:
         RasterReadError: a file is missing, truncated or corrupt.
@@ -135,7 +199,7 @@ def read_bands(
     if not wanted:
         raise BandError("no band to read")
     with rasterio.Env(**dict(gdal_options or {})), ExitStack() as stack:
-        sources = {n: _open(bands[n].href, stack) for n in wanted}
+        sources = {n: _open(bands[n].href, stack, retry) for n in wanted}
         crss = {n: _check_crs(n, src, expected_epsg) for n, src in sources.items()}
         first = wanted[0]
         for n, crs in crss.items():
@@ -159,30 +223,9 @@ def read_bands(
         for n, src in sources.items():
             _check_footprint(n, src, finest, grid)
             f = factors[n]
-            try:
-                if f == round(ratios[n]):
-                    band_window = Window(
-                        window.col_off // f,
-                        window.row_off // f,
-                        math.ceil(window.width / f),
-                        math.ceil(window.height / f),
-                    )
-                    arrays[n] = src.read(1, window=band_window, boundless=False)
-                else:  # not an integer multiple: let GDAL put it on the grid
-                    scaled = Window(
-                        window.col_off / ratios[n],
-                        window.row_off / ratios[n],
-                        window.width / ratios[n],
-                        window.height / ratios[n],
-                    )
-                    arrays[n] = src.read(
-                        1,
-                        window=scaled,
-                        out_shape=(int(window.height), int(window.width)),
-                        resampling=Resampling.nearest,
-                    )
-            except RasterioError as e:
-                raise RasterReadError(f"band file {bands[n].href!r} cannot be decoded: {e}") from e
+            arrays[n] = retry.run(
+                bands[n].href, "decoded", functools.partial(_read_band, src, f, ratios[n], window)
+            )
         return BandStack(
             arrays=arrays,
             factors=factors,

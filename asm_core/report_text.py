@@ -10,7 +10,7 @@ from asm_core.tile_job import TileRun
 CLASSES = ("mining_scar", "pond", "turbid_water")
 
 
-def _table(header: Sequence[str], rows: Sequence[Sequence[str]]) -> str:
+def table(header: Sequence[str], rows: Sequence[Sequence[str]]) -> str:
     widths = [
         max(len(h), *(len(r[i]) for r in rows)) if rows else len(h) for i, h in enumerate(header)
     ]
@@ -48,14 +48,14 @@ def detect_table(runs: Sequence[TileRun], seconds: float) -> str:
             f"{seconds:.1f}",
         ]
     )
-    return _table(header, rows)
+    return table(header, rows)
 
 
 def evaluation_table(e: Evaluation) -> str:
     """Object-level and pixel scores, out-of-scope counts and the per-class confusion."""
     iou = "n/a" if e.pixel_iou is None else f"{e.pixel_iou:.3f}"
     scope = ", ".join(f"{k}: {v}" for k, v in e.out_of_scope.items()) or "none"
-    summary = _table(
+    summary = table(
         ["measure", "value"],
         [
             ["labelled sites (in scope)", f"{e.truth_sites} ({e.truth_sites_in_scope})"],
@@ -77,7 +77,7 @@ def evaluation_table(e: Evaluation) -> str:
     )
     kinds = sorted({k for row in e.confusion.values() for k in row})
     confusion = (
-        _table(
+        table(
             ["detected \\ labelled", *kinds],
             [[cls, *(str(row.get(k, 0)) for k in kinds)] for cls, row in e.confusion.items()],
         )

@@ -1,0 +1,192 @@
+"""``asm scan``: search a STAC API, plan tile-dates, and run them on a local process pool."""
+
+from __future__ import annotations
+
+import os
+from datetime import date, datetime
+from pathlib import Path
+
+import click
+from shapely.geometry import MultiPolygon, Polygon
+from tqdm import tqdm
+
+from asm_core.aoi import bbox_geometry, load_aoi, parse_bbox, window_bounds
+from asm_core.catalog import EARTH_SEARCH_URL, SENTINEL2_L2A, SearchRequest, search_items
+from asm_core.errors import AoiError
+from asm_core.gdal_settings import read_options
+from asm_core.plan import CostModel, Estimate, Plan, estimate, plan_tile_dates
+from asm_core.report_text import table
+from asm_core.rules import RuleSet, load_rules
+from asm_core.scan import SUMMARY_FILE, ScanProgress, run_scan
+from asm_core.tile_job import TileRun
+
+
+def _aoi(aoi_file: Path | None, bbox: str | None) -> Polygon | MultiPolygon:
+    if (aoi_file is None) == (bbox is None):
+        raise AoiError("give exactly one of --aoi FILE or --bbox W,S,E,N")
+    return load_aoi(aoi_file) if aoi_file is not None else bbox_geometry(parse_bbox(bbox or ""))
+
+
+def _bands(rules: RuleSet) -> set[str]:
+    return set().union(*(r.required_bands() for r in rules.rules)) | {"scl"}
+
+
+def plan_text(plan: Plan, est: Estimate, model: CostModel) -> str:
+    """The dry-run report: what will be read and what it will cost."""
+    gb = est.bytes_to_read / 1e9
+    rows = [
+        ["items found (after cloud filter)", f"{plan.searched - plan.dropped_for_cloud}"],
+        ["cloud filter", f"{plan.cloud_filter}, {plan.dropped_for_cloud} items dropped"],
+        ["duplicate tile-dates (newest kept)", str(len(plan.duplicates))],
+        ["MGRS tiles", str(est.tiles)],
+        ["tile-dates to process", str(est.tile_dates)],
+        ["bytes to read", f"{gb:.2f} GB"],
+        ["estimated CPU-seconds", f"{est.cpu_seconds:,.0f}"],
+        ["local time", f"{est.local_seconds / 60:,.1f} min on {model.local_workers} workers"],
+        [
+            f"Lambda at {model.lambda_memory_mb} MB",
+            f"{est.lambda_gb_seconds:,.0f} GB-s, ${est.lambda_usd:,.4f}",
+        ],
+        ["Step Functions transitions", f"${est.step_functions_usd:,.4f}"],
+        ["S3 requests", f"${est.s3_usd:,.4f}"],
+        ["AWS total (estimate)", f"${est.aws_usd:,.4f}"],
+    ]
+    lines = [table(["plan", "value"], rows)]
+    for kept, dropped in plan.duplicates[:20]:
+        lines.append(f"  duplicate: kept {kept}, skipped {dropped}")
+    if len(plan.duplicates) > 20:
+        lines.append(f"  … and {len(plan.duplicates) - 20} more duplicates")
+    return "\n".join(lines)
+
+
+@click.command()
+@click.option(
+    "--aoi",
+    "aoi_file",
+    type=click.Path(path_type=Path),
+    default=None,
+    help="GeoJSON polygon(s) in EPSG:4326 (antimeridian-safe).",
+)
+@click.option("--bbox", default=None, help="W,S,E,N in degrees (W > E crosses the antimeridian).")
+@click.option("--start", required=True, type=click.DateTime(["%Y-%m-%d"]), help="First date.")
+@click.option("--end", required=True, type=click.DateTime(["%Y-%m-%d"]), help="Last date.")
+@click.option("--out", required=True, type=click.Path(path_type=Path), help="Results folder.")
+@click.option("--stac-url", default=EARTH_SEARCH_URL, show_default=True)
+@click.option("--collection", default=SENTINEL2_L2A, show_default=True)
+@click.option(
+    "--max-cloud",
+    type=click.FloatRange(0, 100),
+    default=None,
+    help="Maximum eo:cloud_cover in percent.",
+)
+@click.option("--rules", "rules_file", type=click.Path(path_type=Path), default=None)
+@click.option(
+    "--workers",
+    type=click.IntRange(1, 256),
+    default=os.cpu_count() or 1,
+    show_default="number of cores",
+)
+@click.option("--force", is_flag=True, help="Re-run tile-dates already finished.")
+@click.option("--dry-run", is_flag=True, help="Print the plan and its cost; read no pixel.")
+@click.option(
+    "--full-tiles",
+    is_flag=True,
+    help="Process whole tiles even where the AOI covers only part of them.",
+)
+@click.option(
+    "--lambda-memory-mb",
+    type=click.IntRange(128, 10240),
+    default=2048,
+    show_default=True,
+    help="Memory used for the AWS cost estimate.",
+)
+@click.option(
+    "--signed-s3",
+    is_flag=True,
+    help="Sign S3 requests with your AWS credentials (private buckets).",
+)
+@click.option("--requester-pays", is_flag=True, help="Read requester-pays buckets (you pay).")
+def scan(
+    aoi_file: Path | None,
+    bbox: str | None,
+    start: datetime,
+    end: datetime,
+    out: Path,
+    stac_url: str,
+    collection: str,
+    max_cloud: float | None,
+    rules_file: Path | None,
+    workers: int,
+    force: bool,
+    dry_run: bool,
+    full_tiles: bool,
+    lambda_memory_mb: int,
+    signed_s3: bool,
+    requester_pays: bool,
+) -> None:
+    """Detect ASM over an area and date range, straight from a STAC API and COGs on S3.
+
+    Exit code 1 if any tile-date failed (each is recorded in tile_runs), 130 after Ctrl-C;
+    re-running the same scan skips tile-dates already finished unless --force.
+    """
+    area = _aoi(aoi_file, bbox)
+    rules = load_rules(rules_file)
+    request = SearchRequest(
+        aoi=area,
+        start=date(start.year, start.month, start.day),
+        end=date(end.year, end.month, end.day),
+        stac_url=stac_url,
+        collection=collection,
+        max_cloud=max_cloud,
+    )
+    found = search_items(request)
+    plan = plan_tile_dates(found.items, searched=found.found)
+    plan.dropped_for_cloud, plan.cloud_filter = found.dropped_for_cloud, found.cloud_filter
+    model = CostModel(lambda_memory_mb=lambda_memory_mb, local_workers=workers)
+    click.echo(
+        plan_text(plan, estimate(plan, None if full_tiles else area, _bands(rules), model), model)
+    )
+    if dry_run:
+        return
+    options = read_options(unsigned_s3=not signed_s3)
+    if requester_pays:
+        options["AWS_REQUEST_PAYER"] = "requester"
+    windows = (
+        {}
+        if full_tiles
+        else {t.item_id: window_bounds(area, t.item.get("geometry")) for t in plan.tile_dates}
+    )
+    bar = tqdm(
+        total=len(plan.tile_dates), unit="tile", file=click.get_text_stream("stderr"), disable=None
+    )
+
+    def progress(p: ScanProgress, run: TileRun) -> None:
+        bar.total = p.total
+        bar.set_postfix(detections=p.detections, MB=round(p.bytes_read / 1e6))
+        bar.update(1)
+        if run.status == "failed":
+            bar.write(f"  {run.item_id}: failed ({run.error})")
+
+    summary = run_scan(
+        plan,
+        rules,
+        out,
+        workers,
+        force,
+        options,
+        {k: v for k, v in windows.items() if v is not None},
+        progress,
+    )
+    bar.close()
+    rows = [[k, str(v)] for k, v in summary.statuses.items()]
+    rows += [["skipped (already done)", str(summary.skipped)], ["not run", str(summary.not_run)]]
+    rows += [[f"detections: {k}", str(v)] for k, v in summary.detections.items()]
+    rows += [["MB read", f"{summary.megabytes_read:,.1f}"], ["seconds", f"{summary.seconds}"]]
+    click.echo(table(["scan", "count"], rows))
+    click.echo(f"summary: {out / SUMMARY_FILE}")
+    if summary.interrupted:
+        raise click.exceptions.Exit(130)
+    if summary.failures:
+        raise click.ClickException(
+            f"{len(summary.failures)} of {summary.planned} tile-dates failed; see tile_runs"
+        )
