@@ -53,6 +53,8 @@ class SceneSpec:
     epsg: int = UTM_EPSG
     clouds: int | None = None
     sites: int | None = None
+    origin: tuple[float, float] | None = None
+    item_id: str | None = None
     extra: dict[str, Any] = field(default_factory=dict)
 
     def validate(self) -> None:
@@ -64,8 +66,11 @@ class SceneSpec:
             raise SyntheticSceneError(
                 f"baseline {self.baseline!r} unknown; use one of {', '.join(BASELINES)}"
             )
-        if self.epsg not in (UTM_EPSG, 4326):
-            raise SyntheticSceneError(f"epsg {self.epsg} unsupported; use {UTM_EPSG} or 4326")
+        utm = 32601 <= self.epsg <= 32660 or 32701 <= self.epsg <= 32760
+        if not utm and self.epsg != 4326:
+            raise SyntheticSceneError(
+                f"epsg {self.epsg} unsupported; use a WGS 84 / UTM zone (326xx, 327xx) or 4326"
+            )
 
 
 def _landscape(spec: SceneSpec, rng: np.random.Generator) -> tuple[Landscape, int]:
@@ -93,10 +98,11 @@ def _landscape(spec: SceneSpec, rng: np.random.Generator) -> tuple[Landscape, in
 
 
 def _grid(spec: SceneSpec) -> tuple[Affine, str]:
-    x0 = 500000.0 + (spec.seed % 7) * 10 * spec.size / 4
-    y0 = 800000.0
-    if spec.epsg == UTM_EPSG:
-        return Affine(10.0, 0.0, x0, 0.0, -10.0, y0), f"EPSG:{UTM_EPSG}"
+    """Top-left origin and pixel size: ``spec.origin`` (in ``spec.epsg`` for UTM) or a spot in
+    Ghana that moves with the seed."""
+    x0, y0 = spec.origin or (500000.0 + (spec.seed % 7) * 10 * spec.size / 4, 800000.0)
+    if spec.epsg != 4326:
+        return Affine(10.0, 0.0, x0, 0.0, -10.0, y0), f"EPSG:{spec.epsg}"
     lon0, lat0 = Transformer.from_crs(f"EPSG:{UTM_EPSG}", "EPSG:4326", always_xy=True).transform(
         x0, y0
     )
@@ -251,6 +257,7 @@ def write_scene(spec: SceneSpec, out_dir: Path) -> WrittenScene:
     )
     in_pixels = has_offset if spec.dn_offset_in_pixels is None else spec.dn_offset_in_pixels
     item_id, day, tile = _item_id(spec, baseline)
+    item_id = spec.item_id or item_id
     land, mislabelled = _landscape(spec, rng)
     transform, crs = _grid(spec)
     scene_dir = out_dir / item_id
