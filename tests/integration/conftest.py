@@ -71,7 +71,14 @@ class ForwardingHandler(http.server.BaseHTTPRequestHandler):
             self.wfile.write(data)
         conn.close()
 
-    do_GET = do_HEAD = do_POST = do_PUT = _forward
+    def do_GET(self) -> None:
+        self._forward()
+
+    def do_HEAD(self) -> None:
+        self._forward()
+
+    def do_POST(self) -> None:
+        self._forward()
 
 
 @dataclass
