@@ -83,7 +83,13 @@ def load_aoi(path: Path) -> Polygon | MultiPolygon:
         polygons = [p for g in geometries if g for p in _polygons(g)]
     except (KeyError, TypeError, ValueError, AttributeError) as e:
         raise AoiError(f"AOI file {str(path)!r} holds a malformed geometry: {e}") from e
-    fixed = [shape(antimeridian.fix_shape(mapping(p), great_circle=False)) for p in polygons]
+    try:
+        fixed = [
+            shape(antimeridian.fix_shape(mapping(p), great_circle=False, fix_winding=True))
+            for p in polygons
+        ]
+    except ValueError as e:
+        raise AoiError(f"AOI file {str(path)!r} holds an invalid polygon: {e}") from e
     parts = [q for f in fixed for q in _polygons(mapping(f))]
     aoi = shapely.make_valid(MultiPolygon(parts)) if parts else None
     if aoi is None or aoi.is_empty or aoi.area == 0:

@@ -1,0 +1,57 @@
+"""The local scan: every planned tile-date ends as a row; Ctrl-C stops cleanly; re-runs resume."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from pathlib import Path
+
+from asm_core.plan import plan_tile_dates
+from asm_core.results import read_table
+from asm_core.rules import load_rules
+from asm_core.scan import SUMMARY_FILE, ScanProgress, run_scan
+from asm_core.synthetic.scene import WrittenScene
+from asm_core.tile_job import TileRun
+
+
+def _items(scene_factory: Callable[..., WrittenScene], seeds: list[int]) -> list[dict]:
+    items = []
+    for seed in seeds:
+        scene = scene_factory(seed=seed, size=256)
+        data = json.loads(scene.item_path.read_text())
+        for asset in data["assets"].values():
+            asset["href"] = str((scene.item_path.parent / asset["href"]).resolve())
+        items.append(data)
+    return items
+
+
+def test_interrupt_then_resume(scene_factory: Callable[..., WrittenScene], tmp_path: Path) -> None:
+    plan = plan_tile_dates(_items(scene_factory, [81, 82, 83, 84]))
+    rules = load_rules()
+
+    def stop_after_first(progress: ScanProgress, run: TileRun) -> None:
+        raise KeyboardInterrupt
+
+    first = run_scan(plan, rules, tmp_path, workers=1, on_progress=stop_after_first)
+    assert first.interrupted
+    assert first.statuses["ok"] == 1 and first.not_run + first.statuses["ok"] <= 4
+    written = json.loads((tmp_path / SUMMARY_FILE).read_text())
+    assert written["interrupted"] is True
+    second = run_scan(plan, rules, tmp_path, workers=2)
+    assert not second.interrupted and second.skipped >= 1
+    assert second.skipped + sum(second.statuses.values()) == 4
+    rows = read_table(tmp_path, "tile_runs").to_pylist()
+    assert sorted(r["item_id"] for r in rows) == sorted(t.item_id for t in plan.tile_dates)
+    forced = run_scan(plan, rules, tmp_path, workers=2, force=True)
+    assert forced.skipped == 0 and forced.statuses["ok"] == 4
+
+
+def test_a_job_that_crashes_is_recorded(
+    scene_factory: Callable[..., WrittenScene], tmp_path: Path
+) -> None:
+    items = _items(scene_factory, [85])
+    items[0]["assets"]["red"]["href"] = 12345  # nonsense that no reader expects
+    summary = run_scan(plan_tile_dates(items), load_rules(), tmp_path, workers=1)
+    assert summary.statuses["failed"] == 1
+    (row,) = read_table(tmp_path, "tile_runs").to_pylist()
+    assert row["status"] == "failed" and row["error"]
