@@ -126,19 +126,27 @@ class _Detector:
         stats = object_stats(self.pixels, crop, self.layers.valid, self.indices)
         return _Candidate(crop, cls, stats, polygon, metric, _rectangularity(metric, self.pixel_m))
 
-    def scars(self) -> list[_Candidate]:
+    def scar_crops(self) -> list[ObjectCrop]:
+        """Scar objects: strict seeds grown into relaxed neighbours, cleaned and labelled.
+
+        (Working window by window around candidates does not pay: dirt roads connect
+        candidates across a whole tile.)
+        """
         o = self.rules.objects
+        min_pixels = self.min_pixels(o.min_object_m2)
         seeds = self.layer("scar")
         if "scar_grow" in self.layers.layers:
             seeds = grow_from_seeds(seeds, self.layer("scar_grow"))
         # pits and puddles inside a scar are part of it: fill them before the opening, or a
         # scar ringing a small pond would be opened away as a thin line
-        min_pixels = self.min_pixels(o.min_object_m2)
         mask = fill_small_holes(seeds, min_pixels)
         mask = fill_small_holes(clean_mask(mask, o.opening_px, o.closing_px), min_pixels)
         labels, _ = label_objects(mask, min_pixels)
+        return object_crops(labels, self.ring_px)
+
+    def scars(self) -> list[_Candidate]:
         kept = []
-        for crop in object_crops(labels, self.ring_px):
+        for crop in self.scar_crops():
             cand = self.candidate(crop, "mining_scar")
             verdict = classify_scar(crop, cand.rectangularity, self.layers, self.rules.lookalikes)
             if verdict is None:
@@ -154,17 +162,13 @@ class _Detector:
         scar_mask = np.zeros_like(water)
         for s in scars:
             scar_mask[s.crop.rows, s.crop.cols] |= s.crop.mask
-        near_scar = ndimage.binary_dilation(
-            scar_mask,
-            EIGHT_CONNECTED,
-            iterations=radius_px(o.pond_max_distance_to_scar_m, self.pixel_m) + 1,
-        )
+        reach = radius_px(o.pond_max_distance_to_scar_m, self.pixel_m) + 1
         max_pond = self.min_pixels(o.pond_max_area_m2)
         ponds, large = [], np.zeros_like(water)
         for crop in object_crops(labels, 1):
             if crop.pixels > max_pond:
                 large[crop.rows, crop.cols] |= crop.mask
-            elif np.any(near_scar[crop.rows, crop.cols] & crop.mask):
+            elif _near(scar_mask, crop, reach):
                 ponds.append(self.candidate(crop, "pond"))
             else:
                 self.suppressed["isolated_pond"] += 1
@@ -175,19 +179,42 @@ class _Detector:
         return ponds, reaches
 
     def sites(self, members: list[_Candidate]) -> list[list[_Candidate]]:
-        o = self.rules.objects
-        union = np.zeros(self.pixels.stack.shape, dtype=bool)
-        for m in members:
-            union[m.crop.rows, m.crop.cols] |= m.crop.mask
-        reach = max(1, radius_px(o.site_grouping_distance_m, self.pixel_m) // 2)
-        grouped, _ = ndimage.label(
-            ndimage.binary_dilation(union, EIGHT_CONNECTED, iterations=reach), EIGHT_CONNECTED
-        )
+        """Members within the grouping distance of each other (transitively) form a site."""
+        if not members:
+            return []
+        distance = self.rules.objects.site_grouping_distance_m
+        parent = list(range(len(members)))
+
+        def root(i: int) -> int:
+            while parent[i] != i:
+                parent[i] = parent[parent[i]]
+                i = parent[i]
+            return i
+
+        tree = shapely.STRtree([m.metric for m in members])
+        pairs = tree.query([m.metric for m in members], predicate="dwithin", distance=distance)
+        for a, b in zip(*pairs, strict=True):
+            parent[root(int(a))] = root(int(b))
         groups: dict[int, list[_Candidate]] = {}
-        for m in members:
-            r, c = m.crop.anchor
-            groups.setdefault(int(grouped[r, c]), []).append(m)
-        return [groups[k] for k in sorted(groups)]
+        for i, m in enumerate(members):
+            groups.setdefault(root(i), []).append(m)
+        return sorted(groups.values(), key=lambda g: min(m.crop.anchor for m in g))
+
+
+def _near(mask: Bool, crop: ObjectCrop, reach: int) -> bool:
+    """Whether any set pixel of a full-grid mask lies within ``reach`` px of the object."""
+    height, width = mask.shape
+    r0, c0 = max(0, crop.rows.start - reach), max(0, crop.cols.start - reach)
+    r1, c1 = min(height, crop.rows.stop + reach), min(width, crop.cols.stop + reach)
+    window = mask[r0:r1, c0:c1]
+    if not window.any():
+        return False
+    grown = ndimage.binary_dilation(window, EIGHT_CONNECTED, iterations=reach)
+    placed = np.zeros_like(window)
+    placed[
+        crop.rows.start - r0 : crop.rows.stop - r0, crop.cols.start - c0 : crop.cols.stop - c0
+    ] = crop.mask
+    return bool(np.any(grown & placed))
 
 
 def _weighted(members: list[_Candidate], key: str) -> float | None:

@@ -19,7 +19,7 @@ def classify_scar(
     crop: ObjectCrop, rectangularity: float, layers: SceneLayers, settings: LookalikeSettings
 ) -> str | None:
     """The look-alike a scar candidate is taken for, or None if it stays a mining scar."""
-    if ring_fraction(crop, ~layers.valid) >= settings.cloud_ring_invalid_min:
+    if ring_fraction(crop, layers.valid, invert=True) >= settings.cloud_ring_invalid_min:
         return "cloud_edge"
     water = layers.layers.get("water")
     if water is not None and ring_fraction(crop, water) >= settings.sandbar_ring_water_min:

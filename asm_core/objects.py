@@ -117,13 +117,15 @@ def object_crops(labels: npt.NDArray[np.int32], ring_px: int) -> list[ObjectCrop
     return crops
 
 
-def ring_fraction(crop: ObjectCrop, layer: Bool) -> float:
-    """Share of the object's ring pixels that are set in a full-grid layer."""
+def ring_fraction(crop: ObjectCrop, layer: Bool, invert: bool = False) -> float:
+    """Share of the object's ring pixels set in a full-grid layer (or unset, with ``invert``)."""
     ring = crop.ring
     total = int(ring.sum())
     if total == 0:
         return 0.0
-    return float(np.count_nonzero(layer[crop.rows, crop.cols] & ring)) / total
+    window = layer[crop.rows, crop.cols]
+    hits = np.count_nonzero(~window & ring) if invert else np.count_nonzero(window & ring)
+    return float(hits) / total
 
 
 @dataclass
