@@ -82,6 +82,7 @@ TILE_RUNS = pa.schema(
         pa.field("bytes_read", pa.int64()),
         pa.field("source", pa.string()),
         pa.field("aoi", pa.list_(pa.float64())),
+        pa.field("stage_seconds", pa.map_(pa.string(), pa.float64())),
         pa.field("asm_version", pa.string(), nullable=False),
     ]
 )

@@ -10,7 +10,7 @@ from __future__ import annotations
 import math
 import time
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -54,6 +54,7 @@ class TileRun:
     area_m2: float
     quicklook: Path | None = None
     bytes_read: int = 0
+    stage_seconds: dict[str, float] = field(default_factory=dict)
 
 
 def _offset_decision(item: SceneItem, stack: BandStack) -> OffsetDecision:
@@ -147,6 +148,7 @@ def _base_row(item: SceneItem, rules: RuleSet) -> dict[str, Any]:
         "bytes_read": 0,
         "source": item.source,
         "aoi": None,
+        "stage_seconds": [],
         "asm_version": asm_core.__version__,
     }
 
@@ -182,6 +184,14 @@ def run_item(
     stack: BandStack | None = None
     found: SceneDetections | None = None
     quicklook = None
+    stages: dict[str, float] = {}
+    lap = [time.perf_counter()]
+
+    def stage(name: str) -> None:
+        now = time.perf_counter()
+        stages[name] = round(stages.get(name, 0.0) + now - lap[0], 3)
+        lap[0] = now
+
     try:
         runnable, _ = rules.runnable(set(item.bands))
         if not runnable:
@@ -192,6 +202,7 @@ def run_item(
             )
         needed = sorted(set().union(*(r.required_bands() for r in runnable)) | {"scl"})
         stack = read_bands(item.bands, needed, item.epsg, gdal_options, aoi)
+        stage("read")
         offset = _offset_decision(item, stack)
         pixels = ScenePixels(stack, item.bands, offset.dn_offset)
         layers = compute_layers(pixels, runnable, rules.mask)
@@ -205,6 +216,7 @@ def run_item(
             bytes_read=stack.bytes_read,
             valid_fraction=round(valid_fraction, 4),
         )
+        stage("compute")
         if not layers.valid.any():
             row["status"] = "no_data"
             found = SceneDetections([])
@@ -212,6 +224,7 @@ def run_item(
             found = detect_objects(pixels, layers, rules, item.item_id, pixel_m)
             row["status"] = "ok"
         rows = [_detection_row(d, item, rules, stack, offset) for d in found.detections]
+        stage("post_process")
         bounds = _bounds(rows)
         zone = _utm_zone(item, stack)
         write_atomic(
@@ -224,6 +237,7 @@ def run_item(
             suppressed=list(found.suppressed.items()),
             rescued_pond_pixels=found.rescued_pond_pixels,
         )
+        stage("write")
         if quicklook_dir is not None:
             quicklook = write_quicklook(
                 pixels, found.detections, quicklook_dir / f"{file_name(item.item_id)[:-8]}.png"
@@ -231,6 +245,7 @@ def run_item(
     except (AsmError, RasterioError, OSError, ValueError, MemoryError) as e:
         row.update(_failure(e))
     row["seconds"] = round(time.perf_counter() - started, 3)
+    row["stage_seconds"] = list(stages.items())
     _write_run(row, item, stack, out_dir)
     dets = found.detections if found and row["status"] != "failed" else []
     classes: dict[str, int] = {}
@@ -247,6 +262,7 @@ def run_item(
         float(sum(d.area_m2 for d in dets)),
         quicklook,
         int(row["bytes_read"] or 0),
+        dict(stages),
     )
 
 

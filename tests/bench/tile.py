@@ -1,0 +1,302 @@
+"""Per-tile cost on a full-size 10980² synthetic tile, side by side with the ways most users
+would compute the same indices and rule (stackstac, odc-stac + xarray).
+
+    pip install -e '.[bench]'       # stackstac, odc-stac, dask, xarray (optional comparisons)
+    python tests/bench/tile.py      # builds the tile once into .cache/bench-tile/
+
+Every measurement runs in a fresh child process that reports its own CPU-seconds and peak RSS.
+Prints per-stage seconds and ratios; the last line is one JSON object.
+"""
+
+from __future__ import annotations
+
+import argparse
+import hashlib
+import json
+import resource
+import shutil
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from shapely.geometry import shape as shapely_shape
+
+ROOT = Path(__file__).resolve().parents[2]
+sys.path.insert(0, str(ROOT))
+
+SIZE = 10980
+PART = 2196  # 5 × 5 parts make a tile
+BANDS = {
+    "blue": "B02",
+    "green": "B03",
+    "red": "B04",
+    "nir": "B08",
+    "swir16": "B11",
+    "swir22": "B12",
+    "scl": "SCL",
+}
+LAMBDA_GB_SECOND_USD = 0.0000166667
+LAMBDA_MEMORY_GB = 2.0
+
+
+def build_tile(cache: Path) -> Path:
+    """Mosaic five 2196² synthetic scenes into one full-size tile of COGs (built once)."""
+    import rasterio
+    from rasterio.shutil import copy as gdal_copy
+    from rasterio.windows import Window
+
+    from asm_core.synthetic import SceneSpec, write_scene
+
+    item_path = cache / "tile" / "tile.json"
+    if item_path.exists():
+        return item_path
+    parts = [
+        write_scene(SceneSpec(seed=s, size=PART, baseline="05.10"), cache / "parts")
+        for s in range(1, 6)
+    ]
+    (cache / "tile").mkdir(parents=True, exist_ok=True)
+    first = json.loads(parts[0].item_path.read_text())
+    for band in BANDS.values():
+        sources = [rasterio.open(p.item_path.parent / f"{band}.tif") for p in parts]
+        profile = sources[0].profile
+        side = sources[0].width * 5
+        profile.update(
+            driver="GTiff",
+            width=side,
+            height=side,
+            tiled=True,
+            blockxsize=512,
+            blockysize=512,
+            compress="DEFLATE",
+            BIGTIFF="YES",
+        )
+        scratch = cache / "tile" / f"{band}.scratch.tif"
+        with rasterio.open(scratch, "w", **profile) as dst:
+            w = sources[0].width
+            for i in range(5):
+                for j in range(5):
+                    part = sources[(i + 2 * j) % 5].read(1)
+                    dst.write(part, 1, window=Window(j * w, i * w, w, w))
+        gdal_copy(
+            scratch,
+            cache / "tile" / f"{band}.tif",
+            driver="COG",
+            BLOCKSIZE=1024,
+            COMPRESS="DEFLATE",
+            NUM_THREADS="ALL_CPUS",
+        )
+        scratch.unlink()
+        for s in sources:
+            s.close()
+    for name, band in BANDS.items():
+        asset = first["assets"][name]
+        asset["href"] = f"./{band}.tif"
+        scale = 2 if name in ("swir16", "swir22", "scl") else 1
+        asset["proj:shape"] = [SIZE // scale, SIZE // scale]
+    first["id"] = "S2A_30NVL_20240301_0_L2A"
+    with rasterio.open(cache / "tile" / "B04.tif") as src:  # footprint of the whole mosaic
+        footprint = _lonlat_box(src.bounds, src.crs)
+    first["geometry"], first["bbox"] = footprint, list(shapely_shape(footprint).bounds)
+    item_path.write_text(json.dumps(first))
+    shutil.rmtree(cache / "parts")
+    return item_path
+
+
+def _lonlat_box(bounds: Any, crs: Any) -> dict[str, Any]:
+    from rasterio.warp import transform_geom
+    from shapely.geometry import box, mapping
+
+    return dict(transform_geom(crs, "EPSG:4326", mapping(box(*bounds))))
+
+
+def _usage() -> dict[str, float]:
+    me = resource.getrusage(resource.RUSAGE_SELF)
+    return {"cpu_s": me.ru_utime + me.ru_stime, "peak_rss_mb": me.ru_maxrss / 1024}
+
+
+def _digest(masks: dict[str, np.ndarray]) -> str:
+    h = hashlib.sha256()
+    for name in sorted(masks):
+        h.update(name.encode())
+        h.update(np.packbits(np.asarray(masks[name], dtype=bool)).tobytes())
+    return h.hexdigest()[:16]
+
+
+def child(mode: str, item_path: Path, out: Path) -> dict[str, Any]:
+    started = time.perf_counter()
+    result: dict[str, Any] = {}
+    if mode == "decode":
+        import rasterio
+
+        for band in BANDS.values():
+            with rasterio.open(item_path.parent / f"{band}.tif") as src:
+                src.read(1)
+    elif mode == "job":
+        from asm_core.rules import load_rules
+        from asm_core.stac import load_item
+        from asm_core.tile_job import run_item
+
+        run = run_item(load_item(str(item_path)), load_rules(), out)
+        result.update(stages=run.stage_seconds, detections=run.detections, status=run.status)
+    elif mode == "layers":
+        result["digest"] = _digest(_our_layers(item_path))
+    elif mode in ("stackstac", "odc"):
+        result["digest"] = _digest(_xarray_layers(item_path, mode))
+    result.update(_usage(), wall_s=time.perf_counter() - started)
+    return result
+
+
+def _rule_masks(values: Any, dn_valid: Any, rules: Any) -> dict[str, Any]:
+    masks: dict[str, Any] = {}
+    for rule in rules.rules:
+        hit = dn_valid
+        for c in rule.all:
+            v = values[c.operand]
+            if c.gt is not None:
+                hit = hit & (v > np.float32(c.gt))
+            if c.lt is not None:
+                hit = hit & (v < np.float32(c.lt))
+        masks[rule.layer] = hit if rule.layer not in masks else masks[rule.layer] | hit
+    return masks
+
+
+def _our_layers(item_path: Path) -> dict[str, np.ndarray]:
+    from asm_core.layers import ScenePixels, compute_layers
+    from asm_core.reader import read_bands
+    from asm_core.rules import load_rules
+    from asm_core.stac import load_item
+    from asm_core.tile_job import _offset_decision
+
+    item, rules = load_item(str(item_path)), load_rules()
+    stack = read_bands(item.bands, list(BANDS), item.epsg)
+    pixels = ScenePixels(stack, item.bands, _offset_decision(item, stack).dn_offset)
+    layers = compute_layers(pixels, list(rules.rules), rules.mask)
+    return layers.layers
+
+
+def _xarray_layers(item_path: Path, library: str) -> dict[str, np.ndarray]:
+    """The same reflectance, indices and rules written the usual xarray way."""
+    import pystac
+
+    from asm_core.indices import compute_index
+    from asm_core.rules import load_rules
+
+    rules = load_rules()
+    data = json.loads(item_path.read_text())
+    for asset in data["assets"].values():
+        asset["href"] = str((item_path.parent / asset["href"]).resolve())
+    item = pystac.Item.from_dict(data)
+    names = list(BANDS)
+    if library == "stackstac":
+        import stackstac
+
+        cube = stackstac.stack(
+            [item],
+            assets=names,
+            epsg=data["properties"]["proj:epsg"],
+            resolution=10,
+            dtype="uint16",
+            fill_value=np.uint16(0),
+            rescale=False,
+        )
+        arrays = {n: cube.sel(band=n).isel(time=0).compute().values for n in names}
+    else:
+        import odc.stac
+
+        ds = odc.stac.load([item], bands=names, resolution=10)
+        arrays = {n: ds[n].isel(time=0).values for n in names}
+    offset = 1000  # baseline 05.10 with the offset in the DN (as the job decides)
+    refl = {}
+    for n in names[:-1]:
+        dn = arrays[n]
+        refl[n] = np.where(
+            dn == 0, np.nan, (dn.astype(np.float32) - np.float32(offset)) * np.float32(1e-4)
+        ).astype(np.float32)
+    values = dict(refl)
+    for name in ("ndvi", "ndwi", "mndwi", "bsi", "ndti", "ferric_iron", "clay"):
+        values[name] = compute_index(name, refl)
+    scl = arrays["scl"]
+    valid = np.all([np.isfinite(refl[n]) for n in refl], axis=0) & ~np.isin(
+        scl, rules.mask.invalid_scl
+    )
+    pond = (
+        np.isin(scl, rules.mask.pond_rescue_scl)
+        & (values["mndwi"] > rules.mask.pond_rescue_mndwi_gt)
+        & (values["swir16"] < rules.mask.pond_rescue_swir16_lt)
+    )
+    valid |= pond & np.all([np.isfinite(refl[n]) for n in refl], axis=0)
+    return {k: np.asarray(v) for k, v in _rule_masks(values, valid, rules).items()}
+
+
+def measure(mode: str, item_path: Path, out: Path) -> dict[str, Any] | None:
+    done = subprocess.run(
+        [sys.executable, __file__, "--child", mode, "--item", str(item_path), "--out", str(out)],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    if done.returncode != 0:
+        print(f"{mode}: failed: {done.stderr.strip().splitlines()[-1:]}", file=sys.stderr)
+        return None
+    return dict(json.loads(done.stdout.strip().splitlines()[-1]))
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--cache", type=Path, default=ROOT / ".cache" / "bench-tile")
+    parser.add_argument("--child", default=None)
+    parser.add_argument("--item", type=Path, default=None)
+    parser.add_argument("--out", type=Path, default=None)
+    args = parser.parse_args()
+    if args.child:
+        print(json.dumps(child(args.child, args.item, args.out)))
+        return
+    item = build_tile(args.cache)
+    out = args.cache / "results"
+    shutil.rmtree(out, ignore_errors=True)
+    figures = {m: measure(m, item, out) for m in ("decode", "job", "layers", "stackstac", "odc")}
+    decode, job = figures["decode"] or {}, figures["job"] or {}
+    for mode, f in figures.items():
+        if f:
+            print(
+                f"{mode:<10} wall {f['wall_s']:7.1f} s   cpu {f['cpu_s']:7.1f} s   "
+                f"peak RSS {f['peak_rss_mb']:8.0f} MB",
+                file=sys.stderr,
+            )
+    print(f"job stages (s): {job.get('stages')}", file=sys.stderr)
+
+    def ratio(a: dict[str, Any] | None, b: dict[str, Any], key: str) -> float | None:
+        return round(a[key] / b[key], 2) if a and b and b.get(key) else None
+
+    ours = figures["layers"] or {}
+    identical = (
+        all(
+            f is not None and f.get("digest") == ours.get("digest")
+            for f in (figures["stackstac"], figures["odc"])
+        )
+        if ours
+        else False
+    )
+    wall_gb_s = job.get("wall_s", 0.0) * LAMBDA_MEMORY_GB
+    summary = {
+        "tile_px": SIZE,
+        "job_cpu_s": round(job.get("cpu_s", 0.0), 1),
+        "decode_cpu_s": round(decode.get("cpu_s", 0.0), 1),
+        "cpu_ratio": ratio(job, decode, "cpu_s"),
+        "peak_rss_mb": round(job.get("peak_rss_mb", 0.0)),
+        "speedup_vs_stackstac": ratio(figures["stackstac"], job, "wall_s"),
+        "speedup_vs_odc_stac": ratio(figures["odc"], job, "wall_s"),
+        "mem_ratio_vs_stackstac": ratio(figures["stackstac"], job, "peak_rss_mb"),
+        "mem_ratio_vs_odc_stac": ratio(figures["odc"], job, "peak_rss_mb"),
+        "identical_detections": identical,
+        "stage_seconds": job.get("stages"),
+        "lambda_usd_per_1000_tiles_at_2gb": round(1000 * wall_gb_s * LAMBDA_GB_SECOND_USD, 2),
+    }
+    print(json.dumps(summary))
+
+
+if __name__ == "__main__":
+    main()
