@@ -222,3 +222,57 @@ def test_faults_end_as_tile_runs_and_keep_earlier_results(
     summary = json.loads((out / SUMMARY_FILE).read_text())
     assert summary["skipped"] == 3 and summary["planned"] == 6
     assert {p: p.read_bytes() for p in before} == before  # earlier detections untouched
+
+
+def test_search_follows_pages_to_the_end(catalogue: tuple[StacApi, dict[str, Path], Any]) -> None:
+    from datetime import date
+
+    from shapely.geometry import box
+
+    from asm_core.catalog import SearchRequest, search_items
+
+    api, _, _ = catalogue
+    api.proxy.log.clear()
+    request = SearchRequest(
+        aoi=box(48.0, 18.7, 49.8, 19.0),
+        start=date(2023, 6, 1),
+        end=date(2023, 7, 31),
+        stac_url=api.url,
+        page_size=2,
+    )
+    found = search_items(request)
+    assert sorted(i["id"] for i in found.items) == sorted(
+        [
+            *REAL,
+            "S2A_39QTA_20230628_1_L2A",
+            "S2A_39QTA_20230713_0_L2A",
+            "S2A_39QTA_20230718_0_L2A",
+            "S2A_39QUA_20230723_0_L2A",
+        ]
+    )
+    searches = [path for method, path, _ in api.proxy.log if "search" in path]
+    assert len(searches) >= 4  # 7 items, 2 a page
+
+
+def test_cloud_cover_is_filtered_on_the_client_when_the_api_cannot(
+    catalogue: tuple[StacApi, dict[str, Path], Any],
+) -> None:
+    from datetime import date
+
+    from shapely.geometry import box
+
+    from asm_core.catalog import SearchRequest, search_items
+
+    api, _, _ = catalogue
+    request = SearchRequest(
+        aoi=box(48.0, 18.7, 49.8, 19.0),
+        start=date(2023, 6, 1),
+        end=date(2023, 7, 31),
+        stac_url=api.url,
+        max_cloud=4.1,
+    )
+    found = search_items(request)
+    covers = {i["id"]: i["properties"]["eo:cloud_cover"] for i in found.items}
+    assert found.cloud_filter == "client"  # rustac's memory backend advertises no query/filter
+    assert all(c <= 4.1 for c in covers.values())
+    assert found.dropped_for_cloud == found.found - len(found.items) > 0
