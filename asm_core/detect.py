@@ -141,8 +141,7 @@ class _Detector:
         # scar ringing a small pond would be opened away as a thin line
         mask = fill_small_holes(seeds, min_pixels)
         mask = fill_small_holes(clean_mask(mask, o.opening_px, o.closing_px), min_pixels)
-        labels, _ = label_objects(mask, min_pixels)
-        return object_crops(labels, self.ring_px)
+        return object_crops(label_objects(mask, min_pixels), self.ring_px)
 
     def scars(self) -> list[_Candidate]:
         kept = []
@@ -158,7 +157,7 @@ class _Detector:
     def waters(self, scars: list[_Candidate]) -> tuple[list[_Candidate], list[_Candidate]]:
         o = self.rules.objects
         water = self.layer("water")
-        labels, _ = label_objects(water, self.min_pixels(o.min_object_m2))
+        labels = label_objects(water, self.min_pixels(o.min_object_m2))
         scar_mask = np.zeros_like(water)
         for s in scars:
             scar_mask[s.crop.rows, s.crop.cols] |= s.crop.mask
@@ -172,7 +171,7 @@ class _Detector:
                 ponds.append(self.candidate(crop, "pond"))
             else:
                 self.suppressed["isolated_pond"] += 1
-        turbid_labels, _ = label_objects(
+        turbid_labels = label_objects(
             self.layer("turbid") & large, self.min_pixels(o.turbid_min_area_m2)
         )
         reaches = [self.candidate(c, "turbid_water") for c in object_crops(turbid_labels, 1)]

@@ -40,43 +40,73 @@ def clean_mask(mask: Bool, opening_px: int, closing_px: int) -> Bool:
     return np.asarray(out, dtype=bool)
 
 
+@dataclass
+class Labelled:
+    """Connected components of a mask: raw labels, their bounding boxes and which to keep.
+
+    Labels are never renumbered: a full-scene fancy-index remap costs more than the labelling.
+    """
+
+    labels: npt.NDArray[np.int32]
+    boxes: list[tuple[slice, slice] | None]
+    kept: list[int]
+
+    @property
+    def count(self) -> int:
+        return len(self.kept)
+
+    def mask_of(self, ids: list[int], like: Bool) -> Bool:
+        """A full-grid mask of the given components, written box by box."""
+        out = np.zeros_like(like)
+        for index in ids:
+            box = self.boxes[index - 1]
+            if box is not None:
+                out[box] |= self.labels[box] == index
+        return out
+
+
+def label_components(
+    mask: Bool, min_pixels: int = 1, structure: Bool = EIGHT_CONNECTED
+) -> Labelled:
+    """Components of at least ``min_pixels``, in raster order of their first pixel."""
+    labels, count = ndimage.label(mask, structure=structure)
+    labels = labels.astype(np.int32, copy=False)
+    if count == 0:
+        return Labelled(labels, [], [])
+    sizes = np.bincount(labels.ravel(), minlength=count + 1)
+    kept = [int(i) for i in np.flatnonzero(sizes >= min_pixels) if i != 0]
+    return Labelled(labels, list(ndimage.find_objects(labels)), kept)
+
+
 def grow_from_seeds(seeds: Bool, allowed: Bool) -> Bool:
     """Hysteresis: the connected parts of ``seeds | allowed`` that contain a seed pixel."""
-    labels, count = ndimage.label(seeds | allowed, structure=EIGHT_CONNECTED)
-    if count == 0:
+    parts = label_components(seeds | allowed)
+    if not parts.kept:
         return seeds
-    keep = np.zeros(count + 1, dtype=bool)
-    keep[np.unique(labels[seeds])] = True
-    keep[0] = False
-    return np.asarray(keep[labels], dtype=bool)
+    touched = np.unique(parts.labels[seeds])
+    return parts.mask_of([int(i) for i in touched if i != 0], seeds)
 
 
 def fill_small_holes(mask: Bool, max_pixels: int) -> Bool:
     """Fill holes of fewer than ``max_pixels`` (pits and puddles inside a scar are part of it);
     larger holes (ponds big enough to map on their own) stay open."""
     # one labelling of the background is ~3x cheaper than scipy's iterative fill_holes
-    labels, count = ndimage.label(~mask)
-    if count == 0:
+    background = label_components(
+        ~mask, structure=np.array([[0, 1, 0], [1, 1, 1], [0, 1, 0]], dtype=bool)
+    )
+    if not background.kept:
         return mask
+    labels = background.labels
     sizes = np.bincount(labels.ravel())
-    small = sizes < max_pixels
-    small[0] = False
     edges = np.concatenate([labels[0], labels[-1], labels[:, 0], labels[:, -1]])
-    small[np.unique(edges)] = False  # background reaching the border is not a hole
-    return np.asarray(mask | small[labels], dtype=bool)
+    border = set(np.unique(edges).tolist())
+    small = [i for i in background.kept if sizes[i] < max_pixels and i not in border]
+    return np.asarray(mask | background.mask_of(small, mask), dtype=bool)
 
 
-def label_objects(mask: Bool, min_pixels: int) -> tuple[npt.NDArray[np.int32], int]:
-    """8-connected components of at least ``min_pixels``, relabelled 1..n in raster order."""
-    labels, count = ndimage.label(mask, structure=EIGHT_CONNECTED)
-    if count == 0:
-        return labels.astype(np.int32), 0
-    sizes = np.bincount(labels.ravel())
-    keep = sizes >= min_pixels
-    keep[0] = False
-    remap = np.zeros(count + 1, dtype=np.int32)
-    remap[keep] = np.arange(1, int(keep.sum()) + 1, dtype=np.int32)
-    return remap[labels], int(keep.sum())
+def label_objects(mask: Bool, min_pixels: int) -> Labelled:
+    """8-connected components of at least ``min_pixels``."""
+    return label_components(mask, min_pixels)
 
 
 @dataclass
@@ -101,11 +131,13 @@ class ObjectCrop:
         return int(r) + self.rows.start, int(c) + self.cols.start
 
 
-def object_crops(labels: npt.NDArray[np.int32], ring_px: int) -> list[ObjectCrop]:
-    """Crops (with a ring of ``ring_px`` around the hole-filled object) for every label."""
+def object_crops(objects: Labelled, ring_px: int) -> list[ObjectCrop]:
+    """Crops (with a ring of ``ring_px`` around the hole-filled object) for every kept object."""
+    labels = objects.labels
     height, width = labels.shape
     crops = []
-    for index, bbox in enumerate(ndimage.find_objects(labels), start=1):
+    for index in objects.kept:
+        bbox = objects.boxes[index - 1]
         if bbox is None:
             continue
         r0 = max(0, bbox[0].start - ring_px)

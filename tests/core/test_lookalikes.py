@@ -31,8 +31,7 @@ def _scene(context: str) -> tuple[SceneLayers, object]:
     layers = SceneLayers(
         valid=valid, layers={"scar": scar, "water": water, "built_up": built}, rescued_pond_pixels=0
     )
-    labels, _ = label_objects(scar, 1)
-    (crop,) = object_crops(labels, ring_px=3)
+    (crop,) = object_crops(label_objects(scar, 1), ring_px=3)
     return layers, crop
 
 

@@ -53,9 +53,9 @@ def test_labels_drop_small_objects_and_rings_measure_surroundings() -> None:
     mask = np.zeros((30, 30), dtype=bool)
     mask[5:15, 5:15] = True
     mask[25, 25] = True
-    labels, count = label_objects(mask, min_pixels=5)
-    assert count == 1
-    (crop,) = object_crops(labels, ring_px=2)
+    objects = label_objects(mask, min_pixels=5)
+    assert objects.count == 1
+    (crop,) = object_crops(objects, ring_px=2)
     assert crop.pixels == 100
     water = np.zeros_like(mask)
     water[:, :10] = True  # water on the west half of the ring
