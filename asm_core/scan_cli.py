@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import sys
 from datetime import date, datetime
 from pathlib import Path
 
@@ -157,7 +158,7 @@ def scan(
         else {t.item_id: window_bounds(area, t.item.get("geometry")) for t in plan.tile_dates}
     )
     bar = tqdm(
-        total=len(plan.tile_dates), unit="tile", file=click.get_text_stream("stderr"), disable=None
+        total=len(plan.tile_dates), unit="tile", file=sys.stderr, disable=None
     )
 
     def progress(p: ScanProgress, run: TileRun) -> None:
