@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 import math
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -55,7 +55,6 @@ class SceneSpec:
     sites: int | None = None
     origin: tuple[float, float] | None = None
     item_id: str | None = None
-    extra: dict[str, Any] = field(default_factory=dict)
 
     def validate(self) -> None:
         if not MIN_SIZE <= self.size <= MAX_SIZE:

@@ -193,11 +193,16 @@ def _xarray_layers(item_path: Path, library: str) -> dict[str, np.ndarray]:
     if library == "stackstac":
         import stackstac
 
+        red = data["assets"]["red"]
+        a, _, x0, _, e, y0 = red["proj:transform"][:6]
+        height, width = red["proj:shape"]
         cube = stackstac.stack(
             [item],
             assets=names,
             epsg=data["properties"]["proj:epsg"],
             resolution=10,
+            bounds=(x0, y0 + e * height, x0 + a * width, y0),  # exactly the raster grid
+            snap_bounds=False,
             dtype="uint16",
             fill_value=np.uint16(0),
             rescale=False,
