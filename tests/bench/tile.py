@@ -27,17 +27,11 @@ from shapely.geometry import shape as shapely_shape
 ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT))
 
+from asm_core.sentinel2 import COMMON_TO_BAND_ID  # noqa: E402
+
 SIZE = 10980
 PART = 2196  # 5 × 5 parts make a tile
-BANDS = {
-    "blue": "B02",
-    "green": "B03",
-    "red": "B04",
-    "nir": "B08",
-    "swir16": "B11",
-    "swir22": "B12",
-    "scl": "SCL",
-}
+BANDS = COMMON_TO_BAND_ID  # blue → B02 … scl → SCL
 LAMBDA_GB_SECOND_USD = 0.0000166667
 LAMBDA_MEMORY_GB = 2.0
 

@@ -6,29 +6,25 @@ from __future__ import annotations
 import copy
 import json
 from collections.abc import Iterator
+from datetime import date
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import pytest
 import rasterio
+from shapely.geometry import box
 
+from asm_core.catalog import SearchRequest, SearchResult, search_items
 from asm_core.cli import main
 from asm_core.results import read_table, result_files
 from asm_core.scan import SUMMARY_FILE
+from asm_core.sentinel2 import COMMON_TO_BAND_ID
 from asm_core.synthetic import SceneSpec, write_scene
 from tests.conftest import STAC_DATA
 from tests.integration.conftest import StacApi, start_stac_api, stop_stac_api
 
-BANDS = {
-    "blue": "B02",
-    "green": "B03",
-    "red": "B04",
-    "nir": "B08",
-    "swir16": "B11",
-    "swir22": "B12",
-    "scl": "SCL",
-}
+BANDS = COMMON_TO_BAND_ID  # blue → B02 … scl → SCL
 KEY = "sentinel-s2-l2a-cogs/39/Q/{sq}/2023/{m}/{id}/{band}.tif"
 # Real Earth Search items (tests/data/stac/SOURCES.md); the last two are dated copies of the
 # first, one for each fault: a missing asset and a truncated COG, and one fully clouded.
@@ -224,32 +220,29 @@ def test_faults_end_as_tile_runs_and_keep_earlier_results(
     assert {p: p.read_bytes() for p in before} == before  # earlier detections untouched
 
 
-def test_search_follows_pages_to_the_end(catalogue: tuple[StacApi, dict[str, Path], Any]) -> None:
-    from datetime import date
-
-    from shapely.geometry import box
-
-    from asm_core.catalog import SearchRequest, search_items
-
-    api, _, _ = catalogue
-    api.proxy.log.clear()
+def _search(api: StacApi, **options: Any) -> SearchResult:
     request = SearchRequest(
         aoi=box(48.0, 18.7, 49.8, 19.0),
         start=date(2023, 6, 1),
         end=date(2023, 7, 31),
         stac_url=api.url,
-        page_size=2,
+        **options,
     )
-    found = search_items(request)
-    assert sorted(i["id"] for i in found.items) == sorted(
-        [
-            *REAL,
-            "S2A_39QTA_20230628_1_L2A",
-            "S2A_39QTA_20230713_0_L2A",
-            "S2A_39QTA_20230718_0_L2A",
-            "S2A_39QUA_20230723_0_L2A",
-        ]
-    )
+    return search_items(request)
+
+
+def test_search_follows_pages_to_the_end(catalogue: tuple[StacApi, dict[str, Path], Any]) -> None:
+    api, _, _ = catalogue
+    api.proxy.log.clear()
+    found = _search(api, page_size=2)
+    expected = [
+        *REAL,
+        "S2A_39QTA_20230628_1_L2A",
+        "S2A_39QTA_20230713_0_L2A",
+        "S2A_39QTA_20230718_0_L2A",
+        "S2A_39QUA_20230723_0_L2A",
+    ]
+    assert sorted(i["id"] for i in found.items) == sorted(expected)
     searches = [path for method, path, _ in api.proxy.log if "search" in path]
     assert len(searches) >= 4  # 7 items, 2 a page
 
@@ -257,21 +250,8 @@ def test_search_follows_pages_to_the_end(catalogue: tuple[StacApi, dict[str, Pat
 def test_cloud_cover_is_filtered_on_the_client_when_the_api_cannot(
     catalogue: tuple[StacApi, dict[str, Path], Any],
 ) -> None:
-    from datetime import date
-
-    from shapely.geometry import box
-
-    from asm_core.catalog import SearchRequest, search_items
-
     api, _, _ = catalogue
-    request = SearchRequest(
-        aoi=box(48.0, 18.7, 49.8, 19.0),
-        start=date(2023, 6, 1),
-        end=date(2023, 7, 31),
-        stac_url=api.url,
-        max_cloud=4.1,
-    )
-    found = search_items(request)
+    found = _search(api, max_cloud=4.1)
     covers = {i["id"]: i["properties"]["eo:cloud_cover"] for i in found.items}
     assert found.cloud_filter == "client"  # rustac's memory backend advertises no query/filter
     assert all(c <= 4.1 for c in covers.values())
