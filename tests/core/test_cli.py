@@ -208,3 +208,27 @@ def test_demo_runs_offline(capsys: pytest.CaptureFixture[str], tmp_path: Path) -
     assert "where everything is" in out and "precision" in out and "mining_scar" in out
     assert len(list((tmp_path / "demo" / "quicklooks").glob("*.png"))) == 4
     assert result_files(tmp_path / "demo" / "results", "detections")
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (
+            ["--bbox", "0,0,1,1", "--start", "2024-02-01", "--end", "2024-01-01"],
+            "end date 2024-01-01 is before start date 2024-02-01",
+        ),
+        (["--start", "2024-01-01", "--end", "2024-01-31"], "exactly one of --aoi FILE or --bbox"),
+        (["--bbox", "0,0,1", "--start", "2024-01-01", "--end", "2024-01-31"], "not four numbers"),
+        (
+            ["--aoi", "missing.geojson", "--start", "2024-01-01", "--end", "2024-01-31"],
+            "does not exist",
+        ),
+        (["--bbox", "0,0,1,1", "--start", "January", "--end", "2024-01-31"], "January"),
+    ],
+)
+def test_scan_bad_input_before_any_request(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path, args: list[str], message: str
+) -> None:
+    code, _, err = run(capsys, "scan", *args, "--out", str(tmp_path / "out"))
+    assert code == 2 and message in _error_line(err)
+    assert not (tmp_path / "out").exists()
