@@ -6,7 +6,6 @@ AOIs are EPSG:4326 (RFC 7946). One crossing the antimeridian is split into parts
 
 from __future__ import annotations
 
-import json
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
@@ -16,6 +15,7 @@ import shapely
 from shapely.geometry import MultiPolygon, Polygon, box, mapping, shape
 
 from asm_core.errors import AoiError
+from asm_core.geojson_files import read_geojson
 from asm_core.stac import SceneItem
 
 BBox = tuple[float, float, float, float]
@@ -64,12 +64,7 @@ def load_aoi(path: Path) -> Polygon | MultiPolygon:
     Raises:
         AoiError: unreadable, not GeoJSON polygons, invalid or empty.
     """
-    try:
-        data = json.loads(path.read_text(encoding="utf-8"))
-    except FileNotFoundError as e:
-        raise AoiError(f"AOI file {str(path)!r} does not exist") from e
-    except (OSError, json.JSONDecodeError) as e:
-        raise AoiError(f"AOI file {str(path)!r} is not readable GeoJSON: {e}") from e
+    data = read_geojson(path, "AOI", AoiError)
     kind = data.get("type") if isinstance(data, dict) else None
     if kind == "FeatureCollection":
         geometries = [f.get("geometry") for f in data.get("features", [])]

@@ -9,7 +9,6 @@ be seen by design: they are reported apart and left out of recall, and detecting
 
 from __future__ import annotations
 
-import json
 from collections import Counter, defaultdict
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -19,6 +18,7 @@ import shapely
 from shapely.geometry import shape
 
 from asm_core.errors import TruthError
+from asm_core.geojson_files import read_geojson
 from asm_core.results import read_table
 from asm_core.vectorize import WGS84, reproject, utm_epsg_for
 
@@ -52,12 +52,7 @@ class Evaluation:
 
 def load_truth(path: Path) -> list[dict[str, Any]]:
     """Read a GeoJSON FeatureCollection of labelled features (EPSG:4326)."""
-    try:
-        data = json.loads(path.read_text(encoding="utf-8"))
-    except FileNotFoundError as e:
-        raise TruthError(f"truth file {str(path)!r} does not exist") from e
-    except (OSError, json.JSONDecodeError) as e:
-        raise TruthError(f"truth file {str(path)!r} is not readable GeoJSON: {e}") from e
+    data = read_geojson(path, "truth", TruthError)
     features = data.get("features") if isinstance(data, dict) else None
     if not isinstance(features, list):
         raise TruthError(f"truth file {str(path)!r}: expected a FeatureCollection with 'features'")

@@ -157,9 +157,7 @@ def scan(
         if full_tiles
         else {t.item_id: window_bounds(area, t.item.get("geometry")) for t in plan.tile_dates}
     )
-    bar = tqdm(
-        total=len(plan.tile_dates), unit="tile", file=sys.stderr, disable=None
-    )
+    bar = tqdm(total=len(plan.tile_dates), unit="tile", file=sys.stderr, disable=None)
 
     def progress(p: ScanProgress, run: TileRun) -> None:
         bar.total = p.total
