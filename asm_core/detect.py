@@ -18,18 +18,20 @@ from dataclasses import dataclass, field
 import numpy as np
 import shapely
 from affine import Affine
-from scipy import ndimage
 from shapely.geometry import Polygon
 
 from asm_core.confidence import SiteCues, combine, site_cue_scores, turbid_confidence
+from asm_core.heap import release_free_heap
 from asm_core.indices import available_indices
-from asm_core.layers import Bool, SceneLayers, ScenePixels
+from asm_core.layers import SceneLayers, ScenePixels
 from asm_core.lookalikes import classify_scar
 from asm_core.objects import (
-    EIGHT_CONNECTED,
+    Labelled,
     ObjectCrop,
     ObjectStats,
+    and_in_strips,
     clean_mask,
+    dilate,
     fill_small_holes,
     grow_from_seeds,
     label_objects,
@@ -37,6 +39,7 @@ from asm_core.objects import (
     object_stats,
     radius_px,
 )
+from asm_core.packed_mask import Bool
 from asm_core.rules import RuleSet
 from asm_core.vectorize import mask_to_polygon, metric_geometry
 
@@ -74,10 +77,10 @@ class SceneDetections:
 class _Candidate:
     crop: ObjectCrop
     cls: str
-    stats: ObjectStats
     polygon: shapely.Geometry
     metric: shapely.Geometry
     rectangularity: float
+    stats: ObjectStats = field(default_factory=lambda: ObjectStats({}, {}, 0.0, None))
 
 
 def _digest(*parts: object) -> str:
@@ -108,23 +111,29 @@ class _Detector:
         self.indices = available_indices(pixels.reflectance_bands)
         self.ring_px = radius_px(rules.objects.ring_width_m, pixel_m)
         self.suppressed: Counter[str] = Counter()
-        shape = pixels.stack.shape
-        self.empty: Bool = np.zeros(shape, dtype=bool)
 
     def layer(self, name: str) -> Bool:
-        return self.layers.layers.get(name, self.empty)
+        """A rule layer unpacked to a full-grid mask (all false if the rule set lacks it)."""
+        release_free_heap()  # strip-sized temporaries of the last step, before a full-size array
+        packed = self.layers.layers.get(name)
+        return packed.unpack() if packed is not None else np.zeros(self.pixels.shape, bool)
 
     def min_pixels(self, area_m2: float) -> int:
         return max(1, round(area_m2 / self.pixel_area))
 
     def candidate(self, crop: ObjectCrop, cls: str) -> _Candidate:
-        transform: Affine = self.pixels.stack.transform @ Affine.translation(
+        transform: Affine = self.pixels.files.transform @ Affine.translation(
             crop.cols.start, crop.rows.start
         )
         polygon = mask_to_polygon(crop.mask, transform)
-        metric = metric_geometry(polygon, self.pixels.stack.crs)
-        stats = object_stats(self.pixels, crop, self.layers.valid, self.indices)
-        return _Candidate(crop, cls, stats, polygon, metric, _rectangularity(metric, self.pixel_m))
+        metric = metric_geometry(polygon, self.pixels.files.crs)
+        return _Candidate(crop, cls, polygon, metric, _rectangularity(metric, self.pixel_m))
+
+    def measure(self, candidates: list[_Candidate]) -> None:
+        """Index statistics of every kept candidate, read back from the band files in raster
+        order so that GDAL's block cache decodes each block they touch about once."""
+        for cand in sorted(candidates, key=lambda c: (c.crop.rows.start, c.crop.cols.start)):
+            cand.stats = object_stats(self.pixels, cand.crop, self.layers.valid, self.indices)
 
     def scar_crops(self) -> list[ObjectCrop]:
         """Scar objects: strict seeds grown into relaxed neighbours, cleaned and labelled.
@@ -134,12 +143,15 @@ class _Detector:
         """
         o = self.rules.objects
         min_pixels = self.min_pixels(o.min_object_m2)
-        seeds = self.layer("scar")
-        if "scar_grow" in self.layers.layers:
-            seeds = grow_from_seeds(seeds, self.layer("scar_grow"))
+        seeds, grow = self.layers.layers.get("scar"), self.layers.layers.get("scar_grow")
+        if seeds is not None and grow is not None:
+            release_free_heap()
+            mask = grow_from_seeds(seeds, grow)
+        else:
+            mask = self.layer("scar")
         # pits and puddles inside a scar are part of it: fill them before the opening, or a
         # scar ringing a small pond would be opened away as a thin line
-        mask = fill_small_holes(seeds, min_pixels)
+        mask = fill_small_holes(mask, min_pixels)
         mask = fill_small_holes(clean_mask(mask, o.opening_px, o.closing_px), min_pixels)
         return object_crops(label_objects(mask, min_pixels), self.ring_px)
 
@@ -156,26 +168,22 @@ class _Detector:
 
     def waters(self, scars: list[_Candidate]) -> tuple[list[_Candidate], list[_Candidate]]:
         o = self.rules.objects
-        water = self.layer("water")
-        labels = label_objects(water, self.min_pixels(o.min_object_m2))
-        scar_mask = np.zeros_like(water)
-        for s in scars:
-            scar_mask[s.crop.rows, s.crop.cols] |= s.crop.mask
+        objects = label_objects(self.layer("water"), self.min_pixels(o.min_object_m2))
+        parts, max_pond = objects.components, self.min_pixels(o.pond_max_area_m2)
+        small = Labelled(parts, objects.kept[parts.sizes[objects.kept] <= max_pond])
         reach = radius_px(o.pond_max_distance_to_scar_m, self.pixel_m) + 1
-        max_pond = self.min_pixels(o.pond_max_area_m2)
-        ponds, large = [], np.zeros_like(water)
-        for crop in object_crops(labels, 1):
-            if crop.pixels > max_pond:
-                large[crop.rows, crop.cols] |= crop.mask
-            elif _near(scar_mask, crop, reach):
+        ponds = []
+        for crop in object_crops(small, 1):
+            if _near(scars, crop, reach):
                 ponds.append(self.candidate(crop, "pond"))
             else:
                 self.suppressed["isolated_pond"] += 1
-        turbid_labels = label_objects(
-            self.layer("turbid") & large, self.min_pixels(o.turbid_min_area_m2)
-        )
-        reaches = [self.candidate(c, "turbid_water") for c in object_crops(turbid_labels, 1)]
-        return ponds, reaches
+        # large water bodies, written over the water mask (done with), where they are turbid
+        turbid = parts.select(parts.sizes > max_pond, out=parts.mask)
+        turbid_layer = self.layers.layers.get("turbid")
+        turbid = and_in_strips(turbid, turbid_layer) if turbid_layer else np.zeros_like(turbid)
+        reaches = label_objects(turbid, self.min_pixels(o.turbid_min_area_m2))
+        return ponds, [self.candidate(c, "turbid_water") for c in object_crops(reaches, 1)]
 
     def sites(self, members: list[_Candidate]) -> list[list[_Candidate]]:
         """Members within the grouping distance of each other (transitively) form a site."""
@@ -200,20 +208,24 @@ class _Detector:
         return sorted(groups.values(), key=lambda g: min(m.crop.anchor for m in g))
 
 
-def _near(mask: Bool, crop: ObjectCrop, reach: int) -> bool:
-    """Whether any set pixel of a full-grid mask lies within ``reach`` px of the object."""
-    height, width = mask.shape
-    r0, c0 = max(0, crop.rows.start - reach), max(0, crop.cols.start - reach)
-    r1, c1 = min(height, crop.rows.stop + reach), min(width, crop.cols.stop + reach)
-    window = mask[r0:r1, c0:c1]
+def _near(scars: list[_Candidate], crop: ObjectCrop, reach: int) -> bool:
+    """Whether any scar pixel lies within ``reach`` px (8-connected steps) of the object."""
+    r0, c0 = crop.rows.start - reach, crop.cols.start - reach
+    r1, c1 = crop.rows.stop + reach, crop.cols.stop + reach
+    window = np.zeros((r1 - r0, c1 - c0), dtype=bool)
+    for s in scars:
+        sr, sc = s.crop.rows, s.crop.cols
+        top, left = max(r0, sr.start), max(c0, sc.start)
+        bottom, right = min(r1, sr.stop), min(c1, sc.stop)
+        if top < bottom and left < right:
+            window[top - r0 : bottom - r0, left - c0 : right - c0] |= s.crop.mask[
+                top - sr.start : bottom - sr.start, left - sc.start : right - sc.start
+            ]
     if not window.any():
         return False
-    grown = ndimage.binary_dilation(window, EIGHT_CONNECTED, iterations=reach)
     placed = np.zeros_like(window)
-    placed[
-        crop.rows.start - r0 : crop.rows.stop - r0, crop.cols.start - c0 : crop.cols.stop - c0
-    ] = crop.mask
-    return bool(np.any(grown & placed))
+    placed[reach : reach + crop.mask.shape[0], reach : reach + crop.mask.shape[1]] = crop.mask
+    return bool(np.any(dilate(window, reach) & placed))
 
 
 def _weighted(members: list[_Candidate], key: str) -> float | None:
@@ -236,6 +248,7 @@ def detect_objects(
     d = _Detector(pixels, layers, rules, item_id, pixel_m)
     scars = d.scars()
     ponds, reaches = d.waters(scars)
+    d.measure(scars + ponds + reaches)
     out: list[Detection] = []
     reach_union = shapely.union_all([r.metric for r in reaches]) if reaches else None
     site_centroids = []

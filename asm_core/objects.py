@@ -9,14 +9,17 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass, field
 
+import cv2
 import numpy as np
 import numpy.typing as npt
-from scipy import ndimage
 
+from asm_core.components import STRIP_ROWS, Components, label_components, label_strip
 from asm_core.indices import ROW_INDICES
-from asm_core.layers import Bool, ScenePixels
+from asm_core.layers import ScenePixels
+from asm_core.packed_mask import Bool, PackedMask
 
 EIGHT_CONNECTED = np.ones((3, 3), dtype=bool)
+_SQUARE = np.ones((3, 3), dtype=np.uint8)
 
 
 #: After the opening, pixels of the original mask within this many pixels of a surviving body
@@ -25,88 +28,139 @@ EIGHT_CONNECTED = np.ones((3, 3), dtype=bool)
 RECONSTRUCT_PX = 2
 
 
-def clean_mask(mask: Bool, opening_px: int, closing_px: int) -> Bool:
-    """Opening removes lines narrower than 2·opening+1 px (roads, edges); closing fills gaps."""
+# Morphology runs in OpenCV: on a 10980² mask its SIMD, multi-threaded erosion is ~20x faster
+# than scipy.ndimage's binary_erosion. The border counts as background, as in scipy.
+def _morphology(operation: int, mask: Bool, iterations: int) -> Bool:
+    image = np.ascontiguousarray(mask).view(np.uint8)
+    out = cv2.morphologyEx(
+        image,
+        operation,
+        _SQUARE,
+        iterations=iterations,
+        borderType=cv2.BORDER_CONSTANT,
+        borderValue=0,
+    )
+    return np.asarray(out).view(bool)
+
+
+def dilate(mask: Bool, iterations: int) -> Bool:
+    """Grow a mask by ``iterations`` pixels (8-connected square steps)."""
+    return _morphology(cv2.MORPH_DILATE, mask, iterations)
+
+
+def _clean_window(mask: Bool, opening_px: int, closing_px: int) -> Bool:
     out = mask
     if opening_px:
-        out = ndimage.binary_opening(out, structure=EIGHT_CONNECTED, iterations=opening_px)
-        out = (
-            ndimage.binary_dilation(out, structure=EIGHT_CONNECTED, iterations=RECONSTRUCT_PX)
-            & mask
-        )
+        out = _morphology(cv2.MORPH_OPEN, mask, opening_px)
+        out = _morphology(cv2.MORPH_DILATE, out, RECONSTRUCT_PX)
+        out &= mask
     if closing_px:
-        out = ndimage.binary_closing(out, structure=EIGHT_CONNECTED, iterations=closing_px)
-        out &= ndimage.binary_dilation(mask, structure=EIGHT_CONNECTED, iterations=closing_px)
-    return np.asarray(out, dtype=bool)
+        out = _morphology(cv2.MORPH_CLOSE, out, closing_px)
+        out &= dilate(mask, closing_px)
+    return out
+
+
+def clean_mask(mask: Bool, opening_px: int, closing_px: int, strip_rows: int = STRIP_ROWS) -> Bool:
+    """Opening removes lines narrower than 2·opening+1 px (roads, edges); closing fills gaps.
+
+    Works in place, strip by strip: each strip is cleaned with enough rows of context above
+    and below that the result equals cleaning the whole grid at once, and no full-size
+    temporary is made (three would be 360 MB on a 10980² tile).
+    """
+    if not (opening_px or closing_px):
+        return mask
+    height = mask.shape[0]
+    margin = 2 * opening_px + (RECONSTRUCT_PX if opening_px else 0) + 2 * closing_px + 1
+    strip_rows = max(strip_rows, margin)
+    above: Bool | None = None  # original rows above the current strip (already overwritten)
+    for r0 in range(0, height, strip_rows):
+        r1 = min(height, r0 + strip_rows)
+        e0, e1 = max(0, r0 - margin), min(height, r1 + margin)
+        window = mask[e0:e1].copy()
+        if above is not None:
+            window[: r0 - e0] = above[above.shape[0] - (r0 - e0) :]
+        above = window[r0 - e0 : r1 - e0].copy()
+        mask[r0:r1] = _clean_window(window, opening_px, closing_px)[r0 - e0 : r1 - e0]
+    return mask
 
 
 @dataclass
 class Labelled:
-    """Connected components of a mask: raw labels, their bounding boxes and which to keep.
+    """Connected components of a mask and which of them are kept (big enough)."""
 
-    Labels are never renumbered: a full-scene fancy-index remap costs more than the labelling.
-    """
-
-    labels: npt.NDArray[np.int32]
-    boxes: list[tuple[slice, slice] | None]
-    kept: list[int]
+    components: Components
+    kept: npt.NDArray[np.int64]
 
     @property
     def count(self) -> int:
-        return len(self.kept)
-
-    def mask_of(self, ids: list[int], like: Bool) -> Bool:
-        """A full-grid mask of the given components, written box by box."""
-        out = np.zeros_like(like)
-        for index in ids:
-            box = self.boxes[index - 1]
-            if box is not None:
-                out[box] |= self.labels[box] == index
-        return out
+        return int(self.kept.shape[0])
 
 
-def label_components(
-    mask: Bool, min_pixels: int = 1, structure: Bool = EIGHT_CONNECTED
-) -> Labelled:
-    """Components of at least ``min_pixels``, in raster order of their first pixel."""
-    labels, count = ndimage.label(mask, structure=structure)
-    labels = labels.astype(np.int32, copy=False)
-    if count == 0:
-        return Labelled(labels, [], [])
-    sizes = np.bincount(labels.ravel(), minlength=count + 1)
-    kept = [int(i) for i in np.flatnonzero(sizes >= min_pixels) if i != 0]
-    return Labelled(labels, list(ndimage.find_objects(labels)), kept)
+def grow_from_seeds(seeds: Bool | PackedMask, allowed: Bool | PackedMask) -> Bool:
+    """Hysteresis: the connected parts of ``seeds | allowed`` that contain a seed pixel.
+
+    Packed layers are combined packed, so a full tile holds one full-size mask, not three.
+    """
+    if isinstance(seeds, PackedMask) and isinstance(allowed, PackedMask):
+        union = PackedMask(seeds.bits | allowed.bits, seeds.width).unpack()
+    else:
+        union = np.logical_or(_unpacked(allowed), _unpacked(seeds))
+    parts = label_components(union, marker=seeds)
+    return parts.select(parts.marked, out=union)
 
 
-def grow_from_seeds(seeds: Bool, allowed: Bool) -> Bool:
-    """Hysteresis: the connected parts of ``seeds | allowed`` that contain a seed pixel."""
-    parts = label_components(seeds | allowed)
-    if not parts.kept:
-        return seeds
-    touched = np.unique(parts.labels[seeds])
-    return parts.mask_of([int(i) for i in touched if i != 0], seeds)
+def _unpacked(mask: Bool | PackedMask) -> Bool:
+    return mask.unpack() if isinstance(mask, PackedMask) else mask
 
 
-def fill_small_holes(mask: Bool, max_pixels: int) -> Bool:
-    """Fill holes of fewer than ``max_pixels`` (pits and puddles inside a scar are part of it);
-    larger holes (ponds big enough to map on their own) stay open."""
-    # one labelling of the background is ~3x cheaper than scipy's iterative fill_holes
-    background = label_components(
-        ~mask, structure=np.array([[0, 1, 0], [1, 1, 1], [0, 1, 0]], dtype=bool)
-    )
-    if not background.kept:
-        return mask
-    labels = background.labels
-    sizes = np.bincount(labels.ravel())
-    edges = np.concatenate([labels[0], labels[-1], labels[:, 0], labels[:, -1]])
-    border = set(np.unique(edges).tolist())
-    small = [i for i in background.kept if sizes[i] < max_pixels and i not in border]
-    return np.asarray(mask | background.mask_of(small, mask), dtype=bool)
+def and_in_strips(mask: Bool, other: PackedMask, strip_rows: int = STRIP_ROWS) -> Bool:
+    """``mask &= other`` in place, unpacking ``other`` a strip at a time."""
+    for r0 in range(0, mask.shape[0], strip_rows):
+        r1 = min(mask.shape[0], r0 + strip_rows)
+        mask[r0:r1] &= other[r0:r1, :]
+    return mask
 
 
-def label_objects(mask: Bool, min_pixels: int) -> Labelled:
-    """8-connected components of at least ``min_pixels``."""
-    return label_components(mask, min_pixels)
+def fill_small_holes(mask: Bool, max_pixels: int, strip_rows: int = STRIP_ROWS) -> Bool:
+    """Fill, in place, holes of fewer than ``max_pixels`` (pits and puddles inside a scar are
+    part of it); larger holes (ponds big enough to map on their own) stay open.
+
+    Holes are 4-connected background components that do not touch the grid's edge (the dual
+    of 8-connected objects, so every hole lies inside exactly one object). A small hole spans
+    fewer than ``max_pixels`` rows, so strips overlapping by that much see every small hole
+    whole: one labelling per strip, no joining across strips.
+    """
+    height = mask.shape[0]
+    margin = max(1, max_pixels)
+    for r0 in range(0, height, strip_rows):
+        r1 = min(height, r0 + strip_rows)
+        e0, e1 = max(0, r0 - margin), min(height, r1 + margin)
+        _, labels, stats = label_strip(mask[e0:e1], 4, invert=True)
+        top, left = stats[:, cv2.CC_STAT_TOP], stats[:, cv2.CC_STAT_LEFT]
+        bottom = top + stats[:, cv2.CC_STAT_HEIGHT]
+        right = left + stats[:, cv2.CC_STAT_WIDTH]
+        hole = (
+            (stats[:, cv2.CC_STAT_AREA] < max_pixels)
+            & (left > 0)
+            & (right < mask.shape[1])
+            & (top > 0)  # touching the window's top: the grid's edge, or not seen whole
+            & (bottom < e1 - e0)
+            & (top + e0 >= r0)  # each hole is filled by the strip holding its first row
+            & (top + e0 < r1)
+        )
+        hole[0] = False
+        if hole.any():
+            mask[r0:r1] |= hole[labels[r0 - e0 : r1 - e0]]
+    return mask
+
+
+def label_objects(mask: Bool, min_pixels: int, max_pixels: int | None = None) -> Labelled:
+    """8-connected components of at least ``min_pixels`` (and at most ``max_pixels``)."""
+    parts = label_components(mask)
+    keep = parts.sizes >= min_pixels
+    if max_pixels is not None:
+        keep &= parts.sizes <= max_pixels
+    return Labelled(parts, np.flatnonzero(keep))
 
 
 @dataclass
@@ -122,36 +176,36 @@ class ObjectCrop:
 
     @property
     def pixels(self) -> int:
-        return int(self.mask.sum())
+        return int(np.count_nonzero(self.mask))
 
     @property
     def anchor(self) -> tuple[int, int]:
         """Grid (row, col) of the object's first pixel in raster order: a stable identity."""
-        r, c = np.argwhere(self.mask)[0]
-        return int(r) + self.rows.start, int(c) + self.cols.start
+        first = int(np.argmax(self.mask.ravel()))
+        r, c = divmod(first, self.mask.shape[1])
+        return r + self.rows.start, c + self.cols.start
+
+
+def _fill_holes(mask: Bool) -> Bool:
+    """The object with every hole filled: all but the background reachable from outside."""
+    padded = np.pad(mask, 1).view(np.uint8)
+    outside = np.zeros((padded.shape[0] + 2, padded.shape[1] + 2), dtype=np.uint8)
+    cv2.floodFill(padded.copy(), outside, (0, 0), 1, flags=4 | cv2.FLOODFILL_MASK_ONLY)
+    return np.asarray(outside[2:-2, 2:-2] == 0)
 
 
 def object_crops(objects: Labelled, ring_px: int) -> list[ObjectCrop]:
-    """Crops (with a ring of ``ring_px`` around the hole-filled object) for every kept object."""
-    labels = objects.labels
-    height, width = labels.shape
+    """Crops (with a ring of ``ring_px`` around the hole-filled object) for every kept object,
+    in raster order of their first pixel."""
     crops = []
-    for index in objects.kept:
-        bbox = objects.boxes[index - 1]
-        if bbox is None:
-            continue
-        r0 = max(0, bbox[0].start - ring_px)
-        r1 = min(height, bbox[0].stop + ring_px)
-        c0 = max(0, bbox[1].start - ring_px)
-        c1 = min(width, bbox[1].stop + ring_px)
-        mask = labels[r0:r1, c0:c1] == index
-        filled = ndimage.binary_fill_holes(mask)
-        grown = ndimage.binary_dilation(filled, structure=EIGHT_CONNECTED, iterations=ring_px)
-        crops.append(ObjectCrop(index, slice(r0, r1), slice(c0, c1), mask, filled, grown & ~filled))
-    return crops
+    for index, (rows, cols), mask in objects.components.crops(objects.kept, ring_px):
+        filled = _fill_holes(mask)
+        ring = dilate(filled, ring_px) & ~filled
+        crops.append(ObjectCrop(index, rows, cols, mask, filled, ring))
+    return sorted(crops, key=lambda crop: crop.anchor)
 
 
-def ring_fraction(crop: ObjectCrop, layer: Bool, invert: bool = False) -> float:
+def ring_fraction(crop: ObjectCrop, layer: Bool | PackedMask, invert: bool = False) -> float:
     """Share of the object's ring pixels set in a full-grid layer (or unset, with ``invert``)."""
     ring = crop.ring
     total = int(ring.sum())
@@ -179,7 +233,7 @@ def _mean(values: npt.NDArray[np.float32]) -> float | None:
 
 
 def object_stats(
-    pixels: ScenePixels, crop: ObjectCrop, valid: Bool, indices: tuple[str, ...]
+    pixels: ScenePixels, crop: ObjectCrop, valid: Bool | PackedMask, indices: tuple[str, ...]
 ) -> ObjectStats:
     """Means (and p10/p90 of NDVI and BSI) of the indices over the object's valid pixels."""
     r, c = crop.rows, crop.cols

@@ -27,17 +27,15 @@ CLASS_COLOURS = {
 
 
 def _true_colour(pixels: ScenePixels, step: int) -> np.ndarray:
-    height, width = pixels.stack.shape
-    shape = ((height + step - 1) // step, (width + step - 1) // step)
+    height, width = pixels.shape
+    shape = (max(1, height // step), max(1, width // step))
     channels = []
     for name in ("red", "green", "blue"):
-        if name not in pixels.stack.arrays:
+        if name not in pixels.files.names:
             channels.append(np.zeros(shape, np.float32))
             continue
-        factor = pixels.stack.factors[name]
-        dn = pixels.stack.arrays[name][:: max(1, step // factor), :: max(1, step // factor)]
-        band = to_reflectance(dn, pixels.assets[name].scale, pixels.dn_offset)
-        channels.append(band[: shape[0], : shape[1]])
+        dn = pixels.files.read_decimated(name, step)
+        channels.append(to_reflectance(dn, pixels.assets[name].scale, pixels.dn_offset))
     rgb = np.stack(channels, axis=-1)
     scaled = np.clip(np.nan_to_num(rgb, nan=0.0) / WHITE_REFLECTANCE, 0, 1) ** (1 / 1.6)
     return np.asarray(scaled * 255, dtype=np.uint8)
@@ -45,11 +43,11 @@ def _true_colour(pixels: ScenePixels, step: int) -> np.ndarray:
 
 def write_quicklook(pixels: ScenePixels, detections: Sequence[Detection], path: Path) -> Path:
     """Write a PNG of the scene (at most 1024 px a side) with each detection outlined."""
-    height, width = pixels.stack.shape
+    height, width = pixels.shape
     step = max(1, int(np.ceil(max(height, width) / MAX_SIDE)))
     image = Image.fromarray(_true_colour(pixels, step), mode="RGB")
     draw = ImageDraw.Draw(image)
-    inverse = ~pixels.stack.transform
+    inverse = ~pixels.files.transform
     for d in detections:
         colour = CLASS_COLOURS.get(d.cls, (255, 0, 255))
         for polygon in getattr(d.geometry, "geoms", [d.geometry]):

@@ -12,8 +12,8 @@ import functools
 import math
 import re
 import time
-from collections.abc import Callable, Iterable, Mapping
-from contextlib import ExitStack
+from collections.abc import Callable, Iterable, Iterator, Mapping
+from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass, field
 from typing import TypeVar
 
@@ -29,6 +29,8 @@ from rasterio.windows import Window
 
 from asm_core.errors import AoiError, BandError, CrsError, RasterReadError
 from asm_core.sentinel2 import BandAsset
+
+Array = npt.NDArray[np.integer]
 
 
 @dataclass
@@ -138,12 +140,11 @@ def _read_band(
     """One band's part of the fine-grid window: native resolution when the grid ratio is an
     integer, otherwise resampled by GDAL onto the fine grid."""
     if factor == round(ratio):
-        band_window = Window(
-            window.col_off // factor,
-            window.row_off // factor,
-            math.ceil(window.width / factor),
-            math.ceil(window.height / factor),
-        )
+        # the stored pixels covering the fine window: from floor(start/f) to ceil(stop/f)
+        col0, row0 = int(window.col_off) // factor, int(window.row_off) // factor
+        col1 = -(-int(window.col_off + window.width) // factor)
+        row1 = -(-int(window.row_off + window.height) // factor)
+        band_window = Window(col0, row0, min(col1, src.width) - col0, min(row1, src.height) - row0)
         data: npt.NDArray[np.integer] = src.read(1, window=band_window, boundless=False)
         return data
     scaled = Window(
@@ -171,22 +172,85 @@ def _check_footprint(
         )
 
 
-def read_bands(
+@dataclass
+class BandFiles:
+    """An item's band files held open on one grid (the finest band's, or an AOI window of it).
+
+    Rows and windows are addressed on the fine grid; a 20 m band comes back at its own
+    resolution (``factors[name]`` fine pixels per stored pixel), never upsampled. Reads are
+    retried on transient remote errors and counted in ``bytes_read``.
+    """
+
+    sources: dict[str, rasterio.DatasetReader]
+    hrefs: dict[str, str]
+    factors: dict[str, int]
+    ratios: dict[str, float]
+    window: Window
+    transform: Affine
+    crs: CRS
+    retry: RetryPolicy
+    bytes_read: int = 0
+
+    @property
+    def shape(self) -> tuple[int, int]:
+        return int(self.window.height), int(self.window.width)
+
+    @property
+    def names(self) -> tuple[str, ...]:
+        return tuple(self.sources)
+
+    def read(self, name: str, r0: int, r1: int, c0: int = 0, c1: int | None = None) -> Array:
+        """Fine-grid rows ``r0:r1`` and columns ``c0:c1`` of a band, at the band's resolution
+        (a coarse band returns the stored pixels covering that part of the grid)."""
+        c1 = self.shape[1] if c1 is None else c1
+        fine = Window(self.window.col_off + c0, self.window.row_off + r0, c1 - c0, r1 - r0)
+        src, f = self.sources[name], self.factors[name]
+        data = self.retry.run(
+            self.hrefs[name],
+            "decoded",
+            functools.partial(_read_band, src, f, self.ratios[name], fine),
+        )
+        self.bytes_read += int(data.nbytes)
+        return data
+
+    def read_decimated(self, name: str, step: int) -> Array:
+        """The whole window of a band at one pixel in ``step`` (served from COG overviews)."""
+        height, width = self.shape
+        src, ratio = self.sources[name], self.ratios[name]
+        scaled = Window(
+            self.window.col_off / ratio,
+            self.window.row_off / ratio,
+            self.window.width / ratio,
+            self.window.height / ratio,
+        )
+        shape = (max(1, height // step), max(1, width // step))
+        data: Array = self.retry.run(
+            self.hrefs[name],
+            "decoded",
+            lambda: src.read(1, window=scaled, out_shape=shape, resampling=Resampling.nearest),
+        )
+        self.bytes_read += int(data.nbytes)
+        return data
+
+
+@contextmanager
+def open_bands(
     bands: Mapping[str, BandAsset],
     names: Iterable[str],
     expected_epsg: int | None = None,
     gdal_options: Mapping[str, str | bool | int] | None = None,
     aoi: tuple[float, float, float, float] | None = None,
     retry: RetryPolicy = RetryPolicy(),
-) -> BandStack:
-    """Read the named bands of an item, whole or within an area of interest.
+) -> Iterator[BandFiles]:
+    """Open the named bands of an item, whole or within an area of interest.
 
     Args:
         bands: resolved band assets by common name.
-        names: which of them to read (missing ones are the caller's business).
+        names: which of them to open (missing ones are the caller's business).
         expected_epsg: the item's ``proj:epsg``; a file in another CRS is an error.
-        gdal_options: GDAL configuration for this read (e.g. ``AWS_NO_SIGN_REQUEST``).
-        aoi: optional (west, south, east, north) in degrees; only that window is read.
+        gdal_options: GDAL configuration for these reads (e.g. ``AWS_NO_SIGN_REQUEST``,
+            ``GDAL_CACHEMAX``); it applies while the files are open.
+        aoi: optional (west, south, east, north) in degrees; only that window is addressed.
         retry: retries with backoff on transient errors of remote files.
 
     Raises:
@@ -214,38 +278,46 @@ def read_bands(
             else 1
             for n, r in ratios.items()
         }
+        for n, src in sources.items():
+            _check_footprint(n, src, finest, grid)
         window = (
             Window(0, 0, grid.width, grid.height)
             if aoi is None
             else _aoi_window(aoi, crss[first], grid, max(factors.values()))
         )
-        arrays: dict[str, npt.NDArray[np.integer]] = {}
-        for n, src in sources.items():
-            _check_footprint(n, src, finest, grid)
-            f = factors[n]
-            arrays[n] = retry.run(
-                bands[n].href, "decoded", functools.partial(_read_band, src, f, ratios[n], window)
-            )
-        return BandStack(
-            arrays=arrays,
+        yield BandFiles(
+            sources=sources,
+            hrefs={n: bands[n].href for n in wanted},
             factors=factors,
+            ratios=ratios,
+            window=window,
             transform=grid.window_transform(window),
             crs=crss[first],
-            shape=(int(window.height), int(window.width)),
-            bytes_read=sum(int(a.nbytes) for a in arrays.values()),
-            sources={n: bands[n].href for n in wanted},
+            retry=retry,
         )
 
 
-def expand_rows(
-    array: npt.NDArray[np.generic], factor: int, row0: int, row1: int, width: int
-) -> npt.NDArray[np.generic]:
-    """Rows ``row0:row1`` of the fine grid taken from a coarse band, for one block only.
+def read_bands(
+    bands: Mapping[str, BandAsset],
+    names: Iterable[str],
+    expected_epsg: int | None = None,
+    gdal_options: Mapping[str, str | bool | int] | None = None,
+    aoi: tuple[float, float, float, float] | None = None,
+    retry: RetryPolicy = RetryPolicy(),
+) -> BandStack:
+    """Read the named bands whole (or an AOI window) into memory; see :func:`open_bands`.
 
-    The result is block-sized (never a full-size upsampled copy of the band).
+    For small scenes and tests: the per-tile job streams strips instead of holding a tile.
     """
-    if factor == 1:
-        return array[row0:row1, :width]
-    coarse = array[row0 // factor : (row1 - 1) // factor + 1]
-    rows = np.repeat(coarse, factor, axis=0)[row0 % factor : row0 % factor + (row1 - row0)]
-    return np.repeat(rows, factor, axis=1)[:, :width]
+    with open_bands(bands, names, expected_epsg, gdal_options, aoi, retry) as files:
+        height = files.shape[0]
+        arrays = {n: files.read(n, 0, height) for n in files.names}
+        return BandStack(
+            arrays=arrays,
+            factors=files.factors,
+            transform=files.transform,
+            crs=files.crs,
+            shape=files.shape,
+            bytes_read=files.bytes_read,
+            sources=dict(files.hrefs),
+        )

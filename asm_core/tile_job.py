@@ -15,15 +15,17 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+import rasterio
 import shapely
 from rasterio.errors import RasterioError
 
 import asm_core
 from asm_core.detect import Detection, SceneDetections, detect_objects
 from asm_core.errors import AsmError, BandError
+from asm_core.heap import release_free_heap
 from asm_core.layers import ScenePixels, compute_layers
 from asm_core.quicklook import write_quicklook
-from asm_core.reader import BandStack, read_bands
+from asm_core.reader import BandFiles, open_bands
 from asm_core.reflectance import OffsetDecision, decide_boa_offset, pixel_evidence
 from asm_core.results import (
     detections_table,
@@ -38,6 +40,12 @@ from asm_core.stac import SceneItem
 from asm_core.vectorize import WGS84, crs_key, metric_geometry, reproject, utm_zone_of
 
 EVIDENCE_STRIDE = 4
+#: GDAL's block cache (bytes; rasterio takes GDAL_CACHEMAX in bytes). The strip pass reads
+#: each block once, so it only needs to carry the 20 m blocks that straddle two strips; the
+#: per-object reads that follow go in raster order and need about two rows of blocks of every
+#: band (a full tile's decoded bands would be 1.1 GB).
+STRIP_CACHE_BYTES = 32 << 20
+OBJECT_CACHE_BYTES = 192 << 20
 
 
 @dataclass(frozen=True)
@@ -57,38 +65,38 @@ class TileRun:
     stage_seconds: dict[str, float] = field(default_factory=dict)
 
 
-def _offset_decision(item: SceneItem, stack: BandStack) -> OffsetDecision:
+def _offset_decision(item: SceneItem, files: BandFiles) -> OffsetDecision:
     samples = []
     for name in ("blue", "red", "nir"):
-        if name in stack.arrays:
-            sample = stack.arrays[name][::EVIDENCE_STRIDE, ::EVIDENCE_STRIDE]
+        if name in files.names:
+            sample = files.read_decimated(name, EVIDENCE_STRIDE)
             samples.append(sample[sample > 0])
     return decide_boa_offset(
         item.baseline, item.boa_offset_flag, item.bands, pixel_evidence(samples)
     )
 
 
-def _pixel_metres(stack: BandStack) -> float:
-    r, c = stack.shape[0] // 2, stack.shape[1] // 2
-    x0, y0 = stack.transform @ (c, r)
-    x1, y1 = stack.transform @ (c + 1, r + 1)
+def _pixel_metres(files: BandFiles) -> float:
+    r, c = files.shape[0] // 2, files.shape[1] // 2
+    x0, y0 = files.transform @ (c, r)
+    x1, y1 = files.transform @ (c + 1, r + 1)
     pixel = shapely.box(min(x0, x1), min(y0, y1), max(x0, x1), max(y0, y1))
-    return math.sqrt(float(metric_geometry(pixel, stack.crs).area))
+    return math.sqrt(float(metric_geometry(pixel, files.crs).area))
 
 
-def _utm_zone(item: SceneItem, stack: BandStack | None) -> int:
+def _utm_zone(item: SceneItem, files: BandFiles | None) -> int:
     if item.mgrs_tile and item.mgrs_tile[:2].isdigit():
         return int(item.mgrs_tile[:2])
     lon = shapely.geometry.shape(item.geometry).centroid.x if item.geometry else 0.0
-    if stack is not None:
-        return utm_zone_of(stack.crs, lon)
+    if files is not None:
+        return utm_zone_of(files.crs, lon)
     return min(60, max(1, int((lon + 180.0) // 6.0) + 1))
 
 
 def _detection_row(
-    d: Detection, item: SceneItem, rules: RuleSet, stack: BandStack, offset: OffsetDecision
+    d: Detection, item: SceneItem, rules: RuleSet, files: BandFiles
 ) -> dict[str, Any]:
-    lonlat = reproject(d.geometry, crs_key(stack.crs), WGS84)
+    lonlat = reproject(d.geometry, crs_key(files.crs), WGS84)
     xmin, ymin, xmax, ymax = (round(v, 7) for v in lonlat.bounds)
     centre = lonlat.centroid
     means = {f"{k}_mean": v for k, v in d.stats.means.items()}
@@ -181,7 +189,7 @@ def run_item(
     started = time.perf_counter()
     row = _base_row(item, rules)
     row["aoi"] = list(aoi) if aoi is not None else None
-    stack: BandStack | None = None
+    opened: BandFiles | None = None
     found: SceneDetections | None = None
     quicklook = None
     stages: dict[str, float] = {}
@@ -201,52 +209,65 @@ def run_item(
                 f" the rules need some of {wanted}"
             )
         needed = sorted(set().union(*(r.required_bands() for r in runnable)) | {"scl"})
-        stack = read_bands(item.bands, needed, item.epsg, gdal_options, aoi)
-        stage("read")
-        offset = _offset_decision(item, stack)
-        pixels = ScenePixels(stack, item.bands, offset.dn_offset)
-        layers = compute_layers(pixels, runnable, rules.mask)
-        valid_fraction = float(layers.valid.mean())
-        pixel_m = _pixel_metres(stack)
-        row.update(
-            valid_area_km2=round(float(layers.valid.sum()) * pixel_m**2 / 1e6, 4),
-            boa_offset_dn=offset.dn_offset,
-            boa_offset_source=offset.source,
-            boa_offset_detail=offset.detail,
-            bytes_read=stack.bytes_read,
-            valid_fraction=round(valid_fraction, 4),
-        )
-        stage("compute")
-        if not layers.valid.any():
-            row["status"] = "no_data"
-            found = SceneDetections([])
-        else:
-            found = detect_objects(pixels, layers, rules, item.item_id, pixel_m)
-            row["status"] = "ok"
-        rows = [_detection_row(d, item, rules, stack, offset) for d in found.detections]
-        stage("post_process")
-        bounds = _bounds(rows)
-        zone = _utm_zone(item, stack)
-        write_atomic(
-            detections_table(rows, bounds),
-            partition_dir(out_dir, "detections", item.acquired, zone) / file_name(item.item_id),
-        )
-        row.update(
-            detections=len(rows),
-            sites=len({r["site_id"] for r in rows if r["site_id"]}),
-            suppressed=list(found.suppressed.items()),
-            rescued_pond_pixels=found.rescued_pond_pixels,
-        )
-        stage("write")
-        if quicklook_dir is not None:
-            quicklook = write_quicklook(
-                pixels, found.detections, quicklook_dir / f"{file_name(item.item_id)[:-8]}.png"
+        options = {"GDAL_CACHEMAX": OBJECT_CACHE_BYTES, **(gdal_options or {})}
+        with open_bands(item.bands, needed, item.epsg, options, aoi) as files:
+            opened = files
+            with rasterio.Env(GDAL_CACHEMAX=STRIP_CACHE_BYTES):
+                offset = _offset_decision(item, files)
+                stage("open")
+                pixels = ScenePixels(files, item.bands, offset.dn_offset)
+                layers = compute_layers(pixels, runnable, rules.mask)
+                stages.update(layers.seconds)  # decoding strips, and the kernel on them
+                lap[0] = time.perf_counter()
+            with rasterio.Env(GDAL_CACHEMAX=0):
+                pass  # drop the strip pass's cached blocks: objects start again at the top
+            release_free_heap()
+            valid_pixels = layers.valid.count()
+            pixel_m = _pixel_metres(files)
+            row.update(
+                valid_area_km2=round(valid_pixels * pixel_m**2 / 1e6, 4),
+                boa_offset_dn=offset.dn_offset,
+                boa_offset_source=offset.source,
+                boa_offset_detail=offset.detail,
+                valid_fraction=round(valid_pixels / (files.shape[0] * files.shape[1]), 4),
             )
+            if valid_pixels == 0:
+                row["status"] = "no_data"
+                found = SceneDetections([])
+            else:
+                found = detect_objects(pixels, layers, rules, item.item_id, pixel_m)
+                row["status"] = "ok"
+            del layers
+            with rasterio.Env(GDAL_CACHEMAX=0):
+                pass  # drop cached blocks (and the layers) before the rows are built
+            release_free_heap()
+            rows = [_detection_row(d, item, rules, files) for d in found.detections]
+            row["bytes_read"] = files.bytes_read
+            stage("post_process")
+            bounds = _bounds(rows)
+            zone = _utm_zone(item, files)
+            write_atomic(
+                detections_table(rows, bounds),
+                partition_dir(out_dir, "detections", item.acquired, zone) / file_name(item.item_id),
+            )
+            row.update(
+                detections=len(rows),
+                sites=len({r["site_id"] for r in rows if r["site_id"]}),
+                suppressed=list(found.suppressed.items()),
+                rescued_pond_pixels=found.rescued_pond_pixels,
+            )
+            stage("write")
+            if quicklook_dir is not None:
+                quicklook = write_quicklook(
+                    pixels,
+                    found.detections,
+                    quicklook_dir / f"{file_name(item.item_id)[:-8]}.png",
+                )
     except (AsmError, RasterioError, OSError, ValueError, MemoryError) as e:
         row.update(_failure(e))
     row["seconds"] = round(time.perf_counter() - started, 3)
     row["stage_seconds"] = list(stages.items())
-    _write_run(row, item, stack, out_dir)
+    _write_run(row, item, opened, out_dir)
     dets = found.detections if found and row["status"] != "failed" else []
     classes: dict[str, int] = {}
     for d in dets:
@@ -272,11 +293,11 @@ def _failure(error: BaseException) -> dict[str, Any]:
 
 
 def _write_run(
-    row: dict[str, Any], item: SceneItem, stack: BandStack | None, out_dir: Path
+    row: dict[str, Any], item: SceneItem, files: BandFiles | None, out_dir: Path
 ) -> None:
     write_atomic(
         tile_run_table(row),
-        partition_dir(out_dir, "tile_runs", item.acquired, _utm_zone(item, stack))
+        partition_dir(out_dir, "tile_runs", item.acquired, _utm_zone(item, files))
         / file_name(item.item_id),
     )
 

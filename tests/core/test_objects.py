@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import numpy as np
+from scipy import ndimage
 
 from asm_core.objects import (
+    EIGHT_CONNECTED,
     clean_mask,
     fill_small_holes,
     grow_from_seeds,
@@ -61,3 +63,31 @@ def test_labels_drop_small_objects_and_rings_measure_surroundings() -> None:
     water[:, :10] = True  # water on the west half of the ring
     share = ring_fraction(crop, water)
     assert share == 0.5  # 48 of the 96 ring pixels lie west of column 10
+
+
+def test_strip_wise_hole_filling_equals_labelling_the_whole_background() -> None:
+    rng = np.random.default_rng(5)
+    four = ndimage.generate_binary_structure(2, 1)
+    for _ in range(30):
+        mask = rng.random((int(rng.integers(5, 80)), int(rng.integers(5, 80)))) < 0.6
+        max_pixels = int(rng.integers(1, 12))
+        labels, _ = ndimage.label(~mask, four)
+        sizes = np.bincount(labels.ravel())
+        border = np.unique(np.concatenate([labels[0], labels[-1], labels[:, 0], labels[:, -1]]))
+        small = (sizes < max_pixels) & ~np.isin(np.arange(sizes.size), border)
+        small[0] = False
+        expected = mask | small[labels]
+        got = fill_small_holes(mask.copy(), max_pixels, strip_rows=int(rng.integers(1, 9)))
+        np.testing.assert_array_equal(got, expected)
+
+
+def test_opencv_morphology_equals_scipy_with_background_borders() -> None:
+    rng = np.random.default_rng(6)
+    mask = rng.random((50, 70)) < 0.7
+    opened = ndimage.binary_opening(mask, EIGHT_CONNECTED, iterations=1)
+    expected = ndimage.binary_dilation(opened, EIGHT_CONNECTED, iterations=2) & mask
+    closed = ndimage.binary_closing(expected, EIGHT_CONNECTED, iterations=1)
+    expected = closed & ndimage.binary_dilation(mask, EIGHT_CONNECTED, iterations=1)
+    np.testing.assert_array_equal(clean_mask(mask.copy(), 1, 1), expected)
+    for strip_rows in (1, 7, 13):  # strip by strip, in place: the same answer
+        np.testing.assert_array_equal(clean_mask(mask.copy(), 1, 1, strip_rows), expected)

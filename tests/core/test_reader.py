@@ -10,7 +10,8 @@ import pytest
 import rasterio
 
 from asm_core.errors import BandError, CrsError, RasterReadError
-from asm_core.reader import expand_rows, read_bands
+from asm_core.layers import expand_window
+from asm_core.reader import open_bands, read_bands
 from asm_core.stac import load_item
 from asm_core.synthetic.scene import WrittenScene
 from tests.conftest import edit_item
@@ -24,11 +25,18 @@ def test_twenty_metre_bands_are_kept_at_native_resolution(small_scene: WrittenSc
     assert stack.factors == {"red": 1, "swir16": 2, "scl": 2}
 
 
-def test_expand_rows_matches_a_full_upsample_on_any_block() -> None:
-    coarse = np.arange(35, dtype=np.uint16).reshape(5, 7)
-    full = np.repeat(np.repeat(coarse, 2, axis=0), 2, axis=1)[:9, :13]
-    for r0, r1 in [(0, 9), (1, 4), (3, 8), (8, 9)]:
-        np.testing.assert_array_equal(expand_rows(coarse, 2, r0, r1, 13), full[r0:r1])
+def test_any_window_of_a_coarse_band_expands_to_the_full_upsample(
+    small_scene: WrittenScene,
+) -> None:
+    item = load_item(str(small_scene.item_path))
+    whole = read_bands(item.bands, ["swir16"], item.epsg).arrays["swir16"]
+    full = np.repeat(np.repeat(whole, 2, axis=0), 2, axis=1)
+    with open_bands(item.bands, ["red", "swir16"], item.epsg) as files:
+        for r0, r1, c0, c1 in [(0, 768, 0, 768), (1, 4, 3, 8), (3, 8, 0, 13), (767, 768, 1, 2)]:
+            part = files.read("swir16", r0, r1, c0, c1)
+            np.testing.assert_array_equal(
+                expand_window(part, 2, r0, c0, r1 - r0, c1 - c0), full[r0:r1, c0:c1]
+            )
 
 
 def test_truncated_cog_is_a_read_error(small_scene: WrittenScene, tmp_path: Path) -> None:

@@ -1,0 +1,89 @@
+"""The fused kernel gives bit-identical layers to the numpy formulas of indices/reflectance."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from asm_core.indices import INDEX_NAMES, compute_indices
+from asm_core.pixel_kernel import classify_strip, rule_table
+from asm_core.reflectance import to_reflectance
+from asm_core.rules import MaskSettings, PixelRule, load_rules
+from asm_core.sentinel2 import REFLECTANCE_BANDS
+
+FACTORS = {"blue": 1, "green": 1, "red": 1, "nir": 1, "swir16": 2, "swir22": 2, "scl": 2}
+
+
+def _numpy_layers(
+    dn: dict[str, np.ndarray],
+    row0: int,
+    col0: int,
+    shape: tuple[int, int],
+    rules: list[PixelRule],
+    mask: MaskSettings,
+    offset: int,
+) -> tuple[np.ndarray, dict[str, np.ndarray], int]:
+    """The plain numpy way: upsample, reflectance, every index, then each condition."""
+    height, width = shape
+    full = {}
+    for name, a in dn.items():
+        f = FACTORS[name]
+        up = np.repeat(np.repeat(a, f, axis=0), f, axis=1)
+        full[name] = up[row0 % f : row0 % f + height, col0 % f : col0 % f + width]
+    refl = {n: to_reflectance(full[n], 1e-4, offset) for n in REFLECTANCE_BANDS if n in full}
+    values = {**refl, **compute_indices(INDEX_NAMES, refl)}
+    valid = np.all([np.isfinite(v) for v in refl.values()], axis=0)
+    rescued = 0
+    if "scl" in full:
+        bad = np.isin(full["scl"], mask.invalid_scl)
+        pond = (
+            np.isin(full["scl"], mask.pond_rescue_scl)
+            & (values["mndwi"] > np.float32(mask.pond_rescue_mndwi_gt))
+            & (values["swir16"] < np.float32(mask.pond_rescue_swir16_lt))
+        )
+        rescued = int(np.count_nonzero(pond & bad & valid))
+        valid &= ~(bad & ~pond)
+    layers: dict[str, np.ndarray] = {}
+    for rule in rules:
+        hit = valid.copy()
+        for c in rule.all:
+            v = values[c.operand]
+            if c.gt is not None:
+                hit &= v > np.float32(c.gt)
+            if c.lt is not None:
+                hit &= v < np.float32(c.lt)
+        layers[rule.layer] = layers.get(rule.layer, np.zeros_like(hit)) | hit
+    return valid, layers, rescued
+
+
+@pytest.mark.parametrize(("row0", "col0", "height", "width"), [(0, 0, 64, 100), (7, 3, 33, 41)])
+@pytest.mark.parametrize("offset", [0, 1000])
+def test_kernel_layers_equal_the_numpy_formulas(
+    row0: int, col0: int, height: int, width: int, offset: int
+) -> None:
+    rng = np.random.default_rng(row0 + offset)
+    dn = {}
+    for name, f in FACTORS.items():
+        shape = ((row0 + height - 1) // f - row0 // f + 1, (col0 + width - 1) // f - col0 // f + 1)
+        if name == "scl":
+            dn[name] = rng.integers(0, 12, shape).astype(np.uint8)
+        else:
+            low = 0 if name in ("red", "green") else offset  # exact zeros: ratio denominators
+            a = rng.integers(low, low + 3000, shape).astype(np.uint16)
+            a[rng.random(shape) < 0.03] = 0  # nodata
+            dn[name] = a
+    dn["green"][rng.random(dn["green"].shape) < 0.05] = offset  # zero reflectance
+    rules = load_rules()
+    table = rule_table(list(rules.rules), rules.mask)
+    out = np.zeros((table.planes, height, -(-width // 8)), dtype=np.uint8)
+    scales = dict.fromkeys(FACTORS, 1e-4)
+    rescued = classify_strip(dn, FACTORS, scales, offset, table, out, width, row0, col0)
+    valid, layers, expected_rescued = _numpy_layers(
+        dn, row0, col0, (height, width), list(rules.rules), rules.mask, offset
+    )
+    unpacked = np.unpackbits(out, axis=-1, count=width).astype(bool)
+    np.testing.assert_array_equal(unpacked[0], valid)
+    for i, name in enumerate(table.layers):
+        np.testing.assert_array_equal(unpacked[i + 1], layers[name], err_msg=name)
+    assert rescued == expected_rescued
+    assert any(layers[n].any() for n in layers)  # the comparison is not vacuous
