@@ -40,13 +40,18 @@ def _label_stats(labels: npt.NDArray[np.int32], count: int) -> npt.NDArray[np.in
     right = np.full(count, -1, np.int32)
     bottom = np.full(count, -1, np.int32)
     area = np.zeros(count, np.int32)
+    width = labels.shape[1]
     for r in range(labels.shape[0]):
-        for c in range(labels.shape[1]):
+        c = 0
+        while c < width:  # one update per run of equal labels (backgrounds are long runs)
             label = labels[r, c]
+            start = c
+            while c < width and labels[r, c] == label:
+                c += 1
             if label:
-                area[label] += 1
-                left[label] = min(left[label], c)
-                right[label] = max(right[label], c)
+                area[label] += c - start
+                left[label] = min(left[label], start)
+                right[label] = max(right[label], c - 1)
                 top[label] = min(top[label], r)
                 bottom[label] = max(bottom[label], r)
     stats = np.empty((count, 5), np.int32)

@@ -133,7 +133,9 @@ class _Detector:
         """Index statistics of every kept candidate, read back from the band files in raster
         order so that GDAL's block cache decodes each block they touch about once."""
         for cand in sorted(candidates, key=lambda c: (c.crop.rows.start, c.crop.cols.start)):
-            cand.stats = object_stats(self.pixels, cand.crop, self.layers.valid, self.indices)
+            cand.stats = object_stats(
+                self.pixels, cand.crop, self.layers.valid, self.indices, self.layers.samples
+            )
 
     def scar_crops(self) -> list[ObjectCrop]:
         """Scar objects: strict seeds grown into relaxed neighbours, cleaned and labelled.

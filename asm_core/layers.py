@@ -15,9 +15,11 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from asm_core.heap import release_free_heap
 from asm_core.indices import F32, compute_indices
 from asm_core.packed_mask import PackedMask
 from asm_core.pixel_kernel import RuleTable, classify_strip, rule_table
+from asm_core.pixel_samples import PixelSamples
 from asm_core.reader import Array, BandFiles
 from asm_core.reflectance import to_reflectance
 from asm_core.rules import MaskSettings, PixelRule
@@ -77,13 +79,25 @@ class SceneLayers:
     valid: PackedMask
     layers: dict[str, PackedMask]
     rescued_pond_pixels: int
-    #: seconds spent waiting for decoded strips and running the kernel (they overlap)
+    #: seconds spent decoding strips and running the kernel on them
     seconds: dict[str, float] = field(default_factory=dict)
+    #: DN of candidate pixels kept for object statistics (None: read back from the files)
+    samples: PixelSamples | None = None
 
 
-def compute_layers(pixels: ScenePixels, rules: list[PixelRule], mask: MaskSettings) -> SceneLayers:
-    """Evaluate the runnable pixel rules over the whole scene, strip by strip."""
+def compute_layers(
+    pixels: ScenePixels,
+    rules: list[PixelRule],
+    mask: MaskSettings,
+    samples: PixelSamples | None = None,
+    sample_layers: tuple[str, ...] = (),
+) -> SceneLayers:
+    """Evaluate the runnable pixel rules over the whole scene, strip by strip.
+
+    With ``samples``, the DN of pixels in ``sample_layers`` (and near them) are kept there.
+    """
     table: RuleTable = rule_table(rules, mask)
+    sampled = [table.layers.index(n) + 1 for n in sample_layers if n in table.layers]
     files = pixels.files
     height, width = files.shape
     planes = np.zeros((table.planes, height, -(-width // 8)), dtype=np.uint8)
@@ -102,7 +116,12 @@ def compute_layers(pixels: ScenePixels, rules: list[PixelRule], mask: MaskSettin
             rescued += classify_strip(
                 dn, files.factors, scales, pixels.dn_offset, table, planes[:, r0:r1], width, r0
             )
+            if samples is not None and sampled:
+                bits = np.bitwise_or.reduce(planes[sampled, r0:r1], axis=0)
+                bands = {n: a for n, a in dn.items() if n in REFLECTANCE_BANDS}
+                samples.keep_strip(PackedMask(bits, width).unpack(), r0, bands, files.factors)
             del dn
+            release_free_heap()  # decoded strips live in the reader threads' arenas
             waiting += started - lap
             computing += time.perf_counter() - started
     return SceneLayers(
@@ -110,4 +129,5 @@ def compute_layers(pixels: ScenePixels, rules: list[PixelRule], mask: MaskSettin
         layers={name: PackedMask(planes[i + 1], width) for i, name in enumerate(table.layers)},
         rescued_pond_pixels=rescued,
         seconds={"read": round(waiting, 3), "compute": round(computing, 3)},
+        samples=samples,
     )

@@ -14,9 +14,11 @@ import numpy as np
 import numpy.typing as npt
 
 from asm_core.components import STRIP_ROWS, Components, label_components, label_strip
-from asm_core.indices import ROW_INDICES
+from asm_core.indices import ROW_INDICES, compute_indices
 from asm_core.layers import ScenePixels
 from asm_core.packed_mask import Bool, PackedMask
+from asm_core.pixel_samples import PixelSamples
+from asm_core.reflectance import to_reflectance
 
 EIGHT_CONNECTED = np.ones((3, 3), dtype=bool)
 _SQUARE = np.ones((3, 3), dtype=np.uint8)
@@ -232,26 +234,57 @@ def _mean(values: npt.NDArray[np.float32]) -> float | None:
     return round(float(finite.mean(dtype=np.float64)), 5) if finite.size else None
 
 
-def object_stats(
-    pixels: ScenePixels, crop: ObjectCrop, valid: Bool | PackedMask, indices: tuple[str, ...]
-) -> ObjectStats:
-    """Means (and p10/p90 of NDVI and BSI) of the indices over the object's valid pixels."""
+def _crop_values(
+    pixels: ScenePixels,
+    crop: ObjectCrop,
+    need: Bool,
+    indices: tuple[str, ...],
+    samples: PixelSamples | None,
+) -> dict[str, npt.NDArray[np.float32]]:
+    """Reflectances and indices at the crop's ``need`` pixels (1-D, in raster order)."""
     r, c = crop.rows, crop.cols
+    if samples is not None:
+        rows, cols = np.nonzero(need)
+        flat = (rows.astype(np.int64) + r.start) * samples.width + cols + c.start
+        dn = samples.lookup(flat)
+        if dn is not None:
+            bands = {
+                n: to_reflectance(v, pixels.assets[n].scale, pixels.dn_offset)
+                for n, v in dn.items()
+                if n in pixels.reflectance_bands
+            }
+            return {**bands, **compute_indices(indices, bands)}
     values = pixels.window(indices, r.start, r.stop, c.start, c.stop)
-    inside = crop.mask & valid[r, c]
+    return {n: v[need] for n, v in values.items()}
+
+
+def object_stats(
+    pixels: ScenePixels,
+    crop: ObjectCrop,
+    valid: Bool | PackedMask,
+    indices: tuple[str, ...],
+    samples: PixelSamples | None = None,
+) -> ObjectStats:
+    """Means (and p10/p90 of NDVI and BSI) of the indices over the object's valid pixels, and
+    the mean NDVI of its ring; band values from ``samples`` when it holds them all."""
+    valid_here = valid[crop.rows, crop.cols]
+    inside = crop.mask & valid_here
+    around = crop.ring & valid_here
+    need = inside | around
+    values = _crop_values(pixels, crop, need, indices, samples)
+    inside_at, around_at = inside[need], around[need]
     means: dict[str, float | None] = {n: None for n in ROW_INDICES}
     percentiles: dict[str, float | None] = {}
     for name in indices:
-        means[name] = _mean(values[name][inside])
+        means[name] = _mean(values[name][inside_at])
     for name in ("ndvi", "bsi"):
-        finite = values[name][inside] if name in values else np.empty(0, np.float32)
+        finite = values[name][inside_at] if name in values else np.empty(0, np.float32)
         finite = finite[np.isfinite(finite)]
         for q in (10, 90):
             percentiles[f"{name}_p{q}"] = (
                 round(float(np.percentile(finite, q)), 5) if finite.size else None
             )
-    around = crop.ring & valid[r, c]
-    ring_ndvi = _mean(values["ndvi"][around]) if "ndvi" in values else None
+    ring_ndvi = _mean(values["ndvi"][around_at]) if "ndvi" in values else None
     total = crop.pixels
     return ObjectStats(means, percentiles, inside.sum() / total if total else 0.0, ring_ndvi)
 

@@ -24,6 +24,8 @@ from asm_core.detect import Detection, SceneDetections, detect_objects
 from asm_core.errors import AsmError, BandError
 from asm_core.heap import release_free_heap
 from asm_core.layers import ScenePixels, compute_layers
+from asm_core.objects import radius_px
+from asm_core.pixel_samples import PixelSamples
 from asm_core.quicklook import write_quicklook
 from asm_core.reader import BandFiles, open_bands
 from asm_core.reflectance import OffsetDecision, decide_boa_offset, pixel_evidence
@@ -45,7 +47,9 @@ EVIDENCE_STRIDE = 4
 #: per-object reads that follow go in raster order and need about two rows of blocks of every
 #: band (a full tile's decoded bands would be 1.1 GB).
 STRIP_CACHE_BYTES = 32 << 20
-OBJECT_CACHE_BYTES = 192 << 20
+OBJECT_CACHE_BYTES = 96 << 20
+#: Layers whose pixels (and surroundings) become objects: their DN are kept for statistics.
+OBJECT_LAYERS = ("scar", "scar_grow", "water")
 
 
 @dataclass(frozen=True)
@@ -216,14 +220,16 @@ def run_item(
                 offset = _offset_decision(item, files)
                 stage("open")
                 pixels = ScenePixels(files, item.bands, offset.dn_offset)
-                layers = compute_layers(pixels, runnable, rules.mask)
+                pixel_m = _pixel_metres(files)
+                margin = radius_px(rules.objects.ring_width_m, pixel_m) + 1
+                samples = PixelSamples(files.shape[1], margin)
+                layers = compute_layers(pixels, runnable, rules.mask, samples, OBJECT_LAYERS)
                 stages.update(layers.seconds)  # decoding strips, and the kernel on them
                 lap[0] = time.perf_counter()
             with rasterio.Env(GDAL_CACHEMAX=0):
                 pass  # drop the strip pass's cached blocks: objects start again at the top
             release_free_heap()
             valid_pixels = layers.valid.count()
-            pixel_m = _pixel_metres(files)
             row.update(
                 valid_area_km2=round(valid_pixels * pixel_m**2 / 1e6, 4),
                 boa_offset_dn=offset.dn_offset,

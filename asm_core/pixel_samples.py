@@ -1,0 +1,92 @@
+"""DN of the pixels that objects can be made of, kept from the strip pass for their statistics.
+
+Object statistics need band values, but objects are only known after the whole tile has been
+classified, and the bands are read strip by strip and dropped. Reading them back costs a second
+decode of every block an object touches (~3 s on a busy tile). Candidate pixels are few (about
+1 % of a tile: scar, relaxed scar and water layers), so the strip pass keeps the DN of those
+pixels and of a margin around them (an object's ring and filled pits) in flat, sorted arrays,
+up to a budget. Objects whose pixels are all kept are measured from here; any other object is
+read back from the files.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import cv2
+import numpy as np
+import numpy.typing as npt
+
+from asm_core.packed_mask import Bool
+
+#: At 20 bytes a pixel (index + six bands), 6M pixels are 120 MB, about 5 % of a tile.
+DEFAULT_BUDGET_PIXELS = 6_000_000
+
+
+@dataclass
+class PixelSamples:
+    """Flat grid indices (sorted) and the DN of every kept pixel, per band."""
+
+    width: int
+    margin_px: int
+    budget_pixels: int = DEFAULT_BUDGET_PIXELS
+    flat: list[npt.NDArray[np.int64]] = field(default_factory=list)
+    dn: dict[str, list[npt.NDArray[np.uint16]]] = field(default_factory=dict)
+    full: bool = False
+    _index: npt.NDArray[np.int64] | None = None
+    _values: dict[str, npt.NDArray[np.uint16]] = field(default_factory=dict)
+
+    @property
+    def count(self) -> int:
+        return sum(int(a.shape[0]) for a in self.flat)
+
+    def keep_strip(
+        self,
+        candidates: Bool,
+        row0: int,
+        dn: dict[str, npt.NDArray[np.integer]],
+        factors: dict[str, int],
+    ) -> None:
+        """Keep the DN of a strip's candidate pixels and of those within ``margin_px``.
+
+        Margins do not reach across strips; objects that need pixels of a neighbouring strip's
+        margin are read back from the files.
+        """
+        if self.full or not candidates.any():
+            return
+        near = cv2.dilate(
+            candidates.view(np.uint8),
+            np.ones((3, 3), np.uint8),
+            iterations=self.margin_px,
+            borderType=cv2.BORDER_CONSTANT,
+            borderValue=0,
+        )
+        local = np.flatnonzero(near)
+        if self.count + local.shape[0] > self.budget_pixels:
+            self.full = True
+            return
+        self.flat.append(local + row0 * self.width)
+        rows, cols = np.divmod(local, self.width)
+        for name, array in dn.items():
+            f = factors[name]
+            if f == 1 and array.shape[1] == self.width:
+                values = np.take(array.reshape(-1), local)
+            else:
+                values = array[(rows + row0) // f - row0 // f, cols // f]
+            self.dn.setdefault(name, []).append(values.astype(np.uint16, copy=False))
+        self._index = None
+
+    def lookup(self, flat: npt.NDArray[np.int64]) -> dict[str, npt.NDArray[np.uint16]] | None:
+        """DN per band at the given flat grid indices, or None unless every one was kept."""
+        if not self.flat:
+            return None
+        if self._index is None:  # join the strips once, without keeping both copies
+            self._index = np.concatenate(self.flat)
+            self.flat = [self._index]
+            for name in list(self.dn):
+                self._values[name] = np.concatenate(self.dn[name])
+                self.dn[name] = [self._values[name]]
+        at = np.searchsorted(self._index, flat)
+        if at.size and (at[-1] >= self._index.shape[0] or (self._index[at] != flat).any()):
+            return None
+        return {n: v[at] for n, v in self._values.items()}
