@@ -19,7 +19,7 @@ import numpy.typing as npt
 
 from asm_core.packed_mask import Bool
 
-#: At 20 bytes a pixel (index + six bands), 6M pixels are 120 MB, about 5 % of a tile.
+#: At 16 bytes a pixel (int32 index + six bands), 6M pixels are 96 MB, about 5 % of a tile.
 DEFAULT_BUDGET_PIXELS = 6_000_000
 
 
@@ -30,10 +30,10 @@ class PixelSamples:
     width: int
     margin_px: int
     budget_pixels: int = DEFAULT_BUDGET_PIXELS
-    flat: list[npt.NDArray[np.int64]] = field(default_factory=list)
+    flat: list[npt.NDArray[np.signedinteger]] = field(default_factory=list)
     dn: dict[str, list[npt.NDArray[np.uint16]]] = field(default_factory=dict)
     full: bool = False
-    _index: npt.NDArray[np.int64] | None = None
+    _index: npt.NDArray[np.signedinteger] | None = None
     _values: dict[str, npt.NDArray[np.uint16]] = field(default_factory=dict)
 
     @property
@@ -65,7 +65,9 @@ class PixelSamples:
         if self.count + local.shape[0] > self.budget_pixels:
             self.full = True
             return
-        self.flat.append(local + row0 * self.width)
+        flat = local + row0 * self.width
+        small = flat.size == 0 or int(flat[-1]) < 2**31  # int32 suffices up to 46340² grids
+        self.flat.append(flat.astype(np.int32) if small else flat)
         rows, cols = np.divmod(local, self.width)
         for name, array in dn.items():
             f = factors[name]
