@@ -109,17 +109,42 @@ def _ratio(num: np.float32, den: np.float32) -> np.float32:
 def _band_row(
     band: npt.NDArray[np.uint16],
     row: int,
-    columns: npt.NDArray[np.int64],
+    factor: int,
+    col0: int,
     offset: np.float32,
     scale: np.float32,
     values: npt.NDArray[np.float32],
     ok: npt.NDArray[np.bool_],
 ) -> None:
     nan = np.float32(np.nan)
-    for c in range(values.shape[0]):
-        dn = band[row, columns[c]]
-        ok[c] &= dn != 0
-        values[c] = (np.float32(dn) - offset) * scale if dn != 0 else nan
+    if factor == 1:  # contiguous: vectorised
+        for c in range(values.shape[0]):
+            dn = band[row, c]
+            ok[c] &= dn != 0
+            values[c] = (np.float32(dn) - offset) * scale if dn != 0 else nan
+    else:
+        first = col0 // factor
+        for c in range(values.shape[0]):
+            dn = band[row, (c + col0) // factor - first]
+            ok[c] &= dn != 0
+            values[c] = (np.float32(dn) - offset) * scale if dn != 0 else nan
+
+
+@numba.njit(inline="always")
+def _pack_row(layer: npt.NDArray[np.bool_], out: npt.NDArray[np.uint8]) -> None:
+    """numpy.packbits of one row (big-endian bits, zero padding)."""
+    width = layer.shape[0]
+    full = width // 8
+    for j in range(full):
+        byte = np.uint8(0)
+        for bit in range(8):
+            byte |= np.uint8(layer[8 * j + bit]) << (7 - bit)
+        out[j] = byte
+    if full < out.shape[0]:
+        byte = np.uint8(0)
+        for bit in range(width - 8 * full):
+            byte |= np.uint8(layer[8 * full + bit]) << (7 - bit)
+        out[full] = byte
 
 
 @numba.njit(parallel=True, cache=True, nogil=True)
@@ -133,8 +158,9 @@ def _classify(
     scl: npt.NDArray[np.uint8],
     present: npt.NDArray[np.bool_],
     factors: npt.NDArray[np.int64],
-    columns: npt.NDArray[np.int64],
+    width: int,
     row0: int,
+    col0: int,
     scales: npt.NDArray[np.float32],
     dn_offset: np.float32,
     invalid_scl: npt.NDArray[np.bool_],
@@ -151,7 +177,6 @@ def _classify(
 ) -> None:
     # Row at a time, each step a simple loop over the row that LLVM vectorises.
     planes, rows = out.shape[0], out.shape[1]
-    width = columns.shape[1]
     n_rules = rule_plane.shape[0]
     nan = np.float32(np.nan)
     bands = (blue, green, red, nir, swir16, swir22)
@@ -165,7 +190,7 @@ def _classify(
             for b in numba.literal_unroll((0, 1, 2, 3, 4, 5)):
                 if present[b]:
                     at = (r + row0) // factors[b] - row0 // factors[b]
-                    _band_row(bands[b], at, columns[b], dn_offset, scales[b], v[b], ok)
+                    _band_row(bands[b], at, factors[b], col0, dn_offset, scales[b], v[b], ok)
                 else:
                     v[b, :] = nan
             for c in range(width):
@@ -183,7 +208,7 @@ def _classify(
                 at = (r + row0) // factors[6] - row0 // factors[6]
                 count = 0
                 for c in range(width):
-                    s = scl[at, columns[6, c]]
+                    s = scl[at, (c + col0) // factors[6] - col0 // factors[6]]
                     if ok[c] and invalid_scl[s]:
                         pond = rescue_scl[s] and v[8, c] > rescue_mndwi_gt
                         pond = pond and v[4, c] < rescue_swir16_lt
@@ -203,13 +228,7 @@ def _classify(
                 for c in range(width):
                     layer[p, c] |= hit[c]
             for p in range(planes):
-                for j in range(out.shape[2]):
-                    byte = 0
-                    for bit in range(8):
-                        c = 8 * j + bit
-                        if c < width and layer[p, c]:
-                            byte |= 1 << (7 - bit)
-                    out[p, r, j] = byte
+                _pack_row(layer[p], out[p, r])
 
 
 def classify_strip(
@@ -253,8 +272,6 @@ def classify_strip(
     )
     scl = np.ascontiguousarray(dn.get("scl", np.zeros((1, 1))), dtype=np.uint8)
     band_factors = np.array([factors.get(n, 1) for n in names], dtype=np.int64)
-    grid_cols = np.arange(col0, col0 + width, dtype=np.int64)
-    columns = grid_cols[None, :] // band_factors[:, None] - (col0 // band_factors)[:, None]
     rescued = np.zeros(rows, dtype=np.int64)
     with _KERNEL_LOCK:
         _classify(
@@ -267,8 +284,9 @@ def classify_strip(
             scl,
             np.array([n in dn for n in names]),
             band_factors,
-            columns,
+            width,
             row0,
+            col0,
             np.array([scales.get(n, 1.0) for n in REFLECTANCE_BANDS], dtype=np.float32),
             np.float32(dn_offset),
             table.invalid_scl,

@@ -14,6 +14,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 import cv2
+import numba
 import numpy as np
 import numpy.typing as npt
 
@@ -21,6 +22,30 @@ from asm_core.packed_mask import Bool
 
 #: At 16 bytes a pixel (int32 index + six bands), 6M pixels are 96 MB, about 5 % of a tile.
 DEFAULT_BUDGET_PIXELS = 6_000_000
+
+
+@numba.njit(cache=True, nogil=True)
+def _gather(
+    near: npt.NDArray[np.uint8],
+    row0: int,
+    bands: tuple[npt.NDArray[np.uint16], ...],
+    factors: npt.NDArray[np.int64],
+    count: int,
+) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.uint16]]:
+    """Flat grid index and each band's DN of every set pixel of a strip, in one pass."""
+    rows, width = near.shape
+    flat = np.empty(count, np.int64)
+    values = np.empty((len(bands), count), np.uint16)
+    k = 0
+    for r in range(rows):
+        for c in range(width):
+            if near[r, c]:
+                flat[k] = (r + row0) * width + c
+                for b in range(len(bands)):
+                    f = factors[b]
+                    values[b, k] = bands[b][(r + row0) // f - row0 // f, c // f]
+                k += 1
+    return flat, values
 
 
 @dataclass
@@ -61,21 +86,22 @@ class PixelSamples:
             borderType=cv2.BORDER_CONSTANT,
             borderValue=0,
         )
-        local = np.flatnonzero(near)
-        if self.count + local.shape[0] > self.budget_pixels:
+        count = int(np.count_nonzero(near))
+        if self.count + count > self.budget_pixels:
             self.full = True
             return
-        flat = local + row0 * self.width
+        names = list(dn)
+        flat, values = _gather(
+            np.asarray(near, dtype=np.uint8),
+            row0,
+            tuple(np.ascontiguousarray(dn[n], dtype=np.uint16) for n in names),
+            np.array([factors[n] for n in names], dtype=np.int64),
+            count,
+        )
         small = flat.size == 0 or int(flat[-1]) < 2**31  # int32 suffices up to 46340² grids
         self.flat.append(flat.astype(np.int32) if small else flat)
-        rows, cols = np.divmod(local, self.width)
-        for name, array in dn.items():
-            f = factors[name]
-            if f == 1 and array.shape[1] == self.width:
-                values = np.take(array.reshape(-1), local)
-            else:
-                values = array[(rows + row0) // f - row0 // f, cols // f]
-            self.dn.setdefault(name, []).append(values.astype(np.uint16, copy=False))
+        for i, name in enumerate(names):
+            self.dn.setdefault(name, []).append(values[i])
         self._index = None
 
     def lookup(self, flat: npt.NDArray[np.int64]) -> dict[str, npt.NDArray[np.uint16]] | None:
