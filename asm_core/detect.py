@@ -36,7 +36,7 @@ from asm_core.objects import (
     grow_from_seeds,
     label_objects,
     object_crops,
-    object_stats,
+    objects_stats,
     radius_px,
 )
 from asm_core.packed_mask import Bool
@@ -130,12 +130,15 @@ class _Detector:
         return _Candidate(crop, cls, polygon, metric, _rectangularity(metric, self.pixel_m))
 
     def measure(self, candidates: list[_Candidate]) -> None:
-        """Index statistics of every kept candidate, read back from the band files in raster
-        order so that GDAL's block cache decodes each block they touch about once."""
-        for cand in sorted(candidates, key=lambda c: (c.crop.rows.start, c.crop.cols.start)):
-            cand.stats = object_stats(
-                self.pixels, cand.crop, self.layers.valid, self.indices, self.layers.samples
-            )
+        """Index statistics of every kept candidate, in raster order (GDAL's block cache then
+        decodes each block about once for objects read back from the files)."""
+        ordered = sorted(candidates, key=lambda c: (c.crop.rows.start, c.crop.cols.start))
+        crops = [c.crop for c in ordered]
+        stats = objects_stats(
+            self.pixels, crops, self.layers.valid, self.indices, self.layers.samples
+        )
+        for cand, measured in zip(ordered, stats, strict=True):
+            cand.stats = measured
 
     def scar_crops(self) -> list[ObjectCrop]:
         """Scar objects: strict seeds grown into relaxed neighbours, cleaned and labelled.

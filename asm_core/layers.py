@@ -20,7 +20,7 @@ from asm_core.indices import F32, compute_indices
 from asm_core.packed_mask import PackedMask
 from asm_core.pixel_kernel import RuleTable, classify_strip, rule_table
 from asm_core.pixel_samples import PixelSamples
-from asm_core.reader import Array, BandFiles
+from asm_core.reader import BandFiles, expand_window
 from asm_core.reflectance import to_reflectance
 from asm_core.rules import MaskSettings, PixelRule
 from asm_core.sentinel2 import REFLECTANCE_BANDS, BandAsset
@@ -28,15 +28,6 @@ from asm_core.sentinel2 import REFLECTANCE_BANDS, BandAsset
 #: Rows per strip: a multiple of the 20 m factor and of the 1024-row COG block.
 STRIP_ROWS = 1024
 READ_THREADS = 2
-
-
-def expand_window(array: Array, factor: int, r0: int, c0: int, height: int, width: int) -> Array:
-    """Fine-grid pixels of a window from a coarse band's stored pixels covering it (the array
-    starts at stored pixel (r0 // factor, c0 // factor)); window-sized, never the whole band."""
-    if factor == 1:
-        return array[:height, :width]
-    rows = np.repeat(array, factor, axis=0)[r0 % factor : r0 % factor + height]
-    return np.repeat(rows, factor, axis=1)[:, c0 % factor : c0 % factor + width]
 
 
 @dataclass
@@ -91,6 +82,7 @@ def compute_layers(
     mask: MaskSettings,
     samples: PixelSamples | None = None,
     sample_layers: tuple[str, ...] = (),
+    strip_rows: int = STRIP_ROWS,
 ) -> SceneLayers:
     """Evaluate the runnable pixel rules over the whole scene, strip by strip.
 
@@ -102,7 +94,7 @@ def compute_layers(
     height, width = files.shape
     planes = np.zeros((table.planes, height, -(-width // 8)), dtype=np.uint8)
     scales = {n: pixels.assets[n].scale for n in files.names}
-    strips = [(r0, min(height, r0 + STRIP_ROWS)) for r0 in range(0, height, STRIP_ROWS)]
+    strips = [(r0, min(height, r0 + strip_rows)) for r0 in range(0, height, strip_rows)]
     rescued, waiting, computing = 0, 0.0, 0.0
     # Bands of a strip are decoded in parallel threads, then the (parallel) kernel runs.
     # Overlapping the next strip's decoding with the kernel saves ~0.4 s a tile but holds two
@@ -124,6 +116,8 @@ def compute_layers(
             release_free_heap()  # decoded strips live in the reader threads' arenas
             waiting += started - lap
             computing += time.perf_counter() - started
+    if samples is not None:
+        samples.finish()
     return SceneLayers(
         valid=PackedMask(planes[0], width),
         layers={name: PackedMask(planes[i + 1], width) for i, name in enumerate(table.layers)},

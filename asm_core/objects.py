@@ -18,6 +18,7 @@ from asm_core.indices import ROW_INDICES, compute_indices
 from asm_core.layers import ScenePixels
 from asm_core.packed_mask import Bool, PackedMask
 from asm_core.pixel_samples import PixelSamples
+from asm_core.reader import expand_window
 from asm_core.reflectance import to_reflectance
 
 EIGHT_CONNECTED = np.ones((3, 3), dtype=bool)
@@ -234,59 +235,107 @@ def _mean(values: npt.NDArray[np.float32]) -> float | None:
     return round(float(finite.mean(dtype=np.float64)), 5) if finite.size else None
 
 
-def _crop_values(
-    pixels: ScenePixels,
-    crop: ObjectCrop,
-    need: Bool,
-    indices: tuple[str, ...],
-    samples: PixelSamples | None,
-) -> dict[str, npt.NDArray[np.float32]]:
-    """Reflectances and indices at the crop's ``need`` pixels (1-D, in raster order)."""
+def _crop_dn(
+    pixels: ScenePixels, crop: ObjectCrop, need: Bool, samples: PixelSamples | None
+) -> dict[str, npt.NDArray[np.integer]]:
+    """DN per reflectance band at the crop's ``need`` pixels (1-D, raster order): from the
+    kept samples when they hold them all, else read back from the files."""
     r, c = crop.rows, crop.cols
     if samples is not None:
         rows, cols = np.nonzero(need)
         flat = (rows.astype(np.int64) + r.start) * samples.width + cols + c.start
-        dn = samples.lookup(flat)
-        if dn is not None:
-            bands = {
-                n: to_reflectance(v, pixels.assets[n].scale, pixels.dn_offset)
-                for n, v in dn.items()
-                if n in pixels.reflectance_bands
-            }
-            return {**bands, **compute_indices(indices, bands)}
-    values = pixels.window(indices, r.start, r.stop, c.start, c.stop)
-    return {n: v[need] for n, v in values.items()}
+        kept = samples.lookup(flat)
+        if kept is not None:
+            return {n: v for n, v in kept.items() if n in pixels.reflectance_bands}
+    files = pixels.files
+    out = {}
+    for name in sorted(pixels.reflectance_bands):
+        dn = files.read(name, r.start, r.stop, c.start, c.stop)
+        fine = expand_window(dn, files.factors[name], r.start, c.start, *need.shape)
+        out[name] = fine[need]
+    return out
 
 
-def object_stats(
+def _ring_and_inside(crop: ObjectCrop, valid: Bool | PackedMask) -> tuple[Bool, Bool]:
+    valid_here = valid[crop.rows, crop.cols]
+    return crop.mask & valid_here, crop.ring & valid_here
+
+
+def objects_stats(
     pixels: ScenePixels,
-    crop: ObjectCrop,
+    crops: list[ObjectCrop],
     valid: Bool | PackedMask,
     indices: tuple[str, ...],
     samples: PixelSamples | None = None,
-) -> ObjectStats:
-    """Means (and p10/p90 of NDVI and BSI) of the indices over the object's valid pixels, and
-    the mean NDVI of its ring; band values from ``samples`` when it holds them all."""
-    valid_here = valid[crop.rows, crop.cols]
-    inside = crop.mask & valid_here
-    around = crop.ring & valid_here
-    need = inside | around
-    values = _crop_values(pixels, crop, need, indices, samples)
-    inside_at, around_at = inside[need], around[need]
-    means: dict[str, float | None] = {n: None for n in ROW_INDICES}
-    percentiles: dict[str, float | None] = {}
-    for name in indices:
-        means[name] = _mean(values[name][inside_at])
-    for name in ("ndvi", "bsi"):
-        finite = values[name][inside_at] if name in values else np.empty(0, np.float32)
-        finite = finite[np.isfinite(finite)]
-        for q in (10, 90):
-            percentiles[f"{name}_p{q}"] = (
-                round(float(np.percentile(finite, q)), 5) if finite.size else None
-            )
-    ring_ndvi = _mean(values["ndvi"][around_at]) if "ndvi" in values else None
-    total = crop.pixels
-    return ObjectStats(means, percentiles, inside.sum() / total if total else 0.0, ring_ndvi)
+) -> list[ObjectStats]:
+    """Per object: means (and p10/p90 of NDVI and BSI) of the indices over its valid pixels,
+    and the mean NDVI of its ring. Reflectances and indices of all objects' pixels are
+    computed in one vectorised pass (per-object numpy calls cost more than the maths)."""
+    if not crops:
+        return []
+    parts, owner, where = [], [], []
+    for i, crop in enumerate(crops):
+        inside, around = _ring_and_inside(crop, valid)
+        need = inside | around
+        parts.append(_crop_dn(pixels, crop, need, samples))
+        owner.append(np.full(int(need.sum()), i, dtype=np.int64))
+        where.append(inside[need].astype(np.int8) + 2 * around[need].astype(np.int8))
+    dn = {n: np.concatenate([p[n] for p in parts]) for n in parts[0]}
+    bands = {n: to_reflectance(v, pixels.assets[n].scale, pixels.dn_offset) for n, v in dn.items()}
+    values = {**bands, **compute_indices(indices, bands)}
+    ids, kind = np.concatenate(owner), np.concatenate(where)
+    inside_at, around_at = (kind & 1).astype(bool), (kind & 2).astype(bool)
+    n = len(crops)
+    means = {name: _group_means(values[name], ids, inside_at, n) for name in indices}
+    ring = _group_means(values["ndvi"], ids, around_at, n) if "ndvi" in values else [None] * n
+    percentiles = {
+        name: _group_percentiles(values[name], ids, inside_at, n)
+        for name in ("ndvi", "bsi")
+        if name in values
+    }
+    inside_counts = np.bincount(ids[inside_at], minlength=n)
+    out = []
+    for i, crop in enumerate(crops):
+        row_means: dict[str, float | None] = {name: None for name in ROW_INDICES}
+        row_means.update({name: means[name][i] for name in indices})
+        row_percentiles: dict[str, float | None] = {}
+        for name in ("ndvi", "bsi"):
+            low, high = percentiles[name][i] if name in percentiles else (None, None)
+            row_percentiles[f"{name}_p10"], row_percentiles[f"{name}_p90"] = low, high
+        total = crop.pixels
+        share = float(inside_counts[i]) / total if total else 0.0
+        out.append(ObjectStats(row_means, row_percentiles, share, ring[i]))
+    return out
+
+
+def _group_means(
+    values: npt.NDArray[np.float32], ids: npt.NDArray[np.int64], chosen: Bool, n: int
+) -> list[float | None]:
+    """Mean of the finite chosen values of each group (float64 sums), rounded to 5 places."""
+    ok = chosen & np.isfinite(values)
+    counts = np.bincount(ids[ok], minlength=n)
+    sums = np.bincount(ids[ok], weights=values[ok].astype(np.float64), minlength=n)
+    return [round(float(s / c), 5) if c else None for s, c in zip(sums, counts, strict=True)]
+
+
+def _group_percentiles(
+    values: npt.NDArray[np.float32], ids: npt.NDArray[np.int64], chosen: Bool, n: int
+) -> list[tuple[float | None, float | None]]:
+    """p10 and p90 (numpy's linear method) of the finite chosen values of each group."""
+    ok = chosen & np.isfinite(values)
+    group, kept = ids[ok], values[ok]
+    order = np.lexsort((kept, group))
+    group, kept = group[order], kept[order]
+    bounds = np.searchsorted(group, np.arange(n + 1))
+    out: list[tuple[float | None, float | None]] = []
+    for i in range(n):
+        part = kept[bounds[i] : bounds[i + 1]]
+        if part.size:
+            low, high = np.percentile(part, (10, 90))
+            out.append((round(float(low), 5), round(float(high), 5)))
+        else:
+            out.append((None, None))
+    return out
 
 
 def radius_px(distance_m: float, pixel_m: float) -> int:

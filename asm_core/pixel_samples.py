@@ -19,6 +19,7 @@ import numpy as np
 import numpy.typing as npt
 
 from asm_core.packed_mask import Bool
+from asm_core.reader import expand_window
 
 #: At 16 bytes a pixel (int32 index + six bands), 6M pixels are 96 MB, about 5 % of a tile.
 DEFAULT_BUDGET_PIXELS = 6_000_000
@@ -58,7 +59,11 @@ class PixelSamples:
     flat: list[npt.NDArray[np.signedinteger]] = field(default_factory=list)
     dn: dict[str, list[npt.NDArray[np.uint16]]] = field(default_factory=dict)
     full: bool = False
+    #: lookups that could not be served (the caller read those pixels from the files)
+    misses: int = 0
     _index: npt.NDArray[np.signedinteger] | None = None
+    _pending: tuple[int, npt.NDArray[np.uint8], dict[str, npt.NDArray[np.integer]]] | None = None
+    _tail_candidates: Bool | None = None
     _values: dict[str, npt.NDArray[np.uint16]] = field(default_factory=dict)
 
     @property
@@ -74,19 +79,60 @@ class PixelSamples:
     ) -> None:
         """Keep the DN of a strip's candidate pixels and of those within ``margin_px``.
 
-        Margins do not reach across strips; objects that need pixels of a neighbouring strip's
-        margin are read back from the files.
+        Strips come in order. The last ``margin_px`` rows of a strip wait for the next strip
+        (their margins reach into it), so that kept pixels stay in raster order and objects
+        across strip boundaries are kept whole. Call :meth:`finish` after the last strip.
         """
-        if self.full or not candidates.any():
-            return
-        near = cv2.dilate(
-            candidates.view(np.uint8),
+        m = self.margin_px
+        height = candidates.shape[0]
+        above = self._tail_candidates if self._tail_candidates is not None else candidates[:0]
+        extended = np.concatenate([above, candidates])
+        near: npt.NDArray[np.uint8] = cv2.dilate(  # type: ignore[assignment]
+            extended.view(np.uint8),
             np.ones((3, 3), np.uint8),
-            iterations=self.margin_px,
+            iterations=m,
             borderType=cv2.BORDER_CONSTANT,
             borderValue=0,
         )
+        near_above, near = near[: above.shape[0]], near[above.shape[0] :]
+        if self._pending is not None:  # the previous strip's last rows, now with all context
+            pending_row0, pending_near, pending_dn = self._pending
+            self._keep(pending_near | near_above, pending_row0, pending_dn, None)
+        done = max(0, height - m)
+        self._keep(near[:done], row0, dn, factors)
+        self._pending = (
+            row0 + done,
+            near[done:].copy(),
+            {
+                n: expand_window(
+                    a[(row0 + done) // factors[n] - row0 // factors[n] :],
+                    factors[n],
+                    row0 + done,
+                    0,
+                    height - done,
+                    candidates.shape[1],
+                ).copy()
+                for n, a in dn.items()
+            },
+        )
+        self._tail_candidates = candidates[done:].copy()
+
+    def finish(self) -> None:
+        """Keep the last strip's waiting rows."""
+        if self._pending is not None:
+            self._keep(self._pending[1], self._pending[0], self._pending[2], None)
+        self._pending = self._tail_candidates = None
+
+    def _keep(
+        self,
+        near: npt.NDArray[np.uint8],
+        row0: int,
+        dn: dict[str, npt.NDArray[np.integer]],
+        factors: dict[str, int] | None,
+    ) -> None:
         count = int(np.count_nonzero(near))
+        if self.full or count == 0:
+            return
         if self.count + count > self.budget_pixels:
             self.full = True
             return
@@ -95,7 +141,7 @@ class PixelSamples:
             np.asarray(near, dtype=np.uint8),
             row0,
             tuple(np.ascontiguousarray(dn[n], dtype=np.uint16) for n in names),
-            np.array([factors[n] for n in names], dtype=np.int64),
+            np.array([factors[n] if factors else 1 for n in names], dtype=np.int64),
             count,
         )
         small = flat.size == 0 or int(flat[-1]) < 2**31  # int32 suffices up to 46340² grids
@@ -107,6 +153,7 @@ class PixelSamples:
     def lookup(self, flat: npt.NDArray[np.int64]) -> dict[str, npt.NDArray[np.uint16]] | None:
         """DN per band at the given flat grid indices, or None unless every one was kept."""
         if not self.flat:
+            self.misses += 1
             return None
         if self._index is None:  # join the strips once, without keeping both copies
             self._index = np.concatenate(self.flat)
@@ -114,7 +161,9 @@ class PixelSamples:
             for name in list(self.dn):
                 self._values[name] = np.concatenate(self.dn[name])
                 self.dn[name] = [self._values[name]]
+        flat = flat.astype(self._index.dtype, copy=False)  # else numpy casts the whole index
         at = np.searchsorted(self._index, flat)
         if at.size and (at[-1] >= self._index.shape[0] or (self._index[at] != flat).any()):
+            self.misses += 1
             return None
         return {n: v[at] for n, v in self._values.items()}

@@ -321,3 +321,12 @@ def read_bands(
             bytes_read=files.bytes_read,
             sources=dict(files.hrefs),
         )
+
+
+def expand_window(array: Array, factor: int, r0: int, c0: int, height: int, width: int) -> Array:
+    """Fine-grid pixels of a window from a coarse band's stored pixels covering it (the array
+    starts at stored pixel (r0 // factor, c0 // factor)); window-sized, never the whole band."""
+    if factor == 1:
+        return array[:height, :width]
+    rows = np.repeat(array, factor, axis=0)[r0 % factor : r0 % factor + height]
+    return np.repeat(rows, factor, axis=1)[:, c0 % factor : c0 % factor + width]

@@ -10,8 +10,7 @@ import pytest
 import rasterio
 
 from asm_core.errors import BandError, CrsError, RasterReadError
-from asm_core.layers import expand_window
-from asm_core.reader import open_bands, read_bands
+from asm_core.reader import expand_window, open_bands, read_bands
 from asm_core.stac import load_item
 from asm_core.synthetic.scene import WrittenScene
 from tests.conftest import edit_item
