@@ -24,7 +24,7 @@ from asm_core.confidence import SiteCues, combine, site_cue_scores, turbid_confi
 from asm_core.heap import release_free_heap
 from asm_core.indices import available_indices
 from asm_core.layers import SceneLayers, ScenePixels
-from asm_core.lookalikes import classify_scar
+from asm_core.lookalikes import ring_lookalike, shape_lookalike
 from asm_core.objects import (
     Labelled,
     ObjectCrop,
@@ -162,13 +162,17 @@ class _Detector:
 
     def scars(self) -> list[_Candidate]:
         kept = []
+        settings = self.rules.lookalikes
         for crop in self.scar_crops():
-            cand = self.candidate(crop, "mining_scar")
-            verdict = classify_scar(crop, cand.rectangularity, self.layers, self.rules.lookalikes)
+            # surroundings first: a polygon is only made for what they do not rule out
+            verdict = ring_lookalike(crop, self.layers, settings)
             if verdict is None:
-                kept.append(cand)
-            else:
-                self.suppressed[verdict] += 1
+                cand = self.candidate(crop, "mining_scar")
+                verdict = shape_lookalike(cand.rectangularity, settings)
+                if verdict is None:
+                    kept.append(cand)
+                    continue
+            self.suppressed[verdict] += 1
         return kept
 
     def waters(self, scars: list[_Candidate]) -> tuple[list[_Candidate], list[_Candidate]]:

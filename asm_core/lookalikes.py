@@ -15,10 +15,11 @@ from asm_core.objects import ObjectCrop, ring_fraction
 from asm_core.rules import LookalikeSettings
 
 
-def classify_scar(
-    crop: ObjectCrop, rectangularity: float, layers: SceneLayers, settings: LookalikeSettings
+def ring_lookalike(
+    crop: ObjectCrop, layers: SceneLayers, settings: LookalikeSettings
 ) -> str | None:
-    """The look-alike a scar candidate is taken for, or None if it stays a mining scar."""
+    """The look-alike a scar candidate's surroundings betray (cloud edge, sandbar, town), if any;
+    cheap, so it runs before the object is turned into a polygon."""
     if ring_fraction(crop, layers.valid, invert=True) >= settings.cloud_ring_invalid_min:
         return "cloud_edge"
     water = layers.layers.get("water")
@@ -27,6 +28,16 @@ def classify_scar(
     built = layers.layers.get("built_up")
     if built is not None and ring_fraction(crop, built) >= settings.town_ring_built_up_min:
         return "town"
-    if rectangularity >= settings.field_rectangularity_min:
-        return "field"
     return None
+
+
+def shape_lookalike(rectangularity: float, settings: LookalikeSettings) -> str | None:
+    """'field' when the parcel fills its minimum rotated rectangle."""
+    return "field" if rectangularity >= settings.field_rectangularity_min else None
+
+
+def classify_scar(
+    crop: ObjectCrop, rectangularity: float, layers: SceneLayers, settings: LookalikeSettings
+) -> str | None:
+    """The look-alike a scar candidate is taken for, or None if it stays a mining scar."""
+    return ring_lookalike(crop, layers, settings) or shape_lookalike(rectangularity, settings)
