@@ -10,6 +10,7 @@ deterministic, so both passes see the same labels.
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from dataclasses import dataclass
 
 import cv2
@@ -19,7 +20,7 @@ import numpy.typing as npt
 from scipy.sparse import coo_matrix
 from scipy.sparse.csgraph import connected_components
 
-from asm_core.packed_mask import PackedMask
+from asm_core.packed_mask import PackedMask, mask_rows
 
 Bool = npt.NDArray[np.bool_]
 Ints = npt.NDArray[np.int64]
@@ -84,7 +85,7 @@ class Components:
     """Connected components of a mask: size, box and marker contact of each; the mask itself
     is re-read (never copied) to select or crop them."""
 
-    mask: Bool
+    mask: Bool | PackedMask
     connectivity: int
     invert: bool
     strip_rows: int
@@ -115,16 +116,31 @@ class Components:
         height = self.mask.shape[0]
         return [(r0, min(height, r0 + self.strip_rows)) for r0 in range(0, height, self.strip_rows)]
 
-    def select(self, keep: Bool, out: Bool | None = None) -> Bool:
-        """A mask of the components where ``keep`` is true (``out`` may be the mask itself)."""
-        result = np.zeros(self.mask.shape, dtype=bool) if out is None else out
+    def _labels(self, r0: int, r1: int) -> tuple[int, npt.NDArray[np.int32]]:
+        return _relabel_strip(mask_rows(self.mask, r0, r1), self.connectivity, self.invert)
+
+    def _selected(self, keep: Bool) -> Iterator[tuple[int, int, Bool]]:
         for k, (r0, r1) in enumerate(self._strips()):
-            count, labels = _relabel_strip(self.mask[r0:r1], self.connectivity, self.invert)
+            count, labels = self._labels(r0, r1)
             lut = np.zeros(count, dtype=bool)
             base = self.bases[k]
             lut[1:] = keep[self.node_component[base : base + count - 1]]
-            result[r0:r1] = lut[labels]
+            yield r0, r1, lut[labels]
+
+    def select(self, keep: Bool, out: Bool | None = None) -> Bool:
+        """A mask of the components where ``keep`` is true (``out`` may be the mask itself)."""
+        result = np.zeros(self.mask.shape, dtype=bool) if out is None else out
+        for r0, r1, rows in self._selected(keep):
+            result[r0:r1] = rows
         return result
+
+    def select_packed(self, keep: Bool) -> PackedMask:
+        """:meth:`select`, bit-packed (15 MB, not 120 MB, for a full tile)."""
+        height, width = self.mask.shape
+        bits = np.empty((height, -(-width // 8)), dtype=np.uint8)
+        for r0, r1, rows in self._selected(keep):
+            bits[r0:r1] = np.packbits(rows, axis=1)
+        return PackedMask(bits, width)
 
     def crops(self, ids: Ints, margin: int) -> list[tuple[int, tuple[slice, slice], Bool]]:
         """For each component id: its box grown by ``margin`` (clipped) and its own pixels in
@@ -145,7 +161,7 @@ class Components:
             nodes = np.flatnonzero(wanted[self.node_component[base : base + self.node_count(k)]])
             if nodes.size == 0:
                 continue
-            _, labels = _relabel_strip(self.mask[s0:s1], self.connectivity, self.invert)
+            _, labels = self._labels(s0, s1)
             for local in nodes.tolist():
                 comp = int(self.node_component[base + local])
                 (rows, cols), crop = out[comp]
@@ -171,7 +187,7 @@ def _boundary_pairs(
 
 
 def label_components(
-    mask: Bool,
+    mask: Bool | PackedMask,
     connectivity: int = 8,
     marker: Bool | PackedMask | None = None,
     invert: bool = False,
@@ -195,7 +211,7 @@ def label_components(
     previous_last: npt.NDArray[np.int64] | None = None
     for r0 in range(0, height, strip_rows):
         r1 = min(height, r0 + strip_rows)
-        count, labels, stats = label_strip(mask[r0:r1], connectivity, invert)
+        count, labels, stats = label_strip(mask_rows(mask, r0, r1), connectivity, invert)
         bases.append(total)
         left, top = stats[1:, cv2.CC_STAT_LEFT], stats[1:, cv2.CC_STAT_TOP]
         w, h = stats[1:, cv2.CC_STAT_WIDTH], stats[1:, cv2.CC_STAT_HEIGHT]

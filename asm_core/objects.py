@@ -157,7 +157,9 @@ def fill_small_holes(mask: Bool, max_pixels: int, strip_rows: int = STRIP_ROWS) 
     return mask
 
 
-def label_objects(mask: Bool, min_pixels: int, max_pixels: int | None = None) -> Labelled:
+def label_objects(
+    mask: Bool | PackedMask, min_pixels: int, max_pixels: int | None = None
+) -> Labelled:
     """8-connected components of at least ``min_pixels`` (and at most ``max_pixels``)."""
     parts = label_components(mask)
     keep = parts.sizes >= min_pixels

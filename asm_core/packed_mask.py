@@ -15,11 +15,12 @@ import numpy.typing as npt
 Bool = npt.NDArray[np.bool_]
 
 
-@numba.njit(parallel=True, cache=True, nogil=True)
+@numba.njit(cache=True, nogil=True)
 def _unpack_rows(bits: npt.NDArray[np.uint8], out: Bool) -> None:
-    # np.unpackbits(axis=1, count=...) takes ~0.2 s for a full tile; this takes ~0.02 s
+    # np.unpackbits(axis=1, count=...) takes ~0.2 s for a full tile; this ~0.05 s. Serial, so
+    # that two threads may call it at once (numba's fork-safe thread pool is not thread-safe).
     width = out.shape[1]
-    for r in numba.prange(out.shape[0]):
+    for r in range(out.shape[0]):
         for c in range(width):
             out[r, c] = (bits[r, c >> 3] >> (7 - (c & 7))) & 1
 
@@ -36,8 +37,12 @@ class PackedMask:
         return int(self.bits.shape[0]), self.width
 
     def unpack(self) -> Bool:
-        out = np.empty(self.shape, dtype=np.bool_)
-        _unpack_rows(self.bits, out)
+        return self.rows(0, self.shape[0])
+
+    def rows(self, r0: int, r1: int) -> Bool:
+        """Full-width rows ``r0:r1``, unpacked (C-contiguous)."""
+        out = np.empty((r1 - r0, self.width), dtype=np.bool_)
+        _unpack_rows(self.bits[r0:r1], out)
         return out
 
     def __getitem__(self, key: tuple[slice, slice]) -> Bool:
@@ -56,3 +61,16 @@ class PackedMask:
     @classmethod
     def pack(cls, mask: Bool) -> PackedMask:
         return cls(np.packbits(mask, axis=1), int(mask.shape[1]))
+
+    def __and__(self, other: PackedMask) -> PackedMask:
+        return PackedMask(self.bits & other.bits, self.width)
+
+    def __or__(self, other: PackedMask) -> PackedMask:
+        return PackedMask(self.bits | other.bits, self.width)
+
+
+def mask_rows(mask: Bool | PackedMask, r0: int, r1: int) -> Bool:
+    """Rows ``r0:r1`` of a mask, packed or not, as a contiguous boolean array."""
+    if isinstance(mask, PackedMask):
+        return mask.rows(r0, r1)
+    return np.ascontiguousarray(mask[r0:r1])
