@@ -102,7 +102,7 @@ def compute_layers(
     with ThreadPoolExecutor(READ_THREADS) as pool:
         for r0, r1 in strips:
             lap = time.perf_counter()
-            reads = {n: pool.submit(files.read, n, r0, r1) for n in files.names}
+            reads = {n: pool.submit(files.read, n, r0, r1, reuse=True) for n in files.names}
             dn = {n: f.result() for n, f in reads.items()}
             started = time.perf_counter()
             rescued += classify_strip(
@@ -116,6 +116,7 @@ def compute_layers(
             release_free_heap()  # decoded strips live in the reader threads' arenas
             waiting += started - lap
             computing += time.perf_counter() - started
+    files.release_buffers()
     if samples is not None:
         samples.finish()
     return SceneLayers(

@@ -135,28 +135,49 @@ def _aoi_window(
 
 
 def _read_band(
-    src: rasterio.DatasetReader, factor: int, ratio: float, window: Window
+    src: rasterio.DatasetReader,
+    factor: int,
+    ratio: float,
+    window: Window,
+    buffers: dict[str, npt.NDArray[np.integer]] | None = None,
 ) -> npt.NDArray[np.integer]:
     """One band's part of the fine-grid window: native resolution when the grid ratio is an
-    integer, otherwise resampled by GDAL onto the fine grid."""
+    integer, otherwise resampled by GDAL onto the fine grid. With ``buffers``, the pixels are
+    decoded into a reused array of the same shape (the caller is done with its last contents)."""
     if factor == round(ratio):
         # the stored pixels covering the fine window: from floor(start/f) to ceil(stop/f)
         col0, row0 = int(window.col_off) // factor, int(window.row_off) // factor
         col1 = -(-int(window.col_off + window.width) // factor)
         row1 = -(-int(window.row_off + window.height) // factor)
-        band_window = Window(col0, row0, min(col1, src.width) - col0, min(row1, src.height) - row0)
-        data: npt.NDArray[np.integer] = src.read(1, window=band_window, boundless=False)
-        return data
-    scaled = Window(
-        window.col_off / ratio, window.row_off / ratio, window.width / ratio, window.height / ratio
+        read_window = Window(col0, row0, min(col1, src.width) - col0, min(row1, src.height) - row0)
+        shape = (int(read_window.height), int(read_window.width))
+        options: dict[str, object] = {}
+    else:
+        read_window = Window(
+            window.col_off / ratio,
+            window.row_off / ratio,
+            window.width / ratio,
+            window.height / ratio,
+        )
+        shape = (int(window.height), int(window.width))
+        options = {"resampling": Resampling.nearest}
+    if buffers is None:
+        fresh: npt.NDArray[np.integer] = src.read(1, window=read_window, out_shape=shape, **options)
+        return fresh
+    held = buffers.get("held")
+    fits = (
+        held is not None
+        and held.dtype == np.dtype(src.dtypes[0])
+        and held.shape[1] == shape[1]
+        and held.shape[0] >= shape[0]
     )
-    resampled: npt.NDArray[np.integer] = src.read(
-        1,
-        window=scaled,
-        out_shape=(int(window.height), int(window.width)),
-        resampling=Resampling.nearest,
+    if not fits:
+        held = buffers["held"] = np.empty(shape, dtype=src.dtypes[0])
+    assert held is not None
+    reused: npt.NDArray[np.integer] = src.read(
+        1, window=read_window, out=held[: shape[0]], **options
     )
-    return resampled
+    return reused
 
 
 def _check_footprint(
@@ -190,6 +211,7 @@ class BandFiles:
     crs: CRS
     retry: RetryPolicy
     bytes_read: int = 0
+    buffers: dict[str, dict[str, Array]] = field(default_factory=dict)
 
     @property
     def shape(self) -> tuple[int, int]:
@@ -199,19 +221,37 @@ class BandFiles:
     def names(self) -> tuple[str, ...]:
         return tuple(self.sources)
 
-    def read(self, name: str, r0: int, r1: int, c0: int = 0, c1: int | None = None) -> Array:
+    def read(
+        self,
+        name: str,
+        r0: int,
+        r1: int,
+        c0: int = 0,
+        c1: int | None = None,
+        reuse: bool = False,
+    ) -> Array:
         """Fine-grid rows ``r0:r1`` and columns ``c0:c1`` of a band, at the band's resolution
-        (a coarse band returns the stored pixels covering that part of the grid)."""
+        (a coarse band returns the stored pixels covering that part of the grid).
+
+        With ``reuse``, the result is decoded into an array kept for this band and overwritten
+        by the next such read: strip after strip without new allocations (see
+        :meth:`release_buffers`).
+        """
         c1 = self.shape[1] if c1 is None else c1
         fine = Window(self.window.col_off + c0, self.window.row_off + r0, c1 - c0, r1 - r0)
         src, f = self.sources[name], self.factors[name]
+        buffers = self.buffers.setdefault(name, {}) if reuse else None
         data = self.retry.run(
             self.hrefs[name],
             "decoded",
-            functools.partial(_read_band, src, f, self.ratios[name], fine),
+            functools.partial(_read_band, src, f, self.ratios[name], fine, buffers),
         )
         self.bytes_read += int(data.nbytes)
         return data
+
+    def release_buffers(self) -> None:
+        """Drop the arrays kept for ``reuse`` reads."""
+        self.buffers.clear()
 
     def read_decimated(self, name: str, step: int) -> Array:
         """The whole window of a band at one pixel in ``step`` (served from COG overviews)."""
