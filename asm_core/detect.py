@@ -303,8 +303,9 @@ def detect_objects(
             _detection(m, item_id, rules.content_hash, site_id, confidence, agreeing)
             for m in members
         )
+    centroids = np.array(site_centroids, dtype=object)
     for r in reaches:
-        near = any(r.metric.distance(c) <= TURBID_SITE_SEARCH_M for c in site_centroids)
+        near = bool(np.any(shapely.dwithin(r.metric, centroids, TURBID_SITE_SEARCH_M)))
         confidence, agreeing = turbid_confidence(r.stats.means.get("ndti"), near)
         out.append(_detection(r, item_id, rules.content_hash, None, confidence, agreeing))
     out.sort(key=lambda det: (det.cls, det.detection_id))

@@ -41,7 +41,9 @@ from asm_core.sentinel2 import REFLECTANCE_BANDS
 from asm_core.stac import SceneItem
 from asm_core.vectorize import WGS84, crs_key, metric_geometry, reproject, utm_zone_of
 
-EVIDENCE_STRIDE = 4
+#: Pixels per band sampled (from COG overviews) to check the BOA offset: a million is plenty
+#: for the histogram tests in reflectance.py, and a full tile's 30M would cost 0.5 s.
+EVIDENCE_SAMPLES = 1_000_000
 #: GDAL's block cache (bytes; rasterio takes GDAL_CACHEMAX in bytes). The strip pass reads
 #: each block once, so it only needs to carry the 20 m blocks that straddle two strips; the
 #: per-object reads that follow go in raster order and need about two rows of blocks of every
@@ -73,7 +75,9 @@ def _offset_decision(item: SceneItem, files: BandFiles) -> OffsetDecision:
     samples = []
     for name in ("blue", "red", "nir"):
         if name in files.names:
-            sample = files.read_decimated(name, EVIDENCE_STRIDE)
+            height, width = files.shape
+            step = max(1, math.isqrt(height * width // EVIDENCE_SAMPLES))
+            sample = files.read_decimated(name, step)
             samples.append(sample[sample > 0])
     return decide_boa_offset(
         item.baseline, item.boa_offset_flag, item.bands, pixel_evidence(samples)
