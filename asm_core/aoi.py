@@ -59,12 +59,20 @@ def _polygons(geometry: Any) -> list[Polygon]:
 
 
 def load_aoi(path: Path) -> Polygon | MultiPolygon:
-    """Read an AOI from GeoJSON (geometry, Feature or FeatureCollection; EPSG:4326).
+    """Read an AOI from a GeoJSON file (geometry, Feature or FeatureCollection; EPSG:4326).
 
     Raises:
         AoiError: unreadable, not GeoJSON polygons, invalid or empty.
     """
-    data = read_geojson(path, "AOI", AoiError)
+    return aoi_from_geojson(read_geojson(path, "AOI", AoiError), path)
+
+
+def aoi_from_geojson(data: Any, path: Path | str) -> Polygon | MultiPolygon:
+    """An AOI from parsed GeoJSON found at ``path`` (a file, an S3 key, an event field).
+
+    Raises:
+        AoiError: not GeoJSON polygons, invalid or empty.
+    """
     kind = data.get("type") if isinstance(data, dict) else None
     if kind == "FeatureCollection":
         geometries = [f.get("geometry") for f in data.get("features", [])]

@@ -312,6 +312,16 @@ def _write_run(
     )
 
 
+def result_keys(item: SceneItem) -> dict[str, str]:
+    """Where an item's detections and tile_runs files go, relative to a results root (POSIX
+    paths, the same on disk and as S3 keys): deterministic, so a retry overwrites."""
+    zone, name = _utm_zone(item, None), file_name(item.item_id)
+    return {
+        table: (partition_dir(Path(), table, item.acquired, zone) / name).as_posix()
+        for table in ("detections", "tile_runs")
+    }
+
+
 def record_failure(item: SceneItem, rules: RuleSet, out_dir: Path, error: BaseException) -> TileRun:
     """Write a ``failed`` tile_runs row for an item whose job could not even report."""
     row = _base_row(item, rules) | _failure(error)

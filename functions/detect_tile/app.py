@@ -1,0 +1,67 @@
+"""One manifest row → the per-tile job → Parquet in S3 → a small summary for the state machine.
+
+Two modes: a task (run the job), or a task carrying ``error`` (the state machine's Catch after
+the retries ran out: record it as a ``failed`` tile_runs row, so no planned tile goes missing).
+"""
+
+from __future__ import annotations
+
+import shutil
+import tempfile
+from pathlib import Path
+from typing import Any
+
+from aws_lambda_powertools import Logger, Metrics, Tracer
+from aws_lambda_powertools.metrics import MetricUnit
+from aws_lambda_powertools.utilities.typing import LambdaContext
+
+from asm_core.gdal_settings import read_options
+from asm_core.rules import load_rules
+from asm_core.stac import scene_item_from_dict
+from asm_core.tile_job import TileRun, record_failure, run_item
+from functions.events import TileResult, TileTask
+from functions.settings import METRICS_NAMESPACE, Settings
+from functions.storage import Bucket
+
+logger = Logger(service="asm-watch-detect-tile")
+metrics = Metrics(namespace=METRICS_NAMESPACE, service="asm-watch-detect-tile")
+tracer = Tracer(service="asm-watch-detect-tile")
+
+
+class TaskFailedError(RuntimeError):
+    """Raised by the state machine's Catch payload: what ended a task's attempts."""
+
+
+def detect_tile(task: TileTask, settings: Settings, bucket: Bucket) -> TileResult:
+    rules = load_rules()
+    scene = scene_item_from_dict(task.item, task.item_id)
+    work = Path(tempfile.mkdtemp(prefix="asm-"))  # Lambda's /tmp; emptied below
+    try:
+        if task.error is not None:
+            cause = task.error.get("Cause") or task.error.get("Error") or "unknown error"
+            run: TileRun = record_failure(scene, rules, work, TaskFailedError(str(cause)))
+        else:
+            run = run_item(scene, rules, work, read_options(unsigned_s3=True))
+        bucket.upload_tree(work, settings.results_prefix)
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+    return TileResult(
+        item_id=run.item_id,
+        status=run.status,
+        detections=run.detections,
+        sites=run.sites,
+        seconds=run.seconds,
+        error=run.error,
+    )
+
+
+@logger.inject_lambda_context
+@metrics.log_metrics
+@tracer.capture_lambda_handler
+def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
+    settings = Settings.from_environment()
+    result = detect_tile(TileTask.model_validate(event), settings, Bucket(settings.results_bucket))
+    metrics.add_metric(name=f"Tiles_{result.status}", unit=MetricUnit.Count, value=1)
+    metrics.add_metric(name="Detections", unit=MetricUnit.Count, value=result.detections)
+    logger.info("tile done", extra=result.model_dump(mode="json"))
+    return result.model_dump(mode="json")

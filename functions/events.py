@@ -1,0 +1,83 @@
+"""Typed events and results of the scan's Lambdas (what travels through Step Functions).
+
+Only small documents travel through the state machine (its payload limit is 256 KiB): the
+manifest and the results themselves go through S3.
+"""
+
+from __future__ import annotations
+
+from datetime import date
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+
+class _Event(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class PlanEvent(_Event):
+    """Start of a scan: where, when, and with which rules."""
+
+    scan_id: str | None = Field(default=None, pattern=r"^[A-Za-z0-9_.:-]{1,80}$")
+    bbox: tuple[float, float, float, float] | None = None
+    aoi: dict[str, Any] | None = None
+    aoi_key: str | None = None
+    start: date
+    end: date
+    max_cloud: float | None = Field(default=None, ge=0, le=100)
+    #: explicit STAC items (e.g. re-running chosen scenes); no catalogue search then
+    items: list[dict[str, Any]] | None = None
+
+    @model_validator(mode="after")
+    def _one_area_and_ordered_dates(self) -> PlanEvent:
+        given = [n for n in ("bbox", "aoi", "aoi_key", "items") if getattr(self, n) is not None]
+        if len(given) != 1:
+            raise ValueError(
+                f"give exactly one of bbox, aoi, aoi_key or items; got {given or 'none'}"
+            )
+        if self.end < self.start:
+            raise ValueError(f"end {self.end} is before start {self.start}")
+        return self
+
+
+class S3Location(_Event):
+    bucket: str
+    key: str
+
+
+class PlanResult(_Event):
+    scan_id: str
+    manifest: S3Location
+    tile_dates: int
+    tiles: int
+    searched: int
+    duplicates_replaced: int
+
+
+class TileTask(_Event):
+    """One manifest row: a tile-date and where its results go."""
+
+    scan_id: str
+    item_id: str
+    mgrs_tile: str
+    day: date
+    item: dict[str, Any]
+    keys: dict[str, str]
+    #: set by the state machine's Catch: the error that ended this task's attempts
+    error: dict[str, Any] | None = None
+
+
+class TileResult(_Event):
+    """What one tile-date became (never the detections themselves)."""
+
+    item_id: str
+    status: str
+    detections: int
+    sites: int
+    seconds: float
+    error: str | None = None
+
+
+class FinalizeEvent(_Event):
+    scan: PlanResult

@@ -1,0 +1,92 @@
+"""Plan a scan: search the catalogue for the AOI and dates, write the manifest to S3.
+
+The manifest is the Distributed Map's ItemReader input (a JSON array, one row per tile-date).
+Scans above the configured tile cap are refused before anything is written.
+"""
+
+from __future__ import annotations
+
+import uuid
+from typing import Any
+
+from aws_lambda_powertools import Logger, Metrics, Tracer
+from aws_lambda_powertools.metrics import MetricUnit
+from aws_lambda_powertools.utilities.typing import LambdaContext
+
+from asm_core.aoi import aoi_from_geojson, bbox_geometry
+from asm_core.catalog import SearchRequest, search_items
+from asm_core.plan import plan_tile_dates
+from asm_core.stac import scene_item_from_dict
+from asm_core.tile_job import result_keys
+from functions.events import PlanEvent, PlanResult, S3Location, TileTask
+from functions.settings import METRICS_NAMESPACE, Settings
+from functions.storage import Bucket
+
+logger = Logger(service="asm-watch-plan")
+metrics = Metrics(namespace=METRICS_NAMESPACE, service="asm-watch-plan")
+tracer = Tracer(service="asm-watch-plan")
+
+
+class ScanTooLargeError(ValueError):
+    """More tile-dates than the deployment allows in one scan."""
+
+
+def plan(event: PlanEvent, settings: Settings, bucket: Bucket) -> PlanResult:
+    scan_id = event.scan_id or uuid.uuid4().hex[:16]
+    if event.items is not None:
+        items, searched = event.items, len(event.items)
+    else:
+        if event.bbox is not None:
+            area = bbox_geometry(event.bbox)
+        elif event.aoi is not None:
+            area = aoi_from_geojson(event.aoi, "the event's aoi")
+        else:
+            key = str(event.aoi_key)
+            area = aoi_from_geojson(bucket.get_json(key), f"s3://{bucket.name}/{key}")
+        request = SearchRequest(
+            area, event.start, event.end, settings.stac_url, settings.collection, event.max_cloud
+        )
+        found = search_items(request)
+        items, searched = found.items, found.found
+    planned = plan_tile_dates(items, searched)
+    if len(planned.tile_dates) > settings.max_tiles:
+        raise ScanTooLargeError(
+            f"the scan has {len(planned.tile_dates)} tile-dates; this deployment allows at most "
+            f"{settings.max_tiles} (MAX_TILES): narrow the AOI or the dates"
+        )
+    rows = []
+    for tile in planned.tile_dates:
+        scene = scene_item_from_dict(tile.item, tile.item_id)
+        rows.append(
+            TileTask(
+                scan_id=scan_id,
+                item_id=tile.item_id,
+                mgrs_tile=tile.mgrs_tile,
+                day=tile.day,
+                item=tile.item,
+                keys={t: f"{settings.results_prefix}/{k}" for t, k in result_keys(scene).items()},
+            ).model_dump(mode="json", exclude_none=True)
+        )
+    manifest = S3Location(
+        bucket=bucket.name, key=f"{settings.manifests_prefix}/{scan_id}/manifest.json"
+    )
+    bucket.put_json(manifest.key, rows)
+    return PlanResult(
+        scan_id=scan_id,
+        manifest=manifest,
+        tile_dates=len(rows),
+        tiles=len(planned.tiles),
+        searched=planned.searched,
+        duplicates_replaced=len(planned.duplicates),
+    )
+
+
+@logger.inject_lambda_context
+@metrics.log_metrics
+@tracer.capture_lambda_handler
+def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
+    settings = Settings.from_environment()
+    result = plan(PlanEvent.model_validate(event), settings, Bucket(settings.results_bucket))
+    metrics.add_metric(name="TileDatesPlanned", unit=MetricUnit.Count, value=result.tile_dates)
+    logger.info("planned", extra=result.model_dump(mode="json"))
+    return result.model_dump(mode="json")

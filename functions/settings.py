@@ -1,0 +1,45 @@
+"""What the handlers read from their environment (set by template.yaml), in one typed place."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+
+from asm_core.catalog import EARTH_SEARCH_URL, SENTINEL2_L2A
+
+#: CloudWatch namespace of every function's metrics (one dashboard for the whole application).
+METRICS_NAMESPACE = "AsmWatch"
+
+
+class ConfigurationError(RuntimeError):
+    """A required environment variable is missing or malformed (a deployment error)."""
+
+
+@dataclass(frozen=True)
+class Settings:
+    results_bucket: str
+    results_prefix: str = "results"
+    manifests_prefix: str = "manifests"
+    scans_prefix: str = "scans"
+    stac_url: str = EARTH_SEARCH_URL
+    collection: str = SENTINEL2_L2A
+    max_tiles: int = 5000
+    alert_topic_arn: str | None = None
+
+    @classmethod
+    def from_environment(cls) -> Settings:
+        bucket = os.environ.get("RESULTS_BUCKET", "")
+        if not bucket:
+            raise ConfigurationError("RESULTS_BUCKET is not set; the template sets it")
+        raw_max = os.environ.get("MAX_TILES", "5000")
+        try:
+            max_tiles = int(raw_max)
+        except ValueError as e:
+            raise ConfigurationError(f"MAX_TILES must be an integer, not {raw_max!r}") from e
+        return cls(
+            results_bucket=bucket,
+            stac_url=os.environ.get("STAC_API_URL", EARTH_SEARCH_URL),
+            collection=os.environ.get("STAC_COLLECTION", SENTINEL2_L2A),
+            max_tiles=max_tiles,
+            alert_topic_arn=os.environ.get("ALERT_TOPIC_ARN") or None,
+        )

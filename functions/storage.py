@@ -1,0 +1,49 @@
+"""The results bucket: manifests, per-tile results and scan summaries as S3 objects.
+
+Keys mirror the local results folder (``results/detections/dt=…/utm_zone=…/ITEM.parquet``), so
+Athena's Glue tables and ``asm query`` read the same layout.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import boto3
+from botocore.exceptions import ClientError
+
+
+class Bucket:
+    """One S3 bucket, addressed by key."""
+
+    def __init__(self, name: str, client: Any | None = None) -> None:
+        self.name = name
+        self.client = client or boto3.client("s3")
+
+    def put_json(self, key: str, value: Any) -> None:
+        body = json.dumps(value, separators=(",", ":"), default=str).encode()
+        self.client.put_object(Bucket=self.name, Key=key, Body=body, ContentType="application/json")
+
+    def get_json(self, key: str) -> Any:
+        return json.loads(self.client.get_object(Bucket=self.name, Key=key)["Body"].read())
+
+    def upload_tree(self, root: Path, prefix: str) -> list[str]:
+        """Upload every file under ``root`` to ``prefix/<relative path>``; return the keys."""
+        keys = []
+        for path in sorted(p for p in root.rglob("*") if p.is_file()):
+            key = f"{prefix}/{path.relative_to(root).as_posix()}"
+            self.client.upload_file(str(path), self.name, key)
+            keys.append(key)
+        return keys
+
+    def download(self, key: str, path: Path) -> bool:
+        """Fetch one object to ``path``; False if it does not exist."""
+        path.parent.mkdir(parents=True, exist_ok=True)
+        try:
+            self.client.download_file(self.name, key, str(path))
+        except ClientError as e:
+            if e.response.get("Error", {}).get("Code") in ("404", "NoSuchKey"):
+                return False
+            raise
+        return True

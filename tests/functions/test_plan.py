@@ -1,0 +1,91 @@
+"""The plan Lambda: manifest rows in S3, the tile cap, and one-line refusals of bad events."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import boto3
+import pytest
+from moto import mock_aws
+from pydantic import ValidationError
+
+from asm_core.synthetic.scene import WrittenScene
+from functions.events import PlanEvent
+from functions.plan.app import ScanTooLargeError, plan
+from functions.settings import ConfigurationError, Settings
+from functions.storage import Bucket
+from tests.conftest import edit_item
+
+BUCKET = "plan-test"
+
+
+@pytest.fixture
+def bucket(monkeypatch: pytest.MonkeyPatch) -> Iterator[Bucket]:
+    monkeypatch.setenv("AWS_DEFAULT_REGION", "us-east-1")
+    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "testing")
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "testing")
+    with mock_aws():
+        boto3.client("s3").create_bucket(Bucket=BUCKET)
+        yield Bucket(BUCKET)
+
+
+def _items(scene_factory: Callable[..., WrittenScene], tmp_path: Path) -> list[dict[str, Any]]:
+    scenes = [scene_factory(seed=s, size=256) for s in (51, 52)]
+    return [
+        json.loads(edit_item(s.item_path, tmp_path / str(i), lambda d: None).read_text())
+        for i, s in enumerate(scenes)
+    ]
+
+
+def test_manifest_rows_carry_the_item_and_deterministic_result_keys(
+    bucket: Bucket, scene_factory: Callable[..., WrittenScene], tmp_path: Path
+) -> None:
+    items = _items(scene_factory, tmp_path)
+    event = PlanEvent(scan_id="s1", items=items, start="2020-01-01", end="2030-01-01")
+    result = plan(event, Settings(results_bucket=BUCKET), bucket)
+    assert (result.tile_dates, result.manifest.key) == (2, "manifests/s1/manifest.json")
+    rows = bucket.get_json(result.manifest.key)
+    assert {r["item_id"] for r in rows} == {i["id"] for i in items}
+    for row in rows:
+        assert row["keys"]["tile_runs"].startswith("results/tile_runs/dt=")
+        assert row["keys"]["detections"].endswith(f"/{row['item_id']}.parquet")
+    again = plan(event, Settings(results_bucket=BUCKET), bucket)
+    assert bucket.get_json(again.manifest.key) == rows  # same scan, same manifest
+
+
+def test_a_scan_above_the_tile_cap_is_refused_before_anything_is_written(
+    bucket: Bucket, scene_factory: Callable[..., WrittenScene], tmp_path: Path
+) -> None:
+    event = PlanEvent(
+        scan_id="big", items=_items(scene_factory, tmp_path), start="2020-01-01", end="2030-01-01"
+    )
+    with pytest.raises(ScanTooLargeError, match="2 tile-dates; this deployment allows at most 1"):
+        plan(event, Settings(results_bucket=BUCKET, max_tiles=1), bucket)
+    assert "Contents" not in boto3.client("s3").list_objects_v2(Bucket=BUCKET)
+
+
+@pytest.mark.parametrize(
+    ("event", "message"),
+    [
+        ({"bbox": [0, 0, 1, 1], "start": "2024-03-01", "end": "2024-01-01"}, "is before start"),
+        ({"start": "2024-01-01", "end": "2024-02-01"}, "give exactly one of bbox"),
+        (
+            {"bbox": [0, 0, 1, 1], "items": [], "start": "2024-01-01", "end": "2024-02-01"},
+            "give exactly one of bbox",
+        ),
+        ({"bbox": [0, 0, 1, 1], "start": "2024-01-01", "end": "2024-02-01", "x": 1}, "x"),
+        ({"bbox": [0, 0, 1, 1], "start": "last week", "end": "2024-02-01"}, "start"),
+    ],
+)
+def test_bad_plan_events_name_the_problem(event: dict[str, Any], message: str) -> None:
+    with pytest.raises(ValidationError, match=message):
+        PlanEvent.model_validate(event)
+
+
+def test_missing_bucket_setting_is_a_configuration_error(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("RESULTS_BUCKET", raising=False)
+    with pytest.raises(ConfigurationError, match="RESULTS_BUCKET"):
+        Settings.from_environment()

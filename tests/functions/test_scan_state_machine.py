@@ -1,0 +1,204 @@
+"""moto's Step Functions interpreter runs our own scan.asl.json with our real handlers:
+Plan → Distributed Map over the S3 manifest → Finalize, with a tile that keeps failing."""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import boto3
+import pyarrow.parquet as pq
+import pytest
+from moto import mock_aws
+from moto.awslambda_simple.models import LambdaSimpleBackend
+
+from asm_core.synthetic.scene import WrittenScene
+from tests.conftest import edit_item
+
+ROOT = Path(__file__).resolve().parents[2]
+ASL = ROOT / "infra" / "statemachine" / "scan.asl.json"
+BUCKET = "asm-watch-results-test"
+REGION = "us-east-1"
+
+
+@dataclass
+class FakeContext:
+    function_name: str = "test"
+    memory_limit_in_mb: int = 2048
+    invoked_function_arn: str = "arn:aws:lambda:us-east-1:123456789012:function:test"
+    aws_request_id: str = "test-request"
+
+    def get_remaining_time_in_millis(self) -> int:
+        return 900_000
+
+
+@pytest.fixture
+def aws(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+    for name, value in {
+        "AWS_DEFAULT_REGION": REGION,
+        "AWS_ACCESS_KEY_ID": "testing",
+        "AWS_SECRET_ACCESS_KEY": "testing",
+        "POWERTOOLS_TRACE_DISABLED": "true",
+        "POWERTOOLS_METRICS_NAMESPACE": "AsmWatchTest",
+        "POWERTOOLS_SERVICE_NAME": "asm-watch-test",
+        "RESULTS_BUCKET": BUCKET,
+        "MAX_TILES": "10",
+    }.items():
+        monkeypatch.setenv(name, value)
+    config = {"stepfunctions": {"execute_state_machine": True}, "lambda": {"use_docker": False}}
+    with mock_aws(config=config):  # type: ignore[arg-type]
+        yield
+
+
+def _handlers() -> dict[str, Callable[[dict[str, Any], Any], dict[str, Any]]]:
+    from functions.detect_tile.app import handler as detect_tile
+    from functions.finalize.app import handler as finalize
+    from functions.plan.app import handler as plan
+
+    return {"plan": plan, "detect_tile": detect_tile, "finalize": finalize}
+
+
+def _route_lambda_to_handlers(
+    monkeypatch: pytest.MonkeyPatch, calls: list[tuple[str, dict[str, Any]]]
+) -> None:
+    """moto runs no Lambda code without Docker: invoke our handlers by function name, and turn
+    an exception into Lambda's function-error response, as the real service does."""
+    handlers = _handlers()
+
+    def invoke(
+        self: Any, function_name: str, qualifier: Any, body: Any, headers: Any, response: Any
+    ) -> bytes:
+        name = function_name.rsplit(":", 1)[-1]
+        event = json.loads(body or "{}")
+        calls.append((name, event))
+        try:
+            result = handlers[name](event, FakeContext(function_name=name))
+        except Exception as e:
+            response["x-amz-function-error"] = "Unhandled"
+            return json.dumps({"errorType": type(e).__name__, "errorMessage": str(e)}).encode()
+        return json.dumps(result, default=str).encode()
+
+    monkeypatch.setattr(LambdaSimpleBackend, "invoke", invoke)
+
+
+def _state_machine(arns: dict[str, str]) -> str:
+    text = ASL.read_text()
+    for key, value in {
+        "PlanFunctionArn": arns["plan"],
+        "DetectTileFunctionArn": arns["detect_tile"],
+        "FinalizeFunctionArn": arns["finalize"],
+        "MapMaxConcurrency": "4",
+        # moto's ASL grammar wants a decimal here (AWS takes either)
+        "ToleratedFailurePercentage": "0.0",
+        "TileRetries": "1",
+    }.items():
+        text = text.replace("${" + key + "}", value)
+    json.loads(text)  # valid JSON once substituted
+    return text
+
+
+def _deploy() -> str:
+    iam = boto3.client("iam")
+    role = iam.create_role(
+        RoleName="asm-watch-test", AssumeRolePolicyDocument=json.dumps({"Version": "2012-10-17"})
+    )["Role"]["Arn"]
+    lam = boto3.client("lambda")
+    arns = {
+        name: lam.create_function(
+            FunctionName=name,
+            Role=role,
+            PackageType="Image",
+            Code={"ImageUri": "123456789012.dkr.ecr.us-east-1.amazonaws.com/asm-watch:test"},
+        )["FunctionArn"]
+        for name in ("plan", "detect_tile", "finalize")
+    }
+    boto3.client("s3").create_bucket(Bucket=BUCKET)
+    sfn = boto3.client("stepfunctions")
+    return str(
+        sfn.create_state_machine(name="asm-scan", definition=_state_machine(arns), roleArn=role)[
+            "stateMachineArn"
+        ]
+    )
+
+
+def _run(machine: str, event: dict[str, Any]) -> dict[str, Any]:
+    sfn = boto3.client("stepfunctions")
+    execution = sfn.start_execution(stateMachineArn=machine, input=json.dumps(event))
+    for _ in range(600):
+        described = sfn.describe_execution(executionArn=execution["executionArn"])
+        if described["status"] != "RUNNING":
+            return dict(described)
+        time.sleep(0.1)
+    raise AssertionError("the execution did not finish in 60 s")
+
+
+def _tile_runs(prefix: str) -> list[dict[str, Any]]:
+    s3 = boto3.client("s3")
+    rows = []
+    for obj in s3.list_objects_v2(Bucket=BUCKET, Prefix=prefix)["Contents"]:
+        body = s3.get_object(Bucket=BUCKET, Key=obj["Key"])["Body"].read()
+        local = Path("/tmp") / "asm-sfn-test.parquet"
+        local.write_bytes(body)
+        rows.extend(pq.read_table(local).to_pylist())
+    return rows
+
+
+def test_scan_plans_detects_every_tile_and_records_a_failing_one(
+    aws: None,
+    monkeypatch: pytest.MonkeyPatch,
+    scene_factory: Callable[..., WrittenScene],
+    tmp_path: Path,
+) -> None:
+    scenes = [
+        scene_factory(seed=seed, size=256, sites=2, baseline="05.10") for seed in (41, 42, 43)
+    ]
+    items = [
+        json.loads(edit_item(s.item_path, tmp_path / str(i), lambda d: None).read_text())
+        for i, s in enumerate(scenes)
+    ]
+    doomed = items[2]["id"]
+    import functions.detect_tile.app as detect_app
+
+    real_run_item = detect_app.run_item
+
+    def crash_on_doomed(item: Any, *args: Any, **kwargs: Any) -> Any:
+        if item.item_id == doomed:
+            raise RuntimeError("simulated crash reading " + doomed)
+        return real_run_item(item, *args, **kwargs)
+
+    monkeypatch.setattr(detect_app, "run_item", crash_on_doomed)
+    calls: list[tuple[str, dict[str, Any]]] = []
+    _route_lambda_to_handlers(monkeypatch, calls)
+
+    done = _run(
+        _deploy(),
+        {"scan_id": "test-scan", "items": items, "start": "2020-01-01", "end": "2030-01-01"},
+    )
+
+    assert done["status"] == "SUCCEEDED", done
+    summary = json.loads(done["output"])["summary"]
+    assert summary["planned"] == 3
+    assert summary["statuses"] == {"ok": 2, "no_data": 0, "failed": 1}
+    assert summary["failures"][0]["item_id"] == doomed
+    assert "simulated crash" in summary["failures"][0]["error"]
+    # the doomed tile was tried twice (TileRetries=1), then recorded by the Catch
+    doomed_calls = [e for n, e in calls if n == "detect_tile" and e["item_id"] == doomed]
+    assert len(doomed_calls) == 3 and "error" in doomed_calls[-1]
+    runs = {r["item_id"]: r for r in _tile_runs("results/tile_runs/")}
+    assert {r["status"] for i, r in runs.items() if i != doomed} == {"ok"}
+    assert runs[doomed]["status"] == "failed"
+    s3 = boto3.client("s3")
+    detections = s3.list_objects_v2(Bucket=BUCKET, Prefix="results/detections/")["Contents"]
+    assert len(detections) == 2  # one file per ok tile; none for the failed one
+    stored = json.loads(
+        s3.get_object(Bucket=BUCKET, Key="scans/test-scan/summary.json")["Body"].read()
+    )
+    assert stored["statuses"] == summary["statuses"]
+    manifest = json.loads(
+        s3.get_object(Bucket=BUCKET, Key="manifests/test-scan/manifest.json")["Body"].read()
+    )
+    assert sorted(r["item_id"] for r in manifest) == sorted(i["id"] for i in items)
