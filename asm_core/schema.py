@@ -114,3 +114,34 @@ def geoparquet_metadata(bbox: list[float] | None) -> dict[bytes, bytes]:
         "columns": {"geometry": column},
     }
     return {b"geo": json.dumps(meta, sort_keys=True).encode()}
+
+
+def _hive_type(t: pa.DataType) -> str:
+    """The Glue/Athena (Hive DDL) type of a pyarrow type used in our tables."""
+    if pa.types.is_string(t):
+        return "string"
+    if pa.types.is_timestamp(t):
+        return "timestamp"
+    if pa.types.is_float64(t):
+        return "double"
+    if pa.types.is_int32(t):
+        return "int"
+    if pa.types.is_int64(t):
+        return "bigint"
+    if pa.types.is_binary(t):
+        return "binary"
+    if pa.types.is_boolean(t):
+        return "boolean"
+    if pa.types.is_list(t):
+        return f"array<{_hive_type(t.value_type)}>"
+    if pa.types.is_map(t):
+        return f"map<{_hive_type(t.key_type)},{_hive_type(t.item_type)}>"
+    if pa.types.is_struct(t):
+        fields = ",".join(f"{f.name}:{_hive_type(f.type)}" for f in t)
+        return f"struct<{fields}>"
+    raise TypeError(f"no Glue type for {t}")
+
+
+def glue_columns(schema: pa.Schema) -> list[dict[str, str]]:
+    """Glue table columns (Name, Type) of a results schema: the template's tables must match."""
+    return [{"Name": f.name, "Type": _hive_type(f.type)} for f in schema]

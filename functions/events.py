@@ -6,7 +6,7 @@ manifest and the results themselves go through S3.
 
 from __future__ import annotations
 
-from datetime import date
+from datetime import date, timedelta
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
@@ -23,8 +23,10 @@ class PlanEvent(_Event):
     bbox: tuple[float, float, float, float] | None = None
     aoi: dict[str, Any] | None = None
     aoi_key: str | None = None
-    start: date
-    end: date
+    start: date | None = None
+    end: date | None = None
+    #: scheduled scans: the last N days up to the day the scan starts, instead of start/end
+    lookback_days: int | None = Field(default=None, ge=1, le=366)
     max_cloud: float | None = Field(default=None, ge=0, le=100)
     #: explicit STAC items (e.g. re-running chosen scenes); no catalogue search then
     items: list[dict[str, Any]] | None = None
@@ -36,9 +38,18 @@ class PlanEvent(_Event):
             raise ValueError(
                 f"give exactly one of bbox, aoi, aoi_key or items; got {given or 'none'}"
             )
-        if self.end < self.start:
+        if (self.start is None or self.end is None) == (self.lookback_days is None):
+            raise ValueError("give start and end dates, or lookback_days (not both)")
+        if self.start is not None and self.end is not None and self.end < self.start:
             raise ValueError(f"end {self.end} is before start {self.start}")
         return self
+
+    def dates(self, today: date) -> tuple[date, date]:
+        """The scan's first and last day."""
+        if self.lookback_days is not None:
+            return today - timedelta(days=self.lookback_days), today
+        assert self.start is not None and self.end is not None
+        return self.start, self.end
 
 
 class S3Location(_Event):

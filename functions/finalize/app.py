@@ -19,6 +19,7 @@ from aws_lambda_powertools import Logger, Metrics, Tracer
 from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
+import functions.numba_cache  # noqa: F401 - before any kernel runs
 from asm_core.results import read_table
 from asm_core.rules import load_rules
 from asm_core.stac import scene_item_from_dict

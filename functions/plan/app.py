@@ -7,12 +7,14 @@ Scans above the configured tile cap are refused before anything is written.
 from __future__ import annotations
 
 import uuid
+from datetime import UTC, datetime
 from typing import Any
 
 from aws_lambda_powertools import Logger, Metrics, Tracer
 from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
+import functions.numba_cache  # noqa: F401 - before any kernel runs
 from asm_core.aoi import aoi_from_geojson, bbox_geometry
 from asm_core.catalog import SearchRequest, search_items
 from asm_core.plan import plan_tile_dates
@@ -43,8 +45,9 @@ def plan(event: PlanEvent, settings: Settings, bucket: Bucket) -> PlanResult:
         else:
             key = str(event.aoi_key)
             area = aoi_from_geojson(bucket.get_json(key), f"s3://{bucket.name}/{key}")
+        start, end = event.dates(datetime.now(UTC).date())
         request = SearchRequest(
-            area, event.start, event.end, settings.stac_url, settings.collection, event.max_cloud
+            area, start, end, settings.stac_url, settings.collection, event.max_cloud
         )
         found = search_items(request)
         items, searched = found.items, found.found

@@ -153,7 +153,9 @@ def child(mode: str, item_path: Path, out: Path) -> dict[str, Any]:
         run = run_item(load_item(str(item_path)), load_rules(), out)
         result.update(stages=run.stage_seconds, detections=run.detections, status=run.status)
     elif mode == "warm":
-        _warm_up(out)
+        from asm_core.warm_up import compile_kernels
+
+        compile_kernels(out / "warm-up")
     elif mode == "layers":
         result["digest"] = _digest(_our_layers(item_path))
     elif mode in ("stackstac", "odc"):
@@ -193,18 +195,6 @@ def _our_layers(item_path: Path) -> dict[str, np.ndarray]:
         pixels = ScenePixels(files, item.bands, _offset_decision(item, files).dn_offset)
         layers = compute_layers(pixels, list(rules.rules), rules.mask)
     return {name: packed.unpack() for name, packed in layers.layers.items()}
-
-
-def _warm_up(cache: Path) -> None:
-    """Compile (or load) the numba kernels once, outside the measurements: a deployed image
-    ships its compiled cache, and the first compilation (~10 s) is not per-tile cost."""
-    from asm_core.rules import load_rules
-    from asm_core.stac import load_item
-    from asm_core.synthetic import SceneSpec, write_scene
-    from asm_core.tile_job import run_item
-
-    scene = write_scene(SceneSpec(seed=3, size=256), cache / "warm-up")
-    run_item(load_item(str(scene.item_path)), load_rules(), cache / "warm-up" / "results")
 
 
 def _xarray_layers(item_path: Path, library: str) -> dict[str, np.ndarray]:

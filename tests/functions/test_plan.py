@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable, Iterator
+from datetime import date
 from pathlib import Path
 from typing import Any
 
@@ -78,11 +79,18 @@ def test_a_scan_above_the_tile_cap_is_refused_before_anything_is_written(
         ),
         ({"bbox": [0, 0, 1, 1], "start": "2024-01-01", "end": "2024-02-01", "x": 1}, "x"),
         ({"bbox": [0, 0, 1, 1], "start": "last week", "end": "2024-02-01"}, "start"),
+        ({"bbox": [0, 0, 1, 1], "end": "2024-02-01"}, "or lookback_days"),
+        ({"bbox": [0, 0, 1, 1], "lookback_days": 0}, "lookback_days"),
     ],
 )
 def test_bad_plan_events_name_the_problem(event: dict[str, Any], message: str) -> None:
     with pytest.raises(ValidationError, match=message):
         PlanEvent.model_validate(event)
+
+
+def test_a_scheduled_scan_looks_back_from_its_day() -> None:
+    event = PlanEvent.model_validate({"aoi_key": "aois/africa.geojson", "lookback_days": 7})
+    assert event.dates(date(2026, 3, 10)) == (date(2026, 3, 3), date(2026, 3, 10))
 
 
 def test_missing_bucket_setting_is_a_configuration_error(monkeypatch: pytest.MonkeyPatch) -> None:

@@ -1,0 +1,142 @@
+"""The SAM template: cfn-lint, plus what cfn-lint no longer checks on SAM resources, and that
+the Glue tables, the state machine and the image commands agree with the code."""
+
+from __future__ import annotations
+
+import importlib
+import re
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+
+from asm_core.schema import DETECTIONS, TILE_RUNS, glue_columns
+
+ROOT = Path(__file__).resolve().parents[2]
+TEMPLATE = ROOT / "template.yaml"
+LAMBDA_MAX_MEMORY_MB, LAMBDA_MAX_TIMEOUT_S = 10240, 900
+
+
+class _CfnLoader(yaml.SafeLoader):
+    """YAML with CloudFormation's short tags (!Ref, !Sub, !GetAtt …) as their long forms."""
+
+
+def _tag(loader: yaml.SafeLoader, suffix: str, node: yaml.Node) -> dict[str, Any]:
+    name = "Ref" if suffix == "Ref" else f"Fn::{suffix}"
+    if isinstance(node, yaml.ScalarNode):
+        value: Any = loader.construct_scalar(node)
+        if suffix == "GetAtt":
+            value = str(value).split(".", 1)
+    elif isinstance(node, yaml.SequenceNode):
+        value = loader.construct_sequence(node, deep=True)
+    else:
+        value = loader.construct_mapping(node, deep=True)  # type: ignore[arg-type]
+    return {name: value}
+
+
+_CfnLoader.add_multi_constructor("!", _tag)
+
+
+@pytest.fixture(scope="module")
+def template() -> dict[str, Any]:
+    loaded: dict[str, Any] = yaml.load(TEMPLATE.read_text(), Loader=_CfnLoader)
+    return loaded
+
+
+def _resources(template: dict[str, Any], kind: str) -> dict[str, dict[str, Any]]:
+    return {n: r for n, r in template["Resources"].items() if r["Type"] == kind}
+
+
+def _value(template: dict[str, Any], value: Any, bound: str) -> Any:
+    """A literal, or the Min/MaxValue bound of the parameter a !Ref points at."""
+    if isinstance(value, dict) and "Ref" in value:
+        return template["Parameters"][value["Ref"]][bound]
+    return value
+
+
+def test_cfn_lint_passes() -> None:
+    exe = shutil.which("cfn-lint", path=str(Path(sys.executable).parent)) or shutil.which(
+        "cfn-lint"
+    )
+    if exe is None:
+        pytest.skip("cfn-lint is not installed")
+    done = subprocess.run([exe, str(TEMPLATE)], capture_output=True, text=True, check=False)
+    assert done.returncode == 0, done.stdout + done.stderr
+
+
+def test_functions_stay_within_lambda_limits(template: dict[str, Any]) -> None:
+    globals_ = template["Globals"]["Function"]
+    for name, fn in _resources(template, "AWS::Serverless::Function").items():
+        props = {**globals_, **fn["Properties"]}
+        assert _value(template, props["MemorySize"], "MaxValue") <= LAMBDA_MAX_MEMORY_MB, name
+        assert _value(template, props["MemorySize"], "MinValue") >= 128, name
+        assert _value(template, props["Timeout"], "MaxValue") <= LAMBDA_MAX_TIMEOUT_S, name
+        assert props["PackageType"] == "Image", name
+        assert set(props["Architectures"]) <= {"x86_64", "arm64"}, name
+        assert props["Tracing"] == "Active", name
+
+
+def test_every_function_has_a_log_group_with_retention(template: dict[str, Any]) -> None:
+    groups = {}
+    for group in _resources(template, "AWS::Logs::LogGroup").values():
+        name = group["Properties"]["LogGroupName"]
+        groups[str(name["Fn::Sub"] if isinstance(name, dict) else name)] = group["Properties"]
+    for name in _resources(template, "AWS::Serverless::Function"):
+        group = groups.get(f"/aws/lambda/${{{name}}}")
+        assert group is not None, f"{name} has no log group"
+        assert group.get("RetentionInDays"), f"{name}'s log group keeps logs forever"
+
+
+def _statements(template: dict[str, Any]) -> list[dict[str, Any]]:
+    found = []
+    for resource in template["Resources"].values():
+        for policy in resource.get("Properties", {}).get("Policies", []) or []:
+            if isinstance(policy, dict) and "Statement" in policy:
+                found.extend(policy["Statement"])
+    return found
+
+
+def test_no_wildcards_on_s3_actions(template: dict[str, Any]) -> None:
+    statements = _statements(template)
+    assert statements
+    for statement in statements:
+        actions = (
+            statement["Action"] if isinstance(statement["Action"], list) else [statement["Action"]]
+        )
+        s3 = [a for a in actions if a.startswith("s3:")]
+        assert not [a for a in s3 if "*" in a], statement
+        if s3:
+            assert statement["Resource"] != "*", statement
+
+
+def test_glue_columns_are_the_schema_of_the_parquet_writer(template: dict[str, Any]) -> None:
+    tables = {
+        t["Properties"]["TableInput"]["Name"]: t["Properties"]["TableInput"]
+        for t in _resources(template, "AWS::Glue::Table").values()
+    }
+    for name, schema in (("detections", DETECTIONS), ("tile_runs", TILE_RUNS)):
+        columns = tables[name]["StorageDescriptor"]["Columns"]
+        assert columns == glue_columns(schema), name
+        keys = [k["Name"] for k in tables[name]["PartitionKeys"]]
+        assert keys == ["dt", "utm_zone"]
+        location = tables[name]["Parameters"]["storage.location.template"]["Fn::Sub"]
+        assert location.endswith(f"/results/{name}/dt=${{!dt}}/utm_zone=${{!utm_zone}}")
+
+
+def test_state_machine_substitutions_match_the_definition(template: dict[str, Any]) -> None:
+    (machine,) = _resources(template, "AWS::Serverless::StateMachine").values()
+    definition = (ROOT / machine["Properties"]["DefinitionUri"]).read_text()
+    placeholders = set(re.findall(r"\$\{(\w+)\}", definition))
+    assert placeholders == set(machine["Properties"]["DefinitionSubstitutions"])
+
+
+def test_image_commands_name_real_handlers(template: dict[str, Any]) -> None:
+    for name, fn in _resources(template, "AWS::Serverless::Function").items():
+        (command,) = fn["Properties"]["ImageConfig"]["Command"]
+        module, attribute = command.rsplit(".", 1)
+        assert callable(getattr(importlib.import_module(module), attribute)), name
+        assert (ROOT / fn["Metadata"]["Dockerfile"]).is_file(), name
