@@ -237,6 +237,31 @@ def demo(out: Path, size: int) -> None:
     _where(out, runs)
 
 
+@cli.command()
+@click.option("--port", default=8080, show_default=True, type=click.IntRange(0, 65535))
+@click.option(
+    "--results",
+    default=Path("asm-results"),
+    show_default=True,
+    type=click.Path(path_type=Path),
+    help="Folder the API's scans write to and its detections are read from.",
+)
+@click.option("--workers", default=1, show_default=True, type=click.IntRange(min=1))
+def serve(port: int, results: Path, workers: int) -> None:
+    """Run the REST API (the Lambda's own handler) on 127.0.0.1, scans on this machine."""
+    # the API handler lives with the Lambdas (functions/api); imported here, not at start-up
+    from functions.api.local_services import LocalScanServices
+    from functions.api.serve import make_server
+
+    server = make_server(results, port, LocalScanServices(results, workers))
+    bound = server.server_address[1]
+    click.echo(f"ASM Watch API on http://127.0.0.1:{bound} (results in {results}); Ctrl-C stops")
+    try:
+        server.serve_forever()
+    finally:
+        server.server_close()
+
+
 def _where(out: Path, runs: list[TileRun]) -> None:
     lines: list[tuple[str, Any]] = [
         ("scenes (COGs + STAC items)", out / "scenes"),

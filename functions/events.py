@@ -9,7 +9,9 @@ from __future__ import annotations
 from datetime import date, timedelta
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+
+from asm_core.rules import available_rule_sets
 
 
 class _Event(BaseModel):
@@ -30,6 +32,16 @@ class PlanEvent(_Event):
     max_cloud: float | None = Field(default=None, ge=0, le=100)
     #: explicit STAC items (e.g. re-running chosen scenes); no catalogue search then
     items: list[dict[str, Any]] | None = None
+    #: a rule set shipped with the package
+    ruleset: str = "default"
+
+    @field_validator("ruleset")
+    @classmethod
+    def _known_rule_set(cls, name: str) -> str:
+        known = available_rule_sets()
+        if name not in known:
+            raise ValueError(f"unknown rule set {name!r}; available: {', '.join(known)}")
+        return name
 
     @model_validator(mode="after")
     def _one_area_and_ordered_dates(self) -> PlanEvent:

@@ -178,6 +178,11 @@ def parse_rules(data: Any, source: str = "<memory>") -> RuleSet:
         raise RuleSetError(_describe(e, source)) from e
 
 
+def available_rule_sets() -> list[str]:
+    """Names of the rule sets shipped with the package (``default`` …)."""
+    return sorted(p.stem for p in DEFAULT_RULES_PATH.parent.glob("*.yaml"))
+
+
 def load_rules(path: str | Path | None = None) -> RuleSet:
     """Load and validate a rule set YAML file (the shipped ``default.yaml`` when None)."""
     rules_path = Path(path) if path is not None else DEFAULT_RULES_PATH
@@ -198,6 +203,7 @@ __all__ = [
     "Condition",
     "PixelRule",
     "RuleSet",
+    "available_rule_sets",
     "load_rules",
     "parse_rules",
 ]

@@ -6,7 +6,6 @@ from __future__ import annotations
 import json
 import time
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -17,23 +16,13 @@ from moto import mock_aws
 from moto.awslambda_simple.models import LambdaSimpleBackend
 
 from asm_core.synthetic.scene import WrittenScene
+from functions.api.serve import LocalContext
 from tests.conftest import edit_item
 
 ROOT = Path(__file__).resolve().parents[2]
 ASL = ROOT / "infra" / "statemachine" / "scan.asl.json"
 BUCKET = "asm-watch-results-test"
 REGION = "us-east-1"
-
-
-@dataclass
-class FakeContext:
-    function_name: str = "test"
-    memory_limit_in_mb: int = 2048
-    invoked_function_arn: str = "arn:aws:lambda:us-east-1:123456789012:function:test"
-    aws_request_id: str = "test-request"
-
-    def get_remaining_time_in_millis(self) -> int:
-        return 900_000
 
 
 @pytest.fixture
@@ -76,7 +65,7 @@ def _route_lambda_to_handlers(
         event = json.loads(body or "{}")
         calls.append((name, event))
         try:
-            result = handlers[name](event, FakeContext(function_name=name))
+            result = handlers[name](event, LocalContext(function_name=name))
         except Exception as e:
             response["x-amz-function-error"] = "Unhandled"
             return json.dumps({"errorType": type(e).__name__, "errorMessage": str(e)}).encode()

@@ -1,0 +1,180 @@
+"""The REST API: start scans, follow them, and query detections.
+
+    POST /scans            {bbox | aoi | items, start, end | lookback_days, max_cloud} → 202
+    GET  /scans/{scan_id}  status and, when done, the scan summary
+    GET  /detections?bbox=W,S,E,N&start=YYYY-MM-DD&end=YYYY-MM-DD&limit=N
+
+The same handler runs on Lambda (API Gateway proxy events) and under ``asm serve`` on this
+machine. One table maps exceptions to status codes; every error is JSON with a message.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from datetime import date
+from http import HTTPStatus
+from typing import Any
+
+from aws_lambda_powertools import Logger, Metrics, Tracer
+from aws_lambda_powertools.event_handler import APIGatewayRestResolver, Response, content_types
+from aws_lambda_powertools.metrics import MetricUnit
+from aws_lambda_powertools.utilities.typing import LambdaContext
+from pydantic import ValidationError
+
+from asm_core.errors import AsmError
+from functions.api.services import DetectionQuery, ScanNotFoundError, ScanServices
+from functions.events import PlanEvent
+from functions.settings import METRICS_NAMESPACE, ConfigurationError
+
+logger = Logger(service="asm-watch-api")
+metrics = Metrics(namespace=METRICS_NAMESPACE, service="asm-watch-api")
+tracer = Tracer(service="asm-watch-api")
+app = APIGatewayRestResolver()
+
+MAX_DETECTIONS = 5000
+#: Exceptions → HTTP status; anything else is a 500 whose details stay in the logs.
+ERROR_STATUS: dict[type[Exception], HTTPStatus] = {
+    ValidationError: HTTPStatus.BAD_REQUEST,
+    json.JSONDecodeError: HTTPStatus.BAD_REQUEST,
+    ValueError: HTTPStatus.BAD_REQUEST,
+    AsmError: HTTPStatus.BAD_REQUEST,
+    ScanNotFoundError: HTTPStatus.NOT_FOUND,
+    ConfigurationError: HTTPStatus.INTERNAL_SERVER_ERROR,
+}
+
+_services: list[ScanServices] = []
+_require_api_key: list[bool] = [True]
+
+
+class ForbiddenError(PermissionError):
+    """The request did not come through API Gateway's key check."""
+
+
+ERROR_STATUS[ForbiddenError] = HTTPStatus.FORBIDDEN
+
+
+def use_services(services: ScanServices, require_api_key: bool = True) -> None:
+    """Choose where the API's work happens (AWS, or this machine for ``asm serve``, which
+    listens on 127.0.0.1 only and needs no key)."""
+    _services[:] = [services]
+    _require_api_key[:] = [require_api_key]
+
+
+def _api_key_checked(app: APIGatewayRestResolver, next_middleware: Any) -> Any:
+    """Defence in depth: API Gateway checks the key; a request without one never gets here
+    unless the stage is misconfigured, and then it is refused, not served."""
+    identity = (app.current_event.raw_event.get("requestContext") or {}).get("identity") or {}
+    if _require_api_key[0] and not identity.get("apiKeyId"):
+        raise ForbiddenError("missing API key: send it in the x-api-key header")
+    return next_middleware(app)
+
+
+app.use(middlewares=[_api_key_checked])
+
+
+def services() -> ScanServices:
+    if not _services:
+        from functions.api.aws_deployment import services_from_environment
+
+        use_services(services_from_environment())
+    return _services[0]
+
+
+def _json(status: HTTPStatus, body: Any) -> Response[str]:
+    return Response(
+        status_code=int(status),
+        content_type=content_types.APPLICATION_JSON,
+        body=json.dumps(body, default=str),
+    )
+
+
+def _message(error: Exception) -> str:
+    if isinstance(error, ValidationError):
+        first = error.errors()[0]
+        where = ".".join(str(p) for p in first["loc"]) or "body"
+        return f"{where}: {first['msg']}"
+    return str(error).splitlines()[0] if str(error) else type(error).__name__
+
+
+def _handles(kind: type[Exception]) -> Callable[[Exception], Response[str]]:
+    def handle(error: Exception) -> Response[str]:
+        status = next(s for k, s in ERROR_STATUS.items() if isinstance(error, k))
+        if status >= HTTPStatus.INTERNAL_SERVER_ERROR:
+            logger.exception("request failed")
+            return _json(status, {"error": "internal error; see the function's logs"})
+        return _json(status, {"error": _message(error)})
+
+    return handle
+
+
+for _kind in ERROR_STATUS:
+    app.exception_handler(_kind)(_handles(_kind))
+
+
+def _body() -> dict[str, Any]:
+    raw = app.current_event.body
+    if not raw:
+        raise ValueError("the request has no JSON body")
+    body = json.loads(raw)
+    if not isinstance(body, dict):
+        raise ValueError("the JSON body must be an object")
+    return body
+
+
+@app.post("/scans")
+def start_scan() -> Response[str]:
+    event = PlanEvent.model_validate(_body())
+    return _json(HTTPStatus.ACCEPTED, services().start_scan(event))
+
+
+@app.get("/scans/<scan_id>")
+def get_scan(scan_id: str) -> Response[str]:
+    return _json(HTTPStatus.OK, services().get_scan(scan_id))
+
+
+def _detection_query(params: dict[str, str]) -> DetectionQuery:
+    bbox = params.get("bbox")
+    if not bbox:
+        raise ValueError("bbox is required: bbox=W,S,E,N in degrees")
+    try:
+        west, south, east, north = (float(v) for v in bbox.split(","))
+    except ValueError as e:
+        raise ValueError(f"bbox {bbox!r} is not W,S,E,N (four numbers)") from e
+    if not (-180 <= west < east <= 180 and -90 <= south < north <= 90):
+        raise ValueError(f"bbox {bbox!r} is empty or out of range; expected W < E, S < N")
+    try:
+        start = date.fromisoformat(params.get("start", "2015-06-23"))
+        end = date.fromisoformat(params.get("end", date.today().isoformat()))
+    except ValueError as e:
+        raise ValueError(f"start and end are dates as YYYY-MM-DD: {e}") from e
+    if end < start:
+        raise ValueError(f"end {end} is before start {start}")
+    raw_limit = params.get("limit", "1000")
+    if not raw_limit.isdigit() or not 1 <= int(raw_limit) <= MAX_DETECTIONS:
+        raise ValueError(f"limit {raw_limit!r} must be a whole number from 1 to {MAX_DETECTIONS}")
+    return DetectionQuery(west, south, east, north, start, end, int(raw_limit))
+
+
+@app.get("/detections")
+def detections() -> Response[str]:
+    query = _detection_query(dict(app.current_event.query_string_parameters or {}))
+    rows = services().detections(query)
+    features = [
+        {
+            "type": "Feature",
+            "id": r["detection_id"],
+            "geometry": {"type": "Point", "coordinates": [r["lon"], r["lat"]]},
+            "properties": {k: v for k, v in r.items() if k not in ("lon", "lat")},
+        }
+        for r in rows
+    ]
+    return _json(HTTPStatus.OK, {"type": "FeatureCollection", "features": features})
+
+
+@logger.inject_lambda_context(correlation_id_path="requestContext.requestId")
+@tracer.capture_lambda_handler
+@metrics.log_metrics
+def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
+    metrics.add_metric(name="ApiRequests", unit=MetricUnit.Count, value=1)
+    return app.resolve(event, context)

@@ -1,0 +1,23 @@
+"""The API's AWS services, configured from the function's environment (set by template.yaml)."""
+
+from __future__ import annotations
+
+import os
+
+from functions.api.aws_services import AwsScanServices
+from functions.settings import ConfigurationError, Settings
+from functions.storage import Bucket
+
+
+def services_from_environment() -> AwsScanServices:
+    settings = Settings.from_environment()
+    machine = os.environ.get("STATE_MACHINE_ARN", "")
+    if not machine:
+        raise ConfigurationError("STATE_MACHINE_ARN is not set; the template sets it")
+    return AwsScanServices(
+        machine,
+        Bucket(settings.results_bucket),
+        workgroup=os.environ.get("ATHENA_WORKGROUP", "asm-watch"),
+        database=os.environ.get("GLUE_DATABASE", "asm_watch"),
+        scans_prefix=settings.scans_prefix,
+    )

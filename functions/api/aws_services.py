@@ -1,0 +1,102 @@
+"""The API's services on AWS: scans are Step Functions executions (named by scan id), their
+summaries S3 objects written by Finalize, and detections an Athena query with bound parameters."""
+
+from __future__ import annotations
+
+import time
+import uuid
+from typing import Any
+
+import boto3
+from botocore.exceptions import ClientError
+
+from functions.api.services import DETECTIONS_SQL, DetectionQuery, ScanNotFoundError
+from functions.events import PlanEvent
+from functions.storage import Bucket
+
+ATHENA_TIMEOUT_S = 25.0  # API Gateway answers within 29 s
+
+
+class AthenaQueryError(RuntimeError):
+    """Athena failed or took too long for a synchronous answer."""
+
+
+class AwsScanServices:
+    def __init__(
+        self,
+        state_machine_arn: str,
+        bucket: Bucket,
+        workgroup: str,
+        database: str,
+        scans_prefix: str = "scans",
+    ) -> None:
+        self.state_machine_arn = state_machine_arn
+        self.bucket, self.workgroup, self.database = bucket, workgroup, database
+        self.scans_prefix = scans_prefix
+        self.sfn = boto3.client("stepfunctions")
+        self.athena = boto3.client("athena")
+
+    def _execution_arn(self, scan_id: str) -> str:
+        # arn:aws:states:REGION:ACCOUNT:stateMachine:NAME → …:execution:NAME:SCAN_ID
+        prefix, name = self.state_machine_arn.rsplit(":stateMachine:", 1)
+        return f"{prefix}:execution:{name}:{scan_id}"
+
+    def start_scan(self, event: PlanEvent) -> dict[str, Any]:
+        scan_id = event.scan_id or uuid.uuid4().hex[:16]
+        payload = event.model_copy(update={"scan_id": scan_id}).model_dump_json(exclude_none=True)
+        try:
+            started = self.sfn.start_execution(
+                stateMachineArn=self.state_machine_arn, name=scan_id, input=payload
+            )
+        except self.sfn.exceptions.ExecutionAlreadyExists as e:
+            raise ValueError(f"scan id {scan_id!r} is taken; choose another or omit it") from e
+        return {"scan_id": scan_id, "status": "RUNNING", "execution_arn": started["executionArn"]}
+
+    def get_scan(self, scan_id: str) -> dict[str, Any]:
+        try:
+            described = self.sfn.describe_execution(executionArn=self._execution_arn(scan_id))
+        except self.sfn.exceptions.ExecutionDoesNotExist as e:
+            raise ScanNotFoundError(f"no scan with id {scan_id!r}") from e
+        answer: dict[str, Any] = {"scan_id": scan_id, "status": described["status"]}
+        if described["status"] == "SUCCEEDED":
+            try:
+                answer["summary"] = self.bucket.get_json(
+                    f"{self.scans_prefix}/{scan_id}/summary.json"
+                )
+            except ClientError:
+                answer["summary"] = None
+        return answer
+
+    def detections(self, query: DetectionQuery) -> list[dict[str, Any]]:
+        started = self.athena.start_query_execution(
+            QueryString=DETECTIONS_SQL,
+            QueryExecutionContext={"Database": self.database},
+            WorkGroup=self.workgroup,
+            ExecutionParameters=[_athena_literal(v) for v in query.parameters()],
+        )
+        query_id = started["QueryExecutionId"]
+        deadline = time.monotonic() + ATHENA_TIMEOUT_S
+        while True:
+            status = self.athena.get_query_execution(QueryExecutionId=query_id)
+            state = status["QueryExecution"]["Status"]["State"]
+            if state == "SUCCEEDED":
+                break
+            if state in ("FAILED", "CANCELLED"):
+                reason = status["QueryExecution"]["Status"].get("StateChangeReason", state)
+                raise AthenaQueryError(f"the detections query failed: {reason}")
+            if time.monotonic() > deadline:
+                raise AthenaQueryError("the detections query took longer than the API allows")
+            time.sleep(0.5)
+        rows = self.athena.get_query_results(QueryExecutionId=query_id)["ResultSet"]["Rows"]
+        names = [c.get("VarCharValue") for c in rows[0]["Data"]] if rows else []
+        return [
+            dict(zip(names, [c.get("VarCharValue") for c in r["Data"]], strict=True))
+            for r in rows[1:]
+        ]
+
+
+def _athena_literal(value: Any) -> str:
+    """Athena execution parameters are SQL literals: numbers as is, strings quoted."""
+    if isinstance(value, int | float):
+        return repr(value)
+    return "'" + str(value).replace("'", "''") + "'"

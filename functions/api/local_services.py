@@ -1,0 +1,110 @@
+"""The API's services on this machine (``asm serve``): scans run in a background thread over
+the local process pool, results in a folder, detections queried with DuckDB."""
+
+from __future__ import annotations
+
+import json
+import threading
+import uuid
+from concurrent.futures import Future, ThreadPoolExecutor
+from dataclasses import asdict
+from datetime import date, datetime
+from pathlib import Path
+from typing import Any
+
+import duckdb
+
+from asm_core.aoi import aoi_from_geojson, bbox_geometry
+from asm_core.catalog import EARTH_SEARCH_URL, SENTINEL2_L2A, SearchRequest, search_items
+from asm_core.plan import plan_tile_dates
+from asm_core.results import result_files
+from asm_core.rules import load_rules
+from asm_core.scan import run_scan
+from functions.api.services import DETECTIONS_SQL, DetectionQuery, ScanNotFoundError
+from functions.events import PlanEvent
+
+
+class LocalScanServices:
+    def __init__(
+        self,
+        results: Path,
+        workers: int = 1,
+        stac_url: str = EARTH_SEARCH_URL,
+        collection: str = SENTINEL2_L2A,
+    ) -> None:
+        self.results, self.workers = results, workers
+        self.stac_url, self.collection = stac_url, collection
+        self._pool = ThreadPoolExecutor(1, thread_name_prefix="asm-scan")
+        self._scans: dict[str, Future[dict[str, Any]]] = {}
+        self._lock = threading.Lock()
+
+    def _summary_path(self, scan_id: str) -> Path:
+        return self.results / "scans" / scan_id / "summary.json"
+
+    def start_scan(self, event: PlanEvent) -> dict[str, Any]:
+        scan_id = event.scan_id or uuid.uuid4().hex[:16]
+        with self._lock:
+            if scan_id in self._scans or self._summary_path(scan_id).exists():
+                raise ValueError(f"scan id {scan_id!r} is taken; choose another or omit it")
+            self._scans[scan_id] = self._pool.submit(self._run, scan_id, event)
+        return {"scan_id": scan_id, "status": "RUNNING"}
+
+    def _run(self, scan_id: str, event: PlanEvent) -> dict[str, Any]:
+        if event.items is not None:
+            items, searched = event.items, len(event.items)
+        else:
+            area = (
+                bbox_geometry(event.bbox)
+                if event.bbox is not None
+                else aoi_from_geojson(event.aoi, "the request's aoi")
+            )
+            start, end = event.dates(date.today())
+            found = search_items(
+                SearchRequest(area, start, end, self.stac_url, self.collection, event.max_cloud)
+            )
+            items, searched = found.items, found.found
+        summary = asdict(
+            run_scan(plan_tile_dates(items, searched), load_rules(), self.results, self.workers)
+        )
+        summary["scan_id"] = scan_id
+        path = self._summary_path(scan_id)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(json.dumps(summary, default=str), encoding="utf-8")
+        return summary
+
+    def get_scan(self, scan_id: str) -> dict[str, Any]:
+        future = self._scans.get(scan_id)
+        if future is None:
+            if self._summary_path(scan_id).exists():
+                summary = json.loads(self._summary_path(scan_id).read_text(encoding="utf-8"))
+                return {"scan_id": scan_id, "status": "SUCCEEDED", "summary": summary}
+            raise ScanNotFoundError(f"no scan with id {scan_id!r}")
+        if not future.done():
+            return {"scan_id": scan_id, "status": "RUNNING"}
+        error = future.exception()
+        if error is not None:
+            return {"scan_id": scan_id, "status": "FAILED", "error": str(error)}
+        return {"scan_id": scan_id, "status": "SUCCEEDED", "summary": future.result()}
+
+    def detections(self, query: DetectionQuery) -> list[dict[str, Any]]:
+        if not result_files(self.results, "detections"):
+            return []
+        # the folder is ours (not the request's); DuckDB takes no parameters in a view's DDL
+        pattern = str(self.results / "detections" / "**" / "*.parquet").replace("'", "''")
+        con = duckdb.connect()
+        try:
+            con.execute(
+                "CREATE VIEW detections AS SELECT * FROM "
+                f"read_parquet('{pattern}', hive_partitioning=true)"
+            )
+            cursor = con.execute(DETECTIONS_SQL, query.parameters())
+            names = [d[0] for d in cursor.description]
+            return [
+                {
+                    n: v.isoformat() if isinstance(v, datetime) else v
+                    for n, v in zip(names, row, strict=True)
+                }
+                for row in cursor.fetchall()
+            ]
+        finally:
+            con.close()

@@ -1,0 +1,89 @@
+"""``asm serve``: the API's very handler on 127.0.0.1, for a user without AWS.
+
+Each HTTP request becomes an API Gateway (REST, proxy) event and goes through
+:func:`functions.api.app.handler`; scans run on this machine and results land in a folder.
+"""
+
+from __future__ import annotations
+
+import json
+import uuid
+from dataclasses import dataclass
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from typing import Any
+from urllib.parse import parse_qsl, urlsplit
+
+from functions.api.app import handler, use_services
+from functions.api.local_services import LocalScanServices
+
+
+@dataclass
+class LocalContext:
+    """What the Lambda runtime would pass as ``context``."""
+
+    function_name: str = "asm-watch-api-local"
+    memory_limit_in_mb: int = 2048
+    invoked_function_arn: str = "arn:aws:lambda:local:000000000000:function:asm-watch-api"
+    aws_request_id: str = "local"
+
+    def get_remaining_time_in_millis(self) -> int:
+        return 29_000
+
+
+def proxy_event(
+    method: str, target: str, headers: dict[str, str], body: str | None
+) -> dict[str, Any]:
+    """An API Gateway REST proxy event for one HTTP request."""
+    url = urlsplit(target)
+    pairs = parse_qsl(url.query, keep_blank_values=True)
+    multi: dict[str, list[str]] = {}
+    for key, value in pairs:
+        multi.setdefault(key, []).append(value)
+    return {
+        "resource": url.path,
+        "path": url.path,
+        "httpMethod": method,
+        "headers": headers,
+        "multiValueHeaders": {k: [v] for k, v in headers.items()},
+        "queryStringParameters": dict(pairs) or None,
+        "multiValueQueryStringParameters": multi or None,
+        "pathParameters": None,
+        "stageVariables": None,
+        "requestContext": {
+            "requestId": uuid.uuid4().hex,
+            "stage": "local",
+            "httpMethod": method,
+            "path": url.path,
+            "resourcePath": url.path,
+            "identity": {"sourceIp": "127.0.0.1"},
+        },
+        "body": body,
+        "isBase64Encoded": False,
+    }
+
+
+class _Requests(BaseHTTPRequestHandler):
+    def _dispatch(self) -> None:
+        length = int(self.headers.get("Content-Length") or 0)
+        body = self.rfile.read(length).decode("utf-8") if length else None
+        event = proxy_event(self.command, self.path, dict(self.headers.items()), body)
+        result = handler(event, LocalContext(aws_request_id=event["requestContext"]["requestId"]))
+        payload = (result.get("body") or "").encode("utf-8")
+        self.send_response(int(result["statusCode"]))
+        for key, value in (result.get("headers") or {}).items():
+            self.send_header(key, str(value))
+        self.send_header("Content-Length", str(len(payload)))
+        self.end_headers()
+        self.wfile.write(payload)
+
+    do_GET = do_POST = do_PUT = do_DELETE = _dispatch  # noqa: N815 - http.server's names
+
+    def log_message(self, format: str, *args: Any) -> None:
+        print(json.dumps({"request": format % args}))
+
+
+def make_server(results: Path, port: int, services: LocalScanServices) -> ThreadingHTTPServer:
+    """The API on 127.0.0.1:port (0 picks a free port), serving ``services``."""
+    use_services(services, require_api_key=False)
+    return ThreadingHTTPServer(("127.0.0.1", port), _Requests)

@@ -1,0 +1,57 @@
+"""What the API does, behind one interface with two homes: AWS (Step Functions, S3, Athena) and
+this machine (a thread pool, a results folder, DuckDB) for ``asm serve``."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date
+from typing import Any, Protocol
+
+from functions.events import PlanEvent
+
+#: Columns the detections endpoint returns (the geometry goes as GeoJSON from lon/lat/bbox).
+DETECTION_COLUMNS = (
+    "detection_id, site_id, item_id, mgrs_tile, acquired, class, confidence, area_m2, lon, lat"
+)
+#: One parameterised query for both homes (Athena's `?` execution parameters, DuckDB's `?`):
+#: values are bound, never spliced into the text.
+DETECTIONS_SQL = (
+    f"SELECT {DETECTION_COLUMNS} FROM detections "
+    "WHERE lon BETWEEN ? AND ? AND lat BETWEEN ? AND ? "
+    "AND CAST(dt AS VARCHAR) BETWEEN ? AND ? "
+    "ORDER BY acquired, detection_id LIMIT ?"
+)
+
+
+class ScanNotFoundError(LookupError):
+    """No scan with that id."""
+
+
+@dataclass(frozen=True)
+class DetectionQuery:
+    west: float
+    south: float
+    east: float
+    north: float
+    start: date
+    end: date
+    limit: int
+
+    def parameters(self) -> list[Any]:
+        return [
+            self.west,
+            self.east,
+            self.south,
+            self.north,
+            self.start.isoformat(),
+            self.end.isoformat(),
+            self.limit,
+        ]
+
+
+class ScanServices(Protocol):
+    def start_scan(self, event: PlanEvent) -> dict[str, Any]: ...
+
+    def get_scan(self, scan_id: str) -> dict[str, Any]: ...
+
+    def detections(self, query: DetectionQuery) -> list[dict[str, Any]]: ...
