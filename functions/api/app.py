@@ -1,6 +1,8 @@
 """The REST API: start scans, follow them, and query detections.
 
     POST /scans            {bbox | aoi | items, start, end | lookback_days, max_cloud} → 202
+    POST /detect           {bbox, start, end, max_cloud}: a small area now, as GeoJSON (≤ 100 km²;
+                           larger areas get 413 and the limit)
     GET  /scans/{scan_id}  status and, when done, the scan summary
     GET  /detections?bbox=W,S,E,N&start=YYYY-MM-DD&end=YYYY-MM-DD&limit=N
 
@@ -23,6 +25,7 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 from pydantic import ValidationError
 
 from asm_core.errors import AsmError
+from functions.api.detect_now import AreaTooLargeError, DetectRequest, NoSceneError
 from functions.api.services import DetectionQuery, ScanNotFoundError, ScanServices
 from functions.events import PlanEvent
 from functions.settings import METRICS_NAMESPACE, ConfigurationError
@@ -40,6 +43,8 @@ ERROR_STATUS: dict[type[Exception], HTTPStatus] = {
     ValueError: HTTPStatus.BAD_REQUEST,
     AsmError: HTTPStatus.BAD_REQUEST,
     ScanNotFoundError: HTTPStatus.NOT_FOUND,
+    NoSceneError: HTTPStatus.NOT_FOUND,
+    AreaTooLargeError: HTTPStatus.REQUEST_ENTITY_TOO_LARGE,
     ConfigurationError: HTTPStatus.INTERNAL_SERVER_ERROR,
 }
 
@@ -99,7 +104,8 @@ def _message(error: Exception) -> str:
 
 def _handles(kind: type[Exception]) -> Callable[[Exception], Response[str]]:
     def handle(error: Exception) -> Response[str]:
-        status = next(s for k, s in ERROR_STATUS.items() if isinstance(error, k))
+        # the most specific class in the table wins (AreaTooLargeError is also a ValueError)
+        status = next(ERROR_STATUS[k] for k in type(error).__mro__ if k in ERROR_STATUS)
         if status >= HTTPStatus.INTERNAL_SERVER_ERROR:
             logger.exception("request failed")
             return _json(status, {"error": "internal error; see the function's logs"})
@@ -126,6 +132,12 @@ def _body() -> dict[str, Any]:
 def start_scan() -> Response[str]:
     event = PlanEvent.model_validate(_body())
     return _json(HTTPStatus.ACCEPTED, services().start_scan(event))
+
+
+@app.post("/detect")
+def detect() -> Response[str]:
+    request = DetectRequest.model_validate(_body())
+    return _json(HTTPStatus.OK, services().detect(request))
 
 
 @app.get("/scans/<scan_id>")

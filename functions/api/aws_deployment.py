@@ -20,4 +20,6 @@ def services_from_environment() -> AwsScanServices:
         workgroup=os.environ.get("ATHENA_WORKGROUP", "asm-watch"),
         database=os.environ.get("GLUE_DATABASE", "asm_watch"),
         scans_prefix=settings.scans_prefix,
+        stac_url=settings.stac_url,
+        collection=settings.collection,
     )

@@ -10,6 +10,8 @@ from typing import Any
 import boto3
 from botocore.exceptions import ClientError
 
+from asm_core.catalog import EARTH_SEARCH_URL, SENTINEL2_L2A
+from functions.api.detect_now import DetectRequest, detect_area
 from functions.api.services import DETECTIONS_SQL, DetectionQuery, ScanNotFoundError
 from functions.events import PlanEvent
 from functions.storage import Bucket
@@ -29,7 +31,10 @@ class AwsScanServices:
         workgroup: str,
         database: str,
         scans_prefix: str = "scans",
+        stac_url: str = EARTH_SEARCH_URL,
+        collection: str = SENTINEL2_L2A,
     ) -> None:
+        self.stac_url, self.collection = stac_url, collection
         self.state_machine_arn = state_machine_arn
         self.bucket, self.workgroup, self.database = bucket, workgroup, database
         self.scans_prefix = scans_prefix
@@ -66,6 +71,9 @@ class AwsScanServices:
             except ClientError:
                 answer["summary"] = None
         return answer
+
+    def detect(self, request: DetectRequest) -> dict[str, Any]:
+        return detect_area(request, self.stac_url, self.collection)
 
     def detections(self, query: DetectionQuery) -> list[dict[str, Any]]:
         started = self.athena.start_query_execution(

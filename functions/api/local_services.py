@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import threading
 import uuid
+from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import asdict
 from datetime import date, datetime
@@ -15,11 +16,18 @@ from typing import Any
 import duckdb
 
 from asm_core.aoi import aoi_from_geojson, bbox_geometry
-from asm_core.catalog import EARTH_SEARCH_URL, SENTINEL2_L2A, SearchRequest, search_items
+from asm_core.catalog import (
+    EARTH_SEARCH_URL,
+    SENTINEL2_L2A,
+    SearchRequest,
+    SearchResult,
+    search_items,
+)
 from asm_core.plan import plan_tile_dates
 from asm_core.results import result_files
 from asm_core.rules import load_rules
 from asm_core.scan import run_scan
+from functions.api.detect_now import DetectRequest, detect_area
 from functions.api.services import DETECTIONS_SQL, DetectionQuery, ScanNotFoundError
 from functions.events import PlanEvent
 
@@ -31,8 +39,9 @@ class LocalScanServices:
         workers: int = 1,
         stac_url: str = EARTH_SEARCH_URL,
         collection: str = SENTINEL2_L2A,
+        search: Callable[[SearchRequest], SearchResult] = search_items,
     ) -> None:
-        self.results, self.workers = results, workers
+        self.results, self.workers, self.search = results, workers, search
         self.stac_url, self.collection = stac_url, collection
         self._pool = ThreadPoolExecutor(1, thread_name_prefix="asm-scan")
         self._scans: dict[str, Future[dict[str, Any]]] = {}
@@ -59,7 +68,7 @@ class LocalScanServices:
                 else aoi_from_geojson(event.aoi, "the request's aoi")
             )
             start, end = event.dates(date.today())
-            found = search_items(
+            found = self.search(
                 SearchRequest(area, start, end, self.stac_url, self.collection, event.max_cloud)
             )
             items, searched = found.items, found.found
@@ -85,6 +94,9 @@ class LocalScanServices:
         if error is not None:
             return {"scan_id": scan_id, "status": "FAILED", "error": str(error)}
         return {"scan_id": scan_id, "status": "SUCCEEDED", "summary": future.result()}
+
+    def detect(self, request: DetectRequest) -> dict[str, Any]:
+        return detect_area(request, self.stac_url, self.collection, self.search)
 
     def detections(self, query: DetectionQuery) -> list[dict[str, Any]]:
         if not result_files(self.results, "detections"):

@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from datetime import date
 from typing import Any, Protocol
 
+from functions.api.detect_now import DetectRequest
 from functions.events import PlanEvent
 
 #: Columns the detections endpoint returns (the geometry goes as GeoJSON from lon/lat/bbox).
@@ -55,3 +56,5 @@ class ScanServices(Protocol):
     def get_scan(self, scan_id: str) -> dict[str, Any]: ...
 
     def detections(self, query: DetectionQuery) -> list[dict[str, Any]]: ...
+
+    def detect(self, request: DetectRequest) -> dict[str, Any]: ...

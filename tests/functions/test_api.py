@@ -11,6 +11,7 @@ from typing import Any
 
 import pytest
 
+from asm_core.catalog import SearchRequest, SearchResult
 from asm_core.rules import load_rules
 from asm_core.stac import load_item
 from asm_core.synthetic.scene import WrittenScene
@@ -20,6 +21,7 @@ from functions.api.local_services import LocalScanServices
 from functions.api.serve import LocalContext
 from functions.api.services import DetectionQuery
 from functions.events import PlanEvent
+from tests.conftest import edit_item
 
 EVENTS = Path(__file__).resolve().parents[1] / "events"
 
@@ -102,3 +104,35 @@ def test_bad_requests_get_one_line_json_errors(
     assert got_status == status
     assert message in body["error"] and "\n" not in body["error"]
     assert not services.started
+
+
+def test_detect_answers_a_small_area_with_the_scene_that_covers_it(
+    scene_factory: Callable[..., WrittenScene], tmp_path: Path
+) -> None:
+    scene = scene_factory(seed=62, size=512, sites=3, baseline="05.10")
+    item = json.loads(edit_item(scene.item_path, tmp_path / "item", lambda d: None).read_text())
+    searched: list[SearchRequest] = []
+
+    def search(request: SearchRequest) -> SearchResult:
+        searched.append(request)
+        return SearchResult(items=[item], found=1, cloud_filter="none", dropped_for_cloud=0)
+
+    use_services(LocalScanServices(tmp_path / "results", search=search))
+    event = json.loads((EVENTS / "post_detect.json").read_text())
+    west, south, east, north = item["bbox"]
+    body = {"bbox": [west, south, east, north], "start": "2020-01-01", "end": "2030-01-01"}
+    event["body"] = json.dumps(body)
+    response = handler(event, LocalContext())
+    answer = json.loads(response["body"])
+    assert response["statusCode"] == 200, answer
+    assert answer["item_id"] == item["id"] and answer["status"] == "ok"
+    expected = run_item(load_item(str(scene.item_path)), load_rules(), tmp_path / "direct")
+    assert len(answer["features"]) == expected.detections > 0
+    assert answer["features"][0]["geometry"]["type"] in ("Polygon", "MultiPolygon")
+    assert searched[0].start.isoformat() == "2020-01-01"
+
+
+def test_detect_refuses_a_large_area_with_413_and_the_limit(services: RecordingServices) -> None:
+    status, body = _call("post_detect_too_large")
+    assert status == 413
+    assert "/detect answers up to 100 km²" in body["error"]

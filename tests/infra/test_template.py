@@ -140,3 +140,22 @@ def test_image_commands_name_real_handlers(template: dict[str, Any]) -> None:
         module, attribute = command.rsplit(".", 1)
         assert callable(getattr(importlib.import_module(module), attribute)), name
         assert (ROOT / fn["Metadata"]["Dockerfile"]).is_file(), name
+
+
+def test_every_api_route_is_an_api_gateway_event_and_back(template: dict[str, Any]) -> None:
+    source = (ROOT / "functions" / "api" / "app.py").read_text()
+    routes = {
+        (method.upper(), re.sub(r"<(\w+)>", r"{\1}", path))
+        for method, path in re.findall(r'@app\.(get|post|put|delete)\("([^"]+)"\)', source)
+    }
+    (api,) = (
+        fn
+        for fn in _resources(template, "AWS::Serverless::Function").values()
+        if fn["Properties"]["ImageConfig"]["Command"] == ["functions.api.app.handler"]
+    )
+    events = {
+        (e["Properties"]["Method"], e["Properties"]["Path"])
+        for e in api["Properties"]["Events"].values()
+        if e["Type"] == "Api"
+    }
+    assert routes == events

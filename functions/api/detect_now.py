@@ -1,0 +1,114 @@
+"""Synchronous detection for a small area (POST /detect): the best scene of the dates, read
+only over the area, answered as GeoJSON within API Gateway's 29 s."""
+
+from __future__ import annotations
+
+import tempfile
+from collections.abc import Callable
+from datetime import date
+from pathlib import Path
+from typing import Any
+
+import shapely
+from pydantic import Field, model_validator
+from rasterio.crs import CRS
+
+from asm_core.aoi import bbox_geometry, window_bounds
+from asm_core.catalog import SearchRequest, SearchResult, search_items
+from asm_core.gdal_settings import read_options
+from asm_core.plan import plan_tile_dates
+from asm_core.results import read_table
+from asm_core.rules import load_rules
+from asm_core.stac import scene_item_from_dict
+from asm_core.tile_job import run_item
+from asm_core.vectorize import metric_geometry
+from functions.events import _Event
+
+#: Largest area answered synchronously; a 10 × 10 km window reads and detects in ~5 s.
+MAX_DETECT_KM2 = 100.0
+
+
+class AreaTooLargeError(ValueError):
+    """The area is too large for a synchronous answer (start a scan instead)."""
+
+
+class NoSceneError(LookupError):
+    """No scene of the catalogue covers the area on those dates."""
+
+
+class DetectRequest(_Event):
+    bbox: tuple[float, float, float, float]
+    start: date
+    end: date
+    max_cloud: float | None = Field(default=None, ge=0, le=100)
+
+    @model_validator(mode="after")
+    def _valid(self) -> DetectRequest:
+        west, south, east, north = self.bbox
+        if not (-180 <= west < east <= 180 and -90 <= south < north <= 90):
+            raise ValueError(f"bbox {list(self.bbox)} is empty or out of range; W < E, S < N")
+        if self.end < self.start:
+            raise ValueError(f"end {self.end} is before start {self.start}")
+        return self
+
+
+def area_km2(bbox: tuple[float, float, float, float]) -> float:
+    return float(metric_geometry(bbox_geometry(bbox), CRS.from_epsg(4326)).area) / 1e6
+
+
+def detect_area(
+    request: DetectRequest,
+    stac_url: str,
+    collection: str,
+    search: Callable[[SearchRequest], SearchResult] = search_items,
+) -> dict[str, Any]:
+    """Detections of the least cloudy scene covering the area, as a GeoJSON FeatureCollection."""
+    km2 = area_km2(request.bbox)
+    if km2 > MAX_DETECT_KM2:
+        raise AreaTooLargeError(
+            f"the area is {km2:.0f} km²; /detect answers up to {MAX_DETECT_KM2:.0f} km² "
+            "(POST /scans for larger areas)"
+        )
+    area = bbox_geometry(request.bbox)
+    found = search(
+        SearchRequest(area, request.start, request.end, stac_url, collection, request.max_cloud)
+    )
+    tiles = plan_tile_dates(found.items, found.found).tile_dates
+    covering = [t for t in tiles if window_bounds(area, t.item.get("geometry")) is not None]
+    if not covering:
+        cloud = "" if request.max_cloud is None else f" under {request.max_cloud}% cloud"
+        raise NoSceneError(
+            f"no scene of {collection} covers {list(request.bbox)} from {request.start} to "
+            f"{request.end}{cloud}"
+        )
+    best = min(covering, key=lambda t: t.item.get("properties", {}).get("eo:cloud_cover", 100.0))
+    scene = scene_item_from_dict(best.item, best.item_id)
+    with tempfile.TemporaryDirectory(prefix="asm-detect-") as tmp:
+        run = run_item(
+            scene,
+            load_rules(),
+            Path(tmp),
+            read_options(),
+            aoi=window_bounds(area, best.item.get("geometry")),
+        )
+        rows = read_table(Path(tmp), "detections").to_pylist() if run.status == "ok" else []
+    features = [
+        {
+            "type": "Feature",
+            "id": r["detection_id"],
+            "geometry": shapely.geometry.mapping(shapely.from_wkb(r["geometry"])),
+            "properties": {
+                k: (v.isoformat() if hasattr(v, "isoformat") else v)
+                for k, v in r.items()
+                if k not in ("geometry", "bbox")
+            },
+        }
+        for r in rows
+    ]
+    return {
+        "type": "FeatureCollection",
+        "item_id": scene.item_id,
+        "status": run.status,
+        "error": run.error,
+        "features": features,
+    }
