@@ -87,6 +87,7 @@ class TileTask(_Event):
     day: date
     item: dict[str, Any]
     keys: dict[str, str]
+    ruleset: str = "default"
     #: set by the state machine's Catch: the error that ended this task's attempts
     error: dict[str, Any] | None = None
 

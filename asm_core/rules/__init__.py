@@ -183,6 +183,15 @@ def available_rule_sets() -> list[str]:
     return sorted(p.stem for p in DEFAULT_RULES_PATH.parent.glob("*.yaml"))
 
 
+def shipped_rules(name: str) -> RuleSet:
+    """A rule set shipped with the package, by name."""
+    if name not in available_rule_sets():
+        raise RuleSetError(
+            f"unknown rule set {name!r}; available: {', '.join(available_rule_sets())}"
+        )
+    return load_rules(DEFAULT_RULES_PATH.with_name(f"{name}.yaml"))
+
+
 def load_rules(path: str | Path | None = None) -> RuleSet:
     """Load and validate a rule set YAML file (the shipped ``default.yaml`` when None)."""
     rules_path = Path(path) if path is not None else DEFAULT_RULES_PATH
@@ -206,4 +215,5 @@ __all__ = [
     "available_rule_sets",
     "load_rules",
     "parse_rules",
+    "shipped_rules",
 ]

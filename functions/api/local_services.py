@@ -25,7 +25,7 @@ from asm_core.catalog import (
 )
 from asm_core.plan import plan_tile_dates
 from asm_core.results import result_files
-from asm_core.rules import load_rules
+from asm_core.rules import shipped_rules
 from asm_core.scan import run_scan
 from functions.api.detect_now import DetectRequest, detect_area
 from functions.api.services import DETECTIONS_SQL, DetectionQuery, ScanNotFoundError
@@ -73,7 +73,12 @@ class LocalScanServices:
             )
             items, searched = found.items, found.found
         summary = asdict(
-            run_scan(plan_tile_dates(items, searched), load_rules(), self.results, self.workers)
+            run_scan(
+                plan_tile_dates(items, searched),
+                shipped_rules(event.ruleset),
+                self.results,
+                self.workers,
+            )
         )
         summary["scan_id"] = scan_id
         path = self._summary_path(scan_id)

@@ -17,7 +17,7 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 
 import functions.numba_cache  # noqa: F401 - before any kernel runs
 from asm_core.gdal_settings import read_options
-from asm_core.rules import load_rules
+from asm_core.rules import shipped_rules
 from asm_core.stac import scene_item_from_dict
 from asm_core.tile_job import TileRun, record_failure, run_item
 from functions.events import TileResult, TileTask
@@ -34,7 +34,7 @@ class TaskFailedError(RuntimeError):
 
 
 def detect_tile(task: TileTask, settings: Settings, bucket: Bucket) -> TileResult:
-    rules = load_rules()
+    rules = shipped_rules(task.ruleset)
     scene = scene_item_from_dict(task.item, task.item_id)
     work = Path(tempfile.mkdtemp(prefix="asm-"))  # Lambda's /tmp; emptied below
     try:

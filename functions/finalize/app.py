@@ -21,7 +21,7 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 
 import functions.numba_cache  # noqa: F401 - before any kernel runs
 from asm_core.results import read_table
-from asm_core.rules import load_rules
+from asm_core.rules import shipped_rules
 from asm_core.stac import scene_item_from_dict
 from asm_core.tile_job import record_failure
 from functions.events import FinalizeEvent, TileTask
@@ -48,9 +48,9 @@ def finalize(event: FinalizeEvent, settings: Settings, bucket: Bucket) -> dict[s
                 missing.append(task)
         if missing:
             recorded = work / "recorded"
-            rules = load_rules()
             for task in missing:
                 scene = scene_item_from_dict(task.item, task.item_id)
+                rules = shipped_rules(task.ruleset)
                 record_failure(scene, rules, recorded, RuntimeError(MISSING))
             bucket.upload_tree(recorded, settings.results_prefix)
             shutil.copytree(recorded, work, dirs_exist_ok=True)

@@ -68,6 +68,7 @@ def plan(event: PlanEvent, settings: Settings, bucket: Bucket) -> PlanResult:
                 day=tile.day,
                 item=tile.item,
                 keys={t: f"{settings.results_prefix}/{k}" for t, k in result_keys(scene).items()},
+                ruleset=event.ruleset,
             ).model_dump(mode="json", exclude_none=True)
         )
     manifest = S3Location(
