@@ -25,6 +25,8 @@ class Settings:
     collection: str = SENTINEL2_L2A
     max_tiles: int = 5000
     alert_topic_arn: str | None = None
+    #: rule set of scans whose request names none
+    rule_set: str = "default"
 
     @classmethod
     def from_environment(cls) -> Settings:
@@ -42,4 +44,5 @@ class Settings:
             collection=os.environ.get("STAC_COLLECTION", SENTINEL2_L2A),
             max_tiles=max_tiles,
             alert_topic_arn=os.environ.get("ALERT_TOPIC_ARN") or None,
+            rule_set=os.environ.get("RULE_SET", "default"),
         )

@@ -90,7 +90,8 @@ def plan(event: PlanEvent, settings: Settings, bucket: Bucket) -> PlanResult:
 @tracer.capture_lambda_handler
 def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     settings = Settings.from_environment()
-    result = plan(PlanEvent.model_validate(event), settings, Bucket(settings.results_bucket))
+    request = PlanEvent.model_validate({"ruleset": settings.rule_set, **event})
+    result = plan(request, settings, Bucket(settings.results_bucket))
     metrics.add_metric(name="TileDatesPlanned", unit=MetricUnit.Count, value=result.tile_dates)
     logger.info("planned", extra=result.model_dump(mode="json"))
     return result.model_dump(mode="json")
