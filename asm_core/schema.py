@@ -45,6 +45,8 @@ DETECTIONS = pa.schema(
         pa.field("valid_fraction", pa.float64()),
         pa.field("lon", pa.float64(), nullable=False),
         pa.field("lat", pa.float64(), nullable=False),
+        # country containing the centroid (Natural Earth, bundled); null at sea / outside
+        pa.field("country_iso3", pa.string()),
         pa.field("bbox", BBOX),
         *[pa.field(f"{name}_mean", pa.float64()) for name in ROW_INDICES],
         pa.field("ndvi_p10", pa.float64()),

@@ -20,6 +20,7 @@ import shapely
 from rasterio.errors import RasterioError
 
 import asm_core
+from asm_core.countries import countries_at
 from asm_core.detect import Detection, SceneDetections, detect_objects
 from asm_core.errors import AsmError, BandError
 from asm_core.heap import release_free_heap
@@ -252,6 +253,9 @@ def run_item(
                 pass  # drop cached blocks (and the layers) before the rows are built
             release_free_heap()
             rows = [_detection_row(d, item, rules, files) for d in found.detections]
+            codes = countries_at([r["lon"] for r in rows], [r["lat"] for r in rows])
+            for r, code in zip(rows, codes, strict=True):
+                r["country_iso3"] = code
             row["bytes_read"] = files.bytes_read
             stage("post_process")
             bounds = _bounds(rows)
