@@ -17,9 +17,10 @@ from asm_core.aoi import bbox_geometry, check_overlap, parse_bbox, window_bounds
 from asm_core.errors import AsmError
 from asm_core.evaluate import Evaluation, evaluate
 from asm_core.gdal_settings import read_options
-from asm_core.report_text import detect_table, evaluation_table
+from asm_core.report_text import detect_table, evaluation_table, format_result
 from asm_core.rules import RuleSet, load_rules
 from asm_core.scan_cli import scan
+from asm_core.sql import QueryError, bind, parse_query, read_query_file, run_query
 from asm_core.stac import SceneItem, load_item
 from asm_core.synthetic import SceneSpec, generate_set, write_scene
 from asm_core.synthetic.scene import BASELINES, MAX_SIZE, MIN_SIZE
@@ -235,6 +236,39 @@ def demo(out: Path, size: int) -> None:
     result = evaluate(scenes_dir / "truth.geojson", results, rules.objects.min_mapping_unit_m2)
     click.echo(evaluation_table(result))
     _where(out, runs)
+
+
+@cli.command()
+@click.argument("sql", required=False)
+@click.option("--file", "query_file", type=click.Path(path_type=Path), help="A .sql file to run.")
+@click.option(
+    "--results", "results", required=True, type=click.Path(path_type=Path), help="Results folder."
+)
+@click.option("--param", "params", multiple=True, help="name=value for a declared parameter.")
+@click.option(
+    "--format",
+    "fmt",
+    type=click.Choice(["table", "csv", "json"]),
+    default="table",
+    show_default=True,
+)
+def query(
+    sql: str | None, query_file: Path | None, results: Path, params: tuple[str, ...], fmt: str
+) -> None:
+    """Run Athena-dialect SQL (e.g. infra/athena/queries/*.sql) over a local results folder."""
+    if (sql is None) == (query_file is None):
+        raise QueryError("give the SQL as an argument or --file FILE, not both or neither")
+    if not results.is_dir():
+        raise QueryError(f"results folder {str(results)!r} does not exist")
+    parsed = read_query_file(query_file) if query_file else parse_query(sql or "", Path("query"))
+    given = {}
+    for item in params:
+        name, sep, value = item.partition("=")
+        if not sep or not name:
+            raise QueryError(f"--param {item!r} is not name=value")
+        given[name] = value
+    answer = run_query(parsed.sql, results, bind(parsed, given))
+    click.echo(format_result(answer, fmt))
 
 
 @cli.command()

@@ -2,10 +2,17 @@
 
 from __future__ import annotations
 
+import csv
+import io
+import json
 from collections.abc import Sequence
+from typing import TYPE_CHECKING
 
 from asm_core.evaluate import Evaluation
 from asm_core.tile_job import TileRun
+
+if TYPE_CHECKING:
+    from asm_core.sql import QueryResult
 
 CLASSES = ("mining_scar", "pond", "turbid_water")
 
@@ -87,3 +94,31 @@ def evaluation_table(e: Evaluation) -> str:
     return (
         f"{summary}\n\nconfusion (detections by the labelled kind they overlap most):\n{confusion}"
     )
+
+
+def _cell(value: object) -> str:
+    if value is None:
+        return ""
+    if isinstance(value, float):
+        return f"{value:.6g}"
+    if isinstance(value, bytes):
+        return f"<{len(value)} bytes>"
+    return str(value)
+
+
+def format_result(result: QueryResult, fmt: str) -> str:
+    """A query's answer as an aligned table, CSV or JSON (a list of objects)."""
+    if fmt == "json":
+        return json.dumps(
+            [dict(zip(result.columns, row, strict=True)) for row in result.rows],
+            default=lambda v: v.isoformat() if hasattr(v, "isoformat") else str(v),
+            indent=1,
+        )
+    if fmt == "csv":
+        out = io.StringIO()
+        writer = csv.writer(out)
+        writer.writerow(result.columns)
+        writer.writerows([[_cell(v) for v in row] for row in result.rows])
+        return out.getvalue().rstrip("\n")
+    rows = [[_cell(v) for v in row] for row in result.rows]
+    return table(result.columns, rows) + f"\n({len(rows)} row{'s' if len(rows) != 1 else ''})"

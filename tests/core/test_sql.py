@@ -1,0 +1,84 @@
+"""asm query: Athena SQL over the local results, with bound parameters and one-line errors."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+
+from asm_core.cli import main
+from asm_core.rules import load_rules
+from asm_core.stac import load_item
+from asm_core.synthetic.scene import WrittenScene
+from asm_core.tile_job import run_item
+
+
+@pytest.fixture(scope="module")
+def results(
+    scene_factory: Callable[..., WrittenScene], tmp_path_factory: pytest.TempPathFactory
+) -> Path:
+    out = tmp_path_factory.mktemp("sql-results")
+    scene = scene_factory(seed=11, size=768, sites=3, clouds=1, baseline="05.10")
+    run_item(load_item(str(scene.item_path)), load_rules(), out)
+    return out
+
+
+def test_counts_by_class_in_every_format(results: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    sql = "SELECT class, count(*) AS n FROM detections GROUP BY class ORDER BY class"
+    assert main(["query", sql, "--results", str(results), "--format", "json"]) == 0
+    as_json = json.loads(capsys.readouterr().out)
+    assert as_json and all(set(r) == {"class", "n"} for r in as_json)
+    assert main(["query", sql, "--results", str(results), "--format", "csv"]) == 0
+    as_csv = list(csv.DictReader(io.StringIO(capsys.readouterr().out)))
+    assert [(r["class"], int(r["n"])) for r in as_csv] == [(r["class"], r["n"]) for r in as_json]
+    assert main(["query", sql, "--results", str(results)]) == 0
+    assert f"({len(as_json)} rows)" in capsys.readouterr().out
+
+
+def test_parameters_are_bound_from_the_header(
+    results: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    query = tmp_path / "q.sql"
+    query.write_text(
+        "-- Detections at least this confident.\n"
+        "-- @param min_confidence (double) = 0.99 : threshold\n"
+        "SELECT count(*) AS n FROM detections WHERE confidence >= ?\n"
+    )
+    assert main(["query", "--file", str(query), "--results", str(results), "--format", "json"]) == 0
+    strict = json.loads(capsys.readouterr().out)[0]["n"]
+    args = ["query", "--file", str(query), "--results", str(results), "--format", "json"]
+    assert main([*args, "--param", "min_confidence=0"]) == 0
+    loose = json.loads(capsys.readouterr().out)[0]["n"]
+    assert loose > strict
+    injection = "0 OR 1=1"
+    assert main([*args, "--param", f"min_confidence={injection}"]) == 2
+    assert "min_confidence must be a double, not '0 OR 1=1'" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize(
+    ("sql", "message"),
+    [
+        ("SELECT * FROM sites", "unknown table sites; the tables are detections, tile_runs"),
+        ("SELECT ST_GeomFromBinary(geometry) FROM detections", "function st_geomfrombinary"),
+        ("SELECT * FROM detections WHERE confidence > ?", "1 parameter placeholder(s)"),
+        ("SELECT 1; SELECT 2", "give one SQL statement, not 2"),
+        ("SELECT (1 FROM detections", "does not parse"),
+    ],
+)
+def test_bad_queries_fail_in_one_line(
+    results: Path, capsys: pytest.CaptureFixture[str], sql: str, message: str
+) -> None:
+    assert main(["query", sql, "--results", str(results)]) == 2
+    err = capsys.readouterr().err.strip()
+    assert message in err and "\n" not in err and "Traceback" not in err
+
+
+def test_a_missing_results_folder_is_named(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert main(["query", "SELECT 1", "--results", str(tmp_path / "none")]) == 2
+    assert "does not exist" in capsys.readouterr().err
