@@ -1,8 +1,8 @@
 """Build asm_core/data/countries.parquet from Natural Earth admin-0 boundaries (1:50m).
 
 Sources (fetched by hand, not at run time):
-    npm pack world-atlas@2.0.2     # Natural Earth 4.1.0 as TopoJSON (ISC; the data is public domain)
-    pip install pycountry          # ISO 3166-1 numeric → alpha-3 (iso-codes data)
+    npm pack world-atlas@2.0.2  # Natural Earth 4.1.0 as TopoJSON (ISC; data public domain)
+    pip install pycountry       # ISO 3166-1 numeric → alpha-3 (iso-codes data)
 
     python scripts/build_countries.py path/to/world-atlas/countries-50m.json
 

@@ -41,7 +41,7 @@ def _tool(name: str) -> list[str]:
 
 def test_ruff_is_clean() -> None:
     done = subprocess.run(
-        [*_tool("ruff"), "check", "asm_core", "functions", "tests"],
+        [*_tool("ruff"), "check", "asm_core", "functions", "scripts", "tests"],
         cwd=ROOT,
         capture_output=True,
         text=True,

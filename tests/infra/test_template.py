@@ -159,3 +159,14 @@ def test_every_api_route_is_an_api_gateway_event_and_back(template: dict[str, An
         if e["Type"] == "Api"
     }
     assert routes == events
+
+
+def test_named_queries_are_the_catalogue_files(template: dict[str, Any]) -> None:
+    named = {
+        q["Properties"]["Name"]: q["Properties"]["QueryString"]
+        for q in _resources(template, "AWS::Athena::NamedQuery").values()
+    }
+    files = {p.stem: p.read_text() for p in (ROOT / "infra" / "athena" / "queries").glob("*.sql")}
+    assert set(named) == set(files), "run scripts/sync_named_queries.py"
+    for name, text in files.items():
+        assert named[name].strip() == text.strip(), f"{name}: run scripts/sync_named_queries.py"
