@@ -1,0 +1,106 @@
+"""Context layers: what a detection or site lies inside, and how far it is from each layer.
+
+Users bring their own layers (mining tenements and licences, protected areas, settlements,
+rivers, indigenous lands) as GeoParquet, GeoPackage, GeoJSON or Shapefile in any CRS. For every
+geometry we report the id of the layer feature it overlaps most (or None) and the distance in
+metres to the nearest feature (0 when inside), measured in the UTM zone of each geometry.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from pathlib import Path
+
+import geopandas as gpd
+import numpy as np
+import pandas as pd
+import shapely
+
+from asm_core.errors import AsmError
+from asm_core.vectorize import utm_epsg_for
+
+NAME = re.compile(r"^[a-z][a-z0-9_]{0,39}$")
+ID_COLUMNS = ("id", "feature_id", "fid", "ID", "FID", "WDPAID", "licence_id", "license_id")
+
+
+class ContextError(AsmError):
+    """A context layer cannot be read or named."""
+
+
+@dataclass(frozen=True)
+class ContextLayer:
+    """A named layer in EPSG:4326 with one string id per feature."""
+
+    name: str
+    features: gpd.GeoDataFrame
+
+    @property
+    def ids(self) -> list[str]:
+        return [str(v) for v in self.features["feature_id"]]
+
+
+def parse_context_option(text: str) -> tuple[str, Path]:
+    """``NAME=PATH`` from the command line; the name becomes part of column names."""
+    name, sep, path = text.partition("=")
+    if not sep or not path:
+        raise ContextError(f"--context {text!r} is not NAME=PATH (e.g. tenements=licences.gpkg)")
+    if not NAME.match(name):
+        raise ContextError(
+            f"context name {name!r} must be lower-case letters, digits or _ (starting with a "
+            "letter, at most 40): it becomes the columns inside_<name> and distance_to_<name>_m"
+        )
+    return name, Path(path)
+
+
+def load_context(name: str, path: Path) -> ContextLayer:
+    """Read a layer (GeoParquet, GeoPackage, GeoJSON, Shapefile…; any CRS) into EPSG:4326."""
+    if not path.exists():
+        raise ContextError(f"context layer {name!r}: {str(path)!r} does not exist")
+    try:
+        if path.suffix.lower() in (".parquet", ".geoparquet"):
+            frame = gpd.read_parquet(path)
+        else:
+            frame = gpd.read_file(path)
+    except Exception as e:
+        raise ContextError(f"context layer {name!r}: {str(path)!r} cannot be read: {e}") from e
+    if frame.crs is None:
+        raise ContextError(
+            f"context layer {name!r}: {str(path)!r} has no CRS; set one (e.g. EPSG:4326)"
+        )
+    frame = frame[frame.geometry.notna() & ~frame.geometry.is_empty].to_crs(4326)
+    if frame.empty:
+        raise ContextError(f"context layer {name!r}: {str(path)!r} has no features")
+    column = next((c for c in ID_COLUMNS if c in frame.columns), None)
+    ids = frame[column].astype(str) if column else pd.Series(frame.index.astype(str))
+    frame = frame.assign(feature_id=ids.to_numpy()).reset_index(drop=True)
+    frame["geometry"] = shapely.make_valid(frame.geometry.to_numpy())
+    return ContextLayer(name, frame)
+
+
+def relate(layer: ContextLayer, geometries: list[shapely.Geometry]) -> pd.DataFrame:
+    """For each geometry (EPSG:4326): ``inside_<name>`` (id of the feature it overlaps most,
+    or None) and ``distance_to_<name>_m`` (0 when overlapping), in the geometry's UTM zone."""
+    inside: list[str | None] = [None] * len(geometries)
+    distance = np.full(len(geometries), np.nan)
+    ids = layer.ids
+    centroids = [g.centroid for g in geometries]
+    zones: dict[int, list[int]] = {}
+    for i, c in enumerate(centroids):
+        zones.setdefault(utm_epsg_for(c.x, c.y), []).append(i)
+    for epsg, members in zones.items():
+        features = layer.features.to_crs(epsg).geometry.to_numpy()
+        tree = shapely.STRtree(features)
+        mine = gpd.GeoSeries([geometries[i] for i in members], crs=4326).to_crs(epsg).to_numpy()
+        nearest, gaps = tree.query_nearest(mine, return_distance=True, all_matches=False)
+        for k, gap in zip(nearest[0], gaps, strict=True):
+            distance[members[int(k)]] = round(float(gap), 1)
+        overlaps = tree.query(mine, predicate="intersects")
+        best: dict[int, tuple[float, int]] = {}
+        for k, feature_at in zip(*overlaps, strict=True):
+            shared = shapely.intersection(mine[int(k)], features[int(feature_at)]).area
+            if int(k) not in best or shared > best[int(k)][0]:
+                best[int(k)] = (float(shared), int(feature_at))
+        for k, (_, feature_at) in best.items():
+            inside[members[k]] = ids[feature_at]
+    return pd.DataFrame({f"inside_{layer.name}": inside, f"distance_to_{layer.name}_m": distance})
