@@ -85,6 +85,11 @@ TILE_RUNS = pa.schema(
         pa.field("source", pa.string()),
         pa.field("aoi", pa.list_(pa.float64())),
         pa.field("stage_seconds", pa.map_(pa.string(), pa.float64())),
+        # clear share per 200 m cell (asm_core/observed.py): was a footprint seen that date?
+        pa.field("observed_grid", pa.binary()),
+        pa.field("observed_grid_shape", pa.list_(pa.int32())),
+        pa.field("observed_grid_transform", pa.list_(pa.float64())),
+        pa.field("observed_grid_crs", pa.string()),
         pa.field("asm_version", pa.string(), nullable=False),
     ]
 )

@@ -26,6 +26,7 @@ from asm_core.errors import AsmError, BandError
 from asm_core.heap import release_free_heap
 from asm_core.layers import ScenePixels, compute_layers
 from asm_core.objects import radius_px
+from asm_core.observed import observed_grid
 from asm_core.pixel_samples import PixelSamples
 from asm_core.quicklook import write_quicklook
 from asm_core.reader import BandFiles, open_bands
@@ -241,6 +242,7 @@ def run_item(
                 boa_offset_source=offset.source,
                 boa_offset_detail=offset.detail,
                 valid_fraction=round(valid_pixels / (files.shape[0] * files.shape[1]), 4),
+                **observed_grid(layers.valid, files.transform, files.crs).to_row(),
             )
             if valid_pixels == 0:
                 row["status"] = "no_data"
