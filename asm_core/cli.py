@@ -20,6 +20,7 @@ from asm_core.gdal_settings import read_options
 from asm_core.report_text import detect_table, evaluation_table, format_result
 from asm_core.rules import RuleSet, load_rules
 from asm_core.scan_cli import scan
+from asm_core.sites import build_site_tables
 from asm_core.sql import QueryError, bind, parse_query, read_query_file, run_query
 from asm_core.stac import SceneItem, load_item
 from asm_core.synthetic import SceneSpec, generate_set, write_scene
@@ -269,6 +270,19 @@ def query(
         given[name] = value
     answer = run_query(parsed.sql, results, bind(parsed, given))
     click.echo(format_result(answer, fmt))
+
+
+@cli.command()
+@click.option(
+    "--results", "results", required=True, type=click.Path(path_type=Path), help="Results folder."
+)
+def sites(results: Path) -> None:
+    """Track sites over the dates in a results folder: writes sites/ and site_observations/."""
+    if not (results / "detections").is_dir():
+        raise QueryError(f"results folder {str(results)!r} has no detections/")
+    count, states = build_site_tables(results)
+    click.echo(f"{count} sites: " + ", ".join(f"{n} {s}" for s, n in states.items()))
+    click.echo(f"written: {results / 'sites'} and {results / 'site_observations'}")
 
 
 @cli.command()

@@ -123,6 +123,41 @@ def geoparquet_metadata(bbox: list[float] | None) -> dict[bytes, bytes]:
     return {b"geo": json.dumps(meta, sort_keys=True).encode()}
 
 
+SITES = pa.schema(
+    [
+        pa.field("site_id", pa.string(), nullable=False),
+        pa.field("mgrs_tile", pa.string(), nullable=False),
+        pa.field("first_seen", TIMESTAMP, nullable=False),
+        pa.field("last_seen", TIMESTAMP, nullable=False),
+        pa.field("state", pa.string(), nullable=False),
+        pa.field("detections", pa.int32(), nullable=False),
+        pa.field("max_area_m2", pa.float64(), nullable=False),
+        pa.field("latest_area_m2", pa.float64(), nullable=False),
+        pa.field("lon", pa.float64(), nullable=False),
+        pa.field("lat", pa.float64(), nullable=False),
+        pa.field("country_iso3", pa.string()),
+        pa.field("geometry", pa.binary(), nullable=False),
+    ],
+    metadata={"asm_watch": "sites: one row per tracked site (asm_core/sites.py)"},
+)
+
+SITE_OBSERVATIONS = pa.schema(
+    [
+        pa.field("site_id", pa.string(), nullable=False),
+        pa.field("mgrs_tile", pa.string(), nullable=False),
+        pa.field("acquired", TIMESTAMP, nullable=False),
+        pa.field("item_id", pa.string(), nullable=False),
+        pa.field("observed_clear", pa.bool_(), nullable=False),
+        pa.field("clear_share", pa.float64(), nullable=False),
+        pa.field("detected", pa.bool_(), nullable=False),
+        pa.field("area_m2", pa.float64()),
+        pa.field("ndvi_mean", pa.float64()),
+        pa.field("state", pa.string(), nullable=False),
+    ],
+    metadata={"asm_watch": "site_observations: one row per site and tile-date since it appeared"},
+)
+
+
 def _hive_type(t: pa.DataType) -> str:
     """The Glue/Athena (Hive DDL) type of a pyarrow type used in our tables."""
     if pa.types.is_string(t):

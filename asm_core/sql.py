@@ -21,9 +21,15 @@ from sqlglot.errors import ParseError
 
 from asm_core.errors import AsmError
 from asm_core.results import result_files
-from asm_core.schema import DETECTIONS, TILE_RUNS
+from asm_core.schema import DETECTIONS, SITE_OBSERVATIONS, SITES, TILE_RUNS
 
-TABLES = {"detections": DETECTIONS, "tile_runs": TILE_RUNS}
+TABLES = {
+    "detections": DETECTIONS,
+    "tile_runs": TILE_RUNS,
+    "sites": SITES,
+    "site_observations": SITE_OBSERVATIONS,
+}
+PARTITIONED = ("detections", "tile_runs")
 _PARAM = re.compile(r"^--\s*@param\s+(\w+)\s*(?:\((\w+)\))?\s*=\s*(.*?)\s*(?::\s*(.*))?$")
 
 
@@ -133,16 +139,19 @@ def _views(connection: duckdb.DuckDBPyConnection, results: Path) -> None:
         if result_files(results, name):
             # the folder is ours, not the query's; DuckDB takes no parameters in a view's DDL
             pattern = str(results / name / "**" / "*.parquet").replace("'", "''")
+            hive = (
+                ", hive_partitioning = true, hive_types = {'dt': VARCHAR, 'utm_zone': INTEGER}"
+                if name in PARTITIONED
+                else ""
+            )
             connection.execute(
-                f"CREATE VIEW {name} AS SELECT * FROM read_parquet('{pattern}', "
-                "hive_partitioning = true, hive_types = {'dt': VARCHAR, 'utm_zone': INTEGER})"
+                f"CREATE VIEW {name} AS SELECT * FROM read_parquet('{pattern}'{hive})"
             )
         else:  # an empty table with the right columns, so that queries still run
             columns = ", ".join(f'NULL::{_duck_type(f.type)} AS "{f.name}"' for f in schema)
-            connection.execute(
-                f"CREATE VIEW {name} AS SELECT {columns}, NULL::VARCHAR AS dt, "
-                "NULL::INTEGER AS utm_zone WHERE false"
-            )
+            partitions = ", NULL::VARCHAR AS dt, NULL::INTEGER AS utm_zone"
+            extra = partitions if name in PARTITIONED else ""
+            connection.execute(f"CREATE VIEW {name} AS SELECT {columns}{extra} WHERE false")
 
 
 def _duck_type(t: Any) -> str:
@@ -150,6 +159,8 @@ def _duck_type(t: Any) -> str:
 
     if pa.types.is_timestamp(t):
         return "TIMESTAMPTZ"
+    if pa.types.is_boolean(t):
+        return "BOOLEAN"
     if pa.types.is_floating(t):
         return "DOUBLE"
     if pa.types.is_integer(t):

@@ -62,7 +62,7 @@ def test_parameters_are_bound_from_the_header(
 @pytest.mark.parametrize(
     ("sql", "message"),
     [
-        ("SELECT * FROM sites", "unknown table sites; the tables are detections, tile_runs"),
+        ("SELECT * FROM mines", "unknown table mines; the tables are detections, tile_runs"),
         ("SELECT ST_GeomFromBinary(geometry) FROM detections", "function st_geomfrombinary"),
         ("SELECT * FROM detections WHERE confidence > ?", "1 parameter placeholder(s)"),
         ("SELECT 1; SELECT 2", "give one SQL statement, not 2"),

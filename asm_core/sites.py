@@ -1,0 +1,255 @@
+"""Sites over time: stable ids across dates, one observation per site and clear look, and states.
+
+Detections of one date are grouped into that date's sites (the ``site_id`` of the per-tile job);
+going through the dates in order, each is matched to a tracked site whose footprint it overlaps
+(or comes within ``match_distance_m`` of); unmatched ones start new sites, whose id is derived
+from their tile, first date and place, so rebuilding from the same detections gives the same ids.
+
+Every tile-date after a site's first detection is an observation of it, marked observed or not
+from the tile_runs' clear-share grid (:mod:`asm_core.observed`): a site under cloud or outside
+the swath is ``unobserved``, never ``inactive``. States: ``new``, ``persistent``, ``expanding``,
+``contracting``, ``revegetating`` (detected smaller and greener), ``inactive`` (missed on
+``inactive_after_clear_looks`` clear looks in a row), ``reactivated``, ``unobserved``.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections import defaultdict
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+import pyarrow as pa
+import shapely
+
+from asm_core.countries import countries_at
+from asm_core.observed import ObservedGrid
+from asm_core.results import read_table, write_atomic
+from asm_core.schema import SITE_OBSERVATIONS, SITES
+from asm_core.vectorize import WGS84, reproject, utm_epsg_for
+
+
+@dataclass(frozen=True)
+class TrackingSettings:
+    match_distance_m: float = 60.0
+    min_clear_share: float = 0.8
+    growth_ratio: float = 1.2
+    inactive_after_clear_looks: int = 2
+    revegetation_ndvi_rise: float = 0.1
+
+
+@dataclass
+class _DateSite:
+    item_id: str
+    mgrs_tile: str
+    acquired: datetime
+    footprint: shapely.Geometry  # lon/lat
+    area_m2: float
+    ndvi_mean: float | None
+
+
+@dataclass
+class TrackedSite:
+    site_id: str
+    mgrs_tile: str
+    first_seen: datetime
+    footprint: shapely.Geometry  # lon/lat, everything ever detected
+    seen: dict[datetime, _DateSite] = field(default_factory=dict)
+
+
+def _metric(geom: shapely.Geometry) -> shapely.Geometry:
+    c = geom.centroid
+    return reproject(geom, WGS84, f"EPSG:{utm_epsg_for(c.x, c.y)}")
+
+
+def _date_sites(detections: Sequence[dict[str, Any]]) -> list[_DateSite]:
+    groups: dict[tuple[str, str], list[dict[str, Any]]] = defaultdict(list)
+    for d in detections:
+        if d.get("site_id") and d.get("class") in ("mining_scar", "pond"):
+            groups[(d["item_id"], d["site_id"])].append(d)
+    out = []
+    for (item_id, _), members in sorted(groups.items()):
+        weights = [m["area_m2"] for m in members if m.get("ndvi_mean") is not None]
+        ndvi = (
+            sum(m["ndvi_mean"] * m["area_m2"] for m in members if m.get("ndvi_mean") is not None)
+            / sum(weights)
+            if weights
+            else None
+        )
+        out.append(
+            _DateSite(
+                item_id,
+                members[0]["mgrs_tile"],
+                members[0]["acquired"],
+                shapely.union_all([shapely.from_wkb(m["geometry"]) for m in members]),
+                float(sum(m["area_m2"] for m in members)),
+                ndvi,
+            )
+        )
+    return sorted(out, key=lambda s: (s.acquired, s.mgrs_tile, s.footprint.centroid.x))
+
+
+def _site_id(site: _DateSite) -> str:
+    c = site.footprint.centroid
+    key = f"{site.mgrs_tile}|{site.acquired:%Y-%m-%d}|{c.x:.4f}|{c.y:.4f}"
+    return hashlib.sha1(key.encode()).hexdigest()[:16]
+
+
+def track(detections: Sequence[dict[str, Any]], settings: TrackingSettings) -> list[TrackedSite]:
+    """Match each date's sites to tracked sites, in date order (deterministic)."""
+    tracked: list[TrackedSite] = []
+    for site in _date_sites(detections):
+        metric = _metric(site.footprint)
+        best: tuple[float, int] | None = None
+        for i, t in enumerate(tracked):
+            if t.mgrs_tile != site.mgrs_tile:
+                continue
+            other = _metric(t.footprint)
+            if metric.distance(other) <= settings.match_distance_m:
+                overlap = metric.intersection(other.buffer(settings.match_distance_m)).area
+                if best is None or overlap > best[0]:
+                    best = (overlap, i)
+        if best is None:
+            tracked.append(
+                TrackedSite(_site_id(site), site.mgrs_tile, site.acquired, site.footprint)
+            )
+            target = tracked[-1]
+        else:
+            target = tracked[best[1]]
+            target.footprint = shapely.union(target.footprint, site.footprint)
+        earlier = target.seen.get(site.acquired)
+        if earlier is not None:  # two pieces of one site on one date
+            site = _DateSite(
+                earlier.item_id,
+                earlier.mgrs_tile,
+                earlier.acquired,
+                shapely.union(earlier.footprint, site.footprint),
+                earlier.area_m2 + site.area_m2,
+                earlier.ndvi_mean,
+            )
+        target.seen[site.acquired] = site
+    return tracked
+
+
+def observations(
+    sites: list[TrackedSite],
+    runs: Sequence[dict[str, Any]],
+    clear_share: Callable[[dict[str, Any], shapely.Geometry], float],
+    settings: TrackingSettings,
+) -> list[dict[str, Any]]:
+    """One row per site and tile-date from its first detection on, with its state."""
+    looks: dict[str, list[dict[str, Any]]] = defaultdict(list)
+    for run in runs:
+        if run.get("status") in ("ok", "no_data") and run.get("mgrs_tile"):
+            looks[str(run["mgrs_tile"])].append(run)
+    rows = []
+    for site in sites:
+        state, last_area, last_ndvi, misses = "", 0.0, None, 0
+        for run in sorted(looks[site.mgrs_tile], key=lambda r: r["acquired"]):
+            day = run["acquired"]
+            if day < site.first_seen:
+                continue
+            detected = site.seen.get(day)
+            share = 1.0 if detected else clear_share(run, site.footprint)
+            observed = detected is not None or share >= settings.min_clear_share
+            if detected is not None:
+                if not state:
+                    state = "new"
+                elif state == "inactive":
+                    state = "reactivated"
+                elif detected.area_m2 > last_area * settings.growth_ratio:
+                    state = "expanding"
+                elif detected.area_m2 * settings.growth_ratio < last_area:
+                    greener = (
+                        detected.ndvi_mean is not None
+                        and last_ndvi is not None
+                        and detected.ndvi_mean - last_ndvi >= settings.revegetation_ndvi_rise
+                    )
+                    state = "revegetating" if greener else "contracting"
+                else:
+                    state = "persistent"
+                last_area, last_ndvi, misses = detected.area_m2, detected.ndvi_mean, 0
+                row_state = state
+            elif observed:
+                misses += 1
+                if misses >= settings.inactive_after_clear_looks:
+                    state = "inactive"
+                row_state = state if state == "inactive" else "persistent"
+            else:
+                row_state = "unobserved"
+            rows.append(
+                {
+                    "site_id": site.site_id,
+                    "mgrs_tile": site.mgrs_tile,
+                    "acquired": day,
+                    "item_id": run["item_id"],
+                    "observed_clear": observed,
+                    "clear_share": round(share, 3),
+                    "detected": detected is not None,
+                    "area_m2": round(detected.area_m2, 2) if detected else None,
+                    "ndvi_mean": detected.ndvi_mean if detected else None,
+                    "state": row_state,
+                }
+            )
+    return rows
+
+
+def site_rows(sites: list[TrackedSite], observed: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """The ``sites`` table: one row per tracked site, with its latest state."""
+    latest: dict[str, dict[str, Any]] = {}
+    for row in observed:
+        if row["state"] != "unobserved":
+            latest[row["site_id"]] = row
+    centroids = [s.footprint.centroid for s in sites]
+    countries = countries_at([c.x for c in centroids], [c.y for c in centroids])
+    rows = []
+    for site, centre, country in zip(sites, centroids, countries, strict=True):
+        seen = sorted(site.seen)
+        rows.append(
+            {
+                "site_id": site.site_id,
+                "mgrs_tile": site.mgrs_tile,
+                "first_seen": seen[0],
+                "last_seen": seen[-1],
+                "state": latest.get(site.site_id, {}).get("state", "new"),
+                "detections": len(seen),
+                "max_area_m2": round(max(s.area_m2 for s in site.seen.values()), 2),
+                "latest_area_m2": round(site.seen[seen[-1]].area_m2, 2),
+                "lon": round(centre.x, 7),
+                "lat": round(centre.y, 7),
+                "country_iso3": country,
+                "geometry": shapely.to_wkb(site.footprint),
+            }
+        )
+    return sorted(rows, key=lambda r: (r["mgrs_tile"], r["first_seen"], r["site_id"]))
+
+
+def build_site_tables(
+    results: Path, settings: TrackingSettings = TrackingSettings()
+) -> tuple[int, dict[str, int]]:
+    """Rebuild ``sites`` and ``site_observations`` from a results folder's detections and
+    tile_runs (deterministic: the same results give the same ids). Returns the number of sites
+    and how many are in each state."""
+    detections = read_table(results, "detections").to_pylist()
+    runs = read_table(results, "tile_runs").to_pylist()
+    grids = {r["item_id"]: ObservedGrid.from_row(r) for r in runs}
+
+    def clear_share(run: dict[str, Any], footprint: shapely.Geometry) -> float:
+        grid = grids.get(run["item_id"])
+        return grid.clear_share(footprint) if grid is not None else 0.0
+
+    tracked = track(detections, settings)
+    observed = observations(tracked, runs, clear_share, settings)
+    rows = site_rows(tracked, observed)
+    write_atomic(pa.Table.from_pylist(rows, schema=SITES), results / "sites" / "sites.parquet")
+    write_atomic(
+        pa.Table.from_pylist(observed, schema=SITE_OBSERVATIONS),
+        results / "site_observations" / "site_observations.parquet",
+    )
+    states: dict[str, int] = defaultdict(int)
+    for row in rows:
+        states[row["state"]] += 1
+    return len(rows), dict(sorted(states.items()))

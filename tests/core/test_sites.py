@@ -1,0 +1,138 @@
+"""Sites over time: stable ids, and states that never read a cloudy date as change."""
+
+from __future__ import annotations
+
+import random
+from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import pyarrow.parquet as pq
+import shapely
+
+from asm_core.rules import load_rules
+from asm_core.sites import TrackingSettings, build_site_tables, observations, track
+from asm_core.sql import run_query
+from asm_core.stac import load_item
+from asm_core.synthetic.scene import WrittenScene
+from asm_core.tile_job import run_item
+
+DAY0 = datetime(2024, 1, 5, 10, 42, tzinfo=UTC)
+DAYS = [DAY0 + timedelta(days=5 * i) for i in range(6)]
+CLOUDY = DAYS[2]
+
+
+def _square(lon: float, lat: float, side_m: float) -> shapely.Polygon:
+    d = side_m / 111_320
+    return shapely.box(lon, lat, lon + d, lat + d)
+
+
+def _detection(
+    day: datetime, site: str, geom: shapely.Polygon, ndvi: float = 0.1
+) -> dict[str, Any]:
+    area = (geom.bounds[2] - geom.bounds[0]) * (geom.bounds[3] - geom.bounds[1]) * 111_320**2
+    return {
+        "item_id": f"S2A_30NWK_{day:%Y%m%d}_0_L2A",
+        "site_id": site,
+        "class": "mining_scar",
+        "mgrs_tile": "30NWK",
+        "acquired": day,
+        "area_m2": area,
+        "ndvi_mean": ndvi,
+        "geometry": shapely.to_wkb(geom),
+    }
+
+
+def _history() -> list[dict[str, Any]]:
+    a, far, shrinking = (-1.80, 6.00), (-1.70, 6.10), (-1.75, 6.05)
+    return [
+        _detection(DAYS[0], "a1", _square(*a, 100)),
+        _detection(DAYS[1], "a2", _square(*a, 130)),  # A grows (+69 %)
+        # DAYS[2] is cloudy over everything; DAYS[3] and DAYS[4] clear and A is not there
+        _detection(DAYS[5], "a6", _square(a[0] + 0.0002, a[1], 110)),  # A is back
+        _detection(DAYS[1], "b2", _square(*far, 120)),  # B appears on the second date
+        _detection(DAYS[0], "c1", _square(*shrinking, 150), ndvi=0.10),
+        _detection(DAYS[1], "c2", _square(*shrinking, 90), ndvi=0.35),  # C shrinks and greens
+        _detection(DAYS[1], "c2", _square(shrinking[0] + 0.005, shrinking[1], 1000))
+        | {"class": "turbid_water", "site_id": None},  # not a site member
+    ]
+
+
+RUNS = [
+    {"item_id": f"S2A_30NWK_{d:%Y%m%d}_0_L2A", "mgrs_tile": "30NWK", "acquired": d, "status": "ok"}
+    for d in DAYS
+]
+
+
+def _clear(run: dict[str, Any], footprint: shapely.Geometry) -> float:
+    return 0.0 if run["acquired"] == CLOUDY else 1.0
+
+
+def _states(rows: list[dict[str, Any]], site: str) -> list[str]:
+    return [r["state"] for r in rows if r["site_id"] == site]
+
+
+def test_states_follow_detections_and_clouds_are_unobserved() -> None:
+    settings = TrackingSettings()
+    sites = track(_history(), settings)
+    assert len(sites) == 3
+    by_first = {s.footprint.centroid.x.__round__(2): s for s in sites}
+    a, b, c = by_first[-1.8], by_first[-1.7], by_first[-1.75]
+    rows = observations(sites, RUNS, _clear, settings)
+    assert _states(rows, a.site_id) == [
+        "new",
+        "expanding",
+        "unobserved",
+        "persistent",
+        "inactive",
+        "reactivated",
+    ]
+    assert _states(rows, b.site_id) == ["new", "unobserved", "persistent", "inactive", "inactive"]
+    assert _states(rows, c.site_id)[:2] == ["new", "revegetating"]
+    cloudy = [r for r in rows if r["acquired"] == CLOUDY]
+    assert cloudy and all(not r["observed_clear"] for r in cloudy)
+
+
+def test_ids_are_the_same_whatever_the_order_of_the_detections() -> None:
+    settings = TrackingSettings()
+    first = sorted(s.site_id for s in track(_history(), settings))
+    shuffled = _history()
+    random.Random(4).shuffle(shuffled)
+    assert sorted(s.site_id for s in track(shuffled, settings)) == first
+    assert len(set(first)) == 3
+
+
+def test_a_site_within_the_tolerance_is_the_same_site() -> None:
+    near = [
+        _detection(DAYS[0], "x", _square(-1.8, 6.0, 100)),
+        _detection(DAYS[1], "y", _square(-1.8 + 140 / 111_320, 6.0, 100)),  # 40 m gap
+    ]
+    assert len(track(near, TrackingSettings(match_distance_m=60))) == 1
+    assert len(track(near, TrackingSettings(match_distance_m=20))) == 2
+
+
+def test_sites_from_a_two_date_scan_are_rebuilt_identically_and_queryable(
+    scene_factory: Callable[..., WrittenScene], tmp_path: Path
+) -> None:
+    rules = load_rules()
+    for seed in (3, 38):  # the same tile, 35 days apart
+        scene = scene_factory(seed=seed, size=512, sites=3, baseline="05.10")
+        run_item(load_item(str(scene.item_path)), rules, tmp_path)
+    count, states = build_site_tables(tmp_path)
+    assert count > 0 and sum(states.values()) == count
+    first = (tmp_path / "sites" / "sites.parquet").read_bytes()
+    observed = pq.read_table(tmp_path / "site_observations" / "site_observations.parquet")
+    build_site_tables(tmp_path)
+    assert (tmp_path / "sites" / "sites.parquet").read_bytes() == first  # same ids, same rows
+    rows = observed.to_pylist()
+    site_ids = {
+        r["site_id"] for r in pq.read_table(tmp_path / "sites" / "sites.parquet").to_pylist()
+    }
+    assert {r["site_id"] for r in rows} == site_ids
+    second_day = max(r["acquired"] for r in rows)
+    assert any(r["acquired"] == second_day and not r["detected"] for r in rows) or all(
+        r["detected"] for r in rows
+    )
+    answer = run_query("SELECT state, count(*) AS n FROM sites GROUP BY state", tmp_path)
+    assert dict(answer.rows) == states
