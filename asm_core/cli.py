@@ -14,6 +14,7 @@ from shapely.geometry import MultiPolygon, Polygon
 
 from asm_core import __version__
 from asm_core.aoi import bbox_geometry, check_overlap, parse_bbox, window_bounds
+from asm_core.context import load_context, parse_context_option
 from asm_core.errors import AsmError
 from asm_core.evaluate import Evaluation, evaluate
 from asm_core.gdal_settings import read_options
@@ -276,11 +277,18 @@ def query(
 @click.option(
     "--results", "results", required=True, type=click.Path(path_type=Path), help="Results folder."
 )
-def sites(results: Path) -> None:
+@click.option(
+    "--context",
+    "contexts",
+    multiple=True,
+    help="NAME=PATH of a vector layer (any format and CRS): tenements, protected_areas, …",
+)
+def sites(results: Path, contexts: tuple[str, ...]) -> None:
     """Track sites over the dates in a results folder: writes sites/ and site_observations/."""
     if not (results / "detections").is_dir():
         raise QueryError(f"results folder {str(results)!r} has no detections/")
-    count, states = build_site_tables(results)
+    layers = [load_context(*parse_context_option(c)) for c in contexts]
+    count, states = build_site_tables(results, context=layers)
     click.echo(f"{count} sites: " + ", ".join(f"{n} {s}" for s, n in states.items()))
     click.echo(f"written: {results / 'sites'} and {results / 'site_observations'}")
 

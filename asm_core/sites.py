@@ -25,6 +25,7 @@ from typing import Any
 import pyarrow as pa
 import shapely
 
+from asm_core.context import ContextLayer, relate
 from asm_core.countries import countries_at
 from asm_core.observed import ObservedGrid
 from asm_core.results import read_table, write_atomic
@@ -227,12 +228,49 @@ def site_rows(sites: list[TrackedSite], observed: list[dict[str, Any]]) -> list[
     return sorted(rows, key=lambda r: (r["mgrs_tile"], r["first_seen"], r["site_id"]))
 
 
+#: Context layer names with a meaning for the flags (any other name only adds its columns).
+TENEMENTS, PROTECTED_AREAS = "tenements", "protected_areas"
+
+
+def with_context(rows: list[dict[str, Any]], layers: Sequence[ContextLayer]) -> pa.Table:
+    """The sites table with ``inside_<name>`` / ``distance_to_<name>_m`` per context layer, and
+    ``possibly_informal`` (outside every tenement) and ``high_priority`` (inside a protected
+    area) when layers of those names are given (null otherwise)."""
+    table = pa.Table.from_pylist(rows, schema=SITES)
+    footprints = [shapely.from_wkb(r["geometry"]) for r in rows]
+    for layer in layers:
+        related = relate(layer, footprints)
+        for column in related.columns:
+            kind = pa.string() if column.startswith("inside_") else pa.float64()
+            values = [None if v is None or v != v else v for v in related[column].tolist()]
+            table = table.append_column(pa.field(column, kind), pa.array(values, kind))
+    names = {layer.name for layer in layers}
+    informal = (
+        [v is None for v in table.column(f"inside_{TENEMENTS}").to_pylist()]
+        if TENEMENTS in names
+        else [None] * len(rows)
+    )
+    priority = (
+        [v is not None for v in table.column(f"inside_{PROTECTED_AREAS}").to_pylist()]
+        if PROTECTED_AREAS in names
+        else [None] * len(rows)
+    )
+    table = table.append_column(
+        pa.field("possibly_informal", pa.bool_()), pa.array(informal, pa.bool_())
+    )
+    return table.append_column(
+        pa.field("high_priority", pa.bool_()), pa.array(priority, pa.bool_())
+    )
+
+
 def build_site_tables(
-    results: Path, settings: TrackingSettings = TrackingSettings()
+    results: Path,
+    settings: TrackingSettings = TrackingSettings(),
+    context: Sequence[ContextLayer] = (),
 ) -> tuple[int, dict[str, int]]:
     """Rebuild ``sites`` and ``site_observations`` from a results folder's detections and
-    tile_runs (deterministic: the same results give the same ids). Returns the number of sites
-    and how many are in each state."""
+    tile_runs (deterministic: the same results give the same ids), with the context layers'
+    columns on the sites. Returns the number of sites and how many are in each state."""
     detections = read_table(results, "detections").to_pylist()
     runs = read_table(results, "tile_runs").to_pylist()
     grids = {r["item_id"]: ObservedGrid.from_row(r) for r in runs}
@@ -244,7 +282,7 @@ def build_site_tables(
     tracked = track(detections, settings)
     observed = observations(tracked, runs, clear_share, settings)
     rows = site_rows(tracked, observed)
-    write_atomic(pa.Table.from_pylist(rows, schema=SITES), results / "sites" / "sites.parquet")
+    write_atomic(with_context(rows, context), results / "sites" / "sites.parquet")
     write_atomic(
         pa.Table.from_pylist(observed, schema=SITE_OBSERVATIONS),
         results / "site_observations" / "site_observations.parquet",

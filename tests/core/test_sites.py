@@ -2,15 +2,18 @@
 
 from __future__ import annotations
 
+import json
 import random
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+import geopandas as gpd
 import pyarrow.parquet as pq
 import shapely
 
+from asm_core.cli import main
 from asm_core.rules import load_rules
 from asm_core.sites import TrackingSettings, build_site_tables, observations, track
 from asm_core.sql import run_query
@@ -136,3 +139,43 @@ def test_sites_from_a_two_date_scan_are_rebuilt_identically_and_queryable(
     )
     answer = run_query("SELECT state, count(*) AS n FROM sites GROUP BY state", tmp_path)
     assert dict(answer.rows) == states
+
+
+def test_context_layers_add_inside_distance_and_flags(
+    scene_factory: Callable[..., WrittenScene], tmp_path: Path
+) -> None:
+    scene = scene_factory(seed=3, size=512, sites=3, baseline="05.10")
+    run_item(load_item(str(scene.item_path)), load_rules(), tmp_path / "results")
+    west, south, east, north = json.loads(scene.item_path.read_text())["bbox"]
+    middle = (west + east) / 2
+    tenements = gpd.GeoDataFrame(
+        {"licence_id": ["PL-W"]}, geometry=[shapely.box(west, south, middle, north)], crs=4326
+    ).to_crs(32630)
+    tenements.to_file(tmp_path / "licences.gpkg")
+    parks = gpd.GeoDataFrame(
+        {"WDPAID": [555]}, geometry=[shapely.box(middle, south, east, north)], crs=4326
+    )
+    parks.to_file(tmp_path / "parks.geojson")
+    assert (
+        main(
+            [
+                "sites",
+                "--results",
+                str(tmp_path / "results"),
+                "--context",
+                f"tenements={tmp_path / 'licences.gpkg'}",
+                "--context",
+                f"protected_areas={tmp_path / 'parks.geojson'}",
+            ]
+        )
+        == 0
+    )
+    rows = pq.read_table(tmp_path / "results" / "sites" / "sites.parquet").to_pylist()
+    assert rows
+    for row in rows:
+        west_side = row["lon"] < middle
+        assert row["inside_tenements"] == ("PL-W" if west_side else row["inside_tenements"])
+        assert row["possibly_informal"] == (row["inside_tenements"] is None)
+        assert row["high_priority"] == (row["inside_protected_areas"] == "555")
+        assert (row["distance_to_tenements_m"] == 0) == (row["inside_tenements"] is not None)
+    assert main(["sites", "--results", str(tmp_path / "results"), "--context", "Bad Name=x"]) == 2
