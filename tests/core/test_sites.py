@@ -10,17 +10,28 @@ from pathlib import Path
 from typing import Any
 
 import geopandas as gpd
+import pyarrow as pa
 import pyarrow.parquet as pq
 import shapely
 
 from asm_core.cli import main
+from asm_core.results import write_atomic
 from asm_core.rules import load_rules
-from asm_core.sites import TrackingSettings, build_site_tables, observations, track
-from asm_core.sql import run_query
+from asm_core.schema import SITE_OBSERVATIONS
+from asm_core.sites import (
+    TrackingSettings,
+    build_site_tables,
+    observations,
+    site_rows,
+    track,
+    with_context,
+)
+from asm_core.sql import bind, read_query_file, run_query
 from asm_core.stac import load_item
 from asm_core.synthetic.scene import WrittenScene
 from asm_core.tile_job import run_item
 
+QUERIES = Path(__file__).resolve().parents[2] / "infra" / "athena" / "queries"
 DAY0 = datetime(2024, 1, 5, 10, 42, tzinfo=UTC)
 DAYS = [DAY0 + timedelta(days=5 * i) for i in range(6)]
 CLOUDY = DAYS[2]
@@ -179,3 +190,33 @@ def test_context_layers_add_inside_distance_and_flags(
         assert row["high_priority"] == (row["inside_protected_areas"] == "555")
         assert (row["distance_to_tenements_m"] == 0) == (row["inside_tenements"] is not None)
     assert main(["sites", "--results", str(tmp_path / "results"), "--context", "Bad Name=x"]) == 2
+
+
+def _write_history_tables(root: Path) -> None:
+    settings = TrackingSettings()
+    tracked = track(_history(), settings)
+    observed = observations(tracked, RUNS, _clear, settings)
+    write_atomic(with_context(site_rows(tracked, observed), []), root / "sites" / "sites.parquet")
+    write_atomic(
+        pa.Table.from_pylist(observed, schema=SITE_OBSERVATIONS),
+        root / "site_observations" / "site_observations.parquet",
+    )
+
+
+def _catalogue(name: str, root: Path, **params: str) -> list[dict[str, Any]]:
+    query = read_query_file(QUERIES / f"{name}.sql")
+    answer = run_query(query.sql, root, bind(query, params))
+    return [dict(zip(answer.columns, row, strict=True)) for row in answer.rows]
+
+
+def test_site_queries_answer_from_the_tracked_history(tmp_path: Path) -> None:
+    _write_history_tables(tmp_path)
+    (reactivated,) = _catalogue("reactivated_sites", tmp_path)
+    assert reactivated["reactivated_on"] == DAYS[5]
+    new = _catalogue("new_sites_by_country_quarter", tmp_path)
+    assert sum(r["new_sites"] for r in new) == 3 and {r["quarter"] for r in new} == {"2024-Q1"}
+    growing = _catalogue("fastest_growing_sites", tmp_path, min_detections="2")
+    # A: 1 ha on the first date, 1.21 ha on its latest (the last date), 25 days apart
+    assert [round(r["latest_area_ha"] / r["first_area_ha"], 1) for r in growing][:1] == [1.2]
+    assert growing[0]["days"] == 25
+    assert len(growing) == 2  # A (grew) and C (shrank); B was detected once
