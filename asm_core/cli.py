@@ -288,7 +288,7 @@ def sites(results: Path, contexts: tuple[str, ...]) -> None:
     if not (results / "detections").is_dir():
         raise QueryError(f"results folder {str(results)!r} has no detections/")
     layers = [load_context(*parse_context_option(c)) for c in contexts]
-    count, states = build_site_tables(results, context=layers)
+    count, states = build_site_tables(results, load_rules().tracking, layers)
     click.echo(f"{count} sites: " + ", ".join(f"{n} {s}" for s, n in states.items()))
     click.echo(f"written: {results / 'sites'} and {results / 'site_observations'}")
 

@@ -29,17 +29,9 @@ from asm_core.context import ContextLayer, relate
 from asm_core.countries import countries_at
 from asm_core.observed import ObservedGrid
 from asm_core.results import read_table, write_atomic
+from asm_core.rules import TrackingSettings
 from asm_core.schema import SITE_OBSERVATIONS, SITES
 from asm_core.vectorize import WGS84, reproject, utm_epsg_for
-
-
-@dataclass(frozen=True)
-class TrackingSettings:
-    match_distance_m: float = 60.0
-    min_clear_share: float = 0.8
-    growth_ratio: float = 1.2
-    inactive_after_clear_looks: int = 2
-    revegetation_ndvi_rise: float = 0.1
 
 
 @dataclass
@@ -265,12 +257,13 @@ def with_context(rows: list[dict[str, Any]], layers: Sequence[ContextLayer]) -> 
 
 def build_site_tables(
     results: Path,
-    settings: TrackingSettings = TrackingSettings(),
+    settings: TrackingSettings | None = None,
     context: Sequence[ContextLayer] = (),
 ) -> tuple[int, dict[str, int]]:
     """Rebuild ``sites`` and ``site_observations`` from a results folder's detections and
     tile_runs (deterministic: the same results give the same ids), with the context layers'
     columns on the sites. Returns the number of sites and how many are in each state."""
+    settings = settings or TrackingSettings()
     detections = read_table(results, "detections").to_pylist()
     runs = read_table(results, "tile_runs").to_pylist()
     grids = {r["item_id"]: ObservedGrid.from_row(r) for r in runs}

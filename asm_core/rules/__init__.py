@@ -104,6 +104,16 @@ class LookalikeSettings(_Strict):
     cloud_ring_invalid_min: float = Field(0.25, ge=0, le=1)
 
 
+class TrackingSettings(_Strict):
+    """How sites are followed over dates (asm_core/sites.py)."""
+
+    match_distance_m: float = Field(60.0, ge=0)
+    min_clear_share: float = Field(0.8, gt=0, le=1)
+    growth_ratio: float = Field(1.2, gt=1)
+    inactive_after_clear_looks: int = Field(2, ge=1)
+    revegetation_ndvi_rise: float = Field(0.1, ge=0)
+
+
 class ConfidenceWeights(_Strict):
     """Weight of each independent cue; confidence is the weighted share of cues that agree."""
 
@@ -132,6 +142,7 @@ class RuleSet(_Strict):
     objects: ObjectSettings = ObjectSettings()
     lookalikes: LookalikeSettings = LookalikeSettings()
     confidence: ConfidenceWeights = ConfidenceWeights()
+    tracking: TrackingSettings = TrackingSettings()
 
     @model_validator(mode="after")
     def _unique_rule_names(self) -> RuleSet:
@@ -212,6 +223,7 @@ __all__ = [
     "Condition",
     "PixelRule",
     "RuleSet",
+    "TrackingSettings",
     "available_rule_sets",
     "load_rules",
     "parse_rules",

@@ -57,6 +57,7 @@ def test_rules_are_skipped_when_their_bands_are_missing() -> None:
         (lambda d: d["rules"].append(dict(d["rules"][0])), r"repeated: \['fresh_bare_soil'\]"),
         (lambda d: d["rules"][1].update(layer="lake"), r"rules\.1\.layer.*\"lake\""),
         (lambda d: d.pop("rules"), r"rules: Field required"),
+        (lambda d: d["tracking"].update(growth_ratio=0.9), r"tracking\.growth_ratio.*0\.9"),
     ],
 )
 def test_malformed_rule_sets_name_the_offending_key_and_value(
