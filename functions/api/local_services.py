@@ -13,8 +13,6 @@ from datetime import date, datetime
 from pathlib import Path
 from typing import Any
 
-import duckdb
-
 from asm_core.aoi import aoi_from_geojson, bbox_geometry
 from asm_core.catalog import (
     EARTH_SEARCH_URL,
@@ -24,9 +22,9 @@ from asm_core.catalog import (
     search_items,
 )
 from asm_core.plan import plan_tile_dates
-from asm_core.results import result_files
 from asm_core.rules import shipped_rules
 from asm_core.scan import run_scan
+from asm_core.sql import run_query
 from functions.api.detect_now import DetectRequest, detect_area
 from functions.api.services import DETECTIONS_SQL, DetectionQuery, ScanNotFoundError
 from functions.events import PlanEvent
@@ -104,24 +102,12 @@ class LocalScanServices:
         return detect_area(request, self.stac_url, self.collection, self.search)
 
     def detections(self, query: DetectionQuery) -> list[dict[str, Any]]:
-        if not result_files(self.results, "detections"):
-            return []
-        # the folder is ours (not the request's); DuckDB takes no parameters in a view's DDL
-        pattern = str(self.results / "detections" / "**" / "*.parquet").replace("'", "''")
-        con = duckdb.connect()
-        try:
-            con.execute(
-                "CREATE VIEW detections AS SELECT * FROM "
-                f"read_parquet('{pattern}', hive_partitioning=true)"
-            )
-            cursor = con.execute(DETECTIONS_SQL, query.parameters())
-            names = [d[0] for d in cursor.description]
-            return [
-                {
-                    n: v.isoformat() if isinstance(v, datetime) else v
-                    for n, v in zip(names, row, strict=True)
-                }
-                for row in cursor.fetchall()
-            ]
-        finally:
-            con.close()
+        # the same Athena SQL, through the one local mapping of the results folder (asm query's)
+        answer = run_query(DETECTIONS_SQL, self.results, query.parameters())
+        return [
+            {
+                n: v.isoformat() if isinstance(v, datetime) else v
+                for n, v in zip(answer.columns, row, strict=True)
+            }
+            for row in answer.rows
+        ]
