@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 import duckdb
+import pyarrow as pa
 import sqlglot
 from sqlglot import exp
 from sqlglot.errors import ParseError
@@ -147,33 +148,12 @@ def _views(connection: duckdb.DuckDBPyConnection, results: Path) -> None:
             connection.execute(
                 f"CREATE VIEW {name} AS SELECT * FROM read_parquet('{pattern}'{hive})"
             )
-        else:  # an empty table with the right columns, so that queries still run
-            columns = ", ".join(f'NULL::{_duck_type(f.type)} AS "{f.name}"' for f in schema)
-            partitions = ", NULL::VARCHAR AS dt, NULL::INTEGER AS utm_zone"
-            extra = partitions if name in PARTITIONED else ""
-            connection.execute(f"CREATE VIEW {name} AS SELECT {columns}{extra} WHERE false")
-
-
-def _duck_type(t: Any) -> str:
-    import pyarrow as pa
-
-    if pa.types.is_timestamp(t):
-        return "TIMESTAMPTZ"
-    if pa.types.is_boolean(t):
-        return "BOOLEAN"
-    if pa.types.is_floating(t):
-        return "DOUBLE"
-    if pa.types.is_integer(t):
-        return "BIGINT"
-    if pa.types.is_binary(t):
-        return "BLOB"
-    if pa.types.is_list(t):
-        return "VARCHAR[]"
-    if pa.types.is_map(t):
-        return "MAP(VARCHAR, DOUBLE)"
-    if pa.types.is_struct(t):
-        return "STRUCT(xmin DOUBLE, ymin DOUBLE, xmax DOUBLE, ymax DOUBLE)"
-    return "VARCHAR"
+        else:  # an empty table with the writer's own columns, so that queries still run
+            empty = schema.empty_table()
+            if name in PARTITIONED:
+                empty = empty.append_column("dt", pa.array([], pa.string()))
+                empty = empty.append_column("utm_zone", pa.array([], pa.int32()))
+            connection.register(name, empty)
 
 
 @dataclass(frozen=True)
