@@ -24,8 +24,10 @@ from asm_core.scan_cli import scan
 from asm_core.sites import build_site_tables
 from asm_core.sql import QueryError, bind, parse_query, read_query_file, run_query
 from asm_core.stac import SceneItem, load_item
+from asm_core.state_evaluation import confusion_table, evaluate_states
 from asm_core.synthetic import SceneSpec, generate_set, write_scene
 from asm_core.synthetic.scene import BASELINES, MAX_SIZE, MIN_SIZE
+from asm_core.synthetic.series import MAX_DATES, SeriesSpec, write_series
 from asm_core.tile_job import TileRun, run_item
 
 DEMO_SEEDS = (101, 102, 103, 104)
@@ -141,6 +143,24 @@ def detect(
     show_default=True,
     help="CRS of the written COGs.",
 )
+@click.option(
+    "--dates",
+    default=1,
+    show_default=True,
+    type=click.IntRange(1, MAX_DATES),
+    help="Looks at one tile over time (sites that appear, grow, shrink, revegetate, pause; "
+    "seasons; clouds hiding sites), with the truth state of every site on every date.",
+)
+@click.option(
+    "--revisit-days",
+    default=36,
+    show_default=True,
+    type=click.IntRange(min=1),
+    help="Days between looks (with --dates).",
+)
+@click.option(
+    "--sites", default=6, show_default=True, type=click.IntRange(1, 40), help="With --dates."
+)
 def synth(
     out: Path,
     seed: int,
@@ -149,8 +169,24 @@ def synth(
     lookalikes_only: bool,
     baseline: str | None,
     epsg: str,
+    dates: int,
+    revisit_days: int,
+    sites: int,
 ) -> None:
     """Write synthetic Sentinel-2 L2A scenes: COGs, STAC items and truth GeoJSON."""
+    if dates > 1:
+        series = write_series(
+            SeriesSpec(seed=seed, dates=dates, size=size, sites=sites, revisit_days=revisit_days),
+            out,
+        )
+        for path in series.item_paths:
+            click.echo(str(path))
+        stories = ", ".join(
+            f"{f['properties']['site']} {f['properties']['story']}" for f in series.sites
+        )
+        click.echo(f"sites: {stories}")
+        click.echo(f"truth: {out / 'site_states.csv'} and {out / 'truth_sites.geojson'}")
+        return
     if baseline is None and epsg == "32630":
         scenes = generate_set(out, list(range(seed, seed + count)), size, lookalikes_only)
     else:
@@ -177,6 +213,12 @@ def synth(
     click.echo(f"truth: {out / 'truth.geojson'}")
 
 
+_results_option = click.option(
+    "--results", "results", required=True, type=click.Path(path_type=Path)
+)
+_scores_as_json = click.option("--json", "as_json", is_flag=True, help="Print the scores as JSON.")
+
+
 def _print_evaluation(result: Evaluation, as_json: bool) -> None:
     if as_json:
         click.echo(json.dumps(result.as_dict(), indent=2))
@@ -192,8 +234,8 @@ def _print_evaluation(result: Evaluation, as_json: bool) -> None:
     type=click.Path(path_type=Path),
     help="GeoJSON of labelled sites (polygons or points) and look-alikes.",
 )
-@click.option("--results", "results", required=True, type=click.Path(path_type=Path))
-@click.option("--json", "as_json", is_flag=True, help="Print the scores as JSON.")
+@_results_option
+@_scores_as_json
 @click.option(
     "--min-area-m2",
     type=click.FloatRange(min=0),
@@ -214,6 +256,22 @@ def evaluate_cmd(
     """Score detections against labelled sites: precision, recall, F1, pixel IoU, confusion."""
     mmu = min_area_m2 if min_area_m2 is not None else load_rules().objects.min_mapping_unit_m2
     _print_evaluation(evaluate(truth, results, mmu, point_tolerance_m), as_json)
+
+
+@cli.command(name="evaluate-sites")
+@click.option(
+    "--truth",
+    "truth",
+    required=True,
+    type=click.Path(path_type=Path),
+    help="Folder written by 'asm synth --dates N' (site_states.csv, truth_sites.geojson).",
+)
+@_results_option
+@_scores_as_json
+def evaluate_sites_cmd(truth: Path, results: Path, as_json: bool) -> None:
+    """Score tracked site states against a synthetic series: accuracy and confusion matrix."""
+    result = evaluate_states(truth, results)
+    click.echo(json.dumps(result.as_dict(), indent=2) if as_json else confusion_table(result))
 
 
 @cli.command()
@@ -283,13 +341,17 @@ def query(
     multiple=True,
     help="NAME=PATH of a vector layer (any format and CRS): tenements, protected_areas, …",
 )
-def sites(results: Path, contexts: tuple[str, ...]) -> None:
+@click.option(
+    "--rebuild", is_flag=True, help="Track every tile again, not only tiles with new runs."
+)
+def sites(results: Path, contexts: tuple[str, ...], rebuild: bool) -> None:
     """Track sites over the dates in a results folder: writes sites/ and site_observations/."""
     if not (results / "detections").is_dir():
         raise QueryError(f"results folder {str(results)!r} has no detections/")
     layers = [load_context(*parse_context_option(c)) for c in contexts]
-    count, states = build_site_tables(results, load_rules().tracking, layers)
-    click.echo(f"{count} sites: " + ", ".join(f"{n} {s}" for s, n in states.items()))
+    update = build_site_tables(results, load_rules().tracking, layers, rebuild=rebuild)
+    click.echo(f"{update.sites} sites: " + ", ".join(f"{n} {s}" for s, n in update.states.items()))
+    click.echo(f"tiles tracked again: {update.tiles_tracked}, unchanged: {update.tiles_kept}")
     click.echo(f"written: {results / 'sites'} and {results / 'site_observations'}")
 
 

@@ -20,7 +20,13 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from asm_core.errors import ResultsError
-from asm_core.schema import DETECTIONS, TILE_RUNS, geoparquet_metadata
+from asm_core.schema import (
+    DETECTIONS,
+    SITE_OBSERVATIONS,
+    SITES,
+    TILE_RUNS,
+    geoparquet_metadata,
+)
 
 _SAFE_NAME = re.compile(r"[^A-Za-z0-9._-]")
 
@@ -65,17 +71,30 @@ def result_files(root: Path, table: str) -> list[Path]:
     return sorted(p for p in base.glob("**/*.parquet") if not p.name.startswith("."))
 
 
+TABLE_SCHEMAS = {
+    "detections": DETECTIONS,
+    "tile_runs": TILE_RUNS,
+    "sites": SITES,
+    "site_observations": SITE_OBSERVATIONS,
+}
+
+
 def read_table(root: Path, table: str) -> pa.Table:
     """Read a whole results table (with its partition columns) into one pyarrow table."""
     if not root.is_dir():
         raise ResultsError(f"results folder {str(root)!r} does not exist")
     files = result_files(root, table)
-    schema = DETECTIONS if table == "detections" else TILE_RUNS
+    schema = TABLE_SCHEMAS[table]
     if not files:
         return schema.empty_table()
     parts = []
     for f in files:
-        part = pq.read_table(f, schema=schema)
+        # sites may carry context columns beyond the schema: read them all
+        part = (
+            pq.read_table(f)
+            if table in ("sites", "site_observations")
+            else pq.read_table(f, schema=schema)
+        )
         for key, value in re.findall(r"(dt|utm_zone)=([^/\\]+)", str(f.relative_to(root))):
             part = part.append_column(key, pa.array([value] * part.num_rows, pa.string()))
         parts.append(part)

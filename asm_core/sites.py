@@ -15,6 +15,7 @@ the swath is ``unobserved``, never ``inactive``. States: ``new``, ``persistent``
 from __future__ import annotations
 
 import hashlib
+import json
 from collections import defaultdict
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -23,6 +24,8 @@ from pathlib import Path
 from typing import Any
 
 import pyarrow as pa
+import pyarrow.compute as pc
+import pyarrow.parquet as pq
 import shapely
 
 from asm_core.context import ContextLayer, relate
@@ -30,7 +33,7 @@ from asm_core.countries import countries_at
 from asm_core.observed import ObservedGrid
 from asm_core.results import read_table, write_atomic
 from asm_core.rules import TrackingSettings
-from asm_core.schema import SITE_OBSERVATIONS, SITES
+from asm_core.schema import DETECTIONS, SITE_OBSERVATIONS, SITES
 from asm_core.vectorize import WGS84, reproject, utm_epsg_for
 
 
@@ -55,7 +58,9 @@ class TrackedSite:
 
 def _metric(geom: shapely.Geometry) -> shapely.Geometry:
     c = geom.centroid
-    return reproject(geom, WGS84, f"EPSG:{utm_epsg_for(c.x, c.y)}")
+    # Unions of polygons traced on one grid can touch at single vertices; after reprojection
+    # such a geometry may be invalid, which GEOS overlays refuse.
+    return shapely.make_valid(reproject(geom, WGS84, f"EPSG:{utm_epsg_for(c.x, c.y)}"))
 
 
 def _date_sites(detections: Sequence[dict[str, Any]]) -> list[_DateSite]:
@@ -65,13 +70,13 @@ def _date_sites(detections: Sequence[dict[str, Any]]) -> list[_DateSite]:
             groups[(d["item_id"], d["site_id"])].append(d)
     out = []
     for (item_id, _), members in sorted(groups.items()):
-        weights = [m["area_m2"] for m in members if m.get("ndvi_mean") is not None]
-        ndvi = (
-            sum(m["ndvi_mean"] * m["area_m2"] for m in members if m.get("ndvi_mean") is not None)
-            / sum(weights)
-            if weights
-            else None
-        )
+        # the greenness of the ground: scars only, as a site's ponds would drag it down more
+        # the more of the site they fill
+        ground = [
+            m for m in members if m["class"] == "mining_scar" and m.get("ndvi_mean") is not None
+        ]
+        weight = sum(m["area_m2"] for m in ground)
+        ndvi = sum(m["ndvi_mean"] * m["area_m2"] for m in ground) / weight if weight else None
         out.append(
             _DateSite(
                 item_id,
@@ -141,17 +146,28 @@ def observations(
     rows = []
     for site in sites:
         state, last_area, last_ndvi, misses = "", 0.0, None, 0
+        so_far: shapely.Geometry | None = None  # what was detected up to this date
         for run in sorted(looks[site.mgrs_tile], key=lambda r: r["acquired"]):
             day = run["acquired"]
             if day < site.first_seen:
                 continue
             detected = site.seen.get(day)
-            share = 1.0 if detected else clear_share(run, site.footprint)
-            observed = detected is not None or share >= settings.min_clear_share
             if detected is not None:
-                if not state:
-                    state = "new"
-                elif state == "inactive":
+                so_far = (
+                    detected.footprint
+                    if so_far is None
+                    else shapely.union(so_far, detected.footprint)
+                )
+            share = clear_share(run, so_far) if so_far is not None else 0.0
+            observed = share >= settings.min_clear_share
+            if detected is not None and not state:
+                state = row_state = "new"
+            elif detected is not None and not observed:
+                # seen, but too much of the footprint was hidden to judge its size: unobserved,
+                # and the next clear look is compared with the last clear one
+                misses, row_state = 0, "unobserved"
+            elif detected is not None:
+                if state == "inactive":
                     state = "reactivated"
                 elif detected.area_m2 > last_area * settings.growth_ratio:
                     state = "expanding"
@@ -164,7 +180,6 @@ def observations(
                     state = "revegetating" if greener else "contracting"
                 else:
                     state = "persistent"
-                last_area, last_ndvi, misses = detected.area_m2, detected.ndvi_mean, 0
                 row_state = state
             elif observed:
                 misses += 1
@@ -173,6 +188,8 @@ def observations(
                 row_state = state if state == "inactive" else "persistent"
             else:
                 row_state = "unobserved"
+            if detected is not None and (observed or row_state == "new"):
+                last_area, last_ndvi, misses = detected.area_m2, detected.ndvi_mean, 0
             rows.append(
                 {
                     "site_id": site.site_id,
@@ -255,27 +272,101 @@ def with_context(rows: list[dict[str, Any]], layers: Sequence[ContextLayer]) -> 
     )
 
 
+@dataclass(frozen=True)
+class SiteUpdate:
+    """What :func:`build_site_tables` did."""
+
+    sites: int
+    states: dict[str, int]
+    tiles_tracked: int  # tiles whose sites were worked out again
+    tiles_kept: int  # tiles with nothing new since the last build, kept as they were
+
+
+#: Parquet metadata of the sites file: the tracking settings and each tile's tile-runs it saw.
+TRACKING_METADATA = b"asm:tracking"
+
+
+def _tile_digests(runs: Sequence[dict[str, Any]]) -> dict[str, str]:
+    """A digest per tile of the tile-runs the tracking used (item, status and rule set)."""
+    per_tile: dict[str, list[str]] = defaultdict(list)
+    for run in runs:
+        if run.get("mgrs_tile"):
+            per_tile[str(run["mgrs_tile"])].append(
+                f"{run['item_id']}|{run.get('status')}|{run.get('ruleset_hash')}"
+            )
+    return {
+        tile: hashlib.sha1("\n".join(sorted(keys)).encode()).hexdigest()
+        for tile, keys in sorted(per_tile.items())
+    }
+
+
+def _previous_build(
+    results: Path, settings_hash: str
+) -> tuple[dict[str, str], list[dict[str, Any]], list[dict[str, Any]]]:
+    """The tile digests, site rows and observation rows of the last build, if it used the same
+    settings (empty otherwise: everything is tracked again)."""
+    sites_file = results / "sites" / "sites.parquet"
+    observations_file = results / "site_observations" / "site_observations.parquet"
+    if not (sites_file.is_file() and observations_file.is_file()):
+        return {}, [], []
+    metadata = pq.read_schema(sites_file).metadata or {}
+    recorded = json.loads(metadata.get(TRACKING_METADATA, b"{}"))
+    if recorded.get("settings") != settings_hash:
+        return {}, [], []
+    sites = pq.read_table(sites_file, columns=SITES.names).cast(SITES).to_pylist()
+    observed = pq.read_table(observations_file).cast(SITE_OBSERVATIONS).to_pylist()
+    return dict(recorded.get("tiles", {})), sites, observed
+
+
 def build_site_tables(
     results: Path,
     settings: TrackingSettings | None = None,
     context: Sequence[ContextLayer] = (),
-) -> tuple[int, dict[str, int]]:
-    """Rebuild ``sites`` and ``site_observations`` from a results folder's detections and
-    tile_runs (deterministic: the same results give the same ids), with the context layers'
-    columns on the sites. Returns the number of sites and how many are in each state."""
+    rebuild: bool = False,
+) -> SiteUpdate:
+    """Bring ``sites`` and ``site_observations`` up to date with a results folder's detections
+    and tile_runs, with the context layers' columns on the sites.
+
+    Incremental by tile: only tiles with tile-runs the last build did not see (a new date, a
+    re-run, a different rule set) are tracked again, from their whole history, so the result
+    is the same as tracking everything from scratch (``rebuild``), which happens anyway when the
+    tracking settings changed. Deterministic: the same results give the same ids.
+    """
     settings = settings or TrackingSettings()
-    detections = read_table(results, "detections").to_pylist()
+    settings_hash = hashlib.sha1(settings.model_dump_json().encode()).hexdigest()[:16]
     runs = read_table(results, "tile_runs").to_pylist()
-    grids = {r["item_id"]: ObservedGrid.from_row(r) for r in runs}
+    digests = _tile_digests(runs)
+    known, kept_sites, kept_observed = (
+        ({}, [], []) if rebuild else _previous_build(results, settings_hash)
+    )
+    stale = {tile for tile, digest in digests.items() if known.get(tile) != digest}
+    kept_sites = [r for r in kept_sites if r["mgrs_tile"] not in stale]
+    kept_observed = [r for r in kept_observed if r["mgrs_tile"] not in stale]
+    detections = (
+        read_table(results, "detections").filter(pc.field("mgrs_tile").isin(sorted(stale)))
+        if stale
+        else DETECTIONS.empty_table()
+    ).to_pylist()
+    grids = {r["item_id"]: ObservedGrid.from_row(r) for r in runs if r["mgrs_tile"] in stale}
 
     def clear_share(run: dict[str, Any], footprint: shapely.Geometry) -> float:
         grid = grids.get(run["item_id"])
         return grid.clear_share(footprint) if grid is not None else 0.0
 
     tracked = track(detections, settings)
-    observed = observations(tracked, runs, clear_share, settings)
-    rows = site_rows(tracked, observed)
-    write_atomic(with_context(rows, context), results / "sites" / "sites.parquet")
+    stale_runs = [r for r in runs if r["mgrs_tile"] in stale]
+    fresh = observations(tracked, stale_runs, clear_share, settings)
+    rows = site_rows(tracked, fresh)
+    observed = sorted(
+        fresh + kept_observed, key=lambda r: (r["mgrs_tile"], r["site_id"], r["acquired"])
+    )
+    rows = sorted(rows + kept_sites, key=lambda r: (r["mgrs_tile"], r["first_seen"], r["site_id"]))
+    table = with_context(rows, context)
+    recorded = json.dumps({"settings": settings_hash, "tiles": digests}, sort_keys=True)
+    table = table.replace_schema_metadata(
+        {**(table.schema.metadata or {}), TRACKING_METADATA: recorded.encode()}
+    )
+    write_atomic(table, results / "sites" / "sites.parquet")
     write_atomic(
         pa.Table.from_pylist(observed, schema=SITE_OBSERVATIONS),
         results / "site_observations" / "site_observations.parquet",
@@ -283,4 +374,6 @@ def build_site_tables(
     states: dict[str, int] = defaultdict(int)
     for row in rows:
         states[row["state"]] += 1
-    return len(rows), dict(sorted(states.items()))
+    return SiteUpdate(
+        len(rows), dict(sorted(states.items())), len(stale), len(digests) - len(stale)
+    )

@@ -111,7 +111,7 @@ class TrackingSettings(_Strict):
     min_clear_share: float = Field(0.8, gt=0, le=1)
     growth_ratio: float = Field(1.2, gt=1)
     inactive_after_clear_looks: int = Field(2, ge=1)
-    revegetation_ndvi_rise: float = Field(0.1, ge=0)
+    revegetation_ndvi_rise: float = Field(0.06, ge=0)
 
 
 class ConfidenceWeights(_Strict):

@@ -7,29 +7,57 @@ mining ponds are deliberately labelled cloud, as Sen2Cor is known to do.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 import numpy as np
 import numpy.typing as npt
 from scipy import ndimage
 
 from asm_core.synthetic.landscape import Feature, Landscape
-from asm_core.synthetic.shapes import irregular_blob, smooth_field, stamp
+from asm_core.synthetic.shapes import Mask, irregular_blob, smooth_field, stamp
 from asm_core.synthetic.spectra import NOISE_SIGMA, spectrum
 
 SCL_SHADOW, SCL_CLOUD_MEDIUM, SCL_CLOUD_HIGH = 3, 8, 9
+#: How far a cloud's soft edge and shadow reach beyond its core (blur and sun offset), px.
+SHADOW_REACH_PX = 45
 
 
-def add_clouds(land: Landscape, count: int) -> None:
-    """Cumulus clouds (soft alpha edges) and their shadows, offset by the sun angle."""
+def add_clouds(
+    land: Landscape,
+    count: int,
+    placed: Sequence[tuple[int, int, float]] = (),
+    keep_clear: Mask | None = None,
+) -> Mask:
+    """Cumulus clouds (soft alpha edges) and their shadows, offset by the sun angle.
+
+    ``count`` clouds go anywhere, or, given ``keep_clear``, where neither they nor their shadow
+    touch those pixels (a few tries each, then the cloud is left out); ``placed`` clouds of
+    (row, col, area in pixels) go exactly there, e.g. to hide a site on one date.
+    """
     shape = land.reflectance.shape[:2]
     alpha = np.zeros(shape, dtype=np.float32)
+    near_clear = (
+        None
+        if keep_clear is None
+        else ndimage.distance_transform_edt(~keep_clear) <= SHADOW_REACH_PX
+    )
     for _ in range(count):
-        blob = irregular_blob(land.rng, land.rng.uniform(800, 6000), land.rng.uniform(1, 1.6), 0.35)
-        r = int(land.rng.integers(0, shape[0]))
-        c = int(land.rng.integers(0, shape[1]))
+        for _try in range(20):
+            blob = irregular_blob(
+                land.rng, land.rng.uniform(800, 6000), land.rng.uniform(1, 1.6), 0.35
+            )
+            r = int(land.rng.integers(0, shape[0]))
+            c = int(land.rng.integers(0, shape[1]))
+            rows, cols, clipped = stamp(shape, blob, (r, c))
+            if near_clear is None or not np.any(near_clear[rows, cols] & clipped):
+                alpha[rows, cols] = np.maximum(alpha[rows, cols], clipped.astype(np.float32))
+                break
+    for r, c, area in placed:
+        blob = irregular_blob(land.rng, area, 1.0, 0.1)
         rows, cols, clipped = stamp(shape, blob, (r, c))
         alpha[rows, cols] = np.maximum(alpha[rows, cols], clipped.astype(np.float32))
     if not alpha.any():
-        return
+        return np.zeros(shape, dtype=bool)
     alpha = np.clip(ndimage.gaussian_filter(alpha, 2.5) * 1.15, 0, 1).astype(np.float32)
     shift = (int(land.rng.integers(15, 30)), int(land.rng.integers(-25, 25)))
     shadow = np.roll(alpha, shift, axis=(0, 1)) * (1 - alpha)
@@ -44,6 +72,7 @@ def add_clouds(land: Landscape, count: int) -> None:
     rs, cs = np.nonzero(core)
     rows, cols = slice(rs.min(), rs.max() + 1), slice(cs.min(), cs.max() + 1)
     land.features.append(Feature("cloud", rows, cols, core[rows, cols].copy()))
+    return np.asarray((alpha > 0.45) | (shadow > 0.45), dtype=bool)
 
 
 def mislabel_ponds_as_cloud(land: Landscape, share: float) -> int:

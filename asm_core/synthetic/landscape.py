@@ -147,11 +147,15 @@ class Landscape:
             self.paint(rows, cols, bar, spectrum("iron_stained_sand"), SCL_BARE)
             self.features.append(Feature("sandbar", rows, cols, bar.copy()))
 
-    def add_site(self, near_river: bool) -> bool:
-        """An ASM site: pitted lateritic spoil with turbid ponds, of 0.3–50 ha."""
-        hectares = math.exp(self.rng.uniform(math.log(MIN_SITE_HA), math.log(MAX_SITE_HA)))
+    def place_site(
+        self, near_river: bool, min_hectares: float = MIN_SITE_HA, max_parts: int = 3
+    ) -> tuple[slice, slice, Mask] | None:
+        """Shape and spot of an ASM site of ``min_hectares``–50 ha in up to ``max_parts`` pits
+        (marked taken), or None if none is free."""
+        hectares = math.exp(self.rng.uniform(math.log(min_hectares), math.log(MAX_SITE_HA)))
         area_px = hectares * 100.0
-        parts = 1 if self.rng.random() < 0.6 or area_px < 200 else int(self.rng.integers(2, 4))
+        single = self.rng.random() < 0.6 or area_px < 200 or max_parts == 1
+        parts = 1 if single else int(self.rng.integers(2, max_parts + 1))
         local = self._site_shape(area_px, parts)
         near = None
         if near_river and self.water.any():
@@ -160,22 +164,43 @@ class Landscape:
             near = (distance > reach + 2) & (distance <= reach + 10)
         spot = self._free_spot(local, margin=25, near=near)
         if spot is None:
-            return False
+            return None
         rows, cols, mask = spot
-        mask = mask & ~self.water[rows, cols]
-        shape = mask.shape
-        vegetation = np.clip(0.1 + 0.06 * smooth_field(self.rng, shape, 3), 0, 0.2)
-        m = self.rng.uniform(0, 0.25)
+        return rows, cols, mask & ~self.water[rows, cols]
+
+    def site_spoil(
+        self,
+        shape: tuple[int, int],
+        vegetation_level: float = 0.1,
+        rng: np.random.Generator | None = None,
+        texture: float = 0.06,
+    ) -> npt.NDArray[np.float32]:
+        """Per-pixel spectra of pitted lateritic spoil with a little (or, regrowing, more)
+        vegetation, varying by ``texture``; drawn from ``rng`` (default: the landscape's)."""
+        rng = rng or self.rng
+        vegetation = np.clip(
+            vegetation_level + texture * smooth_field(rng, shape, 3),
+            vegetation_level - 0.1,
+            vegetation_level + 0.1,
+        )
+        m = rng.uniform(0, 0.25)
         base = (
             (1 - m) * spectrum("laterite")
             + m / 2 * spectrum("iron_stained_sand")
             + m / 2 * spectrum("savanna")
         ).astype(np.float32)
-        cube = (
+        return (
             (1 - vegetation[..., None]) * base + vegetation[..., None] * spectrum("forest")
         ).astype(np.float32)
-        self.paint(rows, cols, mask, cube, SCL_BARE)
-        self._ponds(rows, cols, mask)
+
+    def add_site(self, near_river: bool) -> bool:
+        """An ASM site: pitted lateritic spoil with turbid ponds, of 0.3–50 ha."""
+        placed = self.place_site(near_river)
+        if placed is None:
+            return False
+        rows, cols, mask = placed
+        self.paint(rows, cols, mask, self.site_spoil(mask.shape), SCL_BARE)
+        self.paint(rows, cols, self.pond_mask(mask), spectrum("mining_pond"), SCL_WATER)
         self.features.append(
             Feature(
                 "mining_site",
@@ -185,7 +210,7 @@ class Landscape:
                 {"hectares": round(float(mask.sum()) / 100.0, 3)},
             )
         )
-        if near is not None:
+        if near_river and self.water.any():
             self._turbid_plume(rows, cols)
         return True
 
@@ -207,11 +232,13 @@ class Landscape:
         r, c = np.nonzero(canvas)
         return canvas[r.min() : r.max() + 1, c.min() : c.max() + 1]
 
-    def _ponds(self, rows: slice, cols: slice, site: Mask) -> None:
+    def pond_mask(self, site: Mask) -> Mask:
+        """Turbid pits inside a site (a crop-shaped mask), one to seven of them."""
+        ponds = np.zeros_like(site)
         interior = ndimage.binary_erosion(site, iterations=2)
         spots = np.argwhere(interior)
         if len(spots) == 0:
-            return
+            return ponds
         count = int(self.rng.integers(1, 2 + min(6, site.sum() // 400)))
         for _ in range(count):
             r, c = spots[self.rng.integers(len(spots))]
@@ -222,14 +249,8 @@ class Landscape:
                 0.2,
             )
             pr, pc, clipped = stamp(site, pond, (int(r), int(c)))
-            clipped = clipped & site[pr, pc]
-            self.paint(
-                slice(rows.start + pr.start, rows.start + pr.stop),
-                slice(cols.start + pc.start, cols.start + pc.stop),
-                clipped,
-                spectrum("mining_pond"),
-                SCL_WATER,
-            )
+            ponds[pr, pc] |= clipped & site[pr, pc]
+        return ponds
 
     def _turbid_plume(self, rows: slice, cols: slice) -> None:
         """Sediment-laden water downstream (eastwards) of a riverside site."""

@@ -136,8 +136,9 @@ def _item_id(spec: SceneSpec, baseline: str) -> tuple[str, datetime, str]:
     return f"S2{platform}_{tile}_{day:%Y%m%d}_{(spec.seed // 365) % 10}_L2A", day, tile
 
 
-def _stac_item(
-    spec: SceneSpec,
+def stac_item(
+    size: int,
+    seed: int,
     item_id: str,
     day: datetime,
     tile: str,
@@ -165,7 +166,7 @@ def _stac_item(
             "type": "image/tiff; application=geotiff; profile=cloud-optimized",
             "roles": ["data"],
             "raster:bands": [raster],
-            "proj:shape": [spec.size // factor, spec.size // factor],
+            "proj:shape": [size // factor, size // factor],
             "proj:transform": list(transform @ Affine.scale(factor))[:6],
         }
         if name != "scl":
@@ -184,7 +185,7 @@ def _stac_item(
         "s2:product_uri": f"S2{item_id[2]}_MSIL2A_{day:%Y%m%dT%H%M%S}_N{baseline.replace('.', '')}"
         f"_R000_T{tile}_{day:%Y%m%dT%H%M%S}.SAFE",
         "asm:synthetic": True,
-        "asm:seed": spec.seed,
+        "asm:seed": seed,
     }
     if flag is not None:
         properties["earthsearch:boa_offset_applied"] = flag
@@ -206,7 +207,7 @@ def _stac_item(
     }
 
 
-def _truth(
+def truth_features(
     land: Landscape, item_id: str, transform: Affine, crs: str, pixel_m2: float
 ) -> list[dict[str, Any]]:
     features = []
@@ -232,6 +233,37 @@ def _truth(
             }
         )
     return features
+
+
+def write_rasters(
+    land: Landscape,
+    scene_dir: Path,
+    transform: Affine,
+    crs: str,
+    nodata: npt.NDArray[np.bool_],
+    dn_add: int,
+) -> None:
+    """The six band COGs (20 m bands aggregated as the MSI does) and the SCL COG of a scene."""
+    for b, name in enumerate(BANDS):
+        band = land.reflectance[..., b]
+        factor = 2 if name in COG_BANDS_20M else 1
+        values = block_mean(band, 2) if factor == 2 else band
+        dn = np.clip(np.round(values * 10000) + dn_add, 1, 65535).astype(np.uint16)
+        dn[nodata[::factor, ::factor][: dn.shape[0], : dn.shape[1]]] = 0
+        _write_cog(
+            scene_dir / f"{COMMON_TO_BAND_ID[name]}.tif", dn, transform @ Affine.scale(factor), crs
+        )
+    scl = land.scl[::2, ::2].copy()
+    scl[nodata[::2, ::2]] = 0
+    _write_cog(scene_dir / "SCL.tif", scl, transform @ Affine.scale(2), crs)
+
+
+def scene_footprint(transform: Affine, size: int, crs: str) -> shapely.Geometry:
+    """The scene's outline in lon/lat."""
+    corners = [
+        transform @ (float(c), float(r)) for c, r in shapely.box(0, 0, size, size).exterior.coords
+    ]
+    return reproject(shapely.Polygon(corners), crs, "EPSG:4326")
 
 
 @dataclass(frozen=True)
@@ -268,27 +300,12 @@ def write_scene(spec: SceneSpec, out_dir: Path) -> WrittenScene:
     for f in land.features:
         if f.kind == "mining_site":
             f.props["nodata_fraction"] = round(float(nodata[f.rows, f.cols][f.mask].mean()), 3)
-    dn_add = BOA_ADD_OFFSET_DN if in_pixels else 0
-    for b, name in enumerate(BANDS):
-        band = land.reflectance[..., b]
-        factor = 2 if name in COG_BANDS_20M else 1
-        values = block_mean(band, 2) if factor == 2 else band
-        dn = np.clip(np.round(values * 10000) + dn_add, 1, 65535).astype(np.uint16)
-        dn[nodata[::factor, ::factor][: dn.shape[0], : dn.shape[1]]] = 0
-        _write_cog(
-            scene_dir / f"{COMMON_TO_BAND_ID[name]}.tif", dn, transform @ Affine.scale(factor), crs
-        )
-    scl = land.scl[::2, ::2].copy()
-    scl[nodata[::2, ::2]] = 0
-    _write_cog(scene_dir / "SCL.tif", scl, transform @ Affine.scale(2), crs)
+    write_rasters(land, scene_dir, transform, crs, nodata, BOA_ADD_OFFSET_DN if in_pixels else 0)
     pixel_m2 = 100.0
-    corners = [
-        transform @ (float(c), float(r))
-        for c, r in shapely.box(0, 0, spec.size, spec.size).exterior.coords
-    ]
-    footprint = reproject(shapely.Polygon(corners), crs, "EPSG:4326")
-    item = _stac_item(
-        spec,
+    footprint = scene_footprint(transform, spec.size, crs)
+    item = stac_item(
+        spec.size,
+        spec.seed,
         item_id,
         day,
         tile,
@@ -301,7 +318,7 @@ def write_scene(spec: SceneSpec, out_dir: Path) -> WrittenScene:
     )
     item_path = scene_dir / f"{item_id}.json"
     item_path.write_text(json.dumps(item, indent=1), encoding="utf-8")
-    truth = _truth(land, item_id, transform, crs, pixel_m2)
+    truth = truth_features(land, item_id, transform, crs, pixel_m2)
     (scene_dir / "truth.geojson").write_text(
         json.dumps({"type": "FeatureCollection", "features": truth}), encoding="utf-8"
     )

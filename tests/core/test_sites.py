@@ -133,12 +133,16 @@ def test_sites_from_a_two_date_scan_are_rebuilt_identically_and_queryable(
     for seed in (3, 38):  # the same tile, 35 days apart
         scene = scene_factory(seed=seed, size=512, sites=3, baseline="05.10")
         run_item(load_item(str(scene.item_path)), rules, tmp_path)
-    count, states = build_site_tables(tmp_path)
-    assert count > 0 and sum(states.values()) == count
+    update = build_site_tables(tmp_path)
+    assert update.sites > 0 and sum(update.states.values()) == update.sites
+    assert (update.tiles_tracked, update.tiles_kept) == (1, 0)
     first = (tmp_path / "sites" / "sites.parquet").read_bytes()
     observed = pq.read_table(tmp_path / "site_observations" / "site_observations.parquet")
-    build_site_tables(tmp_path)
+    again = build_site_tables(tmp_path)
+    assert (again.tiles_tracked, again.tiles_kept) == (0, 1)  # nothing new: kept as it was
     assert (tmp_path / "sites" / "sites.parquet").read_bytes() == first  # same ids, same rows
+    build_site_tables(tmp_path, rebuild=True)
+    assert (tmp_path / "sites" / "sites.parquet").read_bytes() == first
     rows = observed.to_pylist()
     site_ids = {
         r["site_id"] for r in pq.read_table(tmp_path / "sites" / "sites.parquet").to_pylist()
@@ -149,7 +153,7 @@ def test_sites_from_a_two_date_scan_are_rebuilt_identically_and_queryable(
         r["detected"] for r in rows
     )
     answer = run_query("SELECT state, count(*) AS n FROM sites GROUP BY state", tmp_path)
-    assert dict(answer.rows) == states
+    assert dict(answer.rows) == update.states
 
 
 def test_context_layers_add_inside_distance_and_flags(
