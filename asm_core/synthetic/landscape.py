@@ -189,9 +189,10 @@ class Landscape:
             + m / 2 * spectrum("iron_stained_sand")
             + m / 2 * spectrum("savanna")
         ).astype(np.float32)
-        return (
-            (1 - vegetation[..., None]) * base + vegetation[..., None] * spectrum("forest")
-        ).astype(np.float32)
+        return np.asarray(
+            (1 - vegetation[..., None]) * base + vegetation[..., None] * spectrum("forest"),
+            dtype=np.float32,
+        )
 
     def add_site(self, near_river: bool) -> bool:
         """An ASM site: pitted lateritic spoil with turbid ponds, of 0.3–50 ha."""

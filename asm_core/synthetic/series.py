@@ -148,7 +148,7 @@ def _opening_order(full: Mask, rng: np.random.Generator) -> npt.NDArray[np.float
 
 
 def _plan_sites(land: Landscape, spec: SeriesSpec, quiet_looks: int) -> list[SiteStory]:
-    stories = []
+    stories: list[SiteStory] = []
     for k in range(spec.sites):
         # one pit each: how pits group into sites is the per-date job's business, not tracking's
         placed = land.place_site(k % 2 == 0, min_hectares=MIN_SITE_HA, max_parts=1)
