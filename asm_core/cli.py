@@ -14,14 +14,19 @@ from shapely.geometry import MultiPolygon, Polygon
 
 from asm_core import __version__
 from asm_core.aoi import bbox_geometry, check_overlap, parse_bbox, window_bounds
-from asm_core.context import load_context, parse_context_option
+from asm_core.context import ContextLayer, load_context, parse_context_option
 from asm_core.errors import AsmError
 from asm_core.evaluate import Evaluation, evaluate
 from asm_core.gdal_settings import read_options
-from asm_core.report_text import detect_table, evaluation_table, format_result
+from asm_core.monitor import update_monitoring
+from asm_core.report_text import (
+    detect_table,
+    evaluation_table,
+    format_result,
+    monitoring_text,
+)
 from asm_core.rules import RuleSet, load_rules
 from asm_core.scan_cli import scan
-from asm_core.sites import build_site_tables
 from asm_core.sql import QueryError, bind, parse_query, read_query_file, run_query
 from asm_core.stac import SceneItem, load_item
 from asm_core.state_evaluation import confusion_table, evaluate_states
@@ -31,6 +36,9 @@ from asm_core.synthetic.series import MAX_DATES, SeriesSpec, write_series
 from asm_core.tile_job import TileRun, run_item
 
 DEMO_SEEDS = (101, 102, 103, 104)
+#: Two years of looks every 60 days at one more tile, with every site story, seasons, clouds
+#: and context layers.
+DEMO_SERIES = SeriesSpec(seed=21, dates=12, size=768, revisit_days=60)
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -284,17 +292,30 @@ def demo(out: Path, size: int) -> None:
     started = time.perf_counter()
     scenes_dir, results = out / "scenes", out / "results"
     click.echo(
-        f"1/3 building {len(DEMO_SEEDS)} synthetic scenes ({size}² px) in {scenes_dir}", err=True
+        f"1/5 building {len(DEMO_SEEDS)} synthetic scenes ({size}² px) in {scenes_dir}", err=True
     )
     scenes = generate_set(scenes_dir, list(DEMO_SEEDS), size)
-    click.echo("2/3 detecting ASM", err=True)
+    click.echo("2/5 detecting ASM", err=True)
     rules = load_rules()
     items = [load_item(str(s.item_path)) for s in scenes]
     runs = _detect_items(items, rules, results, out / "quicklooks")
     click.echo(detect_table(runs, time.perf_counter() - started))
-    click.echo("3/3 scoring against the planted truth", err=True)
+    click.echo("3/5 scoring against the planted truth", err=True)
     result = evaluate(scenes_dir / "truth.geojson", results, rules.objects.min_mapping_unit_m2)
     click.echo(evaluation_table(result))
+    monitoring = out / "monitoring"
+    click.echo(
+        f"4/5 building two years of looks at one tile ({DEMO_SERIES.dates} dates) with context "
+        f"layers in {monitoring / 'scenes'}",
+        err=True,
+    )
+    series = write_series(DEMO_SERIES, monitoring / "scenes")
+    series_items = [load_item(str(p)) for p in series.item_paths]
+    _detect_items(series_items, rules, monitoring / "results", monitoring / "quicklooks")
+    click.echo("5/5 tracking sites over time, in context, and alerting", err=True)
+    layers = [load_context(name, path) for name, path in series.context.items()]
+    _monitor(monitoring / "results", layers)
+    click.echo(confusion_table(evaluate_states(monitoring / "scenes", monitoring / "results")))
     _where(out, runs)
 
 
@@ -349,9 +370,12 @@ def sites(results: Path, contexts: tuple[str, ...], rebuild: bool) -> None:
     if not (results / "detections").is_dir():
         raise QueryError(f"results folder {str(results)!r} has no detections/")
     layers = [load_context(*parse_context_option(c)) for c in contexts]
-    update = build_site_tables(results, load_rules().tracking, layers, rebuild=rebuild)
-    click.echo(f"{update.sites} sites: " + ", ".join(f"{n} {s}" for s, n in update.states.items()))
-    click.echo(f"tiles tracked again: {update.tiles_tracked}, unchanged: {update.tiles_kept}")
+    _monitor(results, layers, rebuild)
+
+
+def _monitor(results: Path, layers: Sequence[ContextLayer], rebuild: bool = False) -> None:
+    done = update_monitoring(results, load_rules().tracking, layers, rebuild=rebuild)
+    click.echo(monitoring_text(done))
     click.echo(f"written: {results / 'sites'} and {results / 'site_observations'}")
 
 
@@ -387,12 +411,18 @@ def _where(out: Path, runs: list[TileRun]) -> None:
         ("detections (GeoParquet)", out / "results" / "detections"),
         ("tile runs", out / "results" / "tile_runs"),
         ("quicklooks", out / "quicklooks"),
+        ("series of one tile", out / "monitoring" / "scenes"),
+        ("context layers", out / "monitoring" / "scenes" / "context"),
+        ("sites, observations", out / "monitoring" / "results"),
+        ("alerts", out / "monitoring" / "results" / "alerts.geojson"),
     ]
     click.echo("\nwhere everything is:")
     for label, path in lines:
         click.echo(f"  {label:<28} {path}")
     click.echo(f"  {'':<28} ({sum(1 for r in runs if r.quicklook)} PNGs)")
     click.echo(f"next: asm evaluate --truth {out}/scenes/truth.geojson --results {out}/results")
+    sql = "SELECT state, count(*) AS sites FROM sites GROUP BY 1"
+    click.echo(f"      asm query '{sql}' --results {out}/monitoring/results")
 
 
 def main(argv: Sequence[str] | None = None) -> int:

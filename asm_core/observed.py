@@ -9,7 +9,9 @@ compressed), so that any footprint can later be checked against any date without
 from __future__ import annotations
 
 import zlib
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 import numpy.typing as npt
@@ -80,3 +82,17 @@ def observed_grid(valid: PackedMask, transform: Affine, crs: CRS) -> ObservedGri
         sizes[-1] = (r1 - r0) * (width - (cols - 1) * CELL_PX)
         share[r] = np.round(100.0 * counts / sizes).astype(np.uint8)
     return ObservedGrid(share, transform @ Affine.scale(CELL_PX), crs)
+
+
+def clear_share_lookup(
+    runs: Sequence[dict[str, Any]],
+) -> Callable[[dict[str, Any], shapely.Geometry], float]:
+    """``clear_share(run, footprint)`` over the observed grids of these tile-runs (0 for a run
+    without one: a failed tile was not seen)."""
+    grids = {r["item_id"]: ObservedGrid.from_row(r) for r in runs}
+
+    def clear_share(run: dict[str, Any], footprint: shapely.Geometry) -> float:
+        grid = grids.get(run["item_id"])
+        return grid.clear_share(footprint) if grid is not None else 0.0
+
+    return clear_share

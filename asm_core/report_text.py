@@ -8,10 +8,12 @@ import json
 from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
+from asm_core.alerts import alert_text
 from asm_core.evaluate import Evaluation
 from asm_core.tile_job import TileRun
 
 if TYPE_CHECKING:
+    from asm_core.monitor import MonitorUpdate
     from asm_core.sql import QueryResult
 
 CLASSES = ("mining_scar", "pond", "turbid_water")
@@ -122,3 +124,20 @@ def format_result(result: QueryResult, fmt: str) -> str:
         return out.getvalue().rstrip("\n")
     rows = [[_cell(v) for v in row] for row in result.rows]
     return table(result.columns, rows) + f"\n({len(rows)} row{'s' if len(rows) != 1 else ''})"
+
+
+def monitoring_text(done: MonitorUpdate, limit: int = 20) -> str:
+    """What a monitoring update did: sites by state, tiles re-tracked, turbidity verdicts, and
+    the alerts (per country, then one line each)."""
+    update, t = done.sites, done.turbidity
+    lines = [
+        f"{update.sites} sites: " + ", ".join(f"{n} {s}" for s, n in update.states.items()),
+        f"tiles tracked again: {update.tiles_tracked}, unchanged: {update.tiles_kept}",
+        f"turbid reaches on new looks: {t.reaches} ({t.no_baseline} without a same-season "
+        f"baseline, {t.as_last_year} as turbid as a year before, {t.turbid_upstream} turbid "
+        "or unseen upstream)",
+        f"{len(done.alerts)} alerts: {done.alerts_path}",
+    ]
+    if done.alerts:
+        lines.append(alert_text(done.alerts, limit=limit))
+    return "\n".join(lines)

@@ -11,7 +11,7 @@ from __future__ import annotations
 import os
 import re
 import tempfile
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -40,18 +40,31 @@ def file_name(item_id: str) -> str:
     return _SAFE_NAME.sub("_", item_id) + ".parquet"
 
 
-def write_atomic(table: pa.Table, path: Path) -> None:
-    """Write a Parquet file via a temporary file and an atomic rename."""
+def _write_replacing(path: Path, write: Callable[[str], object]) -> None:
+    """Write through a temporary file beside ``path`` and rename it over ``path``, so readers
+    see the old file or the new one, never half of one."""
     path.parent.mkdir(parents=True, exist_ok=True)
-    # the temporary name must not end in .parquet: readers glob **/*.parquet
-    fd, tmp = tempfile.mkstemp(prefix=".", suffix=".parquet.tmp", dir=path.parent)
+    # the temporary name must not end in the real suffix: readers glob **/*.parquet
+    fd, tmp = tempfile.mkstemp(prefix=".", suffix=path.suffix + ".tmp", dir=path.parent)
     os.close(fd)
     try:
-        pq.write_table(table, tmp, compression="zstd", write_statistics=True)
+        write(tmp)
         Path(tmp).replace(path)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
+
+
+def write_atomic(table: pa.Table, path: Path) -> None:
+    """Write a Parquet file via a temporary file and an atomic rename."""
+    _write_replacing(
+        path, lambda tmp: pq.write_table(table, tmp, compression="zstd", write_statistics=True)
+    )
+
+
+def write_text_atomic(path: Path, text: str) -> None:
+    """Write a text file (UTF-8) via a temporary file and an atomic rename."""
+    _write_replacing(path, lambda tmp: Path(tmp).write_text(text, encoding="utf-8"))
 
 
 def detections_table(rows: Sequence[dict[str, Any]], bbox: list[float] | None) -> pa.Table:

@@ -13,10 +13,12 @@ from tqdm import tqdm
 
 from asm_core.aoi import bbox_geometry, load_aoi, parse_bbox, window_bounds
 from asm_core.catalog import EARTH_SEARCH_URL, SENTINEL2_L2A, SearchRequest, search_items
+from asm_core.context import load_context, parse_context_option
 from asm_core.errors import AoiError
 from asm_core.gdal_settings import read_options
+from asm_core.monitor import update_monitoring
 from asm_core.plan import CostModel, Estimate, Plan, estimate, plan_tile_dates
-from asm_core.report_text import table
+from asm_core.report_text import monitoring_text, table
 from asm_core.rules import RuleSet, load_rules
 from asm_core.scan import SUMMARY_FILE, ScanProgress, run_scan
 from asm_core.tile_job import TileRun
@@ -107,6 +109,13 @@ def plan_text(plan: Plan, est: Estimate, model: CostModel) -> str:
     help="Sign S3 requests with your AWS credentials (private buckets).",
 )
 @click.option("--requester-pays", is_flag=True, help="Read requester-pays buckets (you pay).")
+@click.option(
+    "--context",
+    "contexts",
+    multiple=True,
+    help="NAME=PATH of a vector layer for the sites (tenements, protected_areas, rivers, …).",
+)
+@click.option("--no-sites", is_flag=True, help="Skip updating sites and alerts after the scan.")
 def scan(
     aoi_file: Path | None,
     bbox: str | None,
@@ -124,6 +133,8 @@ def scan(
     lambda_memory_mb: int,
     signed_s3: bool,
     requester_pays: bool,
+    contexts: tuple[str, ...],
+    no_sites: bool,
 ) -> None:
     """Detect ASM over an area and date range, straight from a STAC API and COGs on S3.
 
@@ -132,6 +143,7 @@ def scan(
     """
     area = _aoi(aoi_file, bbox)
     rules = load_rules(rules_file)
+    layers = [load_context(*parse_context_option(c)) for c in contexts]  # bad ones fail first
     request = SearchRequest(
         aoi=area,
         start=date(start.year, start.month, start.day),
@@ -185,6 +197,8 @@ def scan(
     click.echo(f"summary: {out / SUMMARY_FILE}")
     if summary.interrupted:
         raise click.exceptions.Exit(130)
+    if not no_sites:  # the tile-dates that did finish are tracked even if some failed
+        click.echo(monitoring_text(update_monitoring(out, rules.tracking, layers)))
     if summary.failures:
         raise click.ClickException(
             f"{len(summary.failures)} of {summary.planned} tile-dates failed; see tile_runs"

@@ -30,7 +30,7 @@ import shapely
 
 from asm_core.context import ContextLayer, relate
 from asm_core.countries import countries_at
-from asm_core.observed import ObservedGrid
+from asm_core.observed import clear_share_lookup
 from asm_core.results import read_table, write_atomic
 from asm_core.rules import TrackingSettings
 from asm_core.schema import DETECTIONS, SITE_OBSERVATIONS, SITES
@@ -280,9 +280,11 @@ class SiteUpdate:
     states: dict[str, int]
     tiles_tracked: int  # tiles whose sites were worked out again
     tiles_kept: int  # tiles with nothing new since the last build, kept as they were
+    news: frozenset[str] = frozenset()  # items newer than their tile's last tracked look
 
 
-#: Parquet metadata of the sites file: the tracking settings and each tile's tile-runs it saw.
+#: Parquet metadata of the sites file: the tracking settings and, per tile, a digest of the
+#: tile-runs it saw and the date of the latest one.
 TRACKING_METADATA = b"asm:tracking"
 
 
@@ -302,7 +304,7 @@ def _tile_digests(runs: Sequence[dict[str, Any]]) -> dict[str, str]:
 
 def _previous_build(
     results: Path, settings_hash: str
-) -> tuple[dict[str, str], list[dict[str, Any]], list[dict[str, Any]]]:
+) -> tuple[dict[str, dict[str, str]], list[dict[str, Any]], list[dict[str, Any]]]:
     """The tile digests, site rows and observation rows of the last build, if it used the same
     settings (empty otherwise: everything is tracked again)."""
     sites_file = results / "sites" / "sites.parquet"
@@ -339,7 +341,14 @@ def build_site_tables(
     known, kept_sites, kept_observed = (
         ({}, [], []) if rebuild else _previous_build(results, settings_hash)
     )
-    stale = {tile for tile, digest in digests.items() if known.get(tile) != digest}
+    stale = {t for t, digest in digests.items() if known.get(t, {}).get("digest") != digest}
+    news = frozenset(
+        str(r["item_id"])
+        for r in runs
+        if r["mgrs_tile"] in stale
+        and r["acquired"] is not None
+        and r["acquired"].isoformat() > known.get(str(r["mgrs_tile"]), {}).get("last", "")
+    )
     kept_sites = [r for r in kept_sites if r["mgrs_tile"] not in stale]
     kept_observed = [r for r in kept_observed if r["mgrs_tile"] not in stale]
     detections = (
@@ -347,14 +356,9 @@ def build_site_tables(
         if stale
         else DETECTIONS.empty_table()
     ).to_pylist()
-    grids = {r["item_id"]: ObservedGrid.from_row(r) for r in runs if r["mgrs_tile"] in stale}
-
-    def clear_share(run: dict[str, Any], footprint: shapely.Geometry) -> float:
-        grid = grids.get(run["item_id"])
-        return grid.clear_share(footprint) if grid is not None else 0.0
-
-    tracked = track(detections, settings)
     stale_runs = [r for r in runs if r["mgrs_tile"] in stale]
+    clear_share = clear_share_lookup(stale_runs)
+    tracked = track(detections, settings)
     fresh = observations(tracked, stale_runs, clear_share, settings)
     rows = site_rows(tracked, fresh)
     observed = sorted(
@@ -362,7 +366,13 @@ def build_site_tables(
     )
     rows = sorted(rows + kept_sites, key=lambda r: (r["mgrs_tile"], r["first_seen"], r["site_id"]))
     table = with_context(rows, context)
-    recorded = json.dumps({"settings": settings_hash, "tiles": digests}, sort_keys=True)
+    last: dict[str, str] = {}
+    for run in runs:
+        if run["mgrs_tile"] and run["acquired"] is not None:
+            tile, day = str(run["mgrs_tile"]), run["acquired"].isoformat()
+            last[tile] = max(last.get(tile, day), day)
+    tiles = {**known, **{t: {"digest": d, "last": last.get(t, "")} for t, d in digests.items()}}
+    recorded = json.dumps({"settings": settings_hash, "tiles": tiles}, sort_keys=True)
     table = table.replace_schema_metadata(
         {**(table.schema.metadata or {}), TRACKING_METADATA: recorded.encode()}
     )
@@ -375,5 +385,5 @@ def build_site_tables(
     for row in rows:
         states[row["state"]] += 1
     return SiteUpdate(
-        len(rows), dict(sorted(states.items())), len(stale), len(digests) - len(stale)
+        len(rows), dict(sorted(states.items())), len(stale), len(digests) - len(stale), news
     )

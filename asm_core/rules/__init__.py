@@ -112,6 +112,10 @@ class TrackingSettings(_Strict):
     growth_ratio: float = Field(1.2, gt=1)
     inactive_after_clear_looks: int = Field(2, ge=1)
     revegetation_ndvi_rise: float = Field(0.06, ge=0)
+    turbidity_baseline_days: int = Field(45, ge=1, le=182)
+    turbidity_ndti_rise: float = Field(0.03, ge=0)
+    upstream_look_m: float = Field(300.0, gt=0)
+    upstream_sites_within_m: float = Field(5000.0, gt=0)
 
 
 class ConfidenceWeights(_Strict):

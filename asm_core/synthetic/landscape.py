@@ -255,19 +255,28 @@ class Landscape:
 
     def _turbid_plume(self, rows: slice, cols: slice) -> None:
         """Sediment-laden water downstream (eastwards) of a riverside site."""
+        plume = self.plume_reach(rows, cols)
+        if plume is None:
+            return
+        rs, cs, reach = plume
+        self.paint(rs, cs, reach, spectrum("turbid_water"), SCL_WATER)
+        self.features.append(Feature("turbid_reach", rs, cs, reach.copy()))
+
+    def plume_reach(self, rows: slice, cols: slice) -> tuple[slice, slice, Mask] | None:
+        """The river reach a riverside site's sediment would cloud: from the nearest point of
+        the river downstream (eastwards) for 1.5–5 km; None if too little open water."""
         centre = np.array([(rows.start + rows.stop) / 2, (cols.start + cols.stop) / 2])
         line = self.rivers[0]
         i = int(np.argmin(np.hypot(line[:, 0] - centre[0], line[:, 1] - centre[1])))
         seg = line[i : i + int(self.rng.uniform(150, 500) * 4)]
         if len(seg) < 2:
-            return
+            return None
         rs, cs, near = near_polyline(self.water.shape, seg, 8)
         reach = near & self.water[rs, cs] & (self.scl[rs, cs] == SCL_WATER)
         reach &= ~self._sand_or_bar(rs, cs)
         if reach.sum() < 50:
-            return
-        self.paint(rs, cs, reach, spectrum("turbid_water"), SCL_WATER)
-        self.features.append(Feature("turbid_reach", rs, cs, reach.copy()))
+            return None
+        return rs, cs, reach
 
     def _sand_or_bar(self, rows: slice, cols: slice) -> Mask:
         return np.asarray(self.scl[rows, cols] == SCL_BARE)

@@ -37,7 +37,14 @@ from asm_core.rules import TrackingSettings, load_rules
 from asm_core.sentinel2 import BOA_ADD_OFFSET_DN
 from asm_core.synthetic.atmosphere import add_clouds, add_haze, add_noise, mislabel_ponds_as_cloud
 from asm_core.synthetic.confounders import add_confounders
-from asm_core.synthetic.landscape import SCL_BARE, SCL_WATER, Feature, Landscape
+from asm_core.synthetic.context_layers import write_context_layers
+from asm_core.synthetic.landscape import (
+    SCL_BARE,
+    SCL_VEGETATION,
+    SCL_WATER,
+    Feature,
+    Landscape,
+)
 from asm_core.synthetic.scene import (
     UTM_EPSG,
     scene_footprint,
@@ -50,6 +57,9 @@ from asm_core.synthetic.spectra import spectrum
 from asm_core.vectorize import mask_to_polygon, reproject
 
 STORIES = ("steady", "appears", "grows", "shrinks", "revegetates", "pauses")
+#: Stories set beside the river, clouding it downstream while they are worked: one there all
+#: along (as turbid as a year before: no alert) and two whose plume is news when it starts.
+RIVERSIDE = ("steady", "appears", "pauses")
 WET_MONTHS = range(5, 11)  # May to October: the West African monsoon
 MIN_DATES, MAX_DATES = 4, 60
 SERIES_BASELINE = "05.10"
@@ -101,6 +111,7 @@ class SiteStory:
     order: npt.NDArray[np.float32]  # 0..1: when a pixel joins as the site opens up
     ponds: Mask
     seed: list[int]  # of the site's ground texture and mixture
+    plume: tuple[slice, slice, Mask] | None  # the reach its sediment clouds while it is worked
     extent: list[float]  # share of the full extent open on each date (0: not there)
     vegetation: list[float]  # vegetation share of the open spoil on each date
 
@@ -150,12 +161,14 @@ def _opening_order(full: Mask, rng: np.random.Generator) -> npt.NDArray[np.float
 def _plan_sites(land: Landscape, spec: SeriesSpec, quiet_looks: int) -> list[SiteStory]:
     stories: list[SiteStory] = []
     for k in range(spec.sites):
+        story = STORIES[(spec.seed + k) % len(STORIES)]
         # one pit each: how pits group into sites is the per-date job's business, not tracking's
-        placed = land.place_site(k % 2 == 0, min_hectares=MIN_SITE_HA, max_parts=1)
+        riverside = story in RIVERSIDE
+        placed = land.place_site(riverside, min_hectares=MIN_SITE_HA, max_parts=1)
         if placed is None:
             continue
         rows, cols, full = placed
-        story = STORIES[(spec.seed + k) % len(STORIES)]
+        plume = land.plume_reach(rows, cols) if riverside and land.water.any() else None
         order = _opening_order(full, land.rng)
         core = full & (order <= SMALL)
         extent, vegetation = _schedule(story, spec.dates, land.rng, quiet_looks)
@@ -169,6 +182,7 @@ def _plan_sites(land: Landscape, spec: SeriesSpec, quiet_looks: int) -> list[Sit
                 order,
                 land.pond_mask(core),
                 [spec.seed, 7, k],
+                plume,
                 extent,
                 vegetation,
             )
@@ -180,12 +194,12 @@ def _seasons(land: Landscape, wet: bool) -> None:
     """Monsoon green-up of the vegetation and sediment-laden floods over the river banks."""
     if not wet:
         return
-    vegetation = (land.scl == 4) & ~land.taken
+    vegetation = (land.scl == SCL_VEGETATION) & ~land.taken
     land.reflectance[vegetation] = (
         0.75 * land.reflectance[vegetation] + 0.25 * spectrum("forest")
     ).astype(np.float32)
     banks = ndimage.binary_dilation(land.water, iterations=3) & ~land.taken
-    floodwater = (0.5 * spectrum("clear_water") + 0.5 * spectrum("turbid_water")).astype(np.float32)
+    floodwater = (0.2 * spectrum("clear_water") + 0.8 * spectrum("turbid_water")).astype(np.float32)
     land.reflectance[banks] = floodwater
     land.scl[banks] = SCL_WATER
 
@@ -196,7 +210,7 @@ def _paint_site(land: Landscape, site: SiteStory, t: int, ever_open: Mask) -> Ma
     regrowth = ever_open & ~now
     if regrowth.any():
         grown = (0.5 * spectrum("forest") + 0.5 * spectrum("savanna")).astype(np.float32)
-        land.paint(site.rows, site.cols, regrowth, grown, 4)
+        land.paint(site.rows, site.cols, regrowth, grown, SCL_VEGETATION)
     if now.any():
         # the same ground on every date: its texture and mixture come from the site's own seed
         # (regrowth evens out: recolonised spoil is greener all over, not in patches)
@@ -208,6 +222,12 @@ def _paint_site(land: Landscape, site: SiteStory, t: int, ever_open: Mask) -> Ma
         land.features.append(
             Feature("mining_site", site.rows, site.cols, now.copy(), {"site": site.key})
         )
+        if site.plume is not None:
+            rows, cols, reach = site.plume
+            land.paint(rows, cols, reach, spectrum("turbid_water"), SCL_WATER)
+            land.features.append(
+                Feature("turbid_reach", rows, cols, reach.copy(), {"site": site.key})
+            )
     return now
 
 
@@ -277,6 +297,7 @@ class WrittenSeries:
     item_paths: list[Path]
     states: list[dict[str, Any]] = field(default_factory=list)
     sites: list[dict[str, Any]] = field(default_factory=list)
+    context: dict[str, Path] = field(default_factory=dict)  # layer name -> file
 
 
 def _tile(seed: int) -> str:
@@ -361,7 +382,15 @@ def write_series(
         all_truth.extend(truth)
     site_features = [_site_feature(s, transform, crs) for s in sites]
     _write_truth(out_dir, all_truth, states, site_features)
-    return WrittenSeries(paths, states, site_features)
+    context = write_context_layers(
+        out_dir / "context",
+        [(s.key, s.story, s.rows, s.cols) for s in sites],
+        land.rivers,
+        base_features,
+        transform,
+        crs,
+    )
+    return WrittenSeries(paths, states, site_features, context)
 
 
 def _site_feature(site: SiteStory, transform: Affine, crs: str) -> dict[str, Any]:

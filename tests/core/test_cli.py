@@ -208,6 +208,21 @@ def test_demo_runs_offline(capsys: pytest.CaptureFixture[str], tmp_path: Path) -
     assert "where everything is" in out and "precision" in out and "mining_scar" in out
     assert len(list((tmp_path / "demo" / "quicklooks").glob("*.png"))) == 4
     assert result_files(tmp_path / "demo" / "results", "detections")
+    # the two-year series: sites tracked in context, alerts with their reasons, states scored
+    monitoring = tmp_path / "demo" / "monitoring"
+    assert {p.name for p in (monitoring / "scenes" / "context").iterdir()} == {
+        "tenements.gpkg",
+        "protected_areas.geojson",
+        "rivers.geojson",
+        "settlements.geojson",
+    }
+    alerts = json.loads((monitoring / "results" / "alerts.geojson").read_text())
+    kinds = {f["properties"]["kind"] for f in alerts["features"]}
+    assert {"site_new", "site_reactivated", "turbidity"} <= kinds
+    assert any(f["properties"]["high_priority"] for f in alerts["features"])
+    assert alerts["summary"]["GHA"]["alerts"] == len(alerts["features"])
+    assert "truth \\ tracked" in out and "cloud errors 0" in out
+    assert "HIGH PRIORITY" in out and "possibly informal" in out
 
 
 @pytest.mark.parametrize(

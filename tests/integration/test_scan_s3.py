@@ -185,6 +185,10 @@ def test_scan_reads_s3_by_range_and_matches_local_files(
     assert ranges, "GDAL must read the COGs with HTTP range requests"
     summary = json.loads((tmp_path / "s3" / SUMMARY_FILE).read_text())
     assert summary["statuses"] == {"ok": 3, "no_data": 0, "failed": 0}
+    # the scan ends by bringing the sites up to date and writing its alerts
+    assert "tiles tracked again: 2" in text and (tmp_path / "s3" / "alerts.geojson").is_file()
+    sites = read_table(tmp_path / "s3", "sites")
+    assert sites.num_rows == len(set(sites.column("site_id").to_pylist()))
     assert summary["duplicates_replaced"] == [
         ["S2A_39QTA_20230628_1_L2A", "S2A_39QTA_20230628_0_L2A"]
     ]

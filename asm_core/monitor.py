@@ -1,0 +1,67 @@
+"""After each scan (or on demand): bring the sites up to date and say what is news.
+
+:func:`update_monitoring` runs the incremental site tracking (:mod:`asm_core.sites`), then
+collects the alerts of the looks it had not seen before (:mod:`asm_core.alerts`,
+:mod:`asm_core.turbidity`) into ``alerts.geojson`` at the top of the results folder.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pyarrow.compute as pc
+
+from asm_core.alerts import ALERTS_FILE, site_alerts, write_alerts
+from asm_core.context import ContextLayer
+from asm_core.observed import clear_share_lookup
+from asm_core.results import read_table
+from asm_core.rules import TrackingSettings
+from asm_core.sites import SiteUpdate, build_site_tables
+from asm_core.turbidity import TurbidityVerdict, turbidity_alerts
+
+RIVERS = "rivers"
+
+
+@dataclass(frozen=True)
+class MonitorUpdate:
+    """The site update, the alerts written, and how the turbid reaches were judged."""
+
+    sites: SiteUpdate
+    alerts: list[dict[str, Any]]
+    turbidity: TurbidityVerdict
+    alerts_path: Path
+
+
+def update_monitoring(
+    results: Path,
+    settings: TrackingSettings,
+    context: Sequence[ContextLayer] = (),
+    rebuild: bool = False,
+) -> MonitorUpdate:
+    """Update ``sites``/``site_observations`` and write the alerts of the new looks."""
+    update = build_site_tables(results, settings, context, rebuild=rebuild)
+    sites = read_table(results, "sites").to_pylist()
+    observed = read_table(results, "site_observations").to_pylist()
+    runs = read_table(results, "tile_runs").to_pylist()
+    detections = read_table(results, "detections")
+    news = sorted(update.news)
+    fresh = detections.filter(pc.field("item_id").isin(news)).to_pylist() if news else []
+    tiles = sorted({str(r["mgrs_tile"]) for r in runs if r["item_id"] in update.news})
+    turbid = (
+        detections.filter(
+            (pc.field("class") == "turbid_water") & pc.field("mgrs_tile").isin(tiles)
+        ).to_pylist()
+        if tiles
+        else []
+    )
+    rivers = next((layer for layer in context if layer.name == RIVERS), None)
+    verdict = turbidity_alerts(
+        turbid, runs, update.news, sites, clear_share_lookup(runs), settings, rivers
+    )
+    alerts = site_alerts(sites, observed, fresh, update.news) + verdict.alerts
+    path = results / ALERTS_FILE
+    write_alerts(path, alerts)
+    return MonitorUpdate(update, alerts, verdict, path)
