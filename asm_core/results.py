@@ -22,6 +22,7 @@ import pyarrow.parquet as pq
 from asm_core.errors import ResultsError
 from asm_core.schema import (
     DETECTIONS,
+    SITE_CONTEXT,
     SITE_OBSERVATIONS,
     SITES,
     TILE_RUNS,
@@ -89,6 +90,7 @@ TABLE_SCHEMAS = {
     "tile_runs": TILE_RUNS,
     "sites": SITES,
     "site_observations": SITE_OBSERVATIONS,
+    "site_context": SITE_CONTEXT,
 }
 
 

@@ -136,9 +136,23 @@ SITES = pa.schema(
         pa.field("lon", pa.float64(), nullable=False),
         pa.field("lat", pa.float64(), nullable=False),
         pa.field("country_iso3", pa.string()),
+        # with context layers named tenements / protected_areas (null without them)
+        pa.field("possibly_informal", pa.bool_()),
+        pa.field("high_priority", pa.bool_()),
         pa.field("geometry", pa.binary(), nullable=False),
     ],
     metadata={"asm_watch": "sites: one row per tracked site (asm_core/sites.py)"},
+)
+
+SITE_CONTEXT = pa.schema(
+    [
+        pa.field("site_id", pa.string(), nullable=False),
+        pa.field("mgrs_tile", pa.string(), nullable=False),
+        pa.field("layer", pa.string(), nullable=False),
+        pa.field("feature_id", pa.string()),  # the feature it overlaps most, or null
+        pa.field("distance_m", pa.float64()),  # to the nearest feature (0 inside)
+    ],
+    metadata={"asm_watch": "site_context: one row per site and context layer (asm_core/sites.py)"},
 )
 
 SITE_OBSERVATIONS = pa.schema(

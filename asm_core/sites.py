@@ -33,7 +33,7 @@ from asm_core.countries import countries_at
 from asm_core.observed import clear_share_lookup
 from asm_core.results import read_table, write_atomic
 from asm_core.rules import TrackingSettings
-from asm_core.schema import DETECTIONS, SITE_OBSERVATIONS, SITES
+from asm_core.schema import DETECTIONS, SITE_CONTEXT, SITE_OBSERVATIONS, SITES
 from asm_core.vectorize import WGS84, reproject, utm_epsg_for
 
 
@@ -241,35 +241,47 @@ def site_rows(sites: list[TrackedSite], observed: list[dict[str, Any]]) -> list[
 TENEMENTS, PROTECTED_AREAS = "tenements", "protected_areas"
 
 
-def with_context(rows: list[dict[str, Any]], layers: Sequence[ContextLayer]) -> pa.Table:
-    """The sites table with ``inside_<name>`` / ``distance_to_<name>_m`` per context layer, and
-    ``possibly_informal`` (outside every tenement) and ``high_priority`` (inside a protected
-    area) when layers of those names are given (null otherwise)."""
-    table = pa.Table.from_pylist(rows, schema=SITES)
+def with_context(
+    rows: list[dict[str, Any]], layers: Sequence[ContextLayer]
+) -> tuple[pa.Table, pa.Table]:
+    """The sites table with ``inside_<name>`` / ``distance_to_<name>_m`` per context layer and
+    the flags ``possibly_informal`` (outside every tenement) and ``high_priority`` (inside a
+    protected area) set when layers of those names are given (null otherwise); and the same
+    relations in long form, one row per site and layer (``site_context``, for Athena, whose
+    tables cannot grow a column per layer)."""
     footprints = [shapely.from_wkb(r["geometry"]) for r in rows]
+    columns: dict[str, list[Any]] = {}
+    context_rows = []
     for layer in layers:
         related = relate(layer, footprints)
-        for column in related.columns:
-            kind = pa.string() if column.startswith("inside_") else pa.float64()
-            values = [None if v is None or v != v else v for v in related[column].tolist()]
-            table = table.append_column(pa.field(column, kind), pa.array(values, kind))
-    names = {layer.name for layer in layers}
-    informal = (
-        [v is None for v in table.column(f"inside_{TENEMENTS}").to_pylist()]
-        if TENEMENTS in names
-        else [None] * len(rows)
-    )
-    priority = (
-        [v is not None for v in table.column(f"inside_{PROTECTED_AREAS}").to_pylist()]
-        if PROTECTED_AREAS in names
-        else [None] * len(rows)
-    )
-    table = table.append_column(
-        pa.field("possibly_informal", pa.bool_()), pa.array(informal, pa.bool_())
-    )
-    return table.append_column(
-        pa.field("high_priority", pa.bool_()), pa.array(priority, pa.bool_())
-    )
+        inside = related[f"inside_{layer.name}"].tolist()
+        gaps = [None if v != v else float(v) for v in related[f"distance_to_{layer.name}_m"]]
+        columns[f"inside_{layer.name}"], columns[f"distance_to_{layer.name}_m"] = inside, gaps
+        context_rows += [
+            {
+                "site_id": r["site_id"],
+                "mgrs_tile": r["mgrs_tile"],
+                "layer": layer.name,
+                "feature_id": feature,
+                "distance_m": gap,
+            }
+            for r, feature, gap in zip(rows, inside, gaps, strict=True)
+        ]
+    tenement = columns.get(f"inside_{TENEMENTS}")
+    protected = columns.get(f"inside_{PROTECTED_AREAS}")
+    flagged = [
+        r
+        | {
+            "possibly_informal": None if tenement is None else tenement[i] is None,
+            "high_priority": None if protected is None else protected[i] is not None,
+        }
+        for i, r in enumerate(rows)
+    ]
+    table = pa.Table.from_pylist(flagged, schema=SITES)
+    for name, values in columns.items():
+        kind = pa.string() if name.startswith("inside_") else pa.float64()
+        table = table.append_column(pa.field(name, kind), pa.array(values, kind))
+    return table, pa.Table.from_pylist(context_rows, schema=SITE_CONTEXT)
 
 
 @dataclass(frozen=True)
@@ -365,7 +377,7 @@ def build_site_tables(
         fresh + kept_observed, key=lambda r: (r["mgrs_tile"], r["site_id"], r["acquired"])
     )
     rows = sorted(rows + kept_sites, key=lambda r: (r["mgrs_tile"], r["first_seen"], r["site_id"]))
-    table = with_context(rows, context)
+    table, related = with_context(rows, context)
     last: dict[str, str] = {}
     for run in runs:
         if run["mgrs_tile"] and run["acquired"] is not None:
@@ -381,6 +393,8 @@ def build_site_tables(
         pa.Table.from_pylist(observed, schema=SITE_OBSERVATIONS),
         results / "site_observations" / "site_observations.parquet",
     )
+    # the context of every site, as related to the layers given this time
+    write_atomic(related, results / "site_context" / "site_context.parquet")
     states: dict[str, int] = defaultdict(int)
     for row in rows:
         states[row["state"]] += 1

@@ -22,13 +22,14 @@ from sqlglot.errors import ParseError
 
 from asm_core.errors import AsmError
 from asm_core.results import result_files
-from asm_core.schema import DETECTIONS, SITE_OBSERVATIONS, SITES, TILE_RUNS
+from asm_core.schema import DETECTIONS, SITE_CONTEXT, SITE_OBSERVATIONS, SITES, TILE_RUNS
 
 TABLES = {
     "detections": DETECTIONS,
     "tile_runs": TILE_RUNS,
     "sites": SITES,
     "site_observations": SITE_OBSERVATIONS,
+    "site_context": SITE_CONTEXT,
 }
 PARTITIONED = ("detections", "tile_runs")
 _PARAM = re.compile(r"^--\s*@param\s+(\w+)\s*(?:\((\w+)\))?\s*=\s*(.*?)\s*(?::\s*(.*))?$")

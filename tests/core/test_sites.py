@@ -12,9 +12,11 @@ from typing import Any
 import geopandas as gpd
 import pyarrow as pa
 import pyarrow.parquet as pq
+import pytest
 import shapely
 
 from asm_core.cli import main
+from asm_core.context import ContextLayer
 from asm_core.results import write_atomic
 from asm_core.rules import load_rules
 from asm_core.schema import SITE_OBSERVATIONS
@@ -196,11 +198,32 @@ def test_context_layers_add_inside_distance_and_flags(
     assert main(["sites", "--results", str(tmp_path / "results"), "--context", "Bad Name=x"]) == 2
 
 
+#: A licence over site A (and nothing else), a reserve over site C.
+HISTORY_LAYERS = [
+    ContextLayer(
+        "tenements",
+        gpd.GeoDataFrame(
+            {"feature_id": ["PL-A"]}, geometry=[shapely.box(-1.801, 5.999, -1.797, 6.003)], crs=4326
+        ),
+    ),
+    ContextLayer(
+        "protected_areas",
+        gpd.GeoDataFrame(
+            {"feature_id": ["WDPA-C"]},
+            geometry=[shapely.box(-1.7505, 6.0495, -1.7480, 6.0520)],
+            crs=4326,
+        ),
+    ),
+]
+
+
 def _write_history_tables(root: Path) -> None:
     settings = TrackingSettings()
     tracked = track(_history(), settings)
     observed = observations(tracked, RUNS, _clear, settings)
-    write_atomic(with_context(site_rows(tracked, observed), []), root / "sites" / "sites.parquet")
+    sites, context = with_context(site_rows(tracked, observed), HISTORY_LAYERS)
+    write_atomic(sites, root / "sites" / "sites.parquet")
+    write_atomic(context, root / "site_context" / "site_context.parquet")
     write_atomic(
         pa.Table.from_pylist(observed, schema=SITE_OBSERVATIONS),
         root / "site_observations" / "site_observations.parquet",
@@ -224,3 +247,10 @@ def test_site_queries_answer_from_the_tracked_history(tmp_path: Path) -> None:
     assert [round(r["latest_area_ha"] / r["first_area_ha"], 1) for r in growing][:1] == [1.2]
     assert growing[0]["days"] == 25
     assert len(growing) == 2  # A (grew) and C (shrank); B was detected once
+    (protected,) = _catalogue("sites_in_protected_areas", tmp_path)
+    assert protected["protected_area"] == "WDPA-C"
+    assert protected["max_area_ha"] == pytest.approx(2.25, rel=0.05)  # C: 150 m square at first
+    informal = _catalogue("sites_outside_tenements", tmp_path)
+    assert len(informal) == 2  # B and C; A lies in PL-A
+    assert informal[0]["nearest_tenement_m"] > informal[1]["nearest_tenement_m"] > 0
+    assert _catalogue("sites_outside_tenements", tmp_path, min_distance_m="14000") == informal[:1]

@@ -14,7 +14,14 @@ from typing import Any
 import pytest
 import yaml
 
-from asm_core.schema import DETECTIONS, SITE_OBSERVATIONS, SITES, TILE_RUNS, glue_columns
+from asm_core.schema import (
+    DETECTIONS,
+    SITE_CONTEXT,
+    SITE_OBSERVATIONS,
+    SITES,
+    TILE_RUNS,
+    glue_columns,
+)
 
 ROOT = Path(__file__).resolve().parents[2]
 TEMPLATE = ROOT / "template.yaml"
@@ -125,7 +132,11 @@ def test_glue_columns_are_the_schema_of_the_parquet_writer(template: dict[str, A
         assert keys == ["dt", "utm_zone"]
         location = tables[name]["Parameters"]["storage.location.template"]["Fn::Sub"]
         assert location.endswith(f"/results/{name}/dt=${{!dt}}/utm_zone=${{!utm_zone}}")
-    for name, schema in (("sites", SITES), ("site_observations", SITE_OBSERVATIONS)):
+    for name, schema in (
+        ("sites", SITES),
+        ("site_observations", SITE_OBSERVATIONS),
+        ("site_context", SITE_CONTEXT),
+    ):
         assert tables[name]["StorageDescriptor"]["Columns"] == glue_columns(schema), name
         assert tables[name]["StorageDescriptor"]["Location"]["Fn::Sub"].endswith(f"/{name}/")
 
