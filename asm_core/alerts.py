@@ -32,6 +32,8 @@ CUE_WORDS = {
     "vegetation_loss": "vegetation lost since the baseline",
 }
 ALERTS_FILE = "alerts.geojson"
+#: A geology ratio this many spreads above the tile's bare ground is worth a mention.
+ALTERATION_SPREADS = 2.0
 
 
 def _hectares(m2: float | None) -> str:
@@ -117,6 +119,16 @@ def _site_alert(
         text += "; cues: " + ", ".join(CUE_WORDS.get(c, c) for c in cues)
     if confidence is not None:
         text += f"; confidence {confidence:.2f}"
+    alteration = [
+        f"{label} {value:+.1f}"
+        for label, value in (
+            ("ferric", site.get("ferric_anomaly")),
+            ("clay", site.get("clay_anomaly")),
+        )
+        if value is not None and value >= ALTERATION_SPREADS
+    ]
+    if alteration:
+        text += f"; alteration cue ({', '.join(alteration)} spreads above the tile's bare ground)"
     context = context_phrases(site)
     if context:
         text += "; " + "; ".join(context)
@@ -131,6 +143,8 @@ def _site_alert(
         "previous_area_m2": before_m2,
         "confidence": confidence,
         "cues": cues,
+        "ferric_anomaly": site.get("ferric_anomaly"),
+        "clay_anomaly": site.get("clay_anomaly"),
         "high_priority": bool(site.get("high_priority")),
         "possibly_informal": site.get("possibly_informal"),
         "reason": text,

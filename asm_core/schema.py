@@ -90,6 +90,11 @@ TILE_RUNS = pa.schema(
         pa.field("observed_grid_shape", pa.list_(pa.int32())),
         pa.field("observed_grid_transform", pa.list_(pa.float64())),
         pa.field("observed_grid_crs", pa.string()),
+        # the tile-date's own land background of the geology ratios (asm_core/geology.py)
+        pa.field("ferric_iron_median", pa.float64()),
+        pa.field("ferric_iron_spread", pa.float64()),
+        pa.field("clay_median", pa.float64()),
+        pa.field("clay_spread", pa.float64()),
         pa.field("asm_version", pa.string(), nullable=False),
     ]
 )
@@ -139,6 +144,9 @@ SITES = pa.schema(
         # with context layers named tenements / protected_areas (null without them)
         pa.field("possibly_informal", pa.bool_()),
         pa.field("high_priority", pa.bool_()),
+        # spreads above the tile's own land median (asm_core/geology.py)
+        pa.field("ferric_anomaly", pa.float64()),
+        pa.field("clay_anomaly", pa.float64()),
         pa.field("geometry", pa.binary(), nullable=False),
     ],
     metadata={"asm_watch": "sites: one row per tracked site (asm_core/sites.py)"},

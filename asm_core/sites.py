@@ -17,7 +17,7 @@ from __future__ import annotations
 import hashlib
 import json
 from collections import defaultdict
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
@@ -30,6 +30,7 @@ import shapely
 
 from asm_core.context import ContextLayer, relate
 from asm_core.countries import countries_at
+from asm_core.geology import anomaly
 from asm_core.observed import clear_share_lookup
 from asm_core.results import read_table, write_atomic
 from asm_core.rules import TrackingSettings
@@ -45,6 +46,8 @@ class _DateSite:
     footprint: shapely.Geometry  # lon/lat
     area_m2: float
     ndvi_mean: float | None
+    ferric_anomaly: float | None = None
+    clay_anomaly: float | None = None
 
 
 @dataclass
@@ -63,20 +66,34 @@ def _metric(geom: shapely.Geometry) -> shapely.Geometry:
     return shapely.make_valid(reproject(geom, WGS84, f"EPSG:{utm_epsg_for(c.x, c.y)}"))
 
 
-def _date_sites(detections: Sequence[dict[str, Any]]) -> list[_DateSite]:
+def _weighted(
+    members: list[dict[str, Any]], value: Callable[[dict[str, Any]], Any]
+) -> float | None:
+    """Area-weighted mean of ``value`` over the members that have one."""
+    pairs = [(v, m["area_m2"]) for m in members if (v := value(m)) is not None]
+    weight = sum(w for _, w in pairs)
+    return sum(v * w for v, w in pairs) / weight if weight else None
+
+
+def _ratio_anomaly(
+    ground: list[dict[str, Any]], run: Mapping[str, Any], ratio: str
+) -> float | None:
+    return _weighted(ground, lambda m: anomaly(m.get(f"{ratio}_mean"), run, ratio))
+
+
+def _date_sites(
+    detections: Sequence[dict[str, Any]], runs: Mapping[str, dict[str, Any]]
+) -> list[_DateSite]:
     groups: dict[tuple[str, str], list[dict[str, Any]]] = defaultdict(list)
     for d in detections:
         if d.get("site_id") and d.get("class") in ("mining_scar", "pond"):
             groups[(d["item_id"], d["site_id"])].append(d)
     out = []
     for (item_id, _), members in sorted(groups.items()):
-        # the greenness of the ground: scars only, as a site's ponds would drag it down more
-        # the more of the site they fill
-        ground = [
-            m for m in members if m["class"] == "mining_scar" and m.get("ndvi_mean") is not None
-        ]
-        weight = sum(m["area_m2"] for m in ground)
-        ndvi = sum(m["ndvi_mean"] * m["area_m2"] for m in ground) / weight if weight else None
+        # the ground itself: scars only, as a site's ponds would drag greenness down (and the
+        # ratios about) more the more of the site they fill
+        ground = [m for m in members if m["class"] == "mining_scar"]
+        run = runs.get(item_id, {})
         out.append(
             _DateSite(
                 item_id,
@@ -84,7 +101,9 @@ def _date_sites(detections: Sequence[dict[str, Any]]) -> list[_DateSite]:
                 members[0]["acquired"],
                 shapely.union_all([shapely.from_wkb(m["geometry"]) for m in members]),
                 float(sum(m["area_m2"] for m in members)),
-                ndvi,
+                _weighted(ground, lambda m: m.get("ndvi_mean")),
+                _ratio_anomaly(ground, run, "ferric_iron"),
+                _ratio_anomaly(ground, run, "clay"),
             )
         )
     return sorted(out, key=lambda s: (s.acquired, s.mgrs_tile, s.footprint.centroid.x))
@@ -96,10 +115,15 @@ def _site_id(site: _DateSite) -> str:
     return hashlib.sha1(key.encode()).hexdigest()[:16]
 
 
-def track(detections: Sequence[dict[str, Any]], settings: TrackingSettings) -> list[TrackedSite]:
-    """Match each date's sites to tracked sites, in date order (deterministic)."""
+def track(
+    detections: Sequence[dict[str, Any]],
+    settings: TrackingSettings,
+    runs: Mapping[str, dict[str, Any]] | None = None,
+) -> list[TrackedSite]:
+    """Match each date's sites to tracked sites, in date order (deterministic); ``runs`` (by
+    item id) give the tile-dates' geology backgrounds."""
     tracked: list[TrackedSite] = []
-    for site in _date_sites(detections):
+    for site in _date_sites(detections, runs or {}):
         metric = _metric(site.footprint)
         best: tuple[float, int] | None = None
         for i, t in enumerate(tracked):
@@ -127,6 +151,8 @@ def track(detections: Sequence[dict[str, Any]], settings: TrackingSettings) -> l
                 shapely.union(earlier.footprint, site.footprint),
                 earlier.area_m2 + site.area_m2,
                 earlier.ndvi_mean,
+                earlier.ferric_anomaly,
+                earlier.clay_anomaly,
             )
         target.seen[site.acquired] = site
     return tracked
@@ -207,6 +233,16 @@ def observations(
     return rows
 
 
+def _over_dates(site: TrackedSite, field_name: str) -> float | None:
+    """Area-weighted mean of a per-date value over every date the site was detected."""
+    looks = [{"area_m2": s.area_m2, "v": getattr(s, field_name)} for s in site.seen.values()]
+    return _weighted(looks, lambda m: m["v"])
+
+
+def _rounded(value: float | None) -> float | None:
+    return None if value is None else round(value, 3)
+
+
 def site_rows(sites: list[TrackedSite], observed: list[dict[str, Any]]) -> list[dict[str, Any]]:
     """The ``sites`` table: one row per tracked site, with its latest state."""
     latest: dict[str, dict[str, Any]] = {}
@@ -231,6 +267,8 @@ def site_rows(sites: list[TrackedSite], observed: list[dict[str, Any]]) -> list[
                 "lon": round(centre.x, 7),
                 "lat": round(centre.y, 7),
                 "country_iso3": country,
+                "ferric_anomaly": _rounded(_over_dates(site, "ferric_anomaly")),
+                "clay_anomaly": _rounded(_over_dates(site, "clay_anomaly")),
                 "geometry": shapely.to_wkb(site.footprint),
             }
         )
@@ -370,7 +408,7 @@ def build_site_tables(
     ).to_pylist()
     stale_runs = [r for r in runs if r["mgrs_tile"] in stale]
     clear_share = clear_share_lookup(stale_runs)
-    tracked = track(detections, settings)
+    tracked = track(detections, settings, {str(r["item_id"]): r for r in stale_runs})
     fresh = observations(tracked, stale_runs, clear_share, settings)
     rows = site_rows(tracked, fresh)
     observed = sorted(
