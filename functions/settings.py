@@ -21,6 +21,8 @@ class Settings:
     results_prefix: str = "results"
     manifests_prefix: str = "manifests"
     scans_prefix: str = "scans"
+    #: context layers for the sites: ``context/<name>.<gpkg|geojson|parquet|…>``
+    context_prefix: str = "context"
     stac_url: str = EARTH_SEARCH_URL
     collection: str = SENTINEL2_L2A
     max_tiles: int = 5000

@@ -37,6 +37,13 @@ class Bucket:
             keys.append(key)
         return keys
 
+    def keys(self, prefix: str) -> list[str]:
+        """Every key under ``prefix``, in key order."""
+        pages = self.client.get_paginator("list_objects_v2").paginate(
+            Bucket=self.name, Prefix=prefix
+        )
+        return [obj["Key"] for page in pages for obj in page.get("Contents", [])]
+
     def download(self, key: str, path: Path) -> bool:
         """Fetch one object to ``path``; False if it does not exist."""
         path.parent.mkdir(parents=True, exist_ok=True)

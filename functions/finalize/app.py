@@ -1,5 +1,6 @@
-"""Close a scan: gather every planned tile-date's tile_runs row, write the scan summary to S3,
-and tell the alert topic what was found and what failed.
+"""Close a scan: gather every planned tile-date's tile_runs row, bring the scan's tiles' sites
+up to date (with the alerts of the new looks), write the scan summary to S3, and tell the alert
+topic what is news, what was found and what failed.
 
 A planned tile-date without a tile_runs row (its task vanished past every retry and catch) gets
 a ``failed`` row here, so every planned tile ends as results or a recorded failure.
@@ -20,11 +21,13 @@ from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 import functions.numba_cache  # noqa: F401 - before any kernel runs
+from asm_core.alerts import alert_text
 from asm_core.results import read_table
 from asm_core.rules import shipped_rules
 from asm_core.stac import scene_item_from_dict
 from asm_core.tile_job import record_failure
 from functions.events import FinalizeEvent, TileTask
+from functions.finalize.monitoring import update_sites
 from functions.settings import METRICS_NAMESPACE, Settings
 from functions.storage import Bucket
 
@@ -72,21 +75,33 @@ def finalize(event: FinalizeEvent, settings: Settings, bucket: Bucket) -> dict[s
         ],
         "summary": f"s3://{bucket.name}/{settings.scans_prefix}/{scan.scan_id}/summary.json",
     }
+    alerts: list[dict[str, Any]] = []
+    try:
+        tracking = shipped_rules(tasks[0].ruleset if tasks else settings.rule_set).tracking
+        monitoring = update_sites(
+            bucket, settings, {t.mgrs_tile for t in tasks}, tracking, scan.scan_id
+        )
+        alerts = monitoring.pop("_alerts")
+        summary["monitoring"] = monitoring
+    except Exception as e:  # the scan's results stand; the site update can be re-run
+        logger.exception("site update failed")
+        summary["monitoring"] = {"error": f"{type(e).__name__}: {e}"}
     bucket.put_json(f"{settings.scans_prefix}/{scan.scan_id}/summary.json", summary)
     if settings.alert_topic_arn:
-        _alert(settings.alert_topic_arn, summary)
+        _alert(settings.alert_topic_arn, summary, alerts)
     return summary
 
 
-def _alert(topic_arn: str, summary: dict[str, Any]) -> None:
+def _alert(topic_arn: str, summary: dict[str, Any], alerts: list[dict[str, Any]]) -> None:
     s = summary["statuses"]
     subject = (
-        f"ASM Watch scan {summary['scan_id']}: {summary['detections']} detections, "
-        f"{s['failed']} failed of {summary['planned']}"
+        f"ASM Watch scan {summary['scan_id']}: {len(alerts)} alerts, "
+        f"{summary['detections']} detections, {s['failed']} failed of {summary['planned']}"
     )[:100]
-    boto3.client("sns").publish(
-        TopicArn=topic_arn, Subject=subject, Message=json.dumps(summary, indent=2, default=str)
+    message = (
+        alert_text(alerts) + "\n\nScan summary:\n" + json.dumps(summary, indent=2, default=str)
     )
+    boto3.client("sns").publish(TopicArn=topic_arn, Subject=subject, Message=message)
 
 
 @logger.inject_lambda_context

@@ -163,8 +163,28 @@ def test_scan_plans_detects_every_tile_and_records_a_failing_one(
     calls: list[tuple[str, dict[str, Any]]] = []
     _route_lambda_to_handlers(monkeypatch, calls)
 
+    machine = _deploy()
+    s3 = boto3.client("s3")
+    west, south, east, north = items[0]["bbox"]
+    reserve = {
+        "type": "FeatureCollection",
+        "features": [
+            {
+                "type": "Feature",
+                "properties": {"WDPAID": 4242},
+                "geometry": {
+                    "type": "Polygon",
+                    "coordinates": [
+                        [[west, south], [east, south], [east, north], [west, north], [west, south]]
+                    ],
+                },
+            }
+        ],
+    }
+    s3.put_object(Bucket=BUCKET, Key="context/protected_areas.geojson", Body=json.dumps(reserve))
+    s3.put_object(Bucket=BUCKET, Key="context/tenements.geojson", Body=b"not a layer")
     done = _run(
-        _deploy(),
+        machine,
         {"scan_id": "test-scan", "items": items, "start": "2020-01-01", "end": "2030-01-01"},
     )
 
@@ -173,6 +193,20 @@ def test_scan_plans_detects_every_tile_and_records_a_failing_one(
     assert summary["planned"] == 3
     assert summary["statuses"] == {"ok": 2, "no_data": 0, "failed": 1}
     assert summary["failures"][0]["item_id"] == doomed
+    # the scan's tiles' sites were brought up to date, with the bucket's context layers
+    monitoring = summary["monitoring"]
+    assert monitoring["sites"] > 0 and monitoring["tiles_tracked"] == 3  # the failed one too
+    assert monitoring["context_layers"] == ["protected_areas"]
+    (bad,) = monitoring["context_errors"]
+    assert bad.startswith(f"context layer 'tenements': 's3://{BUCKET}/context/tenements.geojson'")
+    alerts = json.loads(
+        boto3.client("s3")
+        .get_object(Bucket=BUCKET, Key="scans/test-scan/alerts.geojson")["Body"]
+        .read()
+    )
+    assert len(alerts["features"]) == monitoring["alerts"] >= monitoring["sites"]
+    in_reserve = [f for f in alerts["features"] if f["properties"]["high_priority"]]
+    assert in_reserve and all("HIGH PRIORITY" in f["properties"]["reason"] for f in in_reserve)
     assert "simulated crash" in summary["failures"][0]["error"]
     # the doomed tile was tried twice (TileRetries=1), then recorded by the Catch
     doomed_calls = [e for n, e in calls if n == "detect_tile" and e["item_id"] == doomed]
@@ -180,7 +214,6 @@ def test_scan_plans_detects_every_tile_and_records_a_failing_one(
     runs = {r["item_id"]: r for r in _tile_runs("results/tile_runs/")}
     assert {r["status"] for i, r in runs.items() if i != doomed} == {"ok"}
     assert runs[doomed]["status"] == "failed"
-    s3 = boto3.client("s3")
     detections = s3.list_objects_v2(Bucket=BUCKET, Prefix="results/detections/")["Contents"]
     assert len(detections) == 2  # one file per ok tile; none for the failed one
     stored = json.loads(
@@ -191,3 +224,11 @@ def test_scan_plans_detects_every_tile_and_records_a_failing_one(
         s3.get_object(Bucket=BUCKET, Key="manifests/test-scan/manifest.json")["Body"].read()
     )
     assert sorted(r["item_id"] for r in manifest) == sorted(i["id"] for i in items)
+    site_keys = {
+        o["Key"] for o in s3.list_objects_v2(Bucket=BUCKET, Prefix="results/site")["Contents"]
+    }
+    assert site_keys == {
+        "results/sites/sites.parquet",
+        "results/site_observations/site_observations.parquet",
+        "results/site_context/site_context.parquet",
+    }
