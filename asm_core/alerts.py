@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import json
 from collections import defaultdict
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -64,13 +64,22 @@ def context_phrases(site: dict[str, Any]) -> list[str]:
     return phrases
 
 
+def bare_before(site: Mapping[str, Any], bare_ndvi: float) -> bool:
+    """Whether the same-season baseline shows the site's ground bare already when it was
+    first seen (ground found, not ground cut: no news)."""
+    before = site.get("baseline_ndvi")
+    return before is not None and before < bare_ndvi
+
+
 def site_alerts(
     sites: Sequence[dict[str, Any]],
     observed: Sequence[dict[str, Any]],
     detections: Sequence[dict[str, Any]],
     news: frozenset[str],
+    bare_ndvi: float = -1.0,
 ) -> list[dict[str, Any]]:
-    """One GeoJSON feature per site whose state on a new look is new, expanding or reactivated.
+    """One GeoJSON feature per site whose state on a new look is new, expanding or reactivated;
+    a new site that the baseline shows bare already (NDVI below ``bare_ndvi``) is left out.
 
     ``detections`` are those of the new looks (their cues and confidence are quoted).
     """
@@ -85,7 +94,8 @@ def site_alerts(
         site = by_id.get(row["site_id"])
         if site is None:
             continue
-        if row["item_id"] in news and row["state"] in SITE_ALERTS:
+        already_bare = row["state"] == "new" and bare_before(site, bare_ndvi)
+        if row["item_id"] in news and row["state"] in SITE_ALERTS and not already_bare:
             footprint = shapely.from_wkb(site["geometry"])
             members = [
                 d
@@ -96,6 +106,14 @@ def site_alerts(
         if row["detected"] and row["observed_clear"]:
             previous_area[row["site_id"]] = float(row["area_m2"] or 0.0)
     return alerts
+
+
+def _scar_ndvi(members: list[dict[str, Any]]) -> float | None:
+    scars = [
+        m for m in members if m.get("class") == "mining_scar" and m.get("ndvi_mean") is not None
+    ]
+    area = sum(m["area_m2"] for m in scars)
+    return sum(m["ndvi_mean"] * m["area_m2"] for m in scars) / area if area else None
 
 
 def _site_alert(
@@ -117,6 +135,9 @@ def _site_alert(
         text += f", grown from {_hectares(before_m2)}"
     if cues:
         text += "; cues: " + ", ".join(CUE_WORDS.get(c, c) for c in cues)
+    before, now = site.get("baseline_ndvi"), _scar_ndvi(members)
+    if row["state"] == "new" and before is not None and now is not None:
+        text += f"; NDVI {before:.2f} a year before, {now:.2f} now"
     if confidence is not None:
         text += f"; confidence {confidence:.2f}"
     alteration = [
@@ -144,6 +165,7 @@ def _site_alert(
         "confidence": confidence,
         "cues": cues,
         "ferric_anomaly": site.get("ferric_anomaly"),
+        "baseline_ndvi": site.get("baseline_ndvi"),
         "clay_anomaly": site.get("clay_anomaly"),
         "high_priority": bool(site.get("high_priority")),
         "possibly_informal": site.get("possibly_informal"),

@@ -14,6 +14,7 @@ from shapely.geometry import MultiPolygon, Polygon
 
 from asm_core import __version__
 from asm_core.aoi import bbox_geometry, check_overlap, parse_bbox, window_bounds
+from asm_core.baseline import baseline_looks
 from asm_core.context import ContextLayer, load_context, parse_context_option
 from asm_core.errors import AsmError
 from asm_core.evaluate import Evaluation, evaluate
@@ -60,7 +61,11 @@ def _detect_items(
     runs = []
     for item in items:
         window = window_bounds(aoi, item.geometry) if aoi is not None else None
-        run = run_item(item, rules, out, read_options(), quicklook_dir=quicklooks, aoi=window)
+        # the same-season baseline comes from the other items given (a year's looks before)
+        looks = baseline_looks(item, items, rules.tracking.baseline_days)
+        run = run_item(
+            item, rules, out, read_options(), quicklook_dir=quicklooks, aoi=window, baseline=looks
+        )
         line = f"  {run.item_id}: {run.status}, {run.detections} detections, {run.seconds:.1f} s"
         click.echo(line + (f" ({run.error})" if run.error else ""), err=True)
         runs.append(run)

@@ -18,6 +18,7 @@ IRON_RAMP = (1.38, 0.4)
 RING_NDVI_RAMP = (0.25, 0.25)
 RECTANGULARITY_RAMP = (0.55, 0.3)
 NDTI_RAMP = (-0.02, 0.12)
+VEGETATION_LOSS_RAMP = (0.05, 0.15)  # NDVI drop from the same-season baseline: full at 0.2
 
 
 def ramp(value: float | None, start: float, span: float) -> float:
@@ -37,11 +38,12 @@ class SiteCues:
     rectangularity: float
     has_ponds: bool
     turbid_water_near: bool
+    ndvi_drop: float | None = None  # from the same-season baseline, when there is one
 
 
 def site_cue_scores(cues: SiteCues) -> dict[str, float]:
-    """Score each independent cue of a mining site."""
-    return {
+    """Score each independent cue of a mining site (vegetation loss only with a baseline)."""
+    scores = {
         "spectral_strength": ramp(cues.bsi_mean, *BSI_RAMP),
         "iron_oxide": ramp(cues.ferric_mean, *IRON_RAMP),
         "vegetation_contrast": ramp(cues.ring_ndvi, *RING_NDVI_RAMP),
@@ -49,13 +51,30 @@ def site_cue_scores(cues: SiteCues) -> dict[str, float]:
         "irregular_shape": 1.0 - ramp(cues.rectangularity, *RECTANGULARITY_RAMP),
         "turbid_water_near": 1.0 if cues.turbid_water_near else 0.0,
     }
+    if cues.ndvi_drop is not None:
+        scores["vegetation_loss"] = ramp(cues.ndvi_drop, *VEGETATION_LOSS_RAMP)
+    return scores
+
+
+#: Cues that can only add confidence: ground that was bare a year before may be an old working
+#: still dug today, so no vegetation loss is no evidence against a site.
+BONUS_ONLY = frozenset({"vegetation_loss"})
+
+
+def _mean(scores: Mapping[str, float], weights: ConfidenceWeights) -> float:
+    w = {name: weight for name, weight in weights.model_dump().items() if name in scores}
+    total = sum(w.values())
+    return sum(w[name] * scores[name] for name in w) / total if total > 0 else 0.0
 
 
 def combine(scores: Mapping[str, float], weights: ConfidenceWeights) -> tuple[float, list[str]]:
-    """Weighted mean of cue scores, and the cues that agree (score ≥ 0.5)."""
-    w = weights.model_dump()
-    total = sum(w.values())
-    value = sum(w[name] * scores.get(name, 0.0) for name in w) / total
+    """Weighted mean of the scored cues (a cue that could not be judged, like vegetation loss
+    without a baseline, is left out rather than counted as disagreeing; a bonus-only cue is
+    counted only where it raises the mean), and the cues that agree (score ≥ 0.5)."""
+    value = _mean(scores, weights)
+    plain = {k: v for k, v in scores.items() if k not in BONUS_ONLY}
+    if len(plain) < len(scores) and _mean(plain, weights) > value:
+        value, scores = _mean(plain, weights), plain
     agreeing = sorted(name for name, s in scores.items() if s >= 0.5)
     return round(value, 4), agreeing
 

@@ -91,7 +91,9 @@ def relate(layer: ContextLayer, geometries: list[shapely.Geometry]) -> pd.DataFr
     for epsg, members in zones.items():
         features = layer.features.to_crs(epsg).geometry.to_numpy()
         tree = shapely.STRtree(features)
-        mine = gpd.GeoSeries([geometries[i] for i in members], crs=4326).to_crs(epsg).to_numpy()
+        mine = shapely.make_valid(
+            gpd.GeoSeries([geometries[i] for i in members], crs=4326).to_crs(epsg).to_numpy()
+        )
         nearest, gaps = tree.query_nearest(mine, return_distance=True, all_matches=False)
         for k, gap in zip(nearest[0], gaps, strict=True):
             distance[members[int(k)]] = round(float(gap), 1)

@@ -13,13 +13,14 @@ from __future__ import annotations
 
 import hashlib
 from collections import Counter
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 import numpy as np
 import shapely
 from affine import Affine
 from shapely.geometry import Polygon
 
+from asm_core.baseline import BaselineNdvi
 from asm_core.confidence import SiteCues, combine, site_cue_scores, turbid_confidence
 from asm_core.heap import release_free_heap
 from asm_core.indices import available_indices
@@ -61,6 +62,7 @@ class Detection:
     rectangularity: float
     stats: ObjectStats
     geometry: shapely.Geometry
+    baseline_ndvi: float | None = None  # the site's, in the same-season baseline composite
 
 
 @dataclass
@@ -262,10 +264,28 @@ def _ring_ndvi(members: list[_Candidate]) -> float | None:
     return max(values) if values else None
 
 
+def _baseline_ndvi(baseline: BaselineNdvi | None, scars: list[_Candidate]) -> float | None:
+    """Mean of the baseline composite's NDVI under a site's scars (None: no baseline, or no
+    baseline look saw them)."""
+    if baseline is None:
+        return None
+    total, count = 0.0, 0
+    for m in scars:
+        part, n = baseline.mean_under(m.crop.rows, m.crop.cols, m.crop.mask)
+        total, count = total + part, count + n
+    return round(total / count, 4) if count else None
+
+
 def detect_objects(
-    pixels: ScenePixels, layers: SceneLayers, rules: RuleSet, item_id: str, pixel_m: float
+    pixels: ScenePixels,
+    layers: SceneLayers,
+    rules: RuleSet,
+    item_id: str,
+    pixel_m: float,
+    baseline: BaselineNdvi | None = None,
 ) -> SceneDetections:
-    """Turn a scene's rule layers into detections (see the module docstring for the steps)."""
+    """Turn a scene's rule layers into detections (see the module docstring for the steps);
+    with a same-season ``baseline``, vegetation lost since then is one more cue."""
     d = _Detector(pixels, layers, rules, item_id, pixel_m)
     # (running the water pipeline in a thread beside the scars measured no faster, with 60 MB
     # more at the peak: the two compete for the same two cores)
@@ -285,6 +305,7 @@ def detect_objects(
         footprint = shapely.union_all([m.metric for m in members])
         site_centroids.append(footprint.centroid)
         biggest = max(site_scars, key=lambda m: m.crop.pixels)
+        before, now = _baseline_ndvi(baseline, site_scars), _weighted(site_scars, "ndvi")
         cues = SiteCues(
             bsi_mean=_weighted(site_scars, "bsi"),
             ferric_mean=_weighted(site_scars, "ferric_iron"),
@@ -293,6 +314,7 @@ def detect_objects(
             has_ponds=len(site_scars) < len(members),
             turbid_water_near=reach_union is not None
             and footprint.distance(reach_union) <= SITE_TURBID_SEARCH_M,
+            ndvi_drop=None if before is None or now is None else before - now,
         )
         confidence, agreeing = combine(site_cue_scores(cues), rules.confidence)
         if confidence < rules.objects.min_site_confidence:
@@ -300,7 +322,10 @@ def detect_objects(
             continue
         site_id = _digest(item_id, rules.content_hash, "site", *biggest.crop.anchor)[:16]
         out.extend(
-            _detection(m, item_id, rules.content_hash, site_id, confidence, agreeing)
+            replace(
+                _detection(m, item_id, rules.content_hash, site_id, confidence, agreeing),
+                baseline_ndvi=before,
+            )
             for m in members
         )
     centroids = np.array(site_centroids, dtype=object)

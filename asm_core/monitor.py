@@ -14,7 +14,7 @@ from typing import Any
 
 import pyarrow.compute as pc
 
-from asm_core.alerts import ALERTS_FILE, site_alerts, write_alerts
+from asm_core.alerts import ALERTS_FILE, bare_before, site_alerts, write_alerts
 from asm_core.context import ContextLayer
 from asm_core.observed import clear_share_lookup
 from asm_core.results import read_table
@@ -33,6 +33,7 @@ class MonitorUpdate:
     alerts: list[dict[str, Any]]
     turbidity: TurbidityVerdict
     alerts_path: Path
+    bare_before: int = 0  # new sites not alerted: the baseline shows them bare already
 
 
 def update_monitoring(
@@ -61,7 +62,16 @@ def update_monitoring(
     verdict = turbidity_alerts(
         turbid, runs, update.news, sites, clear_share_lookup(runs), settings, rivers
     )
-    alerts = site_alerts(sites, observed, fresh, update.news) + verdict.alerts
+    bare_ndvi = settings.bare_baseline_ndvi
+    alerts = site_alerts(sites, observed, fresh, update.news, bare_ndvi) + verdict.alerts
+    by_id = {site["site_id"]: site for site in sites}
+    already_bare = sum(
+        1
+        for row in observed
+        if row["item_id"] in update.news
+        and row["state"] == "new"
+        and bare_before(by_id[row["site_id"]], bare_ndvi)
+    )
     path = results / ALERTS_FILE
     write_alerts(path, alerts)
-    return MonitorUpdate(update, alerts, verdict, path)
+    return MonitorUpdate(update, alerts, verdict, path, already_bare)

@@ -8,12 +8,13 @@ sequences), the newest is kept and the others are listed so the plan can say so.
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass, field
-from datetime import date
+from dataclasses import dataclass, field, replace
+from datetime import date, timedelta
 from typing import Any
 
 from shapely.geometry import MultiPolygon, Polygon, shape
 
+from asm_core.baseline import baseline_looks, look_dict
 from asm_core.sentinel2 import BAND_RESOLUTION_M, mgrs_tile, processing_baseline
 from asm_core.stac import scene_item_from_dict
 
@@ -32,6 +33,8 @@ class TileDate:
     day: date
     item: dict[str, Any]
     replaced: tuple[str, ...] = ()
+    #: the same-season looks a year before, for the baseline composite (asm_core/baseline.py)
+    baseline: tuple[dict[str, Any], ...] = ()
 
     @property
     def item_id(self) -> str:
@@ -164,3 +167,33 @@ def estimate(
         step_functions_usd=n * m.sfn_transitions_per_tile * m.sfn_transition_usd,
         s3_usd=gets * m.s3_get_usd + n * m.puts_per_tile * m.s3_put_usd,
     )
+
+
+def item_source(item: dict[str, Any]) -> str:
+    """Where a STAC item dict came from (its self link), to resolve relative hrefs against."""
+    return next(
+        (str(link["href"]) for link in item.get("links", []) if link.get("rel") == "self"),
+        str(item.get("id")),
+    )
+
+
+def baseline_dates(
+    start: date, end: date, window_days: int, years_back: int = 1
+) -> tuple[date, date]:
+    """The dates to search for the baseline looks of a scan over ``start``..``end``."""
+    shift = timedelta(days=365 * years_back)
+    window = timedelta(days=window_days)
+    return start - shift - window, end - shift + window
+
+
+def attach_baselines(plan: Plan, candidates: list[dict[str, Any]], window_days: int) -> int:
+    """Give every tile-date its same-season baseline looks among ``candidates`` (STAC item
+    dicts), as small look items; returns how many tile-dates got at least one."""
+    scenes = [scene_item_from_dict(c, item_source(c)) for c in candidates]
+    with_baseline = 0
+    for i, tile_date in enumerate(plan.tile_dates):
+        scene = scene_item_from_dict(tile_date.item, item_source(tile_date.item))
+        looks = baseline_looks(scene, scenes, window_days)
+        plan.tile_dates[i] = replace(tile_date, baseline=tuple(look_dict(s) for s in looks))
+        with_baseline += bool(looks)
+    return with_baseline

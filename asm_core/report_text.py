@@ -136,7 +136,12 @@ def monitoring_text(done: MonitorUpdate, limit: int = 20) -> str:
         f"turbid reaches on new looks: {t.reaches} ({t.no_baseline} without a same-season "
         f"baseline, {t.as_last_year} as turbid as a year before, {t.turbid_upstream} turbid "
         "or unseen upstream)",
-        f"{len(done.alerts)} alerts: {done.alerts_path}",
+        f"{len(done.alerts)} alerts: {done.alerts_path}"
+        + (
+            f" ({done.bare_before} new sites bare a year before too: not news)"
+            if done.bare_before
+            else ""
+        ),
     ]
     if done.alerts:
         lines.append(alert_text(done.alerts, limit=limit))

@@ -18,7 +18,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-from asm_core.plan import Plan, TileDate
+from asm_core.plan import Plan, TileDate, item_source
 from asm_core.results import read_table
 from asm_core.rules import RuleSet
 from asm_core.stac import scene_item_from_dict
@@ -71,14 +71,12 @@ def _tile_job(
     out_dir: str,
     gdal_options: Mapping[str, str | bool | int] | None,
     aoi: tuple[float, float, float, float] | None,
+    baseline: tuple[dict[str, Any], ...] = (),
 ) -> TileRun:
-    source = next(
-        (str(link["href"]) for link in item.get("links", []) if link.get("rel") == "self"),
-        str(item.get("id")),
-    )
-    scene = scene_item_from_dict(item, source)
+    scene = scene_item_from_dict(item, item_source(item))
     try:
-        return run_item(scene, rules, Path(out_dir), gdal_options, aoi=aoi)
+        looks = [scene_item_from_dict(b, item_source(b)) for b in baseline]
+        return run_item(scene, rules, Path(out_dir), gdal_options, aoi=aoi, baseline=looks)
     except Exception as e:  # any bug still ends as a recorded failure, never a lost tile
         return record_failure(scene, rules, Path(out_dir), e)
 
@@ -121,7 +119,8 @@ def run_scan(
     try:
         for t in todo:
             window = (windows or {}).get(t.item_id)
-            futures[pool.submit(_tile_job, t.item, rules, str(out_dir), gdal_options, window)] = t
+            job = (t.item, rules, str(out_dir), gdal_options, window, t.baseline)
+            futures[pool.submit(_tile_job, *job)] = t
         for future in as_completed(futures):
             run = _result(future, futures[future], rules, out_dir)
             runs.append(run)

@@ -54,6 +54,8 @@ DETECTIONS = pa.schema(
         pa.field("bsi_p10", pa.float64()),
         pa.field("bsi_p90", pa.float64()),
         pa.field("ring_ndvi_mean", pa.float64()),
+        # the site's NDVI in the same-season baseline composite (asm_core/baseline.py)
+        pa.field("baseline_ndvi", pa.float64()),
         pa.field("geometry", pa.binary(), nullable=False),
     ]
 )
@@ -95,6 +97,7 @@ TILE_RUNS = pa.schema(
         pa.field("ferric_iron_spread", pa.float64()),
         pa.field("clay_median", pa.float64()),
         pa.field("clay_spread", pa.float64()),
+        pa.field("baseline_looks", pa.list_(pa.string())),  # items of the baseline composite
         pa.field("asm_version", pa.string(), nullable=False),
     ]
 )
@@ -147,6 +150,8 @@ SITES = pa.schema(
         # spreads above the tile's own land median (asm_core/geology.py)
         pa.field("ferric_anomaly", pa.float64()),
         pa.field("clay_anomaly", pa.float64()),
+        # baseline NDVI under the site when first seen (below bare_baseline_ndvi: bare already)
+        pa.field("baseline_ndvi", pa.float64()),
         pa.field("geometry", pa.binary(), nullable=False),
     ],
     metadata={"asm_watch": "sites: one row per tracked site (asm_core/sites.py)"},

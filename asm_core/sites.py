@@ -48,6 +48,7 @@ class _DateSite:
     ndvi_mean: float | None
     ferric_anomaly: float | None = None
     clay_anomaly: float | None = None
+    baseline_ndvi: float | None = None
 
 
 @dataclass
@@ -104,6 +105,7 @@ def _date_sites(
                 _weighted(ground, lambda m: m.get("ndvi_mean")),
                 _ratio_anomaly(ground, run, "ferric_iron"),
                 _ratio_anomaly(ground, run, "clay"),
+                _weighted(ground, lambda m: m.get("baseline_ndvi")),
             )
         )
     return sorted(out, key=lambda s: (s.acquired, s.mgrs_tile, s.footprint.centroid.x))
@@ -141,7 +143,7 @@ def track(
             target = tracked[-1]
         else:
             target = tracked[best[1]]
-            target.footprint = shapely.union(target.footprint, site.footprint)
+            target.footprint = shapely.make_valid(shapely.union(target.footprint, site.footprint))
         earlier = target.seen.get(site.acquired)
         if earlier is not None:  # two pieces of one site on one date
             site = _DateSite(
@@ -153,6 +155,7 @@ def track(
                 earlier.ndvi_mean,
                 earlier.ferric_anomaly,
                 earlier.clay_anomaly,
+                earlier.baseline_ndvi,
             )
         target.seen[site.acquired] = site
     return tracked
@@ -269,6 +272,7 @@ def site_rows(sites: list[TrackedSite], observed: list[dict[str, Any]]) -> list[
                 "country_iso3": country,
                 "ferric_anomaly": _rounded(_over_dates(site, "ferric_anomaly")),
                 "clay_anomaly": _rounded(_over_dates(site, "clay_anomaly")),
+                "baseline_ndvi": _rounded(site.seen[seen[0]].baseline_ndvi),
                 "geometry": shapely.to_wkb(site.footprint),
             }
         )

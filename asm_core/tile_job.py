@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import math
 import time
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -20,6 +20,7 @@ import shapely
 from rasterio.errors import RasterioError
 
 import asm_core
+from asm_core.baseline import build_baseline
 from asm_core.countries import countries_at
 from asm_core.detect import Detection, SceneDetections, detect_objects
 from asm_core.errors import AsmError, BandError
@@ -136,6 +137,7 @@ def _detection_row(
         **means,
         **d.stats.percentiles,
         "ring_ndvi_mean": d.stats.ring_ndvi,
+        "baseline_ndvi": d.baseline_ndvi,
         "geometry": shapely.to_wkb(lonlat),
     }
 
@@ -179,6 +181,7 @@ def run_item(
     gdal_options: Mapping[str, str | bool | int] | None = None,
     quicklook_dir: Path | None = None,
     aoi: tuple[float, float, float, float] | None = None,
+    baseline: Sequence[SceneItem] = (),
 ) -> TileRun:
     """Detect ASM in one item and write its detections and tile_runs row under ``out_dir``.
 
@@ -189,6 +192,8 @@ def run_item(
         gdal_options: GDAL configuration for reading the bands.
         quicklook_dir: where to write a quicklook PNG, if wanted.
         aoi: (west, south, east, north) in degrees to process only part of the item.
+        baseline: the same-season looks a year before (:func:`asm_core.baseline.baseline_looks`)
+            whose median NDVI composite judges vegetation loss; none, no such cue.
 
     Example:
         >>> from asm_core.rules import load_rules
@@ -232,6 +237,12 @@ def run_item(
             with rasterio.Env(GDAL_CACHEMAX=STRIP_CACHE_BYTES):
                 offset = _offset_decision(item, files)
                 row.update(tile_background(files, item.bands, offset.dn_offset))
+                composite = (
+                    build_baseline(baseline, item.epsg, files.transform, files.shape)
+                    if baseline and item.epsg is not None
+                    else None
+                )
+                row["baseline_looks"] = composite.looks if composite else None
                 stage("open")
                 pixels = ScenePixels(files, item.bands, offset.dn_offset)
                 pixel_m = _pixel_metres(files)
@@ -256,7 +267,7 @@ def run_item(
                 row["status"] = "no_data"
                 found = SceneDetections([])
             else:
-                found = detect_objects(pixels, layers, rules, item.item_id, pixel_m)
+                found = detect_objects(pixels, layers, rules, item.item_id, pixel_m, composite)
                 row["status"] = "ok"
             del layers
             with rasterio.Env(GDAL_CACHEMAX=0):

@@ -1,7 +1,7 @@
 """Turbidity alerts: river and pond reaches that became sediment-laden, judged twice.
 
 1. Against their own season: the looks at the same tile a year earlier (± the rule set's
-   ``turbidity_baseline_days``) where the reach was seen clear. Rivers run brown every monsoon;
+   ``baseline_days``) where the reach was seen clear. Rivers run brown every monsoon;
    a reach as turbid as it was in the same weeks last year is no news. No clear look then, no
    judgement (counted, not alerted).
 2. Against the water upstream: with a ``rivers`` context layer (lines digitised in the flow
@@ -62,7 +62,7 @@ def _baseline(
     """The clear same-season looks a year before, and the highest NDTI of a turbid reach
     overlapping this one on any of them (None: not turbid then)."""
     year_before = reach["acquired"] - timedelta(days=365)
-    window = timedelta(days=settings.turbidity_baseline_days)
+    window = timedelta(days=settings.baseline_days)
     looks = [
         r
         for r in runs

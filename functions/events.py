@@ -88,6 +88,8 @@ class TileTask(_Event):
     item: dict[str, Any]
     keys: dict[str, str]
     ruleset: str = "default"
+    #: the same-season looks a year before (small look items, asm_core.baseline.look_dict)
+    baseline: list[dict[str, Any]] = Field(default_factory=list)
     #: set by the state machine's Catch: the error that ended this task's attempts
     error: dict[str, Any] | None = None
 

@@ -112,7 +112,8 @@ class TrackingSettings(_Strict):
     growth_ratio: float = Field(1.2, gt=1)
     inactive_after_clear_looks: int = Field(2, ge=1)
     revegetation_ndvi_rise: float = Field(0.06, ge=0)
-    turbidity_baseline_days: int = Field(45, ge=1, le=182)
+    baseline_days: int = Field(45, ge=1, le=182)
+    bare_baseline_ndvi: float = Field(0.3, ge=-1, le=1)
     turbidity_ndti_rise: float = Field(0.03, ge=0)
     upstream_look_m: float = Field(300.0, gt=0)
     upstream_sites_within_m: float = Field(5000.0, gt=0)
@@ -127,11 +128,17 @@ class ConfidenceWeights(_Strict):
     ponds: float = Field(0.15, ge=0)
     irregular_shape: float = Field(0.1, ge=0)
     turbid_water_near: float = Field(0.1, ge=0)
+    #: counts only where a same-season baseline was available (asm_core/baseline.py)
+    vegetation_loss: float = Field(0.2, ge=0)
 
     @model_validator(mode="after")
     def _some_weight(self) -> ConfidenceWeights:
-        if sum(self.model_dump().values()) <= 0:
-            raise ValueError("at least one confidence weight must be positive")
+        always = {k: v for k, v in self.model_dump().items() if k != "vegetation_loss"}
+        if sum(always.values()) <= 0:
+            raise ValueError(
+                "at least one confidence weight other than vegetation_loss (which needs a "
+                "baseline) must be positive"
+            )
         return self
 
 

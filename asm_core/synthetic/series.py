@@ -130,7 +130,7 @@ def _schedule(
     k = int(rng.integers(2, n - 1))  # the date the story turns
     fresh = [FRESH_SPOIL] * n
     if story == "appears":
-        k = int(rng.integers(1, max(2, n // 2) + 1))
+        k = int(rng.integers(max(1, n // 2), n - 1))  # late: a year of looks before it
         return [0.0] * k + [MIDDLING] * (n - k), fresh
     if story == "grows":
         return [SMALL] * k + [FULL] * (n - k), fresh

@@ -42,7 +42,8 @@ def detect_tile(task: TileTask, settings: Settings, bucket: Bucket) -> TileResul
             cause = task.error.get("Cause") or task.error.get("Error") or "unknown error"
             run: TileRun = record_failure(scene, rules, work, TaskFailedError(str(cause)))
         else:
-            run = run_item(scene, rules, work, read_options(unsigned_s3=True))
+            looks = [scene_item_from_dict(b, "<manifest>") for b in task.baseline]
+            run = run_item(scene, rules, work, read_options(unsigned_s3=True), baseline=looks)
         bucket.upload_tree(work, settings.results_prefix)
     finally:
         shutil.rmtree(work, ignore_errors=True)

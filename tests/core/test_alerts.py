@@ -120,3 +120,15 @@ def test_summary_per_country_and_text_with_high_priority_first(tmp_path: Path) -
     assert written["type"] == "FeatureCollection" and written["summary"] == summary
     assert len(written["features"]) == 3
     assert [p.name for p in tmp_path.iterdir()] == ["alerts.geojson"]  # no temporary left
+
+
+def test_a_new_site_bare_a_year_before_is_not_news() -> None:
+    cut = _site("cut", "GHA", baseline_ndvi=0.62)
+    bare = _site("bare", "GHA", baseline_ndvi=0.18)
+    looks = [_look("cut", "new", D2, "new", 30_000.0), _look("bare", "new", D2, "new", 30_000.0)]
+    scar = DETECTIONS[0] | {"ndvi_mean": 0.2, "area_m2": 30_000.0}
+    alerts = site_alerts([cut, bare], looks, [scar], frozenset({"new"}), bare_ndvi=0.3)
+    assert [a["properties"]["site_id"] for a in alerts] == ["cut"]
+    assert "NDVI 0.62 a year before, 0.20 now" in alerts[0]["properties"]["reason"]
+    # without a baseline threshold both are news
+    assert len(site_alerts([cut, bare], looks, [scar], frozenset({"new"}))) == 2

@@ -1,0 +1,139 @@
+"""The same-season baseline: looks chosen by tile and season, a stackstac median-NDVI composite
+on the item's grid, and the vegetation-loss cue it gives new scars."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from datetime import timedelta
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from asm_core.baseline import baseline_looks, build_baseline, look_dict
+from asm_core.confidence import SiteCues, combine, site_cue_scores
+from asm_core.plan import attach_baselines, plan_tile_dates
+from asm_core.reader import open_bands
+from asm_core.results import read_table
+from asm_core.rules import ConfidenceWeights, load_rules
+from asm_core.stac import SceneItem, load_item, scene_item_from_dict
+from asm_core.synthetic.series import SeriesSpec, WrittenSeries, write_series
+from asm_core.tile_job import run_item
+
+SEED = 5151  # used by no other test: 12 looks, 60 days apart, two years
+
+
+@pytest.fixture(scope="module")
+def series(tmp_path_factory: pytest.TempPathFactory) -> tuple[WrittenSeries, list[SceneItem]]:
+    written = write_series(
+        SeriesSpec(seed=SEED, dates=12, size=512, revisit_days=60),
+        tmp_path_factory.mktemp("baseline"),
+    )
+    return written, [load_item(str(p)) for p in written.item_paths]
+
+
+def _ndvi(item: SceneItem) -> np.ndarray:
+    with open_bands(item.bands, ["red", "nir", "scl"], item.epsg, {}, None) as files:
+        height, width = files.shape
+        red = files.read("red", 0, height, 0, width).astype(np.float32) - 1000
+        nir = files.read("nir", 0, height, 0, width).astype(np.float32) - 1000
+        scl = files.read("scl", 0, height, 0, width)
+    ndvi = ((nir - red) / (nir + red)).reshape(height // 2, 2, width // 2, 2).mean(axis=(1, 3))
+    ndvi[np.isin(scl, (0, 3, 8, 9, 10))] = np.nan
+    return ndvi
+
+
+def test_looks_are_the_same_tile_in_the_same_season_a_year_before(
+    series: tuple[WrittenSeries, list[SceneItem]],
+) -> None:
+    _, items = series
+    latest = items[-1]
+    looks = baseline_looks(latest, items, 45)
+    assert looks and all(look.mgrs_tile == latest.mgrs_tile for look in looks)
+    assert all(
+        abs(look.acquired - (latest.acquired - timedelta(days=365))) <= timedelta(days=45)
+        for look in looks
+    )
+    assert baseline_looks(items[0], items, 45) == []  # nothing a year before the first
+    other_tile = [replace(look, mgrs_tile="31NAA") for look in looks]
+    assert baseline_looks(latest, other_tile, 45) == []
+
+
+def test_the_composite_is_the_median_of_the_clear_looks_on_the_items_grid(
+    series: tuple[WrittenSeries, list[SceneItem]],
+) -> None:
+    _, items = series
+    looks = items[:3]
+    with open_bands(items[-1].bands, ["red"], items[-1].epsg, {}, None) as files:
+        composite = build_baseline(looks, items[-1].epsg, files.transform, files.shape)
+    assert (
+        composite is not None
+        and composite.factor == 2
+        and composite.looks == [look.item_id for look in looks]
+    )
+    with np.errstate(all="ignore"):
+        expected = np.nanmedian(np.stack([_ndvi(look) for look in looks]), axis=0)
+    both = np.isfinite(expected) & np.isfinite(composite.ndvi)
+    assert both.mean() > 0.9
+    # stackstac resamples 10 m to 20 m by nearest neighbour, the reference by a 2×2 mean
+    assert np.abs(composite.ndvi[both] - expected[both]).mean() < 0.03
+    assert np.array_equal(np.isnan(expected), np.isnan(composite.ndvi.astype(np.float32)))
+
+
+def test_a_scar_cut_since_last_year_gets_the_vegetation_loss_cue(
+    series: tuple[WrittenSeries, list[SceneItem]], tmp_path: Path
+) -> None:
+    written, items = series
+    rules = load_rules()
+    appear = next(r for r in written.states if r["story"] == "appears" and r["state"] == "new")
+    item = next(i for i in items if i.item_id == appear["item_id"])
+    looks = baseline_looks(item, items, rules.tracking.baseline_days)
+    assert looks, "the site appears in the second year"
+    run_item(item, rules, tmp_path / "with", baseline=looks)
+    run_item(item, rules, tmp_path / "without")
+    with_rows = read_table(tmp_path / "with", "detections").to_pylist()
+    without = {
+        r["detection_id"]: r for r in read_table(tmp_path / "without", "detections").to_pylist()
+    }
+    (run,) = read_table(tmp_path / "with", "tile_runs").to_pylist()
+    assert run["baseline_looks"] == [look.item_id for look in looks]
+    cut = [r for r in with_rows if "vegetation_loss" in (r["cues"] or [])]
+    assert cut, "the new scar was forest or savanna a year before"
+    for row in cut:
+        assert row["baseline_ndvi"] > 0.4  # vegetated a year before (forest and savanna)
+        assert row["confidence"] > without[row["detection_id"]]["confidence"]
+    old = [r for r in with_rows if r["class"] == "mining_scar" and r["baseline_ndvi"] is not None]
+    assert any(r["baseline_ndvi"] < 0.3 for r in old), "sites dug a year before were bare then"
+
+
+def test_without_a_baseline_the_cue_is_left_out_not_counted_against() -> None:
+    weights = ConfidenceWeights()
+    cues = SiteCues(0.2, 1.9, 0.6, 0.3, True, False)
+    plain, _ = combine(site_cue_scores(cues), weights)
+    lost, agreeing = combine(site_cue_scores(replace(cues, ndvi_drop=0.5)), weights)
+    kept, _ = combine(site_cue_scores(replace(cues, ndvi_drop=0.0)), weights)
+    # no loss is no evidence against a site (old workings were bare a year before too)
+    assert kept == plain < lost and "vegetation_loss" in agreeing
+
+
+def test_plans_carry_small_look_items_that_read_back_as_the_same_scene(
+    series: tuple[WrittenSeries, list[SceneItem]],
+) -> None:
+    written, items = series
+    dicts = [__import__("json").loads(p.read_text()) for p in written.item_paths]
+    for d, p in zip(dicts, written.item_paths, strict=True):
+        d["links"] = [{"rel": "self", "href": str(p)}]
+    plan = plan_tile_dates(dicts[-2:])
+    assert attach_baselines(plan, dicts, 45) == 2
+    for tile_date in plan.tile_dates:
+        (look,) = tile_date.baseline
+        back = scene_item_from_dict(look, "<manifest>")
+        original = next(i for i in items if i.item_id == back.item_id)
+        assert (back.acquired, back.epsg, back.baseline, back.boa_offset_flag) == (
+            original.acquired,
+            original.epsg,
+            original.baseline,
+            original.boa_offset_flag,
+        )
+        assert back.bands["red"].href == original.bands["red"].href
+        assert look == look_dict(original)
