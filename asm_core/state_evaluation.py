@@ -157,7 +157,9 @@ def confusion_table(result: StateEvaluation) -> str:
     columns = [s for s in STATE_ORDER if any(s in row for row in result.confusion.values())]
     width = max(len(s) for s in STATE_ORDER) + 1
     lines = ["truth \\ tracked".ljust(width) + "".join(c[:11].rjust(12) for c in columns)]
-    for truth, row in result.confusion.items():
+    order = {state: i for i, state in enumerate(STATE_ORDER)}
+    for truth in sorted(result.confusion, key=lambda t: order.get(t, len(order))):
+        row = result.confusion[truth]
         lines.append(truth.ljust(width) + "".join(str(row.get(c, 0)).rjust(12) for c in columns))
     lines.append(
         f"site-dates {result.site_dates}, right {result.correct} ({result.accuracy:.1%}); "

@@ -1,0 +1,89 @@
+"""Site-state accuracy over time on synthetic series the tests never use.
+
+Generates N two-year series of one tile (seeds from 9300, which no test uses; 12 looks 60 days
+apart, six site stories, seasons, clouds hiding sites), runs `asm detect` (each look with its
+same-season baseline from the others), `asm sites` and `asm evaluate-sites` on each, and prints
+the summed confusion matrix of states next to the bars of issue 6. The last line is one JSON
+object.
+
+    python tests/bench/site_states.py              # 8 series of 768² px (about two minutes)
+    python tests/bench/site_states.py --series 2   # quick look
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import shutil
+import time
+from collections import Counter, defaultdict
+from pathlib import Path
+
+from asm_core.cli import main as asm
+from asm_core.state_evaluation import StateEvaluation, confusion_table, evaluate_states
+
+BARS = {"accuracy": 0.90, "cloud_errors": 0}
+
+
+def _run(*args: str) -> None:
+    code = asm(list(args))
+    if code != 0:
+        raise SystemExit(f"asm {' '.join(args)} exited {code}")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--series", type=int, default=8)
+    parser.add_argument("--size", type=int, default=768)
+    parser.add_argument("--work", type=Path, default=Path(".cache/bench-site-states"))
+    args = parser.parse_args()
+    shutil.rmtree(args.work, ignore_errors=True)
+    started = time.perf_counter()
+    confusion: dict[str, Counter[str]] = defaultdict(Counter)
+    totals = Counter[str]()
+    cloud_errors: list[dict[str, str]] = []
+    for seed in range(9300, 9300 + args.series):
+        scenes, results = args.work / f"{seed}" / "scenes", args.work / f"{seed}" / "results"
+        _run("synth", "--out", str(scenes), "--seed", str(seed), "--dates", "12",
+             "--revisit-days", "60", "--size", str(args.size))  # fmt: skip
+        items = sorted(str(p) for p in scenes.glob("S2*/S2*.json"))
+        _run("detect", *items, "--out", str(results))
+        _run(
+            "sites",
+            "--results",
+            str(results),
+            "--context",
+            f"rivers={scenes / 'context' / 'rivers.geojson'}",
+        )
+        result = evaluate_states(scenes, results)
+        for truth, row in result.confusion.items():
+            confusion[truth].update(row)
+        totals.update(
+            site_dates=result.site_dates,
+            correct=result.correct,
+            planted_sites=result.planted_sites,
+            false_sites=result.false_sites,
+            split_sites=result.split_sites,
+        )
+        cloud_errors += result.cloud_errors
+    summed = StateEvaluation(
+        site_dates=totals["site_dates"],
+        correct=totals["correct"],
+        confusion={t: dict(r) for t, r in confusion.items()},
+        cloud_errors=cloud_errors,
+        false_sites=totals["false_sites"],
+        split_sites=totals["split_sites"],
+        planted_sites=totals["planted_sites"],
+    )
+    print(f"\n{args.series} series of {args.size}² px, 12 looks each\n")
+    print(confusion_table(summed))
+    figures = summed.as_dict() | {"seconds": round(time.perf_counter() - started, 1)}
+    figures["bars"] = {
+        "accuracy": summed.accuracy >= BARS["accuracy"],
+        "cloud_errors": len(cloud_errors) == BARS["cloud_errors"],
+    }
+    print(json.dumps(figures))
+
+
+if __name__ == "__main__":
+    main()
