@@ -53,8 +53,9 @@ def context_phrases(site: dict[str, Any]) -> list[str]:
         name = key.removeprefix("inside_")
         inside, gap = site[key], site.get(f"distance_to_{name}_m")
         readable = name.replace("_", " ")
+        status = site.get(f"{name}_status")
         if inside is not None:
-            phrases.append(f"inside {readable} {inside}")
+            phrases.append(f"inside {readable} {inside}" + (f" ({status})" if status else ""))
         elif gap is not None and gap == gap:
             phrases.append(f"nearest {readable} {_distance(float(gap))} away")
     if site.get("possibly_informal"):
@@ -172,7 +173,9 @@ def _site_alert(
         "reason": text,
     }
     properties |= {
-        k: v for k, v in site.items() if k.startswith(("inside_", "distance_to_")) and v == v
+        k: v
+        for k, v in site.items()
+        if (k.startswith(("inside_", "distance_to_")) or k.endswith("_status")) and v == v
     }
     return {"type": "Feature", "properties": properties, "geometry": mapping(geometry)}
 

@@ -20,11 +20,9 @@ from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
 
-import dask.array as da
 import numpy as np
 import numpy.typing as npt
 import shapely
-import stackstac
 from affine import Affine
 
 from asm_core.reflectance import decide_boa_offset
@@ -130,6 +128,11 @@ def build_baseline(
     ]
     if not usable:
         return None
+    # imported here: stackstac brings xarray, pandas and dask (~100 MB of a job's memory),
+    # which a tile without baseline looks does not need
+    import dask.array as da
+    import stackstac
+
     factor = max(1, round(BASELINE_RESOLUTION_M / abs(transform.a)))
     height, width = -(-shape[0] // factor), -(-shape[1] // factor)
     left, top = transform.c, transform.f

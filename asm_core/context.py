@@ -22,6 +22,8 @@ from asm_core.vectorize import utm_epsg_for
 
 NAME = re.compile(r"^[a-z][a-z0-9_]{0,39}$")
 ID_COLUMNS = ("id", "feature_id", "fid", "ID", "FID", "WDPAID", "licence_id", "license_id")
+#: A licence's standing (granted, application, expired…) or a project's phase, when given.
+STATUS_COLUMNS = ("status", "phase", "STATUS", "PHASE", "licence_status", "license_status")
 
 
 class ContextError(AsmError):
@@ -38,6 +40,13 @@ class ContextLayer:
     @property
     def ids(self) -> list[str]:
         return [str(v) for v in self.features["feature_id"]]
+
+    @property
+    def statuses(self) -> list[str | None]:
+        """Each feature's status or phase (None where the layer has none)."""
+        if "feature_status" not in self.features.columns:
+            return [None] * len(self.features)
+        return [None if v is None else str(v) for v in self.features["feature_status"]]
 
 
 def parse_context_option(text: str) -> tuple[str, Path]:
@@ -73,14 +82,19 @@ def load_context(name: str, path: Path) -> ContextLayer:
         raise ContextError(f"context layer {name!r}: {str(path)!r} has no features")
     column = next((c for c in ID_COLUMNS if c in frame.columns), None)
     ids = frame[column].astype(str) if column else pd.Series(frame.index.astype(str))
-    frame = frame.assign(feature_id=ids.to_numpy()).reset_index(drop=True)
+    status = next((c for c in STATUS_COLUMNS if c in frame.columns), None)
+    frame = frame.assign(
+        feature_id=ids.to_numpy(),
+        feature_status=frame[status].astype(str).to_numpy() if status else None,
+    ).reset_index(drop=True)
     frame["geometry"] = shapely.make_valid(frame.geometry.to_numpy())
     return ContextLayer(name, frame)
 
 
 def relate(layer: ContextLayer, geometries: list[shapely.Geometry]) -> pd.DataFrame:
     """For each geometry (EPSG:4326): ``inside_<name>`` (id of the feature it overlaps most,
-    or None) and ``distance_to_<name>_m`` (0 when overlapping), in the geometry's UTM zone."""
+    or None), ``<name>_status`` (that feature's status or phase, when the layer has one) and
+    ``distance_to_<name>_m`` (0 when overlapping), in the geometry's UTM zone."""
     inside: list[str | None] = [None] * len(geometries)
     distance = np.full(len(geometries), np.nan)
     ids = layer.ids
@@ -105,4 +119,11 @@ def relate(layer: ContextLayer, geometries: list[shapely.Geometry]) -> pd.DataFr
                 best[int(k)] = (float(shared), int(feature_at))
         for k, (_, feature_at) in best.items():
             inside[members[k]] = ids[feature_at]
-    return pd.DataFrame({f"inside_{layer.name}": inside, f"distance_to_{layer.name}_m": distance})
+    by_id = dict(zip(ids, layer.statuses, strict=True))
+    return pd.DataFrame(
+        {
+            f"inside_{layer.name}": inside,
+            f"{layer.name}_status": [None if i is None else by_id[i] for i in inside],
+            f"distance_to_{layer.name}_m": distance,
+        }
+    )

@@ -50,6 +50,12 @@ class Plan:
     dropped_for_cloud: int = 0
     cloud_filter: str = "none"
     duplicates: list[tuple[str, str]] = field(default_factory=list)
+    #: the same-season baseline: where looks were searched, how many, and how many tile-dates
+    #: got at least one (asm_core/scan_planning.py)
+    baseline_window: tuple[date, date] | None = None
+    baseline_looks: int = 0
+    with_baseline: int = 0
+    baseline_error: str | None = None
 
     @property
     def tiles(self) -> list[str]:

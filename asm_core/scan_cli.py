@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import os
 import sys
-from dataclasses import replace
 from datetime import date, datetime
 from pathlib import Path
 
@@ -17,24 +16,21 @@ from asm_core.catalog import (
     EARTH_SEARCH_URL,
     SENTINEL2_L2A,
     SearchRequest,
-    search_items,
 )
 from asm_core.context import load_context, parse_context_option
-from asm_core.errors import AoiError, CatalogError
+from asm_core.errors import AoiError
 from asm_core.gdal_settings import read_options
 from asm_core.monitor import update_monitoring
 from asm_core.plan import (
     CostModel,
     Estimate,
     Plan,
-    attach_baselines,
-    baseline_dates,
     estimate,
-    plan_tile_dates,
 )
 from asm_core.report_text import monitoring_text, table
 from asm_core.rules import RuleSet, load_rules
 from asm_core.scan import SUMMARY_FILE, ScanProgress, run_scan
+from asm_core.scan_planning import plan_scan
 from asm_core.tile_job import TileRun
 
 
@@ -166,20 +162,13 @@ def scan(
         collection=collection,
         max_cloud=max_cloud,
     )
-    found = search_items(request)
-    plan = plan_tile_dates(found.items, searched=found.found)
-    plan.dropped_for_cloud, plan.cloud_filter = found.dropped_for_cloud, found.cloud_filter
-    # the same season a year before, for the baseline composite and its vegetation-loss cue
-    before = baseline_dates(request.start, request.end, rules.tracking.baseline_days)
-    try:
-        looks = search_items(replace(request, start=before[0], end=before[1])).items
-    except CatalogError as e:  # a scan without a baseline still finds scars
-        click.echo(f"no baseline looks ({e}); scanning without the vegetation-loss cue", err=True)
-        looks = []
-    with_baseline = attach_baselines(plan, looks, rules.tracking.baseline_days)
+    plan = plan_scan(request, rules.tracking.baseline_days)
+    if plan.baseline_error:  # a scan without a baseline still finds scars
+        click.echo(f"no baseline looks ({plan.baseline_error}): no vegetation-loss cue", err=True)
+    window = plan.baseline_window or (None, None)
     click.echo(
-        f"baseline: {len(looks)} looks from {before[0]} to {before[1]}; "
-        f"{with_baseline} of {len(plan.tile_dates)} tile-dates have one"
+        f"baseline: {plan.baseline_looks} looks from {window[0]} to {window[1]}; "
+        f"{plan.with_baseline} of {len(plan.tile_dates)} tile-dates have one"
     )
     model = CostModel(lambda_memory_mb=lambda_memory_mb, local_workers=workers)
     click.echo(

@@ -163,6 +163,7 @@ SITE_CONTEXT = pa.schema(
         pa.field("mgrs_tile", pa.string(), nullable=False),
         pa.field("layer", pa.string(), nullable=False),
         pa.field("feature_id", pa.string()),  # the feature it overlaps most, or null
+        pa.field("feature_status", pa.string()),  # its status or phase, if the layer has one
         pa.field("distance_m", pa.float64()),  # to the nearest feature (0 inside)
     ],
     metadata={"asm_watch": "site_context: one row per site and context layer (asm_core/sites.py)"},

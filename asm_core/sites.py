@@ -297,17 +297,20 @@ def with_context(
     for layer in layers:
         related = relate(layer, footprints)
         inside = related[f"inside_{layer.name}"].tolist()
+        status = related[f"{layer.name}_status"].tolist()
         gaps = [None if v != v else float(v) for v in related[f"distance_to_{layer.name}_m"]]
         columns[f"inside_{layer.name}"], columns[f"distance_to_{layer.name}_m"] = inside, gaps
+        columns[f"{layer.name}_status"] = status
         context_rows += [
             {
                 "site_id": r["site_id"],
                 "mgrs_tile": r["mgrs_tile"],
                 "layer": layer.name,
                 "feature_id": feature,
+                "feature_status": state,
                 "distance_m": gap,
             }
-            for r, feature, gap in zip(rows, inside, gaps, strict=True)
+            for r, feature, state, gap in zip(rows, inside, status, gaps, strict=True)
         ]
     tenement = columns.get(f"inside_{TENEMENTS}")
     protected = columns.get(f"inside_{PROTECTED_AREAS}")
@@ -321,7 +324,7 @@ def with_context(
     ]
     table = pa.Table.from_pylist(flagged, schema=SITES)
     for name, values in columns.items():
-        kind = pa.string() if name.startswith("inside_") else pa.float64()
+        kind = pa.float64() if name.startswith("distance_to_") else pa.string()
         table = table.append_column(pa.field(name, kind), pa.array(values, kind))
     return table, pa.Table.from_pylist(context_rows, schema=SITE_CONTEXT)
 

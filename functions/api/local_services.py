@@ -13,6 +13,7 @@ from datetime import date, datetime
 from pathlib import Path
 from typing import Any
 
+from asm_core.alerts import country_summary
 from asm_core.aoi import aoi_from_geojson, bbox_geometry
 from asm_core.catalog import (
     EARTH_SEARCH_URL,
@@ -21,9 +22,10 @@ from asm_core.catalog import (
     SearchResult,
     search_items,
 )
-from asm_core.plan import plan_tile_dates
+from asm_core.monitor import update_monitoring
 from asm_core.rules import shipped_rules
 from asm_core.scan import run_scan
+from asm_core.scan_planning import plan_scan
 from asm_core.sql import run_query
 from functions.api.detect_now import DetectRequest, detect_area
 from functions.api.services import DETECTIONS_SQL, DetectionQuery, ScanNotFoundError
@@ -57,8 +59,9 @@ class LocalScanServices:
         return {"scan_id": scan_id, "status": "RUNNING"}
 
     def _run(self, scan_id: str, event: PlanEvent) -> dict[str, Any]:
+        rules = shipped_rules(event.ruleset)
         if event.items is not None:
-            items, searched = event.items, len(event.items)
+            plan = plan_scan(None, rules.tracking.baseline_days, items=event.items)
         else:
             area = (
                 bbox_geometry(event.bbox)
@@ -66,18 +69,20 @@ class LocalScanServices:
                 else aoi_from_geojson(event.aoi, "the request's aoi")
             )
             start, end = event.dates(date.today())
-            found = self.search(
-                SearchRequest(area, start, end, self.stac_url, self.collection, event.max_cloud)
+            request = SearchRequest(
+                area, start, end, self.stac_url, self.collection, event.max_cloud
             )
-            items, searched = found.items, found.found
-        summary = asdict(
-            run_scan(
-                plan_tile_dates(items, searched),
-                shipped_rules(event.ruleset),
-                self.results,
-                self.workers,
-            )
-        )
+            plan = plan_scan(request, rules.tracking.baseline_days, search=self.search)
+        summary = asdict(run_scan(plan, rules, self.results, self.workers))
+        # as the cloud's Finalize step does: the scan's sites and alerts
+        done = update_monitoring(self.results, rules.tracking)
+        summary["monitoring"] = {
+            "sites": done.sites.sites,
+            "site_states": done.sites.states,
+            "alerts": len(done.alerts),
+            "alerts_by_country": country_summary(done.alerts),
+            "alerts_file": str(done.alerts_path),
+        }
         summary["scan_id"] = scan_id
         path = self._summary_path(scan_id)
         path.parent.mkdir(parents=True, exist_ok=True)

@@ -7,7 +7,6 @@ Scans above the configured tile cap are refused before anything is written.
 from __future__ import annotations
 
 import uuid
-from dataclasses import replace
 from datetime import UTC, datetime
 from typing import Any
 
@@ -17,9 +16,9 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 
 import functions.numba_cache  # noqa: F401 - before any kernel runs
 from asm_core.aoi import aoi_from_geojson, bbox_geometry
-from asm_core.catalog import SearchRequest, search_items
-from asm_core.plan import attach_baselines, baseline_dates, plan_tile_dates
+from asm_core.catalog import SearchRequest
 from asm_core.rules import shipped_rules
+from asm_core.scan_planning import plan_scan
 from asm_core.stac import scene_item_from_dict
 from asm_core.tile_job import result_keys
 from functions.events import PlanEvent, PlanResult, S3Location, TileTask
@@ -37,10 +36,9 @@ class ScanTooLargeError(ValueError):
 
 def plan(event: PlanEvent, settings: Settings, bucket: Bucket) -> PlanResult:
     scan_id = event.scan_id or uuid.uuid4().hex[:16]
-    tracking = shipped_rules(event.ruleset).tracking
+    window_days = shipped_rules(event.ruleset).tracking.baseline_days
     if event.items is not None:
-        items, searched = event.items, len(event.items)
-        looks = event.items  # the baseline comes from the other items given
+        planned = plan_scan(None, window_days, items=event.items)
     else:
         if event.bbox is not None:
             area = bbox_geometry(event.bbox)
@@ -53,12 +51,7 @@ def plan(event: PlanEvent, settings: Settings, bucket: Bucket) -> PlanResult:
         request = SearchRequest(
             area, start, end, settings.stac_url, settings.collection, event.max_cloud
         )
-        found = search_items(request)
-        items, searched = found.items, found.found
-        before = baseline_dates(start, end, tracking.baseline_days)
-        looks = search_items(replace(request, start=before[0], end=before[1])).items
-    planned = plan_tile_dates(items, searched)
-    attach_baselines(planned, looks, tracking.baseline_days)
+        planned = plan_scan(request, window_days)
     if len(planned.tile_dates) > settings.max_tiles:
         raise ScanTooLargeError(
             f"the scan has {len(planned.tile_dates)} tile-dates; this deployment allows at most "

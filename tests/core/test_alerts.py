@@ -48,7 +48,13 @@ SITES = [
         possibly_informal=True,
         high_priority=True,
     ),
-    _site("licensed", "CIV", inside_tenements="PL-7", distance_to_tenements_m=0.0),
+    _site(
+        "licensed",
+        "CIV",
+        inside_tenements="PL-7",
+        tenements_status="granted",
+        distance_to_tenements_m=0.0,
+    ),
 ]
 LOOKS = [
     _look("in-park", "old", D1, "new", 20_000.0),
@@ -112,6 +118,9 @@ def test_summary_per_country_and_text_with_high_priority_first(tmp_path: Path) -
     text = alert_text(alerts, limit=2)
     lines = text.splitlines()
     assert lines[1] == "  CIV: 1 site new (0.9 ha; 0 high priority)"
+    licensed = next(a for a in alerts if a["properties"]["site_id"] == "licensed")
+    assert "inside tenements PL-7 (granted)" in licensed["properties"]["reason"]
+    assert licensed["properties"]["tenements_status"] == "granted"
     assert "HIGH PRIORITY" in lines[4] and "HIGH PRIORITY" in lines[5]
     assert lines[-1] == "  … and 1 more in alerts.geojson"
     assert alert_text([]).startswith("No new, expanding or reactivated sites")

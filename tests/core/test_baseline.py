@@ -3,19 +3,24 @@ on the item's grid, and the vegetation-loss cue it gives new scars."""
 
 from __future__ import annotations
 
+import json
 from dataclasses import replace
-from datetime import timedelta
+from datetime import date, timedelta
 from pathlib import Path
 
 import numpy as np
 import pytest
+import shapely
 
 from asm_core.baseline import baseline_looks, build_baseline, look_dict
+from asm_core.catalog import SearchRequest, SearchResult
 from asm_core.confidence import SiteCues, combine, site_cue_scores
+from asm_core.errors import CatalogError
 from asm_core.plan import attach_baselines, plan_tile_dates
 from asm_core.reader import open_bands
 from asm_core.results import read_table
 from asm_core.rules import ConfidenceWeights, load_rules
+from asm_core.scan_planning import plan_scan
 from asm_core.stac import SceneItem, load_item, scene_item_from_dict
 from asm_core.synthetic.series import SeriesSpec, WrittenSeries, write_series
 from asm_core.tile_job import run_item
@@ -120,7 +125,7 @@ def test_plans_carry_small_look_items_that_read_back_as_the_same_scene(
     series: tuple[WrittenSeries, list[SceneItem]],
 ) -> None:
     written, items = series
-    dicts = [__import__("json").loads(p.read_text()) for p in written.item_paths]
+    dicts = [json.loads(p.read_text()) for p in written.item_paths]
     for d, p in zip(dicts, written.item_paths, strict=True):
         d["links"] = [{"rel": "self", "href": str(p)}]
     plan = plan_tile_dates(dicts[-2:])
@@ -137,3 +142,39 @@ def test_plans_carry_small_look_items_that_read_back_as_the_same_scene(
         )
         assert back.bands["red"].href == original.bands["red"].href
         assert look == look_dict(original)
+
+
+def test_a_scan_searches_the_season_a_year_before_and_survives_its_failure(
+    series: tuple[WrittenSeries, list[SceneItem]],
+) -> None:
+    written, items = series
+    dicts = []
+    for p in written.item_paths:
+        d = json.loads(p.read_text())
+        d["links"] = [{"rel": "self", "href": str(p)}]
+        dicts.append(d)
+    last = items[-1].acquired.date()
+    request = SearchRequest(shapely.box(-180, -90, 180, 90), last, last)
+    asked: list[tuple[date, date]] = []
+
+    def search(req: SearchRequest) -> SearchResult:
+        asked.append((req.start, req.end))
+        chosen = [
+            d
+            for d, i in zip(dicts, items, strict=True)
+            if req.start <= i.acquired.date() <= req.end
+        ]
+        return SearchResult(chosen, len(chosen), "none", 0)
+
+    plan = plan_scan(request, 45, search=search)
+    assert asked == [(last, last), (last - timedelta(days=410), last - timedelta(days=320))]
+    assert len(plan.tile_dates) == 1 and plan.with_baseline == 1 and plan.baseline_error is None
+
+    def failing(req: SearchRequest) -> SearchResult:
+        if req.start < last:
+            raise CatalogError("the STAC API said 503 three times")
+        return search(req)
+
+    degraded = plan_scan(request, 45, search=failing)
+    assert len(degraded.tile_dates) == 1 and degraded.with_baseline == 0
+    assert degraded.baseline_error == "the STAC API said 503 three times"

@@ -166,7 +166,9 @@ def test_context_layers_add_inside_distance_and_flags(
     west, south, east, north = json.loads(scene.item_path.read_text())["bbox"]
     middle = (west + east) / 2
     tenements = gpd.GeoDataFrame(
-        {"licence_id": ["PL-W"]}, geometry=[shapely.box(west, south, middle, north)], crs=4326
+        {"licence_id": ["PL-W"], "status": ["application"]},
+        geometry=[shapely.box(west, south, middle, north)],
+        crs=4326,
     ).to_crs(32630)
     tenements.to_file(tmp_path / "licences.gpkg")
     parks = gpd.GeoDataFrame(
@@ -195,6 +197,11 @@ def test_context_layers_add_inside_distance_and_flags(
         assert row["possibly_informal"] == (row["inside_tenements"] is None)
         assert row["high_priority"] == (row["inside_protected_areas"] == "555")
         assert (row["distance_to_tenements_m"] == 0) == (row["inside_tenements"] is not None)
+        assert row["tenements_status"] == ("application" if row["inside_tenements"] else None)
+    context = pq.read_table(tmp_path / "results" / "site_context" / "site_context.parquet")
+    assert context.num_rows == 2 * len(rows)  # one per site and layer
+    licensed = [r for r in context.to_pylist() if r["layer"] == "tenements" and r["feature_id"]]
+    assert all(r["feature_status"] == "application" for r in licensed)
     assert main(["sites", "--results", str(tmp_path / "results"), "--context", "Bad Name=x"]) == 2
 
 
