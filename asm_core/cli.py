@@ -415,7 +415,7 @@ def _where(out: Path, runs: list[TileRun]) -> None:
         ("truth", out / "scenes" / "truth.geojson"),
         ("detections (GeoParquet)", out / "results" / "detections"),
         ("tile runs", out / "results" / "tile_runs"),
-        ("quicklooks", out / "quicklooks"),
+        (f"quicklooks ({sum(1 for r in runs if r.quicklook)} PNGs)", out / "quicklooks"),
         ("series of one tile", out / "monitoring" / "scenes"),
         ("context layers", out / "monitoring" / "scenes" / "context"),
         ("sites, observations", out / "monitoring" / "results"),
@@ -424,7 +424,6 @@ def _where(out: Path, runs: list[TileRun]) -> None:
     click.echo("\nwhere everything is:")
     for label, path in lines:
         click.echo(f"  {label:<28} {path}")
-    click.echo(f"  {'':<28} ({sum(1 for r in runs if r.quicklook)} PNGs)")
     click.echo(f"next: asm evaluate --truth {out}/scenes/truth.geojson --results {out}/results")
     sql = "SELECT state, count(*) AS sites FROM sites GROUP BY 1"
     click.echo(f"      asm query '{sql}' --results {out}/monitoring/results")
