@@ -20,6 +20,7 @@ from asm_core.errors import AsmError
 from asm_core.evaluate import Evaluation, evaluate
 from asm_core.gdal_settings import read_options
 from asm_core.monitor import update_monitoring
+from asm_core.report_html import write_report
 from asm_core.report_text import (
     detect_table,
     evaluation_table,
@@ -321,6 +322,9 @@ def demo(out: Path, size: int) -> None:
     layers = [load_context(name, path) for name, path in series.context.items()]
     _monitor(monitoring / "results", layers)
     click.echo(confusion_table(evaluate_states(monitoring / "scenes", monitoring / "results")))
+    for folder in (out, monitoring):
+        done = write_report(folder / "results", folder / "report.html", folder / "quicklooks")
+        click.echo(f"report: {done.path}")
     _where(out, runs)
 
 
@@ -382,6 +386,32 @@ def _monitor(results: Path, layers: Sequence[ContextLayer], rebuild: bool = Fals
     done = update_monitoring(results, load_rules().tracking, layers, rebuild=rebuild)
     click.echo(monitoring_text(done))
     click.echo(f"written: {results / 'sites'} and {results / 'site_observations'}")
+
+
+@cli.command()
+@_results_option
+@click.option(
+    "--out",
+    "out",
+    default=None,
+    type=click.Path(path_type=Path),
+    help="The HTML file (default: report.html beside the results folder).",
+)
+@click.option(
+    "--quicklooks",
+    "quicklooks",
+    default=None,
+    type=click.Path(path_type=Path),
+    help="Folder of quicklook PNGs to overlay (default: quicklooks/ beside the results).",
+)
+def report(results: Path, out: Path | None, quicklooks: Path | None) -> None:
+    """Write one self-contained HTML report (map, trends, top sites) that opens offline."""
+    out = out or results.parent / "report.html"
+    summary = write_report(results, out, quicklooks or results.parent / "quicklooks")
+    click.echo(
+        f"report: {summary.path} ({summary.detections} detections, {summary.sites} sites, "
+        f"{summary.quicklooks} quicklooks)"
+    )
 
 
 @cli.command()

@@ -37,6 +37,15 @@ class Bucket:
             keys.append(key)
         return keys
 
+    def exists(self, key: str) -> bool:
+        try:
+            self.client.head_object(Bucket=self.name, Key=key)
+        except ClientError as e:
+            if e.response.get("Error", {}).get("Code") in ("404", "NoSuchKey", "NotFound"):
+                return False
+            raise
+        return True
+
     def keys(self, prefix: str) -> list[str]:
         """Every key under ``prefix``, in key order."""
         pages = self.client.get_paginator("list_objects_v2").paginate(

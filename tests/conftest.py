@@ -49,3 +49,27 @@ def edit_item(src: Path, dst_dir: Path, edit: Callable[[dict[str, Any]], None]) 
     out = dst_dir / src.name
     out.write_text(json.dumps(data))
     return out
+
+
+@pytest.fixture(scope="session")
+def tracked_results(
+    scene_factory: Callable[..., WrittenScene], tmp_path_factory: pytest.TempPathFactory
+) -> Path:
+    """One tile seen twice (seeds 3 and 38, 35 days apart), detected with quicklooks and its
+    sites tracked: ``<folder>/results`` and ``<folder>/quicklooks``. Read it, don't write it."""
+    from asm_core.rules import load_rules
+    from asm_core.sites import build_site_tables
+    from asm_core.stac import load_item
+    from asm_core.tile_job import run_item
+
+    out = tmp_path_factory.mktemp("tracked")
+    for seed in (3, 38):
+        scene = scene_factory(seed=seed, size=512, sites=3, baseline="05.10")
+        run_item(
+            load_item(str(scene.item_path)),
+            load_rules(),
+            out / "results",
+            quicklook_dir=out / "quicklooks",
+        )
+    build_site_tables(out / "results", load_rules().tracking)
+    return out

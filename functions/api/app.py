@@ -26,7 +26,12 @@ from pydantic import ValidationError
 
 from asm_core.errors import AsmError
 from functions.api.detect_now import AreaTooLargeError, DetectRequest, NoSceneError
-from functions.api.services import DetectionQuery, ScanNotFoundError, ScanServices
+from functions.api.services import (
+    DetectionQuery,
+    ReportNotReadyError,
+    ScanNotFoundError,
+    ScanServices,
+)
 from functions.events import PlanEvent
 from functions.settings import METRICS_NAMESPACE, ConfigurationError
 
@@ -43,6 +48,7 @@ ERROR_STATUS: dict[type[Exception], HTTPStatus] = {
     ValueError: HTTPStatus.BAD_REQUEST,
     AsmError: HTTPStatus.BAD_REQUEST,
     ScanNotFoundError: HTTPStatus.NOT_FOUND,
+    ReportNotReadyError: HTTPStatus.CONFLICT,
     NoSceneError: HTTPStatus.NOT_FOUND,
     AreaTooLargeError: HTTPStatus.REQUEST_ENTITY_TOO_LARGE,
     ConfigurationError: HTTPStatus.INTERNAL_SERVER_ERROR,
@@ -143,6 +149,20 @@ def detect() -> Response[str]:
 @app.get("/scans/<scan_id>")
 def get_scan(scan_id: str) -> Response[str]:
     return _json(HTTPStatus.OK, services().get_scan(scan_id))
+
+
+@app.get("/scans/<scan_id>/report")
+def get_report(scan_id: str) -> Response[str]:
+    """The scan's self-contained HTML report, or (on AWS) a redirect to a pre-signed link."""
+    found = services().report(scan_id)
+    if found.url is not None:
+        return Response(
+            status_code=HTTPStatus.SEE_OTHER,
+            content_type="application/json",
+            body=json.dumps({"url": found.url}),
+            headers={"Location": found.url},
+        )
+    return Response(HTTPStatus.OK, "text/html; charset=utf-8", found.html or "")
 
 
 def _detection_query(params: dict[str, str]) -> DetectionQuery:

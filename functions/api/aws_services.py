@@ -12,7 +12,13 @@ from botocore.exceptions import ClientError
 
 from asm_core.catalog import EARTH_SEARCH_URL, SENTINEL2_L2A
 from functions.api.detect_now import DetectRequest, detect_area
-from functions.api.services import DETECTIONS_SQL, DetectionQuery, ScanNotFoundError
+from functions.api.services import (
+    DETECTIONS_SQL,
+    DetectionQuery,
+    ReportNotReadyError,
+    ScanNotFoundError,
+    ScanReport,
+)
 from functions.events import PlanEvent
 from functions.storage import Bucket
 
@@ -71,6 +77,20 @@ class AwsScanServices:
             except ClientError:
                 answer["summary"] = None
         return answer
+
+    def report(self, scan_id: str) -> ScanReport:
+        """A pre-signed link (an hour) to the report the Finalize step stored."""
+        answer = self.get_scan(scan_id)
+        key = f"{self.scans_prefix}/{scan_id}/report.html"
+        if answer["status"] != "SUCCEEDED" or not self.bucket.exists(key):
+            raise ReportNotReadyError(
+                f"scan {scan_id!r} is {answer['status']} and has no report at "
+                f"s3://{self.bucket.name}/{key} (yet)"
+            )
+        url = self.bucket.client.generate_presigned_url(
+            "get_object", Params={"Bucket": self.bucket.name, "Key": key}, ExpiresIn=3600
+        )
+        return ScanReport(url=str(url))
 
     def detect(self, request: DetectRequest) -> dict[str, Any]:
         return detect_area(request, self.stac_url, self.collection)

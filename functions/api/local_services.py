@@ -23,12 +23,19 @@ from asm_core.catalog import (
     search_items,
 )
 from asm_core.monitor import update_monitoring
+from asm_core.report_html import build_report
 from asm_core.rules import shipped_rules
 from asm_core.scan import run_scan
 from asm_core.scan_planning import plan_scan
 from asm_core.sql import run_query
 from functions.api.detect_now import DetectRequest, detect_area
-from functions.api.services import DETECTIONS_SQL, DetectionQuery, ScanNotFoundError
+from functions.api.services import (
+    DETECTIONS_SQL,
+    DetectionQuery,
+    ReportNotReadyError,
+    ScanNotFoundError,
+    ScanReport,
+)
 from functions.events import PlanEvent
 
 
@@ -88,6 +95,16 @@ class LocalScanServices:
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_text(json.dumps(summary, default=str), encoding="utf-8")
         return summary
+
+    def report(self, scan_id: str) -> ScanReport:
+        """The report over this machine's results folder (every scan's results are in it)."""
+        answer = self.get_scan(scan_id)
+        if answer["status"] != "SUCCEEDED":
+            raise ReportNotReadyError(
+                f"scan {scan_id!r} is {answer['status']}: its report exists once it succeeded"
+            )
+        page, _ = build_report(self.results, self.results.parent / "quicklooks")
+        return ScanReport(html=page)
 
     def get_scan(self, scan_id: str) -> dict[str, Any]:
         future = self._scans.get(scan_id)

@@ -28,6 +28,18 @@ class ScanNotFoundError(LookupError):
     """No scan with that id."""
 
 
+class ReportNotReadyError(LookupError):
+    """The scan has no report (yet): it is still running, or failed before its report."""
+
+
+@dataclass(frozen=True)
+class ScanReport:
+    """A scan's HTML report: the page itself, or a short-lived link to it."""
+
+    html: str | None = None
+    url: str | None = None
+
+
 @dataclass(frozen=True)
 class DetectionQuery:
     west: float
@@ -58,3 +70,5 @@ class ScanServices(Protocol):
     def detections(self, query: DetectionQuery) -> list[dict[str, Any]]: ...
 
     def detect(self, request: DetectRequest) -> dict[str, Any]: ...
+
+    def report(self, scan_id: str) -> ScanReport: ...

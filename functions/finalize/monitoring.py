@@ -21,6 +21,7 @@ from aws_lambda_powertools import Logger
 from asm_core.alerts import country_summary
 from asm_core.context import ContextError, ContextLayer, load_context
 from asm_core.monitor import MonitorUpdate, update_monitoring
+from asm_core.report_html import write_report
 from asm_core.rules import TrackingSettings
 from functions.settings import Settings
 from functions.storage import Bucket
@@ -77,6 +78,15 @@ def update_sites(
             bucket.client.upload_file(str(local), bucket.name, f"{root}/{table}/{table}.parquet")
         alerts_key = f"{settings.scans_prefix}/{scan_id}/alerts.geojson"
         bucket.client.upload_file(str(done.alerts_path), bucket.name, alerts_key)
+        # the report of the scan's tiles (their whole history and sites); no quicklooks here
+        report = write_report(work / "results", work / "report.html")
+        report_key = f"{settings.scans_prefix}/{scan_id}/report.html"
+        bucket.client.upload_file(
+            str(report.path),
+            bucket.name,
+            report_key,
+            ExtraArgs={"ContentType": "text/html; charset=utf-8"},
+        )
         logger.info(
             "sites updated",
             extra={"tiles": len(touched), "alerts": len(done.alerts), "layers": len(layers)},
@@ -88,6 +98,7 @@ def update_sites(
             "alerts": len(done.alerts),
             "alerts_by_country": country_summary(done.alerts),
             "alerts_file": f"s3://{bucket.name}/{alerts_key}",
+            "report": f"s3://{bucket.name}/{report_key}",
             "context_layers": sorted(layer.name for layer in layers),
             "context_errors": context_errors,
             "_alerts": done.alerts,

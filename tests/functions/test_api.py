@@ -19,7 +19,7 @@ from asm_core.tile_job import run_item
 from functions.api.app import handler, use_services
 from functions.api.local_services import LocalScanServices
 from functions.api.serve import LocalContext
-from functions.api.services import DetectionQuery
+from functions.api.services import DetectionQuery, ScanReport
 from functions.events import PlanEvent
 from tests.conftest import edit_item
 
@@ -136,3 +136,32 @@ def test_detect_refuses_a_large_area_with_413_and_the_limit(services: RecordingS
     status, body = _call("post_detect_too_large")
     assert status == 413
     assert "/detect answers up to 100 km²" in body["error"]
+
+
+def test_a_finished_scan_has_its_report_as_one_html_page(
+    services: RecordingServices, results: Path
+) -> None:
+    event = json.loads((EVENTS / "get_scan_report.json").read_text())
+    missing = handler(event, LocalContext())
+    assert missing["statusCode"] == 404  # no such scan yet
+    summary = results / "scans" / "done-scan" / "summary.json"
+    summary.parent.mkdir(parents=True)
+    summary.write_text(json.dumps({"scan_id": "done-scan"}))
+    response = handler(event, LocalContext())
+    assert response["statusCode"] == 200
+    assert response["multiValueHeaders"]["Content-Type"] == ["text/html; charset=utf-8"]
+    assert response["body"].startswith("<!DOCTYPE html>") and "L.map(" in response["body"]
+
+
+def test_on_aws_the_report_is_a_redirect_to_a_short_lived_link(results: Path) -> None:
+    class LinkedReports(RecordingServices):
+        def report(self, scan_id: str) -> ScanReport:
+            return ScanReport(url=f"https://bucket.s3.amazonaws.com/scans/{scan_id}/report.html?X")
+
+    use_services(LinkedReports(results))
+    event = json.loads((EVENTS / "get_scan_report.json").read_text())
+    response = handler(event, LocalContext())
+    assert response["statusCode"] == 303
+    location = response["multiValueHeaders"]["Location"]
+    assert location == ["https://bucket.s3.amazonaws.com/scans/done-scan/report.html?X"]
+    assert json.loads(response["body"]) == {"url": location[0]}
