@@ -16,7 +16,9 @@ from moto import mock_aws
 from moto.awslambda_simple.models import LambdaSimpleBackend
 
 from asm_core.synthetic.scene import WrittenScene
+from functions.api.aws_services import AwsScanServices
 from functions.api.serve import LocalContext
+from functions.storage import Bucket
 from tests.conftest import edit_item
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -116,7 +118,9 @@ def _deploy() -> str:
 
 def _run(machine: str, event: dict[str, Any]) -> dict[str, Any]:
     sfn = boto3.client("stepfunctions")
-    execution = sfn.start_execution(stateMachineArn=machine, input=json.dumps(event))
+    execution = sfn.start_execution(  # named after the scan, as the API starts them
+        stateMachineArn=machine, name=event["scan_id"], input=json.dumps(event)
+    )
     for _ in range(600):
         described = sfn.describe_execution(executionArn=execution["executionArn"])
         if described["status"] != "RUNNING":
@@ -224,6 +228,13 @@ def test_scan_plans_detects_every_tile_and_records_a_failing_one(
         s3.get_object(Bucket=BUCKET, Key="manifests/test-scan/manifest.json")["Body"].read()
     )
     assert sorted(r["item_id"] for r in manifest) == sorted(i["id"] for i in items)
+    # the scan's report, as GET /scans/{id}/report hands it out: a pre-signed link
+    assert monitoring["report"] == f"s3://{BUCKET}/scans/test-scan/report.html"
+    link = AwsScanServices(machine, Bucket(BUCKET), "asm-watch", "asm_watch").report("test-scan")
+    assert link.url is not None and "/scans/test-scan/report.html?" in link.url
+    page = s3.get_object(Bucket=BUCKET, Key="scans/test-scan/report.html")
+    assert page["ContentType"] == "text/html; charset=utf-8"
+    assert b"window.ASM_REPORT" in page["Body"].read()
     site_keys = {
         o["Key"] for o in s3.list_objects_v2(Bucket=BUCKET, Prefix="results/site")["Contents"]
     }
