@@ -10,10 +10,15 @@
   var map = L.map("map", {preferCanvas: false, attributionControl: false});
   var overlays = {};
   var bounds = L.latLngBounds([]);
+  var latest = {};  // the latest look of each place is shown at first, the others on demand
   data.quicklooks.forEach(function (q) {
-    overlays["Quicklook " + q.date + " " + q.item] = L.imageOverlay(q.src, q.bounds, {opacity: 0.9});
+    var layer = L.imageOverlay(q.src, q.bounds, {opacity: 0.9});
+    overlays["Quicklook " + q.date + " " + q.item] = layer;
     bounds.extend(q.bounds);
+    var place = JSON.stringify(q.bounds);
+    if (!latest[place] || latest[place].date < q.date) { latest[place] = {date: q.date, layer: layer}; }
   });
+  Object.keys(latest).forEach(function (place) { latest[place].layer.addTo(map); });
   var rendered = 0;
   var detectionPopup = function (p) {
     return "<b>" + esc(p.cls) + "</b> · " + esc(p.date) + "<table>" +
