@@ -15,6 +15,7 @@ from typing import Any
 from shapely.geometry import MultiPolygon, Polygon, shape
 
 from asm_core.baseline import baseline_looks, look_dict
+from asm_core.errors import ItemError
 from asm_core.sentinel2 import BAND_RESOLUTION_M, mgrs_tile, processing_baseline
 from asm_core.stac import scene_item_from_dict
 
@@ -195,7 +196,12 @@ def baseline_dates(
 def attach_baselines(plan: Plan, candidates: list[dict[str, Any]], window_days: int) -> int:
     """Give every tile-date its same-season baseline looks among ``candidates`` (STAC item
     dicts), as small look items; returns how many tile-dates got at least one."""
-    scenes = [scene_item_from_dict(c, item_source(c)) for c in candidates]
+    scenes = []
+    for candidate in candidates:
+        try:
+            scenes.append(scene_item_from_dict(candidate, item_source(candidate)))
+        except ItemError:  # a look that is not a usable item is no baseline; the scan goes on
+            continue
     with_baseline = 0
     for i, tile_date in enumerate(plan.tile_dates):
         scene = scene_item_from_dict(tile_date.item, item_source(tile_date.item))

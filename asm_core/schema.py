@@ -98,6 +98,7 @@ TILE_RUNS = pa.schema(
         pa.field("clay_median", pa.float64()),
         pa.field("clay_spread", pa.float64()),
         pa.field("baseline_looks", pa.list_(pa.string())),  # items of the baseline composite
+        pa.field("baseline_error", pa.string()),  # why there is no composite, if a look failed
         pa.field("asm_version", pa.string(), nullable=False),
     ]
 )

@@ -20,7 +20,7 @@ import shapely
 from rasterio.errors import RasterioError
 
 import asm_core
-from asm_core.baseline import build_baseline
+from asm_core.baseline import BaselineNdvi, build_baseline
 from asm_core.countries import countries_at
 from asm_core.detect import Detection, SceneDetections, detect_objects
 from asm_core.errors import AsmError, BandError
@@ -142,6 +142,23 @@ def _detection_row(
     }
 
 
+def _baseline(
+    looks: Sequence[SceneItem], item: SceneItem, files: BandFiles, row: dict[str, Any]
+) -> BaselineNdvi | None:
+    """The same-season composite, or None; a look that cannot be read costs the tile its
+    vegetation-loss cue (said in ``baseline_error``), never its scars."""
+    if not looks or item.epsg is None:
+        return None
+    try:
+        composite = build_baseline(looks, item.epsg, files.transform, files.shape)
+    # stackstac reports a look it cannot open or read as a RuntimeError
+    except (AsmError, RasterioError, OSError, ValueError, RuntimeError) as e:
+        row["baseline_error"] = f"{type(e).__name__}: {e}"
+        return None
+    row["baseline_looks"] = composite.looks if composite else None
+    return composite
+
+
 def _base_row(item: SceneItem, rules: RuleSet) -> dict[str, Any]:
     present = set(item.bands)
     return {
@@ -237,12 +254,7 @@ def run_item(
             with rasterio.Env(GDAL_CACHEMAX=STRIP_CACHE_BYTES):
                 offset = _offset_decision(item, files)
                 row.update(tile_background(files, item.bands, offset.dn_offset))
-                composite = (
-                    build_baseline(baseline, item.epsg, files.transform, files.shape)
-                    if baseline and item.epsg is not None
-                    else None
-                )
-                row["baseline_looks"] = composite.looks if composite else None
+                composite = _baseline(baseline, item, files, row)
                 stage("open")
                 pixels = ScenePixels(files, item.bands, offset.dn_offset)
                 pixel_m = _pixel_metres(files)

@@ -178,3 +178,32 @@ def test_a_scan_searches_the_season_a_year_before_and_survives_its_failure(
     degraded = plan_scan(request, 45, search=failing)
     assert len(degraded.tile_dates) == 1 and degraded.with_baseline == 0
     assert degraded.baseline_error == "the STAC API said 503 three times"
+
+
+def test_a_look_that_cannot_be_read_costs_the_cue_not_the_tile(
+    series: tuple[WrittenSeries, list[SceneItem]], tmp_path: Path
+) -> None:
+    _, items = series
+    item = items[-1]
+    (look,) = baseline_looks(item, items, 45)
+    broken = replace(
+        look, bands={**look.bands, "red": replace(look.bands["red"], href="/nonexistent/B04.tif")}
+    )
+    run = run_item(item, load_rules(), tmp_path, baseline=[broken])
+    assert run.status == "ok" and run.detections > 0
+    (row,) = read_table(tmp_path, "tile_runs").to_pylist()
+    assert "/nonexistent/B04.tif" in row["baseline_error"] and row["baseline_looks"] is None
+    assert all(d["baseline_ndvi"] is None for d in read_table(tmp_path, "detections").to_pylist())
+
+
+def test_an_unusable_candidate_look_is_skipped_not_fatal(
+    series: tuple[WrittenSeries, list[SceneItem]],
+) -> None:
+    written, _ = series
+    dicts = []
+    for p in written.item_paths:
+        d = json.loads(p.read_text())
+        d["links"] = [{"rel": "self", "href": str(p)}]
+        dicts.append(d)
+    plan = plan_tile_dates(dicts[-1:])
+    assert attach_baselines(plan, [{"type": "Feature", "id": "broken"}, *dicts], 45) == 1
