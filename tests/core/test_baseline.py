@@ -7,6 +7,7 @@ import json
 from dataclasses import replace
 from datetime import date, timedelta
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pytest
@@ -35,6 +36,16 @@ def series(tmp_path_factory: pytest.TempPathFactory) -> tuple[WrittenSeries, lis
         tmp_path_factory.mktemp("baseline"),
     )
     return written, [load_item(str(p)) for p in written.item_paths]
+
+
+def _item_dicts(written: WrittenSeries) -> list[dict[str, Any]]:
+    """The series' STAC items as a search returns them (with self links to resolve hrefs)."""
+    dicts = []
+    for path in written.item_paths:
+        item = json.loads(path.read_text())
+        item["links"] = [{"rel": "self", "href": str(path)}]
+        dicts.append(item)
+    return dicts
 
 
 def _ndvi(item: SceneItem) -> np.ndarray:
@@ -125,9 +136,7 @@ def test_plans_carry_small_look_items_that_read_back_as_the_same_scene(
     series: tuple[WrittenSeries, list[SceneItem]],
 ) -> None:
     written, items = series
-    dicts = [json.loads(p.read_text()) for p in written.item_paths]
-    for d, p in zip(dicts, written.item_paths, strict=True):
-        d["links"] = [{"rel": "self", "href": str(p)}]
+    dicts = _item_dicts(written)
     plan = plan_tile_dates(dicts[-2:])
     assert attach_baselines(plan, dicts, 45) == 2
     for tile_date in plan.tile_dates:
@@ -148,11 +157,7 @@ def test_a_scan_searches_the_season_a_year_before_and_survives_its_failure(
     series: tuple[WrittenSeries, list[SceneItem]],
 ) -> None:
     written, items = series
-    dicts = []
-    for p in written.item_paths:
-        d = json.loads(p.read_text())
-        d["links"] = [{"rel": "self", "href": str(p)}]
-        dicts.append(d)
+    dicts = _item_dicts(written)
     last = items[-1].acquired.date()
     request = SearchRequest(shapely.box(-180, -90, 180, 90), last, last)
     asked: list[tuple[date, date]] = []
@@ -200,10 +205,6 @@ def test_an_unusable_candidate_look_is_skipped_not_fatal(
     series: tuple[WrittenSeries, list[SceneItem]],
 ) -> None:
     written, _ = series
-    dicts = []
-    for p in written.item_paths:
-        d = json.loads(p.read_text())
-        d["links"] = [{"rel": "self", "href": str(p)}]
-        dicts.append(d)
+    dicts = _item_dicts(written)
     plan = plan_tile_dates(dicts[-1:])
     assert attach_baselines(plan, [{"type": "Feature", "id": "broken"}, *dicts], 45) == 1
