@@ -14,7 +14,13 @@ from typing import Any
 
 import pyarrow.compute as pc
 
-from asm_core.alerts import ALERTS_FILE, bare_before, site_alerts, write_alerts
+from asm_core.alerts import (
+    ALERTS_FILE,
+    bare_before,
+    country_summary,
+    site_alerts,
+    write_alerts,
+)
 from asm_core.context import ContextLayer
 from asm_core.observed import clear_share_lookup
 from asm_core.results import read_table
@@ -34,6 +40,18 @@ class MonitorUpdate:
     turbidity: TurbidityVerdict
     alerts_path: Path
     bare_before: int = 0  # new sites not alerted: the baseline shows them bare already
+
+    def summary(self) -> dict[str, Any]:
+        """What a scan summary says of the update (JSON-ready)."""
+        return {
+            "sites": self.sites.sites,
+            "site_states": self.sites.states,
+            "tiles_tracked": self.sites.tiles_tracked,
+            "alerts": len(self.alerts),
+            "alerts_by_country": country_summary(self.alerts),
+            "alerts_file": str(self.alerts_path),
+            "new_sites_bare_before": self.bare_before,
+        }
 
 
 def update_monitoring(

@@ -13,7 +13,6 @@ from datetime import date, datetime
 from pathlib import Path
 from typing import Any
 
-from asm_core.alerts import country_summary
 from asm_core.aoi import aoi_from_geojson, bbox_geometry
 from asm_core.catalog import (
     EARTH_SEARCH_URL,
@@ -83,13 +82,7 @@ class LocalScanServices:
         summary = asdict(run_scan(plan, rules, self.results, self.workers))
         # as the cloud's Finalize step does: the scan's sites and alerts
         done = update_monitoring(self.results, rules.tracking)
-        summary["monitoring"] = {
-            "sites": done.sites.sites,
-            "site_states": done.sites.states,
-            "alerts": len(done.alerts),
-            "alerts_by_country": country_summary(done.alerts),
-            "alerts_file": str(done.alerts_path),
-        }
+        summary["monitoring"] = done.summary()
         summary["scan_id"] = scan_id
         path = self._summary_path(scan_id)
         path.parent.mkdir(parents=True, exist_ok=True)

@@ -18,7 +18,6 @@ from typing import Any
 
 from aws_lambda_powertools import Logger
 
-from asm_core.alerts import country_summary
 from asm_core.context import ContextError, ContextLayer, load_context
 from asm_core.monitor import MonitorUpdate, update_monitoring
 from asm_core.report_html import write_report
@@ -91,12 +90,7 @@ def update_sites(
             "sites updated",
             extra={"tiles": len(touched), "alerts": len(done.alerts), "layers": len(layers)},
         )
-        return {
-            "sites": done.sites.sites,
-            "site_states": done.sites.states,
-            "tiles_tracked": done.sites.tiles_tracked,
-            "alerts": len(done.alerts),
-            "alerts_by_country": country_summary(done.alerts),
+        return done.summary() | {
             "alerts_file": f"s3://{bucket.name}/{alerts_key}",
             "report": f"s3://{bucket.name}/{report_key}",
             "context_layers": sorted(layer.name for layer in layers),
