@@ -17,16 +17,11 @@ import sys
 import time
 from pathlib import Path
 
-from asm_core.cli import main as asm
+from asm_command import run_asm
+
 from asm_core.evaluate import evaluate
 
 BARS = {"recall": 0.90, "precision": 0.90, "pixel_iou": 0.70, "false_sites_per_100km2": 1.0}
-
-
-def _run(*args: str) -> None:
-    code = asm(list(args))
-    if code != 0:
-        raise SystemExit(f"asm {' '.join(args)} exited {code}")
 
 
 def main() -> None:
@@ -46,7 +41,7 @@ def main() -> None:
     ):
         scenes, results = args.work / f"{name}-scenes", args.work / f"{name}-results"
         extra = ["--lookalikes-only"] if lookalikes else []
-        _run(
+        run_asm(
             "synth",
             "--out",
             str(scenes),
@@ -59,7 +54,7 @@ def main() -> None:
             *extra,
         )
         items = sorted(str(p) for p in scenes.glob("*/*_L2A.json"))
-        _run("detect", *items, "--out", str(results))
+        run_asm("detect", *items, "--out", str(results))
         figures[name] = evaluate(scenes / "truth.geojson", results).as_dict()
     mixed, clean = figures["mixed"], figures["lookalikes"]
     summary = {

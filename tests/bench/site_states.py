@@ -19,16 +19,11 @@ import time
 from collections import Counter, defaultdict
 from pathlib import Path
 
-from asm_core.cli import main as asm
+from asm_command import run_asm
+
 from asm_core.state_evaluation import StateEvaluation, confusion_table, evaluate_states
 
 BARS = {"accuracy": 0.90, "cloud_errors": 0}
-
-
-def _run(*args: str) -> None:
-    code = asm(list(args))
-    if code != 0:
-        raise SystemExit(f"asm {' '.join(args)} exited {code}")
 
 
 def main() -> None:
@@ -44,11 +39,11 @@ def main() -> None:
     cloud_errors: list[dict[str, str]] = []
     for seed in range(9300, 9300 + args.series):
         scenes, results = args.work / f"{seed}" / "scenes", args.work / f"{seed}" / "results"
-        _run("synth", "--out", str(scenes), "--seed", str(seed), "--dates", "12",
+        run_asm("synth", "--out", str(scenes), "--seed", str(seed), "--dates", "12",
              "--revisit-days", "60", "--size", str(args.size))  # fmt: skip
         items = sorted(str(p) for p in scenes.glob("S2*/S2*.json"))
-        _run("detect", *items, "--out", str(results))
-        _run(
+        run_asm("detect", *items, "--out", str(results))
+        run_asm(
             "sites",
             "--results",
             str(results),
