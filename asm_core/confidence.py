@@ -1,8 +1,15 @@
-"""Confidence in 0..1 from how many independent cues agree.
+"""Confidence in 0..1 from how many independent cues agree, and whether a site is more than bare
+ground.
 
-Each cue is scored in 0..1 (a soft ramp, not a hard switch, so a borderline cue counts partly);
-confidence is the weighted mean of the scores with the rule set's weights. The names of the cues
-scoring at least 0.5 are kept with the detection so a reviewer can see why it was called.
+Each cue is scored in 0..1 on a ramp from the rule set (a soft ramp, not a hard switch, so a
+borderline cue counts partly); confidence is the weighted mean of the scores with the rule set's
+weights. The names of the cues scoring at least 0.5 are kept with the detection so a reviewer can
+see why it was called.
+
+Bare ground is everywhere in a dry season, a savanna or a desert, so bareness (and soil colour)
+only supports a site: it must also show signs of digging that ordinary bare ground does not
+(``confidence.asm_cues``: ground cut out of vegetation, a cluster of pit ponds, a pitted texture,
+vegetation lost since the same season a year before, turbid water next to it).
 """
 
 from __future__ import annotations
@@ -10,49 +17,46 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass
 
-from asm_core.rules import ConfidenceWeights
+from asm_core.rules import ConfidenceSettings, ConfidenceWeights, CueRamps, Ramp
 
-# Ramps: value at which a cue starts to count, and the span over which it reaches full weight.
-BSI_RAMP = (0.08, 0.15)
-IRON_RAMP = (1.38, 0.4)
-RING_NDVI_RAMP = (0.25, 0.25)
-RECTANGULARITY_RAMP = (0.55, 0.3)
-NDTI_RAMP = (-0.02, 0.12)
-VEGETATION_LOSS_RAMP = (0.05, 0.15)  # NDVI drop from the same-season baseline: full at 0.2
+#: Score at or above which a cue is said to agree.
+AGREES = 0.5
 
 
-def ramp(value: float | None, start: float, span: float) -> float:
-    """0 below ``start``, 1 above ``start + span``, linear between; None scores 0."""
+def ramp(value: float | None, r: Ramp) -> float:
+    """0 below ``r.start``, 1 above ``r.start + r.span``, linear between; None scores 0."""
     if value is None:
         return 0.0
-    return min(1.0, max(0.0, (value - start) / span))
+    return min(1.0, max(0.0, (value - r.start) / r.span))
 
 
 @dataclass(frozen=True)
 class SiteCues:
-    """What a site looks like, summarised over its scars."""
+    """What a site looks like, summarised over its scars and ponds."""
 
     bsi_mean: float | None
     ferric_mean: float | None
     ring_ndvi: float | None
     rectangularity: float
-    has_ponds: bool
+    ponds: int
     turbid_water_near: bool
+    texture: float | None = None  # p75 of the local brightness variation inside the scars
     ndvi_drop: float | None = None  # from the same-season baseline, when there is one
 
 
-def site_cue_scores(cues: SiteCues) -> dict[str, float]:
+def site_cue_scores(cues: SiteCues, ramps: CueRamps) -> dict[str, float]:
     """Score each independent cue of a mining site (vegetation loss only with a baseline)."""
     scores = {
-        "spectral_strength": ramp(cues.bsi_mean, *BSI_RAMP),
-        "iron_oxide": ramp(cues.ferric_mean, *IRON_RAMP),
-        "vegetation_contrast": ramp(cues.ring_ndvi, *RING_NDVI_RAMP),
-        "ponds": 1.0 if cues.has_ponds else 0.0,
-        "irregular_shape": 1.0 - ramp(cues.rectangularity, *RECTANGULARITY_RAMP),
+        "bare_ground": ramp(cues.bsi_mean, ramps.bare_ground),
+        "iron_oxide": ramp(cues.ferric_mean, ramps.iron_oxide),
+        "vegetation_contrast": ramp(cues.ring_ndvi, ramps.vegetation_contrast),
+        "ponds": ramp(float(cues.ponds), ramps.ponds),
+        "pitted_texture": ramp(cues.texture, ramps.pitted_texture),
+        "irregular_shape": 1.0 - ramp(cues.rectangularity, ramps.regular_shape),
         "turbid_water_near": 1.0 if cues.turbid_water_near else 0.0,
     }
     if cues.ndvi_drop is not None:
-        scores["vegetation_loss"] = ramp(cues.ndvi_drop, *VEGETATION_LOSS_RAMP)
+        scores["vegetation_loss"] = ramp(cues.ndvi_drop, ramps.vegetation_loss)
     return scores
 
 
@@ -75,12 +79,19 @@ def combine(scores: Mapping[str, float], weights: ConfidenceWeights) -> tuple[fl
     plain = {k: v for k, v in scores.items() if k not in BONUS_ONLY}
     if len(plain) < len(scores) and _mean(plain, weights) > value:
         value, scores = _mean(plain, weights), plain
-    agreeing = sorted(name for name, s in scores.items() if s >= 0.5)
+    agreeing = sorted(name for name, s in scores.items() if s >= AGREES)
     return round(value, 4), agreeing
 
 
-def turbid_confidence(ndti_mean: float | None, near_site: bool) -> tuple[float, list[str]]:
+def digging_signs(scores: Mapping[str, float], settings: ConfidenceSettings) -> list[str]:
+    """The cues that tell this site from ordinary bare ground and agree."""
+    return sorted(c for c in settings.asm_cues if scores.get(c, 0.0) >= AGREES)
+
+
+def turbid_confidence(
+    ndti_mean: float | None, near_site: bool, ramps: CueRamps
+) -> tuple[float, list[str]]:
     """Confidence that a turbid reach is mining sediment: turbidity plus a site upstream/near."""
-    strength = ramp(ndti_mean, *NDTI_RAMP)
-    cues = (["turbidity"] if strength >= 0.5 else []) + (["site_near"] if near_site else [])
+    strength = ramp(ndti_mean, ramps.turbidity)
+    cues = (["turbidity"] if strength >= AGREES else []) + (["site_near"] if near_site else [])
     return round(0.5 * strength + 0.5 * (1.0 if near_site else 0.0), 4), cues

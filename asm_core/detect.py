@@ -1,12 +1,15 @@
 """From rule layers to ASM detections: scars, ponds beside scars, turbid reaches, grouped in sites.
 
 Order of work (each step per object, on crops):
-1. scar layer → morphology → objects ≥ ``min_object_m2``;
+1. scar layer (bare ground of any substrate) → morphology → objects ≥ ``min_object_m2``; bare
+   ground wider than ``max_site_area_m2`` is the landscape itself, not a dig;
 2. look-alike suppression of each scar (cloud edge, sandbar, town/road, regular field);
 3. water objects: small ones near a kept scar are ``pond``; the rest (aquaculture, lakes) dropped;
    turbid parts of large water bodies are ``turbid_water`` reaches;
 4. scars and ponds within ``site_grouping_distance_m`` form a site; sites under the minimum
-   mapping unit are dropped; confidence is scored per site from independent cues.
+   mapping unit are dropped; confidence is scored per site from independent cues, and a site
+   must show ``min_asm_cues`` signs of digging (asm_core/confidence.py) to be more than bare
+   ground.
 """
 
 from __future__ import annotations
@@ -21,7 +24,13 @@ from affine import Affine
 from shapely.geometry import Polygon
 
 from asm_core.baseline import BaselineNdvi
-from asm_core.confidence import SiteCues, combine, site_cue_scores, turbid_confidence
+from asm_core.confidence import (
+    SiteCues,
+    combine,
+    digging_signs,
+    site_cue_scores,
+    turbid_confidence,
+)
 from asm_core.heap import release_free_heap
 from asm_core.indices import available_indices
 from asm_core.layers import SceneLayers, ScenePixels
@@ -42,9 +51,6 @@ from asm_core.objects import (
 from asm_core.packed_mask import Bool
 from asm_core.rules import RuleSet
 from asm_core.vectorize import mask_to_polygon, metric_geometry
-
-TURBID_SITE_SEARCH_M = 2000.0
-SITE_TURBID_SEARCH_M = 500.0
 
 
 @dataclass
@@ -72,6 +78,8 @@ class SceneDetections:
     detections: list[Detection]
     suppressed: dict[str, int] = field(default_factory=dict)
     rescued_pond_pixels: int = 0
+    #: share of the valid pixels that are bare ground: how open the landscape is
+    bare_share: float | None = None
 
 
 @dataclass
@@ -158,13 +166,18 @@ class _Detector:
         # pits and puddles inside a scar are part of it: fill them before the opening, or a
         # scar ringing a small pond would be opened away as a thin line
         mask = fill_small_holes(mask, min_pixels)
-        mask = fill_small_holes(clean_mask(mask, o.opening_px, o.closing_px), min_pixels)
+        mask = clean_mask(mask, o.opening_px, o.closing_px, o.opening_reconstruct_px)
+        mask = fill_small_holes(mask, min_pixels)
         return object_crops(label_objects(mask, min_pixels), self.ring_px)
 
     def scars(self) -> list[_Candidate]:
         kept = []
         settings = self.rules.lookalikes
+        landscape = self.min_pixels(self.rules.objects.max_site_area_m2)
         for crop in self.scar_crops():
+            if crop.pixels > landscape:
+                self.suppressed["landscape"] += 1
+                continue
             # surroundings first: a polygon is only made for what they do not rule out
             verdict = ring_lookalike(crop, self.layers, settings)
             if verdict is None:
@@ -251,17 +264,25 @@ def _near(scars: list[_Candidate], crop: ObjectCrop, reach: int) -> bool:
     return bool(np.any(dilate(window, reach) & placed))
 
 
-def _weighted(members: list[_Candidate], key: str) -> float | None:
-    pairs = [(m.stats.means.get(key), m.crop.pixels) for m in members]
+def _size_weighted(pairs: list[tuple[float | None, int]]) -> float | None:
     known = [(v, w) for v, w in pairs if v is not None]
     if not known:
         return None
     return sum(v * w for v, w in known) / sum(w for _, w in known)
 
 
+def _weighted(members: list[_Candidate], key: str) -> float | None:
+    return _size_weighted([(m.stats.means.get(key), m.crop.pixels) for m in members])
+
+
+def _weighted_extra(members: list[_Candidate], key: str) -> float | None:
+    return _size_weighted([(m.stats.extra.get(key), m.crop.pixels) for m in members])
+
+
 def _ring_ndvi(members: list[_Candidate]) -> float | None:
-    values = [m.stats.ring_ndvi for m in members if m.stats.ring_ndvi is not None]
-    return max(values) if values else None
+    """NDVI around a site's scars, weighted by their size: what most of the site is cut into
+    (a small scar beside a hedge does not make a field look cut out of forest)."""
+    return _size_weighted([(m.stats.ring_ndvi, m.crop.pixels) for m in members])
 
 
 def _baseline_ndvi(baseline: BaselineNdvi | None, scars: list[_Candidate]) -> float | None:
@@ -283,9 +304,11 @@ def detect_objects(
     item_id: str,
     pixel_m: float,
     baseline: BaselineNdvi | None = None,
+    fallback: bool = False,
 ) -> SceneDetections:
     """Turn a scene's rule layers into detections (see the module docstring for the steps);
-    with a same-season ``baseline``, vegetation lost since then is one more cue."""
+    with a same-season ``baseline``, vegetation lost since then is one more cue. ``fallback``
+    says the layers came from fallback rules (bands missing): confidence is scaled down."""
     d = _Detector(pixels, layers, rules, item_id, pixel_m)
     # (running the water pipeline in a thread beside the scars measured no faster, with 60 MB
     # more at the peak: the two compete for the same two cores)
@@ -295,15 +318,18 @@ def detect_objects(
     d.measure(scars + ponds + reaches)
     out: list[Detection] = []
     reach_union = shapely.union_all([r.metric for r in reaches]) if reaches else None
+    settings, o = rules.confidence, rules.objects
+    factor = settings.fallback_factor if fallback else 1.0
+    bare_share = _bare_share(layers)
+    signs_needed = settings.signs_needed(bare_share)
     site_centroids = []
     for members in d.sites(scars + ponds):
         site_scars = [m for m in members if m.cls == "mining_scar"]
         area = sum(m.metric.area for m in members)
-        if not site_scars or area < rules.objects.min_mapping_unit_m2:
+        if not site_scars or area < o.min_mapping_unit_m2:
             d.suppressed["below_mmu"] += 1
             continue
         footprint = shapely.union_all([m.metric for m in members])
-        site_centroids.append(footprint.centroid)
         biggest = max(site_scars, key=lambda m: m.crop.pixels)
         before, now = _baseline_ndvi(baseline, site_scars), _weighted(site_scars, "ndvi")
         cues = SiteCues(
@@ -311,15 +337,26 @@ def detect_objects(
             ferric_mean=_weighted(site_scars, "ferric_iron"),
             ring_ndvi=_ring_ndvi(site_scars),
             rectangularity=biggest.rectangularity,
-            has_ponds=len(site_scars) < len(members),
+            ponds=len(members) - len(site_scars),
             turbid_water_near=reach_union is not None
-            and footprint.distance(reach_union) <= SITE_TURBID_SEARCH_M,
+            and footprint.distance(reach_union) <= o.site_turbid_search_m,
+            texture=_weighted_extra(site_scars, "texture"),
             ndvi_drop=None if before is None or now is None else before - now,
         )
-        confidence, agreeing = combine(site_cue_scores(cues), rules.confidence)
-        if confidence < rules.objects.min_site_confidence:
+        scores = site_cue_scores(cues, settings.ramps)
+        if len(digging_signs(scores, settings)) < signs_needed:
+            d.suppressed["bare_ground_only"] += 1
+            continue
+        brightness = _weighted_extra(site_scars, "brightness")
+        if brightness is not None and brightness < rules.lookalikes.burn_brightness_max:
+            d.suppressed["burn_scar"] += 1
+            continue
+        confidence, agreeing = combine(scores, settings.weights)
+        confidence = round(confidence * factor, 4)
+        if confidence < o.min_site_confidence:
             d.suppressed["low_confidence"] += 1
             continue
+        site_centroids.append(footprint.centroid)
         site_id = _digest(item_id, rules.content_hash, "site", *biggest.crop.anchor)[:16]
         out.extend(
             replace(
@@ -330,11 +367,19 @@ def detect_objects(
         )
     centroids = np.array(site_centroids, dtype=object)
     for r in reaches:
-        near = bool(np.any(shapely.dwithin(r.metric, centroids, TURBID_SITE_SEARCH_M)))
-        confidence, agreeing = turbid_confidence(r.stats.means.get("ndti"), near)
+        near = bool(np.any(shapely.dwithin(r.metric, centroids, o.turbid_site_search_m)))
+        confidence, agreeing = turbid_confidence(r.stats.means.get("ndti"), near, settings.ramps)
         out.append(_detection(r, item_id, rules.content_hash, None, confidence, agreeing))
     out.sort(key=lambda det: (det.cls, det.detection_id))
-    return SceneDetections(out, dict(sorted(d.suppressed.items())), layers.rescued_pond_pixels)
+    return SceneDetections(
+        out, dict(sorted(d.suppressed.items())), layers.rescued_pond_pixels, bare_share
+    )
+
+
+def _bare_share(layers: SceneLayers) -> float:
+    """Share of the scene's valid pixels that are open land (no vegetation cover)."""
+    open_land, valid = layers.layers.get("open_land"), layers.valid.count()
+    return round(open_land.count() / valid, 4) if open_land is not None and valid else 0.0
 
 
 def _detection(

@@ -51,11 +51,11 @@ def dilate(mask: Bool, iterations: int) -> Bool:
     return _morphology(cv2.MORPH_DILATE, mask, iterations)
 
 
-def _clean_window(mask: Bool, opening_px: int, closing_px: int) -> Bool:
+def _clean_window(mask: Bool, opening_px: int, closing_px: int, reconstruct_px: int) -> Bool:
     out = mask
     if opening_px:
         out = _morphology(cv2.MORPH_OPEN, mask, opening_px)
-        out = _morphology(cv2.MORPH_DILATE, out, RECONSTRUCT_PX)
+        out = _morphology(cv2.MORPH_DILATE, out, reconstruct_px)
         out &= mask
     if closing_px:
         out = _morphology(cv2.MORPH_CLOSE, out, closing_px)
@@ -63,8 +63,18 @@ def _clean_window(mask: Bool, opening_px: int, closing_px: int) -> Bool:
     return out
 
 
-def clean_mask(mask: Bool, opening_px: int, closing_px: int, strip_rows: int = STRIP_ROWS) -> Bool:
+def clean_mask(
+    mask: Bool,
+    opening_px: int,
+    closing_px: int,
+    reconstruct_px: int,
+    strip_rows: int = STRIP_ROWS,
+) -> Bool:
     """Opening removes lines narrower than 2·opening+1 px (roads, edges); closing fills gaps.
+
+    After the opening, pixels of the original mask within ``reconstruct_px`` of a surviving
+    body are given back: thin spurs of a real scar return, an isolated road does not (a road
+    touching a scar only keeps a stub this long).
 
     Works in place, strip by strip: each strip is cleaned with enough rows of context above
     and below that the result equals cleaning the whole grid at once, and no full-size
@@ -73,7 +83,7 @@ def clean_mask(mask: Bool, opening_px: int, closing_px: int, strip_rows: int = S
     if not (opening_px or closing_px):
         return mask
     height = mask.shape[0]
-    margin = 2 * opening_px + (RECONSTRUCT_PX if opening_px else 0) + 2 * closing_px + 1
+    margin = 2 * opening_px + (reconstruct_px if opening_px else 0) + 2 * closing_px + 1
     strip_rows = max(strip_rows, margin)
     above: Bool | None = None  # original rows above the current strip (already overwritten)
     for r0 in range(0, height, strip_rows):
@@ -83,7 +93,9 @@ def clean_mask(mask: Bool, opening_px: int, closing_px: int, strip_rows: int = S
         if above is not None:
             window[: r0 - e0] = above[above.shape[0] - (r0 - e0) :]
         above = window[r0 - e0 : r1 - e0].copy()
-        mask[r0:r1] = _clean_window(window, opening_px, closing_px)[r0 - e0 : r1 - e0]
+        mask[r0:r1] = _clean_window(window, opening_px, closing_px, reconstruct_px)[
+            r0 - e0 : r1 - e0
+        ]
     return mask
 
 
@@ -258,9 +270,56 @@ def _crop_dn(
     return out
 
 
-def _ring_and_inside(crop: ObjectCrop, valid: Bool | PackedMask) -> tuple[Bool, Bool]:
+def _ring_and_inside(crop: ObjectCrop, valid: Bool | PackedMask) -> tuple[Bool, Bool, Bool]:
     valid_here = valid[crop.rows, crop.cols]
-    return crop.mask & valid_here, crop.ring & valid_here
+    return crop.mask & valid_here, crop.ring & valid_here, crop.filled & valid_here
+
+
+#: Bands whose mean is the brightness a pitted texture is measured on (all 10 m bands, so the
+#: texture is seen at 10 m and is there on visible/NIR-only items too).
+TEXTURE_BANDS = ("blue", "green", "red", "nir")
+#: The texture of an object is this percentile of its local variation: pits and spoil heaps
+#: cover part of a working, flat tailings the rest.
+TEXTURE_PERCENTILE = 75
+
+
+def local_variation(brightness: npt.NDArray[np.float64], region: Bool) -> npt.NDArray[np.float64]:
+    """Coefficient of variation (std / mean) of brightness in the 3x3 window of each region
+    pixel whose window lies wholly in the region (NaN elsewhere): pits, ponds and spoil heaps
+    10-30 m across vary within a window; a field, a sandbar or a paved yard does not, and the
+    region's edge (against vegetation or water) is left out."""
+
+    def window_sum(values: npt.NDArray[np.float64]) -> npt.NDArray[np.float64]:
+        return np.asarray(
+            cv2.boxFilter(values, -1, (3, 3), normalize=False, borderType=cv2.BORDER_CONSTANT)
+        )
+
+    x = np.where(region, brightness, 0.0)
+    count = window_sum(region.astype(np.float64))
+    total = window_sum(x)
+    squares = window_sum(x * x)
+    whole = region & (count > 8.5)
+    out = np.full(brightness.shape, np.nan)
+    mean = total[whole] / 9.0
+    variance = np.maximum(squares[whole] / 9.0 - mean * mean, 0.0)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        out[whole] = np.sqrt(variance) / mean
+    return out
+
+
+def _texture(
+    need: Bool, region_at: Bool, brightness: npt.NDArray[np.float32] | None
+) -> float | None:
+    """Percentile of the local variation over one object's (hole-filled) region."""
+    if brightness is None or not region_at.any():
+        return None
+    image = np.zeros(need.shape, dtype=np.float64)
+    region = np.zeros(need.shape, dtype=bool)
+    image[need] = brightness
+    region[need] = region_at
+    values = local_variation(image, region)
+    values = values[np.isfinite(values)]
+    return round(float(np.percentile(values, TEXTURE_PERCENTILE)), 5) if values.size else None
 
 
 def objects_stats(
@@ -275,18 +334,27 @@ def objects_stats(
     computed in one vectorised pass (per-object numpy calls cost more than the maths)."""
     if not crops:
         return []
-    parts, owner, where = [], [], []
+    parts, owner, where, needs = [], [], [], []
     for i, crop in enumerate(crops):
-        inside, around = _ring_and_inside(crop, valid)
-        need = inside | around
+        inside, around, filled = _ring_and_inside(crop, valid)
+        need = inside | around | filled
         parts.append(_crop_dn(pixels, crop, need, samples))
         owner.append(np.full(int(need.sum()), i, dtype=np.int64))
-        where.append(inside[need].astype(np.int8) + 2 * around[need].astype(np.int8))
+        where.append(
+            inside[need].astype(np.int8)
+            + 2 * around[need].astype(np.int8)
+            + 4 * filled[need].astype(np.int8)
+        )
+        needs.append(need)
     dn = {n: np.concatenate([p[n] for p in parts]) for n in parts[0]}
     bands = {n: to_reflectance(v, pixels.assets[n].scale, pixels.dn_offset) for n, v in dn.items()}
     values = {**bands, **compute_indices(indices, bands)}
     ids, kind = np.concatenate(owner), np.concatenate(where)
     inside_at, around_at = (kind & 1).astype(bool), (kind & 2).astype(bool)
+    filled_at = (kind & 4).astype(bool)
+    present = [bands[b] for b in TEXTURE_BANDS if b in bands]
+    brightness = np.mean(present, axis=0) if present else None
+    bounds = np.searchsorted(ids, np.arange(len(crops) + 1))
     n = len(crops)
     means = {name: _group_means(values[name], ids, inside_at, n) for name in indices}
     ring = _group_means(values["ndvi"], ids, around_at, n) if "ndvi" in values else [None] * n
@@ -306,7 +374,14 @@ def objects_stats(
             row_percentiles[f"{name}_p10"], row_percentiles[f"{name}_p90"] = low, high
         total = crop.pixels
         share = float(inside_counts[i]) / total if total else 0.0
-        out.append(ObjectStats(row_means, row_percentiles, share, ring[i]))
+        part = slice(bounds[i], bounds[i + 1])
+        texture = _texture(
+            needs[i], filled_at[part], None if brightness is None else brightness[part]
+        )
+        extra = {} if texture is None else {"texture": texture}
+        if brightness is not None and inside_counts[i]:
+            extra["brightness"] = round(float(brightness[part][inside_at[part]].mean()), 5)
+        out.append(ObjectStats(row_means, row_percentiles, share, ring[i], extra))
     return out
 
 

@@ -77,12 +77,16 @@ TILE_RUNS = pa.schema(
         pa.field("ruleset_version", pa.string(), nullable=False),
         pa.field("ruleset_hash", pa.string(), nullable=False),
         pa.field("rules_skipped", pa.list_(pa.string())),
+        # fallback rules run in place of rules whose bands the item lacks (lower confidence)
+        pa.field("rules_fallback", pa.list_(pa.string())),
         pa.field("bands_missing", pa.list_(pa.string())),
         pa.field("boa_offset_dn", pa.int32()),
         pa.field("boa_offset_source", pa.string()),
         pa.field("boa_offset_detail", pa.string()),
         pa.field("suppressed", pa.map_(pa.string(), pa.int32())),
         pa.field("rescued_pond_pixels", pa.int64()),
+        # share of the valid pixels that are bare ground (how open the landscape is)
+        pa.field("bare_share", pa.float64()),
         pa.field("bytes_read", pa.int64()),
         pa.field("source", pa.string()),
         pa.field("aoi", pa.list_(pa.float64())),

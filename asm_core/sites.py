@@ -33,7 +33,7 @@ from asm_core.countries import countries_at
 from asm_core.geology import anomaly
 from asm_core.observed import clear_share_lookup
 from asm_core.results import read_table, write_atomic
-from asm_core.rules import TrackingSettings
+from asm_core.rules import TrackingSettings, load_rules
 from asm_core.schema import DETECTIONS, SITE_CONTEXT, SITE_OBSERVATIONS, SITES
 from asm_core.vectorize import WGS84, reproject, utm_epsg_for
 
@@ -391,7 +391,7 @@ def build_site_tables(
     is the same as tracking everything from scratch (``rebuild``), which happens anyway when the
     tracking settings changed. Deterministic: the same results give the same ids.
     """
-    settings = settings or TrackingSettings()
+    settings = settings or load_rules().tracking
     settings_hash = hashlib.sha1(settings.model_dump_json().encode()).hexdigest()[:16]
     runs = read_table(results, "tile_runs").to_pylist()
     digests = _tile_digests(runs)

@@ -177,12 +177,14 @@ def _base_row(item: SceneItem, rules: RuleSet) -> dict[str, Any]:
         "ruleset_version": rules.version_tag,
         "ruleset_hash": rules.content_hash,
         "rules_skipped": rules.runnable(present)[1],
+        "rules_fallback": rules.fallbacks_used(present),
         "bands_missing": [b for b in (*REFLECTANCE_BANDS, "scl") if b not in present],
         "boa_offset_dn": None,
         "boa_offset_source": None,
         "boa_offset_detail": None,
         "suppressed": [],
         "rescued_pond_pixels": 0,
+        "bare_share": None,
         "bytes_read": 0,
         "source": item.source,
         "aoi": None,
@@ -234,12 +236,11 @@ def run_item(
         lap[0] = now
 
     try:
-        runnable, _ = rules.runnable(set(item.bands))
+        runnable, skipped = rules.runnable(set(item.bands))
         if not runnable:
-            wanted = sorted(set().union(*(r.required_bands() for r in rules.rules)))
             raise BandError(
-                f"item {item.item_id!r} has no usable bands: found {sorted(item.bands) or 'none'};"
-                f" the rules need some of {wanted}"
+                f"item {item.item_id!r} has bands {sorted(item.bands) or 'none'}, too few for"
+                f" any rule: {'; '.join(skipped)}"
             )
         needed = sorted(
             set().union(*(r.required_bands() for r in runnable))
@@ -279,7 +280,15 @@ def run_item(
                 row["status"] = "no_data"
                 found = SceneDetections([])
             else:
-                found = detect_objects(pixels, layers, rules, item.item_id, pixel_m, composite)
+                found = detect_objects(
+                    pixels,
+                    layers,
+                    rules,
+                    item.item_id,
+                    pixel_m,
+                    composite,
+                    fallback=bool(row["rules_fallback"]),
+                )
                 row["status"] = "ok"
             del layers
             with rasterio.Env(GDAL_CACHEMAX=0):
@@ -302,6 +311,7 @@ def run_item(
                 sites=len({r["site_id"] for r in rows if r["site_id"]}),
                 suppressed=list(found.suppressed.items()),
                 rescued_pond_pixels=found.rescued_pond_pixels,
+                bare_share=found.bare_share,
             )
             stage("write")
             if quicklook_dir is not None:

@@ -26,8 +26,9 @@ IndexName = Literal["ndvi", "ndwi", "mndwi", "bsi", "ndti", "ferric_iron", "clay
 BandName = Literal["blue", "green", "red", "nir", "swir16", "swir22"]
 #: What a pixel rule marks. ``scar_grow`` pixels join a scar only when connected to a ``scar``
 #: pixel (hysteresis: strict seeds, relaxed growth). ``built_up`` is context for look-alike
-#: suppression, not a result.
-Layer = Literal["scar", "scar_grow", "water", "turbid", "built_up"]
+#: suppression, and ``open_land`` (land without vegetation cover) measures how open a
+#: landscape is; neither is a result.
+Layer = Literal["scar", "scar_grow", "water", "turbid", "built_up", "open_land"]
 
 
 class _Strict(BaseModel):
@@ -61,11 +62,17 @@ class Condition(_Strict):
 
 
 class PixelRule(_Strict):
-    """Pixels meeting every condition join the rule's layer."""
+    """Pixels meeting every condition join the rule's layer.
+
+    A rule with ``fallback_for`` stands in for the named rule when an item lacks that rule's
+    bands (e.g. visible/NIR-only patches have no SWIR): it runs only then, and the sites it
+    makes are scored lower (``confidence.fallback_factor``).
+    """
 
     name: str = Field(pattern=r"^[a-z][a-z0-9_]*$")
     layer: Layer
     all: tuple[Condition, ...] = Field(min_length=1)
+    fallback_for: str | None = None
 
     def required_bands(self) -> set[str]:
         return set().union(*(c.required_bands() for c in self.all))
@@ -74,62 +81,86 @@ class PixelRule(_Strict):
 class MaskSettings(_Strict):
     """Which SCL classes are invalid, and when a 'cloud' is really a turbid pond."""
 
-    invalid_scl: tuple[int, ...] = (0, 1, 3, 8, 9, 10, 11)
-    pond_rescue_scl: tuple[int, ...] = (8, 9, 10)
-    pond_rescue_mndwi_gt: float = 0.3
-    pond_rescue_swir16_lt: float = 0.08
+    invalid_scl: tuple[int, ...]
+    pond_rescue_scl: tuple[int, ...]
+    pond_rescue_mndwi_gt: float
+    pond_rescue_swir16_lt: float
 
 
 class ObjectSettings(_Strict):
     """From candidate pixels to objects and sites."""
 
-    min_mapping_unit_m2: float = Field(5000.0, gt=0)
-    min_object_m2: float = Field(1000.0, gt=0)
-    min_site_confidence: float = Field(0.45, ge=0, le=1)
-    opening_px: int = Field(1, ge=0, le=5)
-    closing_px: int = Field(1, ge=0, le=5)
-    pond_max_area_m2: float = Field(50000.0, gt=0)
-    pond_max_distance_to_scar_m: float = Field(60.0, ge=0)
-    site_grouping_distance_m: float = Field(60.0, ge=0)
-    turbid_min_area_m2: float = Field(5000.0, gt=0)
-    ring_width_m: float = Field(30.0, gt=0)
+    min_mapping_unit_m2: float = Field(gt=0)
+    min_object_m2: float = Field(gt=0)
+    #: bare ground more extensive than this is the landscape (a savanna, a dry plain), not a dig
+    max_site_area_m2: float = Field(gt=0)
+    min_site_confidence: float = Field(ge=0, le=1)
+    opening_px: int = Field(ge=0, le=5)
+    #: after the opening, pixels of the original mask this close to a surviving body return
+    opening_reconstruct_px: int = Field(ge=0, le=5)
+    closing_px: int = Field(ge=0, le=5)
+    pond_max_area_m2: float = Field(gt=0)
+    pond_max_distance_to_scar_m: float = Field(ge=0)
+    site_grouping_distance_m: float = Field(ge=0)
+    turbid_min_area_m2: float = Field(gt=0)
+    ring_width_m: float = Field(gt=0)
+    #: a turbid reach this close to a site is "site near"; a site this close to a reach has
+    #: "turbid water near"
+    turbid_site_search_m: float = Field(gt=0)
+    site_turbid_search_m: float = Field(gt=0)
 
 
 class LookalikeSettings(_Strict):
     """Thresholds that tell ASM from its confounders (DESIGN.md)."""
 
-    field_rectangularity_min: float = Field(0.85, gt=0, le=1)
-    sandbar_ring_water_min: float = Field(0.35, ge=0, le=1)
-    town_ring_built_up_min: float = Field(0.2, ge=0, le=1)
-    cloud_ring_invalid_min: float = Field(0.25, ge=0, le=1)
+    field_rectangularity_min: float = Field(gt=0, le=1)
+    sandbar_ring_water_min: float = Field(ge=0, le=1)
+    town_ring_built_up_min: float = Field(ge=0, le=1)
+    cloud_ring_invalid_min: float = Field(ge=0, le=1)
+    #: a site darker than this (mean of B2 B3 B4 B8 reflectance) is charcoal, not soil
+    burn_brightness_max: float = Field(ge=0, le=1)
 
 
 class TrackingSettings(_Strict):
     """How sites are followed over dates (asm_core/sites.py)."""
 
-    match_distance_m: float = Field(60.0, ge=0)
-    min_clear_share: float = Field(0.8, gt=0, le=1)
-    growth_ratio: float = Field(1.2, gt=1)
-    inactive_after_clear_looks: int = Field(2, ge=1)
-    revegetation_ndvi_rise: float = Field(0.06, ge=0)
-    baseline_days: int = Field(45, ge=1, le=182)
-    bare_baseline_ndvi: float = Field(0.3, ge=-1, le=1)
-    turbidity_ndti_rise: float = Field(0.03, ge=0)
-    upstream_look_m: float = Field(300.0, gt=0)
-    upstream_sites_within_m: float = Field(5000.0, gt=0)
+    match_distance_m: float = Field(ge=0)
+    min_clear_share: float = Field(gt=0, le=1)
+    growth_ratio: float = Field(gt=1)
+    inactive_after_clear_looks: int = Field(ge=1)
+    revegetation_ndvi_rise: float = Field(ge=0)
+    baseline_days: int = Field(ge=1, le=182)
+    bare_baseline_ndvi: float = Field(ge=-1, le=1)
+    turbidity_ndti_rise: float = Field(ge=0)
+    upstream_look_m: float = Field(gt=0)
+    upstream_sites_within_m: float = Field(gt=0)
+
+
+#: The cues a site is scored on (asm_core/confidence.py says what each measures).
+Cue = Literal[
+    "bare_ground",
+    "iron_oxide",
+    "vegetation_contrast",
+    "ponds",
+    "pitted_texture",
+    "irregular_shape",
+    "turbid_water_near",
+    "vegetation_loss",
+]
 
 
 class ConfidenceWeights(_Strict):
-    """Weight of each independent cue; confidence is the weighted share of cues that agree."""
+    """Weight of each independent cue; confidence is the weighted mean of the cue scores."""
 
-    spectral_strength: float = Field(0.25, ge=0)
-    iron_oxide: float = Field(0.2, ge=0)
-    vegetation_contrast: float = Field(0.2, ge=0)
-    ponds: float = Field(0.15, ge=0)
-    irregular_shape: float = Field(0.1, ge=0)
-    turbid_water_near: float = Field(0.1, ge=0)
+    bare_ground: float = Field(ge=0)
+    iron_oxide: float = Field(ge=0)
+    vegetation_contrast: float = Field(ge=0)
+    ponds: float = Field(ge=0)
+    pitted_texture: float = Field(ge=0)
+    irregular_shape: float = Field(ge=0)
+    turbid_water_near: float = Field(ge=0)
     #: counts only where a same-season baseline was available (asm_core/baseline.py)
-    vegetation_loss: float = Field(0.2, ge=0)
+    vegetation_loss: float = Field(ge=0)
 
     @model_validator(mode="after")
     def _some_weight(self) -> ConfidenceWeights:
@@ -142,6 +173,60 @@ class ConfidenceWeights(_Strict):
         return self
 
 
+class Ramp(_Strict):
+    """A cue's score: 0 at ``start``, 1 at ``start + span``, linear between."""
+
+    start: float
+    span: float = Field(gt=0)
+
+
+class CueRamps(_Strict):
+    """Where each measured cue starts to count and where it counts fully."""
+
+    bare_ground: Ramp  # BSI over the site's scars
+    iron_oxide: Ramp  # ferric-iron ratio B4/B3
+    vegetation_contrast: Ramp  # NDVI of the ring around the scars
+    ponds: Ramp  # number of pit ponds in the site
+    pitted_texture: Ramp  # p75 of the local (3x3) coefficient of variation of brightness
+    regular_shape: Ramp  # rectangularity (irregular_shape scores 1 minus this ramp)
+    vegetation_loss: Ramp  # NDVI drop from the same-season baseline
+    turbidity: Ramp  # NDTI of a turbid reach
+
+
+class ConfidenceSettings(_Strict):
+    """How cues become a site's confidence, and what a site needs beyond bare ground."""
+
+    weights: ConfidenceWeights
+    ramps: CueRamps
+    #: the cues that tell a dig from ordinary bare ground (fields, savanna, sandbars)
+    asm_cues: tuple[Cue, ...] = Field(min_length=1)
+    #: a site needs at least this many of them agreeing (score >= 0.5) ...
+    min_asm_cues: int = Field(ge=0)
+    #: ... or this many in a scene where bare ground is rare (a forest, wet-season farmland):
+    #: there, ground cut out of the vegetation is itself unusual
+    min_asm_cues_where_bare_is_rare: int = Field(ge=0)
+    #: bare ground is rare where open land (the ``open_land`` layer) covers less than this
+    #: share of a scene's valid pixels
+    rare_bare_share: float = Field(ge=0, le=1)
+    #: confidence multiplier of sites found with fallback rules (e.g. no SWIR bands)
+    fallback_factor: float = Field(gt=0, le=1)
+
+    def signs_needed(self, bare_share: float) -> int:
+        """Signs of digging a site needs in a scene whose bare ground covers ``bare_share``."""
+        if bare_share < self.rare_bare_share:
+            return self.min_asm_cues_where_bare_is_rare
+        return self.min_asm_cues
+
+    @model_validator(mode="after")
+    def _enough_cues(self) -> ConfidenceSettings:
+        for name in ("min_asm_cues", "min_asm_cues_where_bare_is_rare"):
+            if getattr(self, name) > len(self.asm_cues):
+                raise ValueError(
+                    f"{name} {getattr(self, name)} exceeds the {len(self.asm_cues)} asm_cues"
+                )
+        return self
+
+
 class RuleSet(_Strict):
     """A complete, versioned detection configuration."""
 
@@ -149,11 +234,11 @@ class RuleSet(_Strict):
     version: str = Field(pattern=r"^\d+\.\d+\.\d+$")
     description: str = ""
     rules: tuple[PixelRule, ...] = Field(min_length=1)
-    mask: MaskSettings = MaskSettings()
-    objects: ObjectSettings = ObjectSettings()
-    lookalikes: LookalikeSettings = LookalikeSettings()
-    confidence: ConfidenceWeights = ConfidenceWeights()
-    tracking: TrackingSettings = TrackingSettings()
+    mask: MaskSettings
+    objects: ObjectSettings
+    lookalikes: LookalikeSettings
+    confidence: ConfidenceSettings
+    tracking: TrackingSettings
 
     @model_validator(mode="after")
     def _unique_rule_names(self) -> RuleSet:
@@ -161,6 +246,19 @@ class RuleSet(_Strict):
         duplicates = sorted({n for n in names if names.count(n) > 1})
         if duplicates:
             raise ValueError(f"rule names must be unique; repeated: {duplicates}")
+        primaries = {r.name: r for r in self.rules if r.fallback_for is None}
+        for rule in self.rules:
+            target = primaries.get(rule.fallback_for or "")
+            if rule.fallback_for is not None and target is None:
+                raise ValueError(
+                    f"rule {rule.name!r} is a fallback for {rule.fallback_for!r}, which is not "
+                    f"a primary rule of this set; primary rules: {sorted(primaries)}"
+                )
+            if target is not None and target.layer != rule.layer:
+                raise ValueError(
+                    f"fallback rule {rule.name!r} writes layer {rule.layer!r} but "
+                    f"{target.name!r} writes {target.layer!r}; a fallback must write the same"
+                )
         return self
 
     @property
@@ -175,10 +273,30 @@ class RuleSet(_Strict):
         return f"{self.name}@{self.version}"
 
     def runnable(self, bands: set[str]) -> tuple[list[PixelRule], list[str]]:
-        """Split rules into those the available bands allow and the names of those skipped."""
-        run = [r for r in self.rules if r.required_bands() <= bands]
-        skipped = [r.name for r in self.rules if not r.required_bands() <= bands]
+        """The rules to run on an item with these bands, and each rule skipped, with why.
+
+        A primary rule runs when its bands are there; a fallback runs only when the rule it
+        stands in for cannot. Skipped entries name the missing bands and any stand-in, e.g.
+        ``"bare_ground (needs swir16; bare_ground_visible runs instead)"``; a fallback that is
+        not needed is not listed.
+        """
+        can = {r.name: r.required_bands() <= bands for r in self.rules}
+        stand_in = {
+            r.fallback_for: r.name for r in self.rules if r.fallback_for is not None and can[r.name]
+        }
+        run, skipped = [], []
+        for rule in self.rules:
+            missing = sorted(rule.required_bands() - bands)
+            if missing:
+                instead = f"; {stand_in[rule.name]} runs instead" if rule.name in stand_in else ""
+                skipped.append(f"{rule.name} (needs {', '.join(missing)}{instead})")
+            elif rule.fallback_for is None or not can[rule.fallback_for]:
+                run.append(rule)
         return run, skipped
+
+    def fallbacks_used(self, bands: set[str]) -> list[str]:
+        """Names of the fallback rules an item with these bands runs."""
+        return [r.name for r in self.runnable(bands)[0] if r.fallback_for is not None]
 
 
 def _describe(error: ValidationError, source: str) -> str:

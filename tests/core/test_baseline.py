@@ -20,7 +20,7 @@ from asm_core.errors import CatalogError
 from asm_core.plan import attach_baselines, plan_tile_dates
 from asm_core.reader import open_bands
 from asm_core.results import read_table
-from asm_core.rules import ConfidenceWeights, load_rules
+from asm_core.rules import load_rules
 from asm_core.scan_planning import plan_scan
 from asm_core.stac import SceneItem, load_item, scene_item_from_dict
 from asm_core.synthetic.series import SeriesSpec, WrittenSeries, write_series
@@ -123,11 +123,12 @@ def test_a_scar_cut_since_last_year_gets_the_vegetation_loss_cue(
 
 
 def test_without_a_baseline_the_cue_is_left_out_not_counted_against() -> None:
-    weights = ConfidenceWeights()
-    cues = SiteCues(0.2, 1.9, 0.6, 0.3, True, False)
-    plain, _ = combine(site_cue_scores(cues), weights)
-    lost, agreeing = combine(site_cue_scores(replace(cues, ndvi_drop=0.5)), weights)
-    kept, _ = combine(site_cue_scores(replace(cues, ndvi_drop=0.0)), weights)
+    settings = load_rules().confidence
+    weights, ramps = settings.weights, settings.ramps
+    cues = SiteCues(0.2, 1.9, 0.6, 0.3, 2, False)
+    plain, _ = combine(site_cue_scores(cues, ramps), weights)
+    lost, agreeing = combine(site_cue_scores(replace(cues, ndvi_drop=0.5), ramps), weights)
+    kept, _ = combine(site_cue_scores(replace(cues, ndvi_drop=0.0), ramps), weights)
     # no loss is no evidence against a site (old workings were bare a year before too)
     assert kept == plain < lost and "vegetation_loss" in agreeing
 

@@ -8,9 +8,9 @@ import pytest
 from asm_core.layers import SceneLayers
 from asm_core.lookalikes import classify_scar
 from asm_core.objects import label_objects, object_crops
-from asm_core.rules import LookalikeSettings
+from asm_core.rules import load_rules
 
-SETTINGS = LookalikeSettings()
+SETTINGS = load_rules().lookalikes
 
 
 def _scene(context: str) -> tuple[SceneLayers, object]:

@@ -25,7 +25,7 @@ def _blob_with_road() -> np.ndarray:
 
 
 def test_opening_removes_roads_but_gives_back_spurs_near_bodies() -> None:
-    cleaned = clean_mask(_blob_with_road(), opening_px=1, closing_px=1)
+    cleaned = clean_mask(_blob_with_road(), opening_px=1, closing_px=1, reconstruct_px=2)
     assert not cleaned[40].any()
     assert cleaned[20, 30:32].all()  # the first two pixels of the spur come back
     assert cleaned[10:30, 10:30].all()
@@ -88,6 +88,6 @@ def test_opencv_morphology_equals_scipy_with_background_borders() -> None:
     expected = ndimage.binary_dilation(opened, EIGHT_CONNECTED, iterations=2) & mask
     closed = ndimage.binary_closing(expected, EIGHT_CONNECTED, iterations=1)
     expected = closed & ndimage.binary_dilation(mask, EIGHT_CONNECTED, iterations=1)
-    np.testing.assert_array_equal(clean_mask(mask.copy(), 1, 1), expected)
+    np.testing.assert_array_equal(clean_mask(mask.copy(), 1, 1, 2), expected)
     for strip_rows in (1, 7, 13):  # strip by strip, in place: the same answer
-        np.testing.assert_array_equal(clean_mask(mask.copy(), 1, 1, strip_rows), expected)
+        np.testing.assert_array_equal(clean_mask(mask.copy(), 1, 1, 2, strip_rows), expected)

@@ -32,8 +32,52 @@ def test_hash_changes_with_any_threshold() -> None:
 def test_rules_are_skipped_when_their_bands_are_missing() -> None:
     rules = load_rules()
     run, skipped = rules.runnable({"green", "red", "nir", "swir16", "swir22"})
-    assert skipped == ["fresh_bare_soil", "bare_soil_margin", "built_up"]  # both need blue
-    assert [r.name for r in run] == ["open_water", "sediment_laden_water"]
+    # BSI and the built-up rules need blue; bare ground falls back on visible/NIR rules
+    assert skipped == [
+        "bare_ground (needs blue; bare_ground_visible runs instead)",
+        "bare_ground_margin (needs blue; bare_ground_margin_visible runs instead)",
+        "built_up (needs blue)",
+        "built_up_visible (needs blue)",
+    ]
+    assert [r.name for r in run] == [
+        "bare_ground_visible",
+        "bare_ground_margin_visible",
+        "open_water",
+        "sediment_laden_water",
+        "unvegetated_land",
+    ]
+
+
+def test_visible_nir_items_run_the_fallback_rules_and_say_which() -> None:
+    # GIVEN a 4-band item (B2 B3 B4 B8, as many published datasets ship Sentinel-2)
+    rules = load_rules()
+    bands = {"blue", "green", "red", "nir"}
+    # WHEN the rules are split
+    run, skipped = rules.runnable(bands)
+    # THEN every SWIR rule is skipped naming swir16 and its stand-in, and the stand-ins run
+    assert "bare_ground (needs swir16; bare_ground_visible runs instead)" in skipped
+    assert "open_water (needs swir16; open_water_visible runs instead)" in skipped
+    assert all("swir16" in s for s in skipped)
+    layers = {"scar", "scar_grow", "water", "turbid", "built_up", "open_land"}
+    assert {r.layer for r in run} == layers
+    assert rules.fallbacks_used(bands) == [r.name for r in run if r.fallback_for]
+    # and a full item runs no fallback at all
+    full = {"blue", "green", "red", "nir", "swir16", "swir22"}
+    assert rules.fallbacks_used(full) == []
+    assert rules.runnable(full)[1] == []
+
+
+def test_a_fallback_must_stand_in_for_a_primary_rule_of_the_same_layer() -> None:
+    data = _default()
+    stand_in = next(r for r in data["rules"] if r.get("fallback_for"))
+    stand_in["fallback_for"] = "no_such_rule"
+    with pytest.raises(RuleSetError, match="fallback for 'no_such_rule'"):
+        parse_rules(data)
+    data = _default()
+    stand_in = next(r for r in data["rules"] if r.get("fallback_for"))
+    stand_in["layer"] = "water" if stand_in["layer"] != "water" else "scar"
+    with pytest.raises(RuleSetError, match="a fallback must write the same"):
+        parse_rules(data)
 
 
 @pytest.mark.parametrize(
@@ -54,7 +98,7 @@ def test_rules_are_skipped_when_their_bands_are_missing() -> None:
             r"objects\.min_mapping_unit_m2.*-5",
         ),
         (lambda d: d["objects"].update(mmu=5), r"objects\.mmu.*Extra inputs"),
-        (lambda d: d["rules"].append(dict(d["rules"][0])), r"repeated: \['fresh_bare_soil'\]"),
+        (lambda d: d["rules"].append(dict(d["rules"][0])), r"repeated: \['bare_ground'\]"),
         (lambda d: d["rules"][1].update(layer="lake"), r"rules\.1\.layer.*\"lake\""),
         (lambda d: d.pop("rules"), r"rules: Field required"),
         (lambda d: d["tracking"].update(growth_ratio=0.9), r"tracking\.growth_ratio.*0\.9"),

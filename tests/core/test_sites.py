@@ -21,7 +21,6 @@ from asm_core.results import write_atomic
 from asm_core.rules import load_rules
 from asm_core.schema import SITE_OBSERVATIONS
 from asm_core.sites import (
-    TrackingSettings,
     build_site_tables,
     observations,
     site_rows,
@@ -90,7 +89,7 @@ def _states(rows: list[dict[str, Any]], site: str) -> list[str]:
 
 
 def test_states_follow_detections_and_clouds_are_unobserved() -> None:
-    settings = TrackingSettings()
+    settings = load_rules().tracking
     sites = track(_history(), settings)
     assert len(sites) == 3
     by_first = {s.footprint.centroid.x.__round__(2): s for s in sites}
@@ -111,7 +110,7 @@ def test_states_follow_detections_and_clouds_are_unobserved() -> None:
 
 
 def test_ids_are_the_same_whatever_the_order_of_the_detections() -> None:
-    settings = TrackingSettings()
+    settings = load_rules().tracking
     first = sorted(s.site_id for s in track(_history(), settings))
     shuffled = _history()
     random.Random(4).shuffle(shuffled)
@@ -124,8 +123,8 @@ def test_a_site_within_the_tolerance_is_the_same_site() -> None:
         _detection(DAYS[0], "x", _square(-1.8, 6.0, 100)),
         _detection(DAYS[1], "y", _square(-1.8 + 140 / 111_320, 6.0, 100)),  # 40 m gap
     ]
-    assert len(track(near, TrackingSettings(match_distance_m=60))) == 1
-    assert len(track(near, TrackingSettings(match_distance_m=20))) == 2
+    assert len(track(near, load_rules().tracking.model_copy(update={"match_distance_m": 60}))) == 1
+    assert len(track(near, load_rules().tracking.model_copy(update={"match_distance_m": 20}))) == 2
 
 
 def test_sites_from_a_two_date_scan_are_rebuilt_identically_and_queryable(
@@ -225,7 +224,7 @@ HISTORY_LAYERS = [
 
 
 def _write_history_tables(root: Path) -> None:
-    settings = TrackingSettings()
+    settings = load_rules().tracking
     tracked = track(_history(), settings)
     observed = observations(tracked, RUNS, _clear, settings)
     sites, context = with_context(site_rows(tracked, observed), HISTORY_LAYERS)

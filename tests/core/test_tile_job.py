@@ -191,7 +191,16 @@ def _drop(*names: str) -> Callable[[dict], None]:
     ("dropped", "status", "skipped"),
     [
         (("swir22",), "ok", []),
-        (("blue",), "ok", ["fresh_bare_soil", "bare_soil_margin", "built_up"]),
+        (
+            ("blue",),
+            "ok",
+            [
+                "bare_ground (needs blue; bare_ground_visible runs instead)",
+                "bare_ground_margin (needs blue; bare_ground_margin_visible runs instead)",
+                "built_up (needs blue)",
+                "built_up_visible (needs blue)",
+            ],
+        ),
         (("scl",), "ok", []),
         (("blue", "green", "red", "nir", "swir16", "swir22"), "failed", []),
     ],
@@ -211,7 +220,7 @@ def test_missing_bands_skip_rules_and_say_so(
         b for b in ("blue", "green", "red", "nir", "swir16", "swir22", "scl") if b in dropped
     ]
     if status == "failed":
-        assert "no usable bands" in (run.error or "")
+        assert "too few for any rule: bare_ground (needs blue, green" in (run.error or "")
     else:
         assert row["rules_skipped"] == skipped
 

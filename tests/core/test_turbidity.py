@@ -10,7 +10,7 @@ import pytest
 import shapely
 
 from asm_core.context import ContextLayer
-from asm_core.rules import TrackingSettings
+from asm_core.rules import load_rules
 from asm_core.turbidity import turbidity_alerts
 from asm_core.vectorize import WGS84, reproject
 
@@ -18,7 +18,7 @@ UTM = "EPSG:32630"
 X0, Y0 = 600_000.0, 700_000.0  # Ghana
 NOW = datetime(2024, 11, 2, 10, 42, tzinfo=UTC)
 YEAR_BEFORE = datetime(2023, 11, 8, 10, 42, tzinfo=UTC)
-SETTINGS = TrackingSettings()
+SETTINGS = load_rules().tracking
 
 
 def _lonlat(geom: shapely.Geometry) -> shapely.Geometry:
