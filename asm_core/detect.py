@@ -79,7 +79,7 @@ class SceneDetections:
     suppressed: dict[str, int] = field(default_factory=dict)
     rescued_pond_pixels: int = 0
     #: share of the valid pixels that are bare ground: how open the landscape is
-    bare_share: float | None = None
+    open_share: float | None = None
 
 
 @dataclass
@@ -320,8 +320,8 @@ def detect_objects(
     reach_union = shapely.union_all([r.metric for r in reaches]) if reaches else None
     settings, o = rules.confidence, rules.objects
     factor = settings.fallback_factor if fallback else 1.0
-    bare_share = _bare_share(layers)
-    signs_needed = settings.signs_needed(bare_share)
+    open_share = _open_share(layers)
+    signs_needed = settings.signs_needed(open_share)
     site_centroids = []
     for members in d.sites(scars + ponds):
         site_scars = [m for m in members if m.cls == "mining_scar"]
@@ -372,11 +372,11 @@ def detect_objects(
         out.append(_detection(r, item_id, rules.content_hash, None, confidence, agreeing))
     out.sort(key=lambda det: (det.cls, det.detection_id))
     return SceneDetections(
-        out, dict(sorted(d.suppressed.items())), layers.rescued_pond_pixels, bare_share
+        out, dict(sorted(d.suppressed.items())), layers.rescued_pond_pixels, open_share
     )
 
 
-def _bare_share(layers: SceneLayers) -> float:
+def _open_share(layers: SceneLayers) -> float:
     """Share of the scene's valid pixels that are open land (no vegetation cover)."""
     open_land, valid = layers.layers.get("open_land"), layers.valid.count()
     return round(open_land.count() / valid, 4) if open_land is not None and valid else 0.0

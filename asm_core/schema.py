@@ -86,7 +86,9 @@ TILE_RUNS = pa.schema(
         pa.field("suppressed", pa.map_(pa.string(), pa.int32())),
         pa.field("rescued_pond_pixels", pa.int64()),
         # share of the valid pixels that are bare ground (how open the landscape is)
-        pa.field("bare_share", pa.float64()),
+        pa.field("open_share", pa.float64()),
+        # rule bounds this scene's own statistics tightened (asm_core/scene_statistics.py)
+        pa.field("scene_thresholds", pa.map_(pa.string(), pa.float64())),
         pa.field("bytes_read", pa.int64()),
         pa.field("source", pa.string()),
         pa.field("aoi", pa.list_(pa.float64())),

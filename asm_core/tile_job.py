@@ -41,6 +41,7 @@ from asm_core.results import (
     write_atomic,
 )
 from asm_core.rules import RuleSet
+from asm_core.scene_statistics import scene_rules, scene_statistics
 from asm_core.sentinel2 import REFLECTANCE_BANDS
 from asm_core.stac import SceneItem
 from asm_core.vectorize import WGS84, crs_key, metric_geometry, reproject, utm_zone_of
@@ -184,7 +185,8 @@ def _base_row(item: SceneItem, rules: RuleSet) -> dict[str, Any]:
         "boa_offset_detail": None,
         "suppressed": [],
         "rescued_pond_pixels": 0,
-        "bare_share": None,
+        "open_share": None,
+        "scene_thresholds": [],
         "bytes_read": 0,
         "source": item.source,
         "aoi": None,
@@ -255,6 +257,11 @@ def run_item(
             with rasterio.Env(GDAL_CACHEMAX=STRIP_CACHE_BYTES):
                 offset = _offset_decision(item, files)
                 row.update(tile_background(files, item.bands, offset.dn_offset))
+                scene = scene_statistics(
+                    files, item.bands, offset.dn_offset, runnable, rules.scene.sample_pixels
+                )
+                runnable, thresholds = scene_rules(rules, runnable, scene)
+                row["scene_thresholds"] = list(thresholds.items())
                 composite = _baseline(baseline, item, files, row)
                 stage("open")
                 pixels = ScenePixels(files, item.bands, offset.dn_offset)
@@ -311,7 +318,7 @@ def run_item(
                 sites=len({r["site_id"] for r in rows if r["site_id"]}),
                 suppressed=list(found.suppressed.items()),
                 rescued_pond_pixels=found.rescued_pond_pixels,
-                bare_share=found.bare_share,
+                open_share=found.open_share,
             )
             stage("write")
             if quicklook_dir is not None:

@@ -36,12 +36,19 @@ class _Strict(BaseModel):
 
 
 class Condition(_Strict):
-    """One comparison: an index or a band reflectance against thresholds."""
+    """One comparison: an index or a band reflectance against thresholds.
+
+    ``lt_quantile``/``gt_quantile`` make a bound scene-relative: where open land is common,
+    the bound tightens to that quantile of the operand over the scene's open land
+    (asm_core/scene_statistics.py); ``lt``/``gt`` stay the limits it never passes.
+    """
 
     index: IndexName | None = None
     band: BandName | None = None
     gt: float | None = None
     lt: float | None = None
+    gt_quantile: float | None = Field(None, gt=0, lt=1)
+    lt_quantile: float | None = Field(None, gt=0, lt=1)
 
     @model_validator(mode="after")
     def _one_operand_and_a_bound(self) -> Condition:
@@ -51,6 +58,11 @@ class Condition(_Strict):
             raise ValueError("give at least one bound, 'gt' or 'lt'")
         if self.gt is not None and self.lt is not None and self.gt >= self.lt:
             raise ValueError(f"'gt' {self.gt} must be below 'lt' {self.lt}")
+        for side in ("gt", "lt"):
+            if getattr(self, f"{side}_quantile") is not None and getattr(self, side) is None:
+                raise ValueError(
+                    f"'{side}_quantile' needs '{side}' too: the fixed bound it never passes"
+                )
         return self
 
     @property
@@ -119,6 +131,15 @@ class LookalikeSettings(_Strict):
     cloud_ring_invalid_min: float = Field(ge=0, le=1)
     #: a site darker than this (mean of B2 B3 B4 B8 reflectance) is charcoal, not soil
     burn_brightness_max: float = Field(ge=0, le=1)
+
+
+class SceneSettings(_Strict):
+    """How a scene's own statistics are sampled and when they make bounds relative."""
+
+    #: pixels sampled from the COG overviews (asm_core/scene_statistics.py)
+    sample_pixels: int = Field(ge=1000)
+    #: quantile bounds apply where open land covers at least this share of the sample
+    relative_open_share: float = Field(ge=0, le=1)
 
 
 class TrackingSettings(_Strict):
@@ -207,13 +228,13 @@ class ConfidenceSettings(_Strict):
     min_asm_cues_where_bare_is_rare: int = Field(ge=0)
     #: bare ground is rare where open land (the ``open_land`` layer) covers less than this
     #: share of a scene's valid pixels
-    rare_bare_share: float = Field(ge=0, le=1)
+    rare_open_share: float = Field(ge=0, le=1)
     #: confidence multiplier of sites found with fallback rules (e.g. no SWIR bands)
     fallback_factor: float = Field(gt=0, le=1)
 
-    def signs_needed(self, bare_share: float) -> int:
-        """Signs of digging a site needs in a scene whose bare ground covers ``bare_share``."""
-        if bare_share < self.rare_bare_share:
+    def signs_needed(self, open_share: float) -> int:
+        """Signs of digging a site needs in a scene whose open land covers ``open_share``."""
+        if open_share < self.rare_open_share:
             return self.min_asm_cues_where_bare_is_rare
         return self.min_asm_cues
 
@@ -238,6 +259,7 @@ class RuleSet(_Strict):
     objects: ObjectSettings
     lookalikes: LookalikeSettings
     confidence: ConfidenceSettings
+    scene: SceneSettings
     tracking: TrackingSettings
 
     @model_validator(mode="after")

@@ -28,6 +28,7 @@ from asm_core.synthetic.atmosphere import (
 )
 from asm_core.synthetic.confounders import add_confounders
 from asm_core.synthetic.landscape import Landscape
+from asm_core.synthetic.landscapes import LANDSCAPES, draw_landscape
 from asm_core.synthetic.spectra import BANDS
 from asm_core.vectorize import mask_to_polygon, reproject
 
@@ -55,6 +56,8 @@ class SceneSpec:
     sites: int | None = None
     origin: tuple[float, float] | None = None
     item_id: str | None = None
+    #: what the scene shows (asm_core/synthetic/landscapes.py); ``forest`` is the default
+    landscape: str = "forest"
 
     def validate(self) -> None:
         if not MIN_SIZE <= self.size <= MAX_SIZE:
@@ -64,6 +67,10 @@ class SceneSpec:
         if self.baseline is not None and self.baseline not in BASELINES:
             raise SyntheticSceneError(
                 f"baseline {self.baseline!r} unknown; use one of {', '.join(BASELINES)}"
+            )
+        if self.landscape not in LANDSCAPES:
+            raise SyntheticSceneError(
+                f"landscape {self.landscape!r} unknown; use one of {', '.join(LANDSCAPES)}"
             )
         utm = 32601 <= self.epsg <= 32660 or 32701 <= self.epsg <= 32760
         if not utm and self.epsg != 4326:
@@ -75,15 +82,18 @@ class SceneSpec:
 def _landscape(spec: SceneSpec, rng: np.random.Generator) -> tuple[Landscape, int]:
     land = Landscape(spec.size, rng)
     density = (spec.size / 2048) ** 2
-    land.add_river(amplitude=rng.uniform(0.04, 0.12) * spec.size)
-    add_confounders(land, density)
     n_sites = (
         0
         if spec.lookalikes_only
         else (spec.sites if spec.sites is not None else max(2, round(8 * density)))
     )
-    for k in range(n_sites):
-        land.add_site(near_river=(k % 2 == 0) and not spec.lookalikes_only)
+    if spec.landscape == "forest":
+        land.add_river(amplitude=rng.uniform(0.04, 0.12) * spec.size)
+        add_confounders(land, density)
+        for k in range(n_sites):
+            land.add_site(near_river=(k % 2 == 0) and not spec.lookalikes_only)
+    else:
+        draw_landscape(land, spec.landscape, density, n_sites)
     n_clouds = spec.clouds if spec.clouds is not None else int(rng.integers(0, 3))
     add_clouds(land, round(n_clouds * max(1.0, density)))
     cloudy = np.isin(land.scl, CLOUDY_SCL)
@@ -326,11 +336,18 @@ def write_scene(spec: SceneSpec, out_dir: Path) -> WrittenScene:
 
 
 def generate_set(
-    out_dir: Path, seeds: list[int], size: int, lookalikes_only: bool = False
+    out_dir: Path,
+    seeds: list[int],
+    size: int,
+    lookalikes_only: bool = False,
+    landscape: str = "forest",
 ) -> list[WrittenScene]:
     """Several scenes plus one combined ``truth.geojson`` at the top of ``out_dir``."""
     scenes = [
-        write_scene(SceneSpec(seed=s, size=size, lookalikes_only=lookalikes_only), out_dir)
+        write_scene(
+            SceneSpec(seed=s, size=size, lookalikes_only=lookalikes_only, landscape=landscape),
+            out_dir,
+        )
         for s in seeds
     ]
     truth = [f for scene in scenes for f in scene.truth]

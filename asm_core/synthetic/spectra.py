@@ -33,6 +33,20 @@ SPECTRA: dict[str, tuple[float, float, float, float, float, float]] = {
     "granite": (0.200, 0.220, 0.240, 0.280, 0.330, 0.290),
     "cloud": (0.500, 0.500, 0.500, 0.550, 0.400, 0.280),
     "haze": (0.040, 0.032, 0.024, 0.012, 0.004, 0.002),
+    # dry-season savanna: reddish bare ground with dry grass (NDVI ~0.2)
+    "dry_savanna": (0.075, 0.105, 0.150, 0.230, 0.330, 0.270),
+    # alluvial-gold tailings of the Amazon and Guiana Shield: pale quartz sand, kaolinite-rich
+    # fines (2.2 um absorption: SWIR2 below SWIR1) and grey alluvium; B4/B3 1.1-1.15
+    "quartz_sand": (0.200, 0.240, 0.270, 0.310, 0.370, 0.320),
+    "kaolinite_tailings": (0.170, 0.200, 0.225, 0.270, 0.360, 0.250),
+    "grey_alluvium": (0.090, 0.110, 0.125, 0.170, 0.240, 0.200),
+    # pit ponds coloured by suspended kaolinite (turquoise, green peak)
+    "turquoise_pond": (0.085, 0.135, 0.105, 0.055, 0.025, 0.015),
+    # the wet floor or shadow of a pit or shaft at 10 m
+    "pit_floor": (0.040, 0.050, 0.055, 0.070, 0.060, 0.045),
+    # dry-season farmland: pale stubble fields and flooded paddies with young rice
+    "pale_field_soil": (0.110, 0.140, 0.170, 0.240, 0.320, 0.270),
+    "paddy": (0.050, 0.075, 0.060, 0.110, 0.060, 0.035),
 }
 
 #: Sensor noise (reflectance, 1 sigma) per band: of the order of S2 MSI noise at typical radiance.
