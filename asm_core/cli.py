@@ -33,6 +33,7 @@ from asm_core.sql import QueryError, bind, parse_query, read_query_file, run_que
 from asm_core.stac import SceneItem, load_item
 from asm_core.state_evaluation import confusion_table, evaluate_states
 from asm_core.synthetic import SceneSpec, generate_set, write_scene
+from asm_core.synthetic.landscapes import LANDSCAPES
 from asm_core.synthetic.scene import BASELINES, MAX_SIZE, MIN_SIZE
 from asm_core.synthetic.series import MAX_DATES, SeriesSpec, write_series
 from asm_core.tile_job import TileRun, run_item
@@ -145,6 +146,14 @@ def detect(
 )
 @click.option("--lookalikes-only", is_flag=True, help="Plant look-alikes but no mining site.")
 @click.option(
+    "--landscape",
+    type=click.Choice(LANDSCAPES),
+    default="forest",
+    show_default=True,
+    help="West African forest, Amazon alluvial gold (pale tailings, pit ponds), dry-season "
+    "savanna, or dry-season farmland (a mosaic of adjacent fields).",
+)
+@click.option(
     "--baseline",
     type=click.Choice(BASELINES),
     default=None,
@@ -181,6 +190,7 @@ def synth(
     size: int,
     count: int,
     lookalikes_only: bool,
+    landscape: str,
     baseline: str | None,
     epsg: str,
     dates: int,
@@ -202,7 +212,9 @@ def synth(
         click.echo(f"truth: {out / 'site_states.csv'} and {out / 'truth_sites.geojson'}")
         return
     if baseline is None and epsg == "32630":
-        scenes = generate_set(out, list(range(seed, seed + count)), size, lookalikes_only)
+        scenes = generate_set(
+            out, list(range(seed, seed + count)), size, lookalikes_only, landscape
+        )
     else:
         scenes = [
             write_scene(
@@ -210,6 +222,7 @@ def synth(
                     seed=s,
                     size=size,
                     lookalikes_only=lookalikes_only,
+                    landscape=landscape,
                     baseline=baseline,
                     epsg=int(epsg),
                 ),

@@ -43,6 +43,19 @@ class SiteCues:
     texture: float | None = None  # p75 of the local brightness variation inside the scars
     ndvi_drop: float | None = None  # from the same-season baseline, when there is one
 
+    def measured(self) -> dict[str, float | None]:
+        """What each cue measured, in its own unit (the scores are these on their ramps)."""
+        return {
+            "bare_ground": self.bsi_mean,
+            "iron_oxide": self.ferric_mean,
+            "vegetation_contrast": self.ring_ndvi,
+            "ponds": float(self.ponds),
+            "pitted_texture": self.texture,
+            "irregular_shape": self.rectangularity,
+            "turbid_water_near": 1.0 if self.turbid_water_near else 0.0,
+            "vegetation_loss": self.ndvi_drop,
+        }
+
 
 def site_cue_scores(cues: SiteCues, ramps: CueRamps) -> dict[str, float]:
     """Score each independent cue of a mining site (vegetation loss only with a baseline)."""
@@ -86,6 +99,18 @@ def combine(scores: Mapping[str, float], weights: ConfidenceWeights) -> tuple[fl
 def digging_signs(scores: Mapping[str, float], settings: ConfidenceSettings) -> list[str]:
     """The cues that tell this site from ordinary bare ground and agree."""
     return sorted(c for c in settings.asm_cues if scores.get(c, 0.0) >= AGREES)
+
+
+def signs_count(signs: list[str], cues: SiteCues, settings: ConfidenceSettings) -> int:
+    """How many signs of digging a site shows: a sign measured at or beyond its
+    ``strong_signs`` level (far beyond anything ordinary ground shows) counts twice."""
+    measured = cues.measured()
+    strong = sum(
+        1
+        for cue, level in settings.strong_signs.items()
+        if cue in signs and (measured.get(cue) or 0.0) >= level
+    )
+    return len(signs) + strong
 
 
 def turbid_confidence(

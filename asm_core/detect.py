@@ -28,6 +28,7 @@ from asm_core.confidence import (
     SiteCues,
     combine,
     digging_signs,
+    signs_count,
     site_cue_scores,
     turbid_confidence,
 )
@@ -344,7 +345,7 @@ def detect_objects(
             ndvi_drop=None if before is None or now is None else before - now,
         )
         scores = site_cue_scores(cues, settings.ramps)
-        if len(digging_signs(scores, settings)) < signs_needed:
+        if signs_count(digging_signs(scores, settings), cues, settings) < signs_needed:
             d.suppressed["bare_ground_only"] += 1
             continue
         brightness = _weighted_extra(site_scars, "brightness")

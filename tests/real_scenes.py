@@ -118,8 +118,8 @@ def _item(
     name: str, date: str, epsg: int, assets: dict[str, dict], transform: Affine, shape: tuple
 ) -> dict[str, Any]:
     height, width = shape
-    x0, y0 = transform * (0, 0)
-    x1, y1 = transform * (width, height)
+    x0, y0 = transform @ (0, 0)
+    x1, y1 = transform @ (width, height)
     footprint = reproject_geometry(
         box(min(x0, x1), min(y0, y1), max(x0, x1), max(y0, y1)), f"EPSG:{epsg}", WGS84
     )
@@ -235,8 +235,8 @@ def _lookalikes(label: dict[str, Any], item: dict[str, Any]) -> tuple[Lookalike,
     out = []
     for b in boxes:
         (r0, r1), (c0, c1) = b["rows"], b["cols"]
-        x0, y0 = transform * (c0, r0)
-        x1, y1 = transform * (c1, r1)
+        x0, y0 = transform @ (c0, r0)
+        x1, y1 = transform @ (c1, r1)
         geometry = box(min(x0, x1), min(y0, y1), max(x0, x1), max(y0, y1))
         out.append(Lookalike(b["kind"], reproject_geometry(geometry, f"EPSG:{epsg}", WGS84)))
     return tuple(out)

@@ -226,6 +226,8 @@ class ConfidenceSettings(_Strict):
     #: ... or this many in a scene where bare ground is rare (a forest, wet-season farmland):
     #: there, ground cut out of the vegetation is itself unusual
     min_asm_cues_where_bare_is_rare: int = Field(ge=0)
+    #: a sign measured at or beyond this level (in the cue's own unit) counts as two
+    strong_signs: dict[Cue, float]
     #: bare ground is rare where open land (the ``open_land`` layer) covers less than this
     #: share of a scene's valid pixels
     rare_open_share: float = Field(ge=0, le=1)

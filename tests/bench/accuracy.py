@@ -1,11 +1,16 @@
-"""Detection accuracy on a synthetic evaluation set the tests never use.
+"""Detection accuracy on synthetic evaluation sets the tests never use, per landscape.
 
-Generates N scenes with planted sites and look-alikes plus M look-alike-only scenes (seeds from
-9200 and 9700, which no test uses), runs `asm detect` and `asm evaluate` on each set, and prints
-the scores next to the bars of issue 2. The last line is one JSON object.
+SYNTHETIC: these scenes come from our own generator, which was written with the detector in
+mind; they check mechanics (every stage works in every landscape), not accuracy on real imagery.
+The real-imagery figures come from `python tests/bench/real.py`.
 
-    python tests/bench/accuracy.py            # 10 + 5 scenes of 2048² px (a few minutes)
-    python tests/bench/accuracy.py --scenes 3 --lookalike-scenes 2 --size 1024   # quick look
+For each landscape (West African forest, Amazon alluvial gold, dry-season savanna, dry-season
+farmland) N scenes with planted sites and look-alikes, and M look-alike-only scenes (seeds from
+9200 up, which no test uses), are run through `asm detect` and `asm evaluate`; the scores are
+printed next to the bars of issue 12. The last line is one JSON object.
+
+    python tests/bench/accuracy.py            # 4 landscapes x (4 + 2) scenes of 2048² px
+    python tests/bench/accuracy.py --scenes 2 --lookalike-scenes 1 --size 1024   # quick look
 """
 
 from __future__ import annotations
@@ -21,68 +26,92 @@ from asm_command import run_asm
 
 from asm_core.evaluate import evaluate
 
-BARS = {"recall": 0.90, "precision": 0.90, "pixel_iou": 0.70, "false_sites_per_100km2": 1.0}
+#: Issue 12's bars for synthetic held-out scenes, per landscape.
+BARS = {"recall": 0.85, "precision": 0.80, "pixel_iou": 0.5, "false_sites_per_100km2": 2.0}
+LANDSCAPES = {"forest": 9200, "amazon": 9400, "savanna": 9500, "farmland": 9600}
+
+
+def _score(work: Path, name: str, seed: int, count: int, size: int, extra: list[str]) -> dict:
+    scenes, results = work / f"{name}-scenes", work / f"{name}-results"
+    run_asm(
+        "synth",
+        "--out",
+        str(scenes),
+        "--seed",
+        str(seed),
+        "--count",
+        str(count),
+        "--size",
+        str(size),
+        *extra,
+    )
+    items = sorted(str(p) for p in scenes.glob("*/*_L2A.json"))
+    run_asm("detect", *items, "--out", str(results))
+    return evaluate(scenes / "truth.geojson", results).as_dict()
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--scenes", type=int, default=10)
-    parser.add_argument("--lookalike-scenes", type=int, default=5)
+    parser.add_argument("--scenes", type=int, default=4)
+    parser.add_argument("--lookalike-scenes", type=int, default=2)
     parser.add_argument("--size", type=int, default=2048)
     parser.add_argument("--work", type=Path, default=Path(".cache/bench-accuracy"))
     args = parser.parse_args()
     shutil.rmtree(args.work, ignore_errors=True)
     args.work.mkdir(parents=True)
     started = time.perf_counter()
-    figures = {}
-    for name, seed, count, lookalikes in (
-        ("mixed", 9200, args.scenes, False),
-        ("lookalikes", 9700, args.lookalike_scenes, True),
-    ):
-        scenes, results = args.work / f"{name}-scenes", args.work / f"{name}-results"
-        extra = ["--lookalikes-only"] if lookalikes else []
-        run_asm(
-            "synth",
-            "--out",
-            str(scenes),
-            "--seed",
-            str(seed),
-            "--count",
-            str(count),
-            "--size",
-            str(args.size),
-            *extra,
+    figures: dict[str, dict] = {}
+    for landscape, seed in LANDSCAPES.items():
+        kind = ["--landscape", landscape]
+        mixed = _score(args.work, landscape, seed, args.scenes, args.size, kind)
+        clean = _score(
+            args.work,
+            f"{landscape}-lookalikes",
+            seed + 50,
+            args.lookalike_scenes,
+            args.size,
+            [*kind, "--lookalikes-only"],
         )
-        items = sorted(str(p) for p in scenes.glob("*/*_L2A.json"))
-        run_asm("detect", *items, "--out", str(results))
-        figures[name] = evaluate(scenes / "truth.geojson", results).as_dict()
-    mixed, clean = figures["mixed"], figures["lookalikes"]
+        figures[landscape] = {
+            "recall": mixed["recall"],
+            "precision": mixed["precision"],
+            "pixel_iou": mixed["pixel_iou"],
+            "sites_in_scope": mixed["truth_sites_in_scope"],
+            "false_sites_per_100km2": clean["false_sites_per_100km2"],
+            "lookalike_area_km2": clean["area_km2"],
+            "turbid": mixed["turbid"],
+            "confusion": mixed["confusion"],
+        }
+    checks = {}
+    print("SYNTHETIC (our own generator): mechanics, not accuracy on real imagery", file=sys.stderr)
+    print(
+        f"{'landscape':<10}{'sites':>6}{'recall':>8}{'prec.':>7}{'IoU':>7}{'false/100km²':>14}",
+        file=sys.stderr,
+    )
+    for name, f in figures.items():
+        iou = f["pixel_iou"] or 0.0
+        checks[name] = (
+            f["recall"] >= BARS["recall"]
+            and f["precision"] >= BARS["precision"]
+            and iou >= BARS["pixel_iou"]
+            and f["false_sites_per_100km2"] <= BARS["false_sites_per_100km2"]
+        )
+        print(
+            f"{name:<10}{f['sites_in_scope']:>6}{f['recall']:>8.3f}{f['precision']:>7.3f}"
+            f"{iou:>7.3f}{f['false_sites_per_100km2']:>14.2f}  "
+            f"{'meets' if checks[name] else 'MISSES'} the bars {BARS}",
+            file=sys.stderr,
+        )
     summary = {
-        "scenes": args.scenes,
-        "lookalike_scenes": args.lookalike_scenes,
+        "synthetic": True,
+        "scenes_per_landscape": args.scenes,
+        "lookalike_scenes_per_landscape": args.lookalike_scenes,
         "size_px": args.size,
-        "recall": mixed["recall"],
-        "precision": mixed["precision"],
-        "f1": mixed["f1"],
-        "pixel_iou": mixed["pixel_iou"],
-        "labelled_sites_in_scope": mixed["truth_sites_in_scope"],
-        "out_of_scope": mixed["out_of_scope"],
-        "false_sites_per_100km2_lookalikes_only": clean["false_sites_per_100km2"],
-        "lookalike_area_km2": clean["area_km2"],
-        "turbid": mixed["turbid"],
-        "confusion": mixed["confusion"],
+        "landscapes": figures,
+        "bars": BARS,
+        "bars_met": checks,
         "seconds": round(time.perf_counter() - started, 1),
     }
-    checks = {
-        "recall": summary["recall"] >= BARS["recall"],
-        "precision": summary["precision"] >= BARS["precision"],
-        "pixel_iou": (summary["pixel_iou"] or 0) >= BARS["pixel_iou"],
-        "false_sites_per_100km2": summary["false_sites_per_100km2_lookalikes_only"]
-        <= BARS["false_sites_per_100km2"],
-    }
-    for key, ok in checks.items():
-        print(f"{key:<28} bar {BARS[key]:<6} {'meets' if ok else 'MISSES'}", file=sys.stderr)
-    summary["bars_met"] = all(checks.values())
     print(json.dumps(summary))
 
 

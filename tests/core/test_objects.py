@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import numpy as np
+import pytest
 from scipy import ndimage
 
 from asm_core.objects import (
@@ -91,3 +92,20 @@ def test_opencv_morphology_equals_scipy_with_background_borders() -> None:
     np.testing.assert_array_equal(clean_mask(mask.copy(), 1, 1, 2), expected)
     for strip_rows in (1, 7, 13):  # strip by strip, in place: the same answer
         np.testing.assert_array_equal(clean_mask(mask.copy(), 1, 1, 2, strip_rows), expected)
+
+
+def test_local_variation_sees_pits_not_a_uniform_parcel_or_its_edge() -> None:
+    from asm_core.objects import local_variation
+
+    region = np.zeros((30, 30), dtype=bool)
+    region[5:25, 5:25] = True
+    flat = np.full(region.shape, 0.2)
+    flat[~region] = 0.6  # bright surroundings: the edge must not count
+    pitted = flat.copy()
+    pitted[8:22:3, 8:22:3] = 0.04  # 1-px pits among spoil
+    flat_cv = local_variation(flat, region)
+    pitted_cv = local_variation(pitted, region)
+    # only pixels whose whole 3x3 window is in the region are measured
+    assert np.isnan(flat_cv[5, 5]) and np.isfinite(flat_cv[6, 6])
+    assert np.nanmax(flat_cv) == pytest.approx(0.0, abs=1e-9)
+    assert np.nanpercentile(pitted_cv, 75) > 0.25
