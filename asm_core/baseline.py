@@ -3,58 +3,137 @@ ground that was always bare.
 
 For an item, the baseline looks are the items of the same MGRS tile acquired within
 ``baseline_days`` of the same date a year earlier (the same season: a savanna in the dry
-season is judged against the dry season). They are stacked with stackstac over the time axis
-on the item's own grid at 20 m, cloud, shadow and nodata are masked from the SCL, and the
-per-pixel median NDVI over the looks is the baseline composite. During detection every
-candidate site gets the composite's mean NDVI under its scars: a large drop from then to now
-is the ``vegetation_loss`` cue (it raises the confidence of a newly cut scar); a site that was
-already bare then is not news when first seen (:mod:`asm_core.alerts`) - the commonest false
-alarm is permanently bare ground (crusts, outcrops, old workings) found for the first time.
+season is judged against the dry season). Each is opened on the item's CRS, and only the windows
+around the candidate sites a decision needs are read (asm_core/detect.py asks for a site whose
+fate the vegetation-loss sign could change, and for every site kept), at 20 m from the COG
+overviews: red and NIR, masked by the look's SCL (cloud, shadow, no data) where it has one and
+by its nodata alone where it has none (annual composites and most published datasets ship no
+SCL). The per-pixel median NDVI over the looks is the baseline composite under the site: a large
+drop from then to now is the ``vegetation_loss`` sign; a site that was already bare then is not
+news when first seen (:mod:`asm_core.alerts`) - the commonest false alarm is permanently bare
+ground (crusts, outcrops, old workings) found for the first time.
+
+Reading windows rather than whole tiles keeps the cost of the extra looks proportional to the
+candidates: a full tile of three looks read whole cost 13.7 CPU-s and 880 MB with stackstac.
 """
 
 from __future__ import annotations
 
 import warnings
 from collections.abc import Sequence
-from dataclasses import dataclass
+from contextlib import ExitStack
+from dataclasses import dataclass, field
 from datetime import timedelta
 from typing import Any
 
 import numpy as np
 import numpy.typing as npt
+import rasterio
 import shapely
 from affine import Affine
+from rasterio.enums import Resampling
+from rasterio.errors import RasterioError
+from rasterio.windows import from_bounds
 
+from asm_core.errors import AsmError
+from asm_core.reader import RetryPolicy, gdal_path
 from asm_core.reflectance import decide_boa_offset
 from asm_core.stac import SceneItem
 
-#: The baseline composite's pixel, in metres (a quarter of the pixels of 10 m, and what the
-#: SCL comes at).
+#: The baseline's pixel, in metres (a quarter of the pixels of 10 m, and what the SCL comes at).
 BASELINE_RESOLUTION_M = 20.0
 #: Scene classes that are not ground seen clearly: nodata, saturated, shadow, cloud, cirrus.
 MASKED_SCL = (0, 1, 3, 8, 9, 10)
 NDVI_BANDS = ("red", "nir")
-CACHE_BYTES = 64 * 2**20
-STRIP_ROWS = 512  # of the 20 m grid: 3 looks × 3 bands × 512 × 5490 float32 = 100 MB
 
 
-@dataclass(frozen=True)
+@dataclass
+class _Look:
+    item_id: str
+    bands: dict[str, rasterio.DatasetReader]  # red, nir and, when the look has it, scl
+    dn_offset: int
+    scale: dict[str, float]
+
+
+@dataclass
 class BaselineNdvi:
-    """Median NDVI of the baseline looks on the item's grid coarsened by ``factor``."""
+    """The baseline looks, open for windowed reads on the item's grid (``transform``), read at
+    ``factor`` fine pixels per baseline pixel."""
 
-    ndvi: npt.NDArray[np.float16]  # NaN where no look saw the ground
+    transform: Affine
     factor: int
-    looks: list[str]  # item ids stacked
+    opened: list[_Look]
+    #: looks given or searched but not used, each with its reason
+    skipped: list[str] = field(default_factory=list)
+    retry: RetryPolicy = field(default_factory=RetryPolicy)
+
+    @property
+    def looks(self) -> list[str]:
+        """Item ids of the looks in the composite."""
+        return [look.item_id for look in self.opened]
+
+    def composite(self, rows: slice, cols: slice) -> tuple[npt.NDArray[np.float32], int, int]:
+        """Median NDVI of the looks over a fine-grid crop, on the baseline grid (NaN where no
+        look saw the ground), and the baseline-grid row and column the composite starts at."""
+        f = self.factor
+        r0, c0 = rows.start // f, cols.start // f
+        r1, c1 = -(-rows.stop // f), -(-cols.stop // f)
+        left, top = self.transform @ (c0 * f, r0 * f)
+        right, bottom = self.transform @ (c1 * f, r1 * f)
+        bounds = (min(left, right), min(top, bottom), max(left, right), max(top, bottom))
+        shape = (r1 - r0, c1 - c0)
+        ndvi = []
+        for look in list(self.opened):
+            try:
+                ndvi.append(self._look_ndvi(look, bounds, shape))
+            except (RasterioError, AsmError) as e:  # the look is dropped, not the tile
+                self.opened.remove(look)
+                self.skipped.append(f"{look.item_id}: unreadable ({str(e).splitlines()[0]})")
+        if not ndvi:
+            return np.full(shape, np.nan, dtype=np.float32), r0, c0
+        with warnings.catch_warnings(), np.errstate(all="ignore"):
+            warnings.filterwarnings("ignore", "All-NaN slice", RuntimeWarning)
+            return np.nanmedian(np.stack(ndvi), axis=0).astype(np.float32), r0, c0
+
+    def _look_ndvi(
+        self, look: _Look, bounds: tuple[float, float, float, float], shape: tuple[int, int]
+    ) -> npt.NDArray[np.float32]:
+        def read(name: str) -> npt.NDArray[np.float32]:
+            src = look.bands[name]
+            window = from_bounds(*bounds, transform=src.transform)
+            data = self.retry.run(
+                src.name,
+                "read",
+                lambda: src.read(
+                    1,
+                    window=window,
+                    out_shape=shape,
+                    boundless=True,
+                    fill_value=0,
+                    resampling=Resampling.nearest,
+                ),
+            )
+            return np.asarray(data, dtype=np.float32)
+
+        red, nir = read("red"), read("nir")
+        clear = (red > 0) & (nir > 0)
+        if "scl" in look.bands:
+            clear &= ~np.isin(read("scl"), MASKED_SCL)
+        red = (red - look.dn_offset) * look.scale["red"]
+        nir = (nir - look.dn_offset) * look.scale["nir"]
+        with np.errstate(all="ignore"):
+            return np.where(clear, (nir - red) / (nir + red), np.nan).astype(np.float32)
 
     def mean_under(
         self, rows: slice, cols: slice, mask: npt.NDArray[np.bool_]
     ) -> tuple[float, int]:
         """Sum of the composite's NDVI under a fine-grid crop mask, and how many pixels had
         one (the caller weights and divides)."""
+        composite, r0, c0 = self.composite(rows, cols)
         r, c = np.nonzero(mask)
-        rr, cc = (rows.start + r) // self.factor, (cols.start + c) // self.factor
-        inside = (rr < self.ndvi.shape[0]) & (cc < self.ndvi.shape[1])
-        values = self.ndvi[rr[inside], cc[inside]]
+        rr = (rows.start + r) // self.factor - r0
+        cc = (cols.start + c) // self.factor - c0
+        values = composite[rr, cc]
         known = values[np.isfinite(values)]
         return float(known.sum()), int(known.size)
 
@@ -115,69 +194,48 @@ def look_dict(look: SceneItem) -> dict[str, Any]:
     }
 
 
-def build_baseline(
+def _why_not(look: SceneItem, epsg: int) -> str | None:
+    missing = [b for b in NDVI_BANDS if b not in look.bands]
+    if missing:
+        return f"no {' or '.join(missing)} band"
+    if look.epsg != epsg:
+        return f"in EPSG:{look.epsg}, the item in EPSG:{epsg}"
+    return None
+
+
+def _open(href: str, stack: ExitStack, retry: RetryPolicy) -> rasterio.DatasetReader:
+    dataset: rasterio.DatasetReader = retry.run(
+        href, "opened", lambda: rasterio.open(gdal_path(href))
+    )
+    return stack.enter_context(dataset)
+
+
+def open_baseline(
     looks: Sequence[SceneItem],
     epsg: int,
     transform: Affine,
-    shape: tuple[int, int],
-) -> BaselineNdvi | None:
-    """The median-NDVI composite of ``looks`` over the grid (``transform``, ``shape``, in
-    ``epsg``) of the item being judged; None without a usable look."""
-    usable = [
-        look
-        for look in looks
-        if all(b in look.bands for b in (*NDVI_BANDS, "scl")) and look.epsg == epsg
-    ]
-    if not usable:
-        return None
-    # imported here: stackstac brings xarray, pandas and dask (~100 MB of a job's memory),
-    # which a tile without baseline looks does not need
-    import stackstac
-
+    stack: ExitStack,
+    retry: RetryPolicy | None = None,
+) -> BaselineNdvi:
+    """Open the usable ``looks`` (red and NIR, in the item's CRS ``epsg``; SCL when they have
+    it) for windowed reads on the item's grid ``transform``; the others are listed in
+    ``skipped`` with their reason, as is a look that cannot be opened. Datasets close with
+    ``stack``."""
+    retry = retry or RetryPolicy()
     factor = max(1, round(BASELINE_RESOLUTION_M / abs(transform.a)))
-    height, width = -(-shape[0] // factor), -(-shape[1] // factor)
-    left, top = transform.c, transform.f
-    size = abs(transform.a) * factor
-    stack = stackstac.stack(
-        [look_dict(look) for look in usable],
-        assets=[*NDVI_BANDS, "scl"],
-        epsg=epsg,
-        resolution=size,
-        bounds=(left, top - height * size, left + width * size, top),
-        snap_bounds=False,
-        dtype="float32",
-        fill_value=np.float32(np.nan),
-        rescale=False,  # DN: the BOA offset is decided per look below, as for the scene itself
-        # GDAL's block cache defaults to 5 % of the machine's memory, in every reader thread
-        gdal_env=stackstac.DEFAULT_GDAL_ENV.updated(always={"GDAL_CACHEMAX": CACHE_BYTES}),
-        chunksize=512,  # 3 looks × 3 bands of 512² float32: 9 MB a chunk
-    )
-    # the offset to subtract from each look's DN (processing baseline 04.00 added 1000)
-    offsets = np.array(
-        [
-            decide_boa_offset(
-                look.baseline, look.boa_offset_flag, look.bands, "inconclusive"
-            ).dn_offset
-            for look in usable
-        ],
-        dtype=np.float32,
-    )[:, None, None]
-    data = stack.transpose("time", "band", "y", "x").data
-    composite = np.full((height, width), np.nan, dtype=np.float16)
-    # strip by strip (dask runs each strip's reads on two threads): left to itself, dask reads
-    # every look's every chunk before the first median, ~370 MB per look for a full tile;
-    # float16 keeps NDVI to a thousandth in half the memory (60 MB for a tile at 20 m)
-    for r0 in range(0, height, STRIP_ROWS):
-        strip = np.asarray(
-            data[:, :, r0 : r0 + STRIP_ROWS].compute(scheduler="threads", num_workers=2)
-        )
-        red, nir, scl = strip[:, 0] - offsets, strip[:, 1] - offsets, strip[:, 2]
-        clear = ~np.isin(scl, MASKED_SCL) & np.isfinite(scl) & (red > 0) & (nir > 0)
-        with warnings.catch_warnings(), np.errstate(all="ignore"):
-            # pixels no look saw clearly stay NaN, as intended
-            warnings.filterwarnings("ignore", "All-NaN slice", RuntimeWarning)
-            ndvi = np.where(clear, (nir - red) / (nir + red), np.nan)
-            composite[r0 : r0 + STRIP_ROWS] = np.nanmedian(ndvi, axis=0)
-    if composite.shape != (height, width):
-        raise ValueError(f"baseline grid {composite.shape} is not the expected {(height, width)}")
-    return BaselineNdvi(composite, factor, [look.item_id for look in usable])
+    opened, skipped = [], []
+    for look in looks:
+        reason = _why_not(look, epsg)
+        if reason is not None:
+            skipped.append(f"{look.item_id}: {reason}")
+            continue
+        names = [*NDVI_BANDS, *(["scl"] if "scl" in look.bands else [])]
+        try:
+            bands = {n: _open(look.bands[n].href, stack, retry) for n in names}
+        except (RasterioError, AsmError) as e:
+            skipped.append(f"{look.item_id}: unreadable ({str(e).splitlines()[0]})")
+            continue
+        offset = decide_boa_offset(look.baseline, look.boa_offset_flag, look.bands, "inconclusive")
+        scale = {n: look.bands[n].scale for n in NDVI_BANDS}
+        opened.append(_Look(look.item_id, bands, offset.dn_offset, scale))
+    return BaselineNdvi(transform, factor, opened, skipped, retry)

@@ -19,6 +19,7 @@ from asm_core.context import ContextLayer, load_context, parse_context_option
 from asm_core.errors import AsmError
 from asm_core.evaluate import Evaluation, evaluate
 from asm_core.gdal_settings import read_options
+from asm_core.known_sites import known_site_footprints
 from asm_core.monitor import update_monitoring
 from asm_core.report_html import write_report
 from asm_core.report_text import (
@@ -66,7 +67,15 @@ def _detect_items(
         # the same-season baseline comes from the other items given (a year's looks before)
         looks = baseline_looks(item, items, rules.tracking.baseline_days)
         run = run_item(
-            item, rules, out, read_options(), quicklook_dir=quicklooks, aoi=window, baseline=looks
+            item,
+            rules,
+            out,
+            read_options(),
+            quicklook_dir=quicklooks,
+            aoi=window,
+            baseline=looks,
+            # sites the results folder already tracks on this tile (hysteresis)
+            known_sites=known_site_footprints(out, item.mgrs_tile),
         )
         line = f"  {run.item_id}: {run.status}, {run.detections} detections, {run.seconds:.1f} s"
         click.echo(line + (f" ({run.error})" if run.error else ""), err=True)

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import hashlib
 from collections import Counter
+from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
 
 import numpy as np
@@ -298,6 +299,75 @@ def _baseline_ndvi(baseline: BaselineNdvi | None, scars: list[_Candidate]) -> fl
     return round(total / count, 4) if count else None
 
 
+@dataclass
+class _SiteJudge:
+    """Decides, site by site, whether a group of scars and ponds is a dig (and how sure)."""
+
+    rules: RuleSet
+    baseline: BaselineNdvi | None
+    reach_union: shapely.Geometry | None
+    signs_needed: int
+    factor: float  # confidence multiplier (fallback rules)
+    #: footprints of the sites already tracked here (metric CRS), for hysteresis
+    known: shapely.STRtree | None = None
+
+    def is_known(self, footprint: shapely.Geometry) -> bool:
+        if self.known is None:
+            return False
+        near = self.rules.tracking.match_distance_m
+        return bool(len(self.known.query(footprint, predicate="dwithin", distance=near)))
+
+    def cues(self, members: list[_Candidate], footprint: shapely.Geometry) -> SiteCues:
+        scars = [m for m in members if m.cls == "mining_scar"]
+        biggest = max(scars, key=lambda m: m.crop.pixels)
+        near = self.rules.objects.site_turbid_search_m
+        return SiteCues(
+            bsi_mean=_weighted(scars, "bsi"),
+            ferric_mean=_weighted(scars, "ferric_iron"),
+            ring_ndvi=_ring_ndvi(scars),
+            rectangularity=biggest.rectangularity,
+            ponds=len(members) - len(scars),
+            turbid_water_near=self.reach_union is not None
+            and footprint.distance(self.reach_union) <= near,
+            texture=_weighted_extra(scars, "texture"),
+        )
+
+    def signs(self, cues: SiteCues) -> int:
+        settings = self.rules.confidence
+        scores = site_cue_scores(cues, settings.ramps)
+        return signs_count(digging_signs(scores, settings), cues, settings)
+
+    def judge(
+        self, members: list[_Candidate], footprint: shapely.Geometry
+    ) -> tuple[str | None, float, list[str], float | None]:
+        """(why it is not a dig, or None), confidence, agreeing cues, baseline NDVI. A site
+        already tracked here needs less (``known_site_signs``, ``known_site_min_confidence``)
+        and says so with the ``known_site`` cue."""
+        scars = [m for m in members if m.cls == "mining_scar"]
+        cues = self.cues(members, footprint)
+        known = self.is_known(footprint)
+        settings, objects = self.rules.confidence, self.rules.objects
+        needed = settings.known_site_signs if known else self.signs_needed
+        floor = objects.known_site_min_confidence if known else objects.min_site_confidence
+        before, now = None, _weighted(scars, "ndvi")
+        # the baseline is read (a window per look) only where it can decide, or for a site
+        # that is kept anyway (alerts ask whether it was bare a year before)
+        if self.baseline is not None and self.signs(cues) >= needed - 1:
+            before = _baseline_ndvi(self.baseline, scars)
+            if before is not None and now is not None:
+                cues = replace(cues, ndvi_drop=before - now)
+        if self.signs(cues) < needed:
+            return "bare_ground_only", 0.0, [], before
+        brightness = _weighted_extra(scars, "brightness")
+        if brightness is not None and brightness < self.rules.lookalikes.burn_brightness_max:
+            return "burn_scar", 0.0, [], before
+        confidence, agreeing = combine(site_cue_scores(cues, settings.ramps), settings.weights)
+        confidence = round(confidence * self.factor, 4)
+        if confidence < floor:
+            return "low_confidence", confidence, agreeing, before
+        return None, confidence, sorted([*agreeing, "known_site"]) if known else agreeing, before
+
+
 def detect_objects(
     pixels: ScenePixels,
     layers: SceneLayers,
@@ -306,10 +376,12 @@ def detect_objects(
     pixel_m: float,
     baseline: BaselineNdvi | None = None,
     fallback: bool = False,
+    known_sites: Sequence[shapely.Geometry] = (),
 ) -> SceneDetections:
     """Turn a scene's rule layers into detections (see the module docstring for the steps);
     with a same-season ``baseline``, vegetation lost since then is one more cue. ``fallback``
-    says the layers came from fallback rules (bands missing): confidence is scaled down."""
+    says the layers came from fallback rules (bands missing): confidence is scaled down.
+    ``known_sites`` (in the candidates' metric CRS) are re-detected with less evidence."""
     d = _Detector(pixels, layers, rules, item_id, pixel_m)
     # (running the water pipeline in a thread beside the scars measured no faster, with 60 MB
     # more at the peak: the two compete for the same two cores)
@@ -318,46 +390,29 @@ def detect_objects(
     ponds = d.ponds(small_waters, scars)
     d.measure(scars + ponds + reaches)
     out: list[Detection] = []
-    reach_union = shapely.union_all([r.metric for r in reaches]) if reaches else None
     settings, o = rules.confidence, rules.objects
-    factor = settings.fallback_factor if fallback else 1.0
     open_share = _open_share(layers)
-    signs_needed = settings.signs_needed(open_share)
+    judge = _SiteJudge(
+        rules,
+        baseline,
+        shapely.union_all([r.metric for r in reaches]) if reaches else None,
+        settings.signs_needed(open_share),
+        settings.fallback_factor if fallback else 1.0,
+        shapely.STRtree(list(known_sites)) if known_sites else None,
+    )
     site_centroids = []
     for members in d.sites(scars + ponds):
         site_scars = [m for m in members if m.cls == "mining_scar"]
-        area = sum(m.metric.area for m in members)
-        if not site_scars or area < o.min_mapping_unit_m2:
+        if not site_scars or sum(m.metric.area for m in members) < o.min_mapping_unit_m2:
             d.suppressed["below_mmu"] += 1
             continue
         footprint = shapely.union_all([m.metric for m in members])
-        biggest = max(site_scars, key=lambda m: m.crop.pixels)
-        before, now = _baseline_ndvi(baseline, site_scars), _weighted(site_scars, "ndvi")
-        cues = SiteCues(
-            bsi_mean=_weighted(site_scars, "bsi"),
-            ferric_mean=_weighted(site_scars, "ferric_iron"),
-            ring_ndvi=_ring_ndvi(site_scars),
-            rectangularity=biggest.rectangularity,
-            ponds=len(members) - len(site_scars),
-            turbid_water_near=reach_union is not None
-            and footprint.distance(reach_union) <= o.site_turbid_search_m,
-            texture=_weighted_extra(site_scars, "texture"),
-            ndvi_drop=None if before is None or now is None else before - now,
-        )
-        scores = site_cue_scores(cues, settings.ramps)
-        if signs_count(digging_signs(scores, settings), cues, settings) < signs_needed:
-            d.suppressed["bare_ground_only"] += 1
-            continue
-        brightness = _weighted_extra(site_scars, "brightness")
-        if brightness is not None and brightness < rules.lookalikes.burn_brightness_max:
-            d.suppressed["burn_scar"] += 1
-            continue
-        confidence, agreeing = combine(scores, settings.weights)
-        confidence = round(confidence * factor, 4)
-        if confidence < o.min_site_confidence:
-            d.suppressed["low_confidence"] += 1
+        why_not, confidence, agreeing, before = judge.judge(members, footprint)
+        if why_not is not None:
+            d.suppressed[why_not] += 1
             continue
         site_centroids.append(footprint.centroid)
+        biggest = max(site_scars, key=lambda m: m.crop.pixels)
         site_id = _digest(item_id, rules.content_hash, "site", *biggest.crop.anchor)[:16]
         out.extend(
             replace(

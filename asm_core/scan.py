@@ -18,6 +18,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
+from asm_core.known_sites import known_site_footprints
 from asm_core.plan import Plan, TileDate, item_source
 from asm_core.results import read_table
 from asm_core.rules import RuleSet
@@ -76,7 +77,10 @@ def _tile_job(
     scene = scene_item_from_dict(item, item_source(item))
     try:
         looks = [scene_item_from_dict(b, item_source(b)) for b in baseline]
-        return run_item(scene, rules, Path(out_dir), gdal_options, aoi=aoi, baseline=looks)
+        known = known_site_footprints(Path(out_dir), scene.mgrs_tile)
+        return run_item(
+            scene, rules, Path(out_dir), gdal_options, aoi=aoi, baseline=looks, known_sites=known
+        )
     except Exception as e:  # any bug still ends as a recorded failure, never a lost tile
         return record_failure(scene, rules, Path(out_dir), e)
 

@@ -89,6 +89,8 @@ TILE_RUNS = pa.schema(
         pa.field("open_share", pa.float64()),
         # rule bounds this scene's own statistics tightened (asm_core/scene_statistics.py)
         pa.field("scene_thresholds", pa.map_(pa.string(), pa.float64())),
+        # sites already tracked on the tile, re-detected with less evidence (hysteresis)
+        pa.field("known_sites", pa.int32()),
         pa.field("bytes_read", pa.int64()),
         pa.field("source", pa.string()),
         pa.field("aoi", pa.list_(pa.float64())),
@@ -105,6 +107,8 @@ TILE_RUNS = pa.schema(
         pa.field("clay_spread", pa.float64()),
         pa.field("baseline_looks", pa.list_(pa.string())),  # items of the baseline composite
         pa.field("baseline_error", pa.string()),  # why there is no composite, if a look failed
+        # baseline looks given or searched but not used, each "item_id: reason"
+        pa.field("baseline_skipped", pa.list_(pa.string())),
         pa.field("asm_version", pa.string(), nullable=False),
     ]
 )

@@ -10,6 +10,7 @@ from __future__ import annotations
 import math
 import time
 from collections.abc import Mapping, Sequence
+from contextlib import ExitStack
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -20,7 +21,7 @@ import shapely
 from rasterio.errors import RasterioError
 
 import asm_core
-from asm_core.baseline import BaselineNdvi, build_baseline
+from asm_core.baseline import BaselineNdvi, open_baseline
 from asm_core.countries import countries_at
 from asm_core.detect import Detection, SceneDetections, detect_objects
 from asm_core.errors import AsmError, BandError
@@ -144,20 +145,34 @@ def _detection_row(
 
 
 def _baseline(
-    looks: Sequence[SceneItem], item: SceneItem, files: BandFiles, row: dict[str, Any]
+    looks: Sequence[SceneItem],
+    item: SceneItem,
+    files: BandFiles,
+    row: dict[str, Any],
+    stack: ExitStack,
 ) -> BaselineNdvi | None:
-    """The same-season composite, or None; a look that cannot be read costs the tile its
-    vegetation-loss cue (said in ``baseline_error``), never its scars."""
-    if not looks or item.epsg is None:
+    """The same-season looks opened for windowed reads, or None; a look that cannot be used
+    costs the tile nothing but that look (``baseline_skipped`` says why), and no usable look
+    costs it the vegetation-loss cue (``baseline_error``), never its scars."""
+    if not looks:
         return None
-    try:
-        composite = build_baseline(looks, item.epsg, files.transform, files.shape)
-    # stackstac reports a look it cannot open or read as a RuntimeError
-    except (AsmError, RasterioError, OSError, ValueError, RuntimeError) as e:
-        row["baseline_error"] = f"{type(e).__name__}: {e}"
+    if item.epsg is None:
+        row["baseline_error"] = "the item has no proj:epsg to match the baseline looks against"
         return None
-    row["baseline_looks"] = composite.looks if composite else None
-    return composite
+    baseline = open_baseline(looks, item.epsg, files.transform, stack)
+    _record_baseline(baseline, row)
+    return baseline if baseline.opened else None
+
+
+def _record_baseline(baseline: BaselineNdvi | None, row: dict[str, Any]) -> None:
+    """The looks that made the composite, and those dropped while reading it."""
+    if baseline is None:
+        return
+    row["baseline_skipped"] = baseline.skipped
+    if baseline.opened:
+        row["baseline_looks"] = baseline.looks
+    else:
+        row["baseline_error"] = "no usable baseline look: " + "; ".join(baseline.skipped)
 
 
 def _base_row(item: SceneItem, rules: RuleSet) -> dict[str, Any]:
@@ -187,6 +202,7 @@ def _base_row(item: SceneItem, rules: RuleSet) -> dict[str, Any]:
         "rescued_pond_pixels": 0,
         "open_share": None,
         "scene_thresholds": [],
+        "known_sites": 0,
         "bytes_read": 0,
         "source": item.source,
         "aoi": None,
@@ -203,6 +219,7 @@ def run_item(
     quicklook_dir: Path | None = None,
     aoi: tuple[float, float, float, float] | None = None,
     baseline: Sequence[SceneItem] = (),
+    known_sites: Sequence[shapely.Geometry] = (),
 ) -> TileRun:
     """Detect ASM in one item and write its detections and tile_runs row under ``out_dir``.
 
@@ -215,6 +232,9 @@ def run_item(
         aoi: (west, south, east, north) in degrees to process only part of the item.
         baseline: the same-season looks a year before (:func:`asm_core.baseline.baseline_looks`)
             whose median NDVI composite judges vegetation loss; none, no such cue.
+        known_sites: footprints (lon/lat) of the sites already tracked on this tile
+            (:func:`asm_core.known_sites.known_site_footprints`), re-detected with less
+            evidence than a new site needs.
 
     Example:
         >>> from asm_core.rules import load_rules
@@ -226,6 +246,7 @@ def run_item(
     started = time.perf_counter()
     row = _base_row(item, rules)
     row["aoi"] = list(aoi) if aoi is not None else None
+    row["known_sites"] = len(known_sites)
     opened: BandFiles | None = None
     found: SceneDetections | None = None
     quicklook = None
@@ -252,7 +273,10 @@ def run_item(
             | (set(GEOLOGY_BANDS) & set(item.bands))
         )
         options = {"GDAL_CACHEMAX": OBJECT_CACHE_BYTES, **(gdal_options or {})}
-        with open_bands(item.bands, needed, item.epsg, options, aoi) as files:
+        with (
+            open_bands(item.bands, needed, item.epsg, options, aoi) as files,
+            ExitStack() as looks_open,
+        ):
             opened = files
             with rasterio.Env(GDAL_CACHEMAX=STRIP_CACHE_BYTES):
                 offset = _offset_decision(item, files)
@@ -262,7 +286,7 @@ def run_item(
                 )
                 runnable, thresholds = scene_rules(rules, runnable, scene)
                 row["scene_thresholds"] = list(thresholds.items())
-                composite = _baseline(baseline, item, files, row)
+                composite = _baseline(baseline, item, files, row, looks_open)
                 stage("open")
                 pixels = ScenePixels(files, item.bands, offset.dn_offset)
                 pixel_m = _pixel_metres(files)
@@ -295,7 +319,12 @@ def run_item(
                     pixel_m,
                     composite,
                     fallback=bool(row["rules_fallback"]),
+                    known_sites=[
+                        metric_geometry(reproject(g, WGS84, crs_key(files.crs)), files.crs)
+                        for g in known_sites
+                    ],
                 )
+                _record_baseline(composite, row)
                 row["status"] = "ok"
             del layers
             with rasterio.Env(GDAL_CACHEMAX=0):

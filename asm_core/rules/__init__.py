@@ -120,6 +120,8 @@ class ObjectSettings(_Strict):
     #: "turbid water near"
     turbid_site_search_m: float = Field(gt=0)
     site_turbid_search_m: float = Field(gt=0)
+    #: a site already tracked there is kept from this confidence on (hysteresis)
+    known_site_min_confidence: float = Field(ge=0, le=1)
 
 
 class LookalikeSettings(_Strict):
@@ -226,6 +228,8 @@ class ConfidenceSettings(_Strict):
     #: ... or this many in a scene where bare ground is rare (a forest, wet-season farmland):
     #: there, ground cut out of the vegetation is itself unusual
     min_asm_cues_where_bare_is_rare: int = Field(ge=0)
+    #: signs of digging a site already tracked there needs (hysteresis)
+    known_site_signs: int = Field(ge=0)
     #: a sign measured at or beyond this level (in the cue's own unit) counts as two
     strong_signs: dict[Cue, float]
     #: bare ground is rare where open land (the ``open_land`` layer) covers less than this

@@ -14,9 +14,11 @@ from typing import Any
 from aws_lambda_powertools import Logger, Metrics, Tracer
 from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.typing import LambdaContext
+from botocore.exceptions import ClientError
 
 import functions.numba_cache  # noqa: F401 - before any kernel runs
 from asm_core.gdal_settings import read_options
+from asm_core.known_sites import known_site_footprints
 from asm_core.rules import shipped_rules
 from asm_core.stac import scene_item_from_dict
 from asm_core.tile_job import TileRun, record_failure, run_item
@@ -33,6 +35,22 @@ class TaskFailedError(RuntimeError):
     """Raised by the state machine's Catch payload: what ended a task's attempts."""
 
 
+def _known_sites(bucket: Bucket, settings: Settings, tile: str | None) -> list[Any]:
+    """Footprints of the sites already tracked on the tile (hysteresis); none when the sites
+    table is absent or cannot be read - the tile is detected all the same."""
+    folder = Path(tempfile.mkdtemp(prefix="asm-known-"))
+    key = f"{settings.results_prefix}/sites/sites.parquet"
+    try:
+        if not bucket.download(key, folder / "sites" / "sites.parquet"):
+            return []
+        return known_site_footprints(folder, tile)
+    except ClientError as e:  # e.g. 403 before the first Finalize wrote the table
+        logger.warning("known sites not read", extra={"key": key, "error": str(e)})
+        return []
+    finally:
+        shutil.rmtree(folder, ignore_errors=True)
+
+
 def detect_tile(task: TileTask, settings: Settings, bucket: Bucket) -> TileResult:
     rules = shipped_rules(task.ruleset)
     scene = scene_item_from_dict(task.item, task.item_id)
@@ -43,7 +61,14 @@ def detect_tile(task: TileTask, settings: Settings, bucket: Bucket) -> TileResul
             run: TileRun = record_failure(scene, rules, work, TaskFailedError(str(cause)))
         else:
             looks = [scene_item_from_dict(b, "<manifest>") for b in task.baseline]
-            run = run_item(scene, rules, work, read_options(unsigned_s3=True), baseline=looks)
+            run = run_item(
+                scene,
+                rules,
+                work,
+                read_options(unsigned_s3=True),
+                baseline=looks,
+                known_sites=_known_sites(bucket, settings, scene.mgrs_tile),
+            )
         bucket.upload_tree(work, settings.results_prefix)
     finally:
         shutil.rmtree(work, ignore_errors=True)

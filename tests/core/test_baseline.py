@@ -1,9 +1,11 @@
-"""The same-season baseline: looks chosen by tile and season, a stackstac median-NDVI composite
-on the item's grid, and the vegetation-loss cue it gives new scars."""
+"""The same-season baseline: looks chosen by tile and season, a median-NDVI composite read in
+windows on the item's grid (SCL-masked where a look has SCL, nodata-masked where it has not),
+and the vegetation-loss cue it gives new scars."""
 
 from __future__ import annotations
 
 import json
+from contextlib import ExitStack
 from dataclasses import replace
 from datetime import date, timedelta
 from pathlib import Path
@@ -13,7 +15,7 @@ import numpy as np
 import pytest
 import shapely
 
-from asm_core.baseline import baseline_looks, build_baseline, look_dict
+from asm_core.baseline import baseline_looks, look_dict, open_baseline
 from asm_core.catalog import SearchRequest, SearchResult
 from asm_core.confidence import SiteCues, combine, site_cue_scores
 from asm_core.errors import CatalogError
@@ -75,32 +77,90 @@ def test_looks_are_the_same_tile_in_the_same_season_a_year_before(
     assert baseline_looks(latest, other_tile, 45) == []
 
 
+def _composite(looks: list[SceneItem], item: SceneItem) -> tuple[Any, np.ndarray]:
+    with (
+        open_bands(item.bands, ["red"], item.epsg, {}, None) as files,
+        ExitStack() as stack,
+    ):
+        baseline = open_baseline(looks, item.epsg or 0, files.transform, stack)
+        height, width = files.shape
+        composite, r0, c0 = baseline.composite(slice(0, height), slice(0, width))
+    assert (r0, c0) == (0, 0)
+    return baseline, composite
+
+
 def test_the_composite_is_the_median_of_the_clear_looks_on_the_items_grid(
     series: tuple[WrittenSeries, list[SceneItem]],
 ) -> None:
     _, items = series
     looks = items[:3]
-    with open_bands(items[-1].bands, ["red"], items[-1].epsg, {}, None) as files:
-        composite = build_baseline(looks, items[-1].epsg, files.transform, files.shape)
-    assert (
-        composite is not None
-        and composite.factor == 2
-        and composite.looks == [look.item_id for look in looks]
-    )
+    baseline, composite = _composite(looks, items[-1])
+    assert baseline.factor == 2 and baseline.looks == [look.item_id for look in looks]
     with np.errstate(all="ignore"):
         expected = np.nanmedian(np.stack([_ndvi(look) for look in looks]), axis=0)
-    both = np.isfinite(expected) & np.isfinite(composite.ndvi)
+    both = np.isfinite(expected) & np.isfinite(composite)
     assert both.mean() > 0.9
-    # stackstac resamples 10 m to 20 m by nearest neighbour, the reference by a 2×2 mean
-    assert np.abs(composite.ndvi[both] - expected[both]).mean() < 0.03
-    assert np.array_equal(np.isnan(expected), np.isnan(composite.ndvi.astype(np.float32)))
+    # the windows are read from the 20 m overviews (nearest), the reference by a 2x2 mean
+    assert np.abs(composite[both] - expected[both]).mean() < 0.03
+    assert np.array_equal(np.isnan(expected), np.isnan(composite))
 
 
+def test_a_window_of_the_composite_equals_the_same_part_of_the_whole(
+    series: tuple[WrittenSeries, list[SceneItem]],
+) -> None:
+    _, items = series
+    item = items[-1]
+    _, whole = _composite(items[:3], item)
+    with (
+        open_bands(item.bands, ["red"], item.epsg, {}, None) as files,
+        ExitStack() as stack,
+    ):
+        baseline = open_baseline(items[:3], item.epsg or 0, files.transform, stack)
+        part, r0, c0 = baseline.composite(slice(101, 180), slice(33, 97))
+        mask = np.zeros((79, 64), dtype=bool)
+        mask[10:40, 5:30] = True
+        total, count = baseline.mean_under(slice(101, 180), slice(33, 97), mask)
+    assert (r0, c0) == (50, 16)  # 101 // 2, 33 // 2: aligned to the 20 m grid
+    np.testing.assert_array_equal(part, whole[50 : 50 + part.shape[0], 16 : 16 + part.shape[1]])
+    r, c = np.nonzero(mask)
+    values = whole[(101 + r) // 2, (33 + c) // 2]
+    assert count == np.isfinite(values).sum()
+    assert total == pytest.approx(float(np.nansum(values)), rel=1e-5)
+
+
+def test_looks_without_scl_are_masked_by_nodata_and_other_crs_looks_are_skipped(
+    series: tuple[WrittenSeries, list[SceneItem]],
+) -> None:
+    _, items = series
+    no_scl = [
+        replace(look, bands={k: v for k, v in look.bands.items() if k != "scl"})
+        for look in items[:3]
+    ]
+    other_crs = replace(items[3], epsg=32631)
+    no_red = replace(items[4], bands={k: v for k, v in items[4].bands.items() if k != "red"})
+    baseline, composite = _composite([*no_scl, other_crs, no_red], items[-1])
+    # a look without SCL counts, as composites and most published datasets come
+    assert baseline.looks == [look.item_id for look in no_scl]
+    assert baseline.skipped == [
+        f"{other_crs.item_id}: in EPSG:32631, the item in EPSG:{items[-1].epsg}",
+        f"{no_red.item_id}: no red band",
+    ]
+    # no SCL: clouds are not masked, so every pixel with data has a value
+    assert np.isfinite(composite).mean() > 0.99
+
+
+def _without_scl(item: SceneItem) -> SceneItem:
+    return replace(item, bands={k: v for k, v in item.bands.items() if k != "scl"})
+
+
+@pytest.mark.parametrize("scl", [True, False], ids=["with-scl", "without-scl"])
 def test_a_scar_cut_since_last_year_gets_the_vegetation_loss_cue(
-    series: tuple[WrittenSeries, list[SceneItem]], tmp_path: Path
+    series: tuple[WrittenSeries, list[SceneItem]], tmp_path: Path, scl: bool
 ) -> None:
     written, items = series
     rules = load_rules()
+    if not scl:  # annual composites and published datasets: no SCL on the item or its looks
+        items = [_without_scl(i) for i in items]
     appear = next(r for r in written.states if r["story"] == "appears" and r["state"] == "new")
     item = next(i for i in items if i.item_id == appear["item_id"])
     looks = baseline_looks(item, items, rules.tracking.baseline_days)

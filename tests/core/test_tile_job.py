@@ -301,3 +301,26 @@ def test_a_100_pixel_patch_runs(scene_factory: Callable[..., WrittenScene], tmp_
     assert run.status == "ok", run.error
     (row,) = read_table(tmp_path, "tile_runs").to_pylist()
     assert 0 < row["valid_area_km2"] <= 1.0 + 1e-9  # 100 × 100 px of 10 m = 1 km²
+
+
+def test_a_site_already_tracked_is_kept_with_less_evidence(
+    small_scene: WrittenScene, detected: Path, tmp_path: Path
+) -> None:
+    # GIVEN a rule set under which no new site is sure enough, but a known one is
+    data = load_rules().model_dump(mode="json")
+    data["objects"].update(min_site_confidence=0.99, known_site_min_confidence=0.3)
+    strict = parse_rules(data)
+    rows = read_table(detected, "detections").to_pylist()
+    site = next(r for r in rows if r["class"] == "mining_scar")
+    footprint = shapely.from_wkb(site["geometry"])
+    item = load_item(str(small_scene.item_path))
+    # WHEN the tile is detected without and with that site's footprint as already tracked
+    run_item(item, strict, tmp_path / "new")
+    run_item(item, strict, tmp_path / "known", known_sites=[footprint])
+    # THEN only the tracked site comes back, saying why it needed less
+    assert not [r for r in read_table(tmp_path / "new", "detections").to_pylist() if r["site_id"]]
+    kept = [r for r in read_table(tmp_path / "known", "detections").to_pylist() if r["site_id"]]
+    assert kept and all("known_site" in r["cues"] for r in kept)
+    assert any(shapely.from_wkb(r["geometry"]).intersects(footprint) for r in kept)
+    (run,) = read_table(tmp_path / "known", "tile_runs").to_pylist()
+    assert run["known_sites"] == 1
