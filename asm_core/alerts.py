@@ -23,13 +23,15 @@ SITE_ALERTS = {
     "reactivated": "Site active again",
 }
 CUE_WORDS = {
-    "spectral_strength": "strongly bare soil",
+    "bare_ground": "strongly bare ground",
     "iron_oxide": "iron-oxide (lateritic) spoil",
     "vegetation_contrast": "cut into vegetation",
     "ponds": "ponds in the pits",
-    "irregular_shape": "irregular pitted shape",
+    "pitted_texture": "pitted texture",
+    "irregular_shape": "irregular shape",
     "turbid_water_near": "turbid water beside it",
     "vegetation_loss": "vegetation lost since the baseline",
+    "known_site": "a site already tracked here",
 }
 ALERTS_FILE = "alerts.geojson"
 #: A geology ratio this many spreads above the tile's bare ground is worth a mention.

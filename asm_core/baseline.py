@@ -40,10 +40,6 @@ from asm_core.reader import RetryPolicy, gdal_path
 from asm_core.reflectance import decide_boa_offset
 from asm_core.stac import SceneItem
 
-#: The baseline's pixel, in metres (a quarter of the pixels of 10 m, and what the SCL comes at).
-BASELINE_RESOLUTION_M = 20.0
-#: Scene classes that are not ground seen clearly: nodata, saturated, shadow, cloud, cirrus.
-MASKED_SCL = (0, 1, 3, 8, 9, 10)
 NDVI_BANDS = ("red", "nir")
 
 
@@ -63,6 +59,8 @@ class BaselineNdvi:
     transform: Affine
     factor: int
     opened: list[_Look]
+    #: scene classes that are not ground seen clearly (the rule set's invalid SCL classes)
+    masked_scl: tuple[int, ...]
     #: looks given or searched but not used, each with its reason
     skipped: list[str] = field(default_factory=list)
     retry: RetryPolicy = field(default_factory=RetryPolicy)
@@ -118,7 +116,7 @@ class BaselineNdvi:
         red, nir = read("red"), read("nir")
         clear = (red > 0) & (nir > 0)
         if "scl" in look.bands:
-            clear &= ~np.isin(read("scl"), MASKED_SCL)
+            clear &= ~np.isin(read("scl"), self.masked_scl)
         red = (red - look.dn_offset) * look.scale["red"]
         nir = (nir - look.dn_offset) * look.scale["nir"]
         with np.errstate(all="ignore"):
@@ -215,14 +213,16 @@ def open_baseline(
     epsg: int,
     transform: Affine,
     stack: ExitStack,
+    resolution_m: float,
+    masked_scl: tuple[int, ...],
     retry: RetryPolicy | None = None,
 ) -> BaselineNdvi:
     """Open the usable ``looks`` (red and NIR, in the item's CRS ``epsg``; SCL when they have
-    it) for windowed reads on the item's grid ``transform``; the others are listed in
-    ``skipped`` with their reason, as is a look that cannot be opened. Datasets close with
-    ``stack``."""
+    it) for windowed reads on the item's grid ``transform`` at ``resolution_m``, SCL classes
+    ``masked_scl`` masked; the others are listed in ``skipped`` with their reason, as is a look
+    that cannot be opened. Datasets close with ``stack``."""
     retry = retry or RetryPolicy()
-    factor = max(1, round(BASELINE_RESOLUTION_M / abs(transform.a)))
+    factor = max(1, round(resolution_m / abs(transform.a)))
     opened, skipped = [], []
     for look in looks:
         reason = _why_not(look, epsg)
@@ -238,4 +238,4 @@ def open_baseline(
         offset = decide_boa_offset(look.baseline, look.boa_offset_flag, look.bands, "inconclusive")
         scale = {n: look.bands[n].scale for n in NDVI_BANDS}
         opened.append(_Look(look.item_id, bands, offset.dn_offset, scale))
-    return BaselineNdvi(transform, factor, opened, skipped, retry)
+    return BaselineNdvi(transform, factor, opened, masked_scl, skipped, retry)

@@ -19,9 +19,6 @@ from dataclasses import dataclass
 
 from asm_core.rules import ConfidenceSettings, ConfidenceWeights, CueRamps, Ramp
 
-#: Score at or above which a cue is said to agree.
-AGREES = 0.5
-
 
 def ramp(value: float | None, r: Ramp) -> float:
     """0 below ``r.start``, 1 above ``r.start + r.span``, linear between; None scores 0."""
@@ -84,21 +81,23 @@ def _mean(scores: Mapping[str, float], weights: ConfidenceWeights) -> float:
     return sum(w[name] * scores[name] for name in w) / total if total > 0 else 0.0
 
 
-def combine(scores: Mapping[str, float], weights: ConfidenceWeights) -> tuple[float, list[str]]:
+def combine(
+    scores: Mapping[str, float], weights: ConfidenceWeights, agrees_at: float
+) -> tuple[float, list[str]]:
     """Weighted mean of the scored cues (a cue that could not be judged, like vegetation loss
     without a baseline, is left out rather than counted as disagreeing; a bonus-only cue is
-    counted only where it raises the mean), and the cues that agree (score ≥ 0.5)."""
+    counted only where it raises the mean), and the cues that agree (score ≥ ``agrees_at``)."""
     value = _mean(scores, weights)
     plain = {k: v for k, v in scores.items() if k not in BONUS_ONLY}
     if len(plain) < len(scores) and _mean(plain, weights) > value:
         value, scores = _mean(plain, weights), plain
-    agreeing = sorted(name for name, s in scores.items() if s >= AGREES)
+    agreeing = sorted(name for name, s in scores.items() if s >= agrees_at)
     return round(value, 4), agreeing
 
 
 def digging_signs(scores: Mapping[str, float], settings: ConfidenceSettings) -> list[str]:
     """The cues that tell this site from ordinary bare ground and agree."""
-    return sorted(c for c in settings.asm_cues if scores.get(c, 0.0) >= AGREES)
+    return sorted(c for c in settings.asm_cues if scores.get(c, 0.0) >= settings.agrees_at)
 
 
 def signs_count(signs: list[str], cues: SiteCues, settings: ConfidenceSettings) -> int:
@@ -114,9 +113,10 @@ def signs_count(signs: list[str], cues: SiteCues, settings: ConfidenceSettings) 
 
 
 def turbid_confidence(
-    ndti_mean: float | None, near_site: bool, ramps: CueRamps
+    ndti_mean: float | None, near_site: bool, settings: ConfidenceSettings
 ) -> tuple[float, list[str]]:
     """Confidence that a turbid reach is mining sediment: turbidity plus a site upstream/near."""
-    strength = ramp(ndti_mean, ramps.turbidity)
-    cues = (["turbidity"] if strength >= AGREES else []) + (["site_near"] if near_site else [])
+    strength = ramp(ndti_mean, settings.ramps.turbidity)
+    agrees = strength >= settings.agrees_at
+    cues = (["turbidity"] if agrees else []) + (["site_near"] if near_site else [])
     return round(0.5 * strength + 0.5 * (1.0 if near_site else 0.0), 4), cues

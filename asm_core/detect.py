@@ -146,7 +146,12 @@ class _Detector:
         ordered = sorted(candidates, key=lambda c: (c.crop.rows.start, c.crop.cols.start))
         crops = [c.crop for c in ordered]
         stats = objects_stats(
-            self.pixels, crops, self.layers.valid, self.indices, self.layers.samples
+            self.pixels,
+            crops,
+            self.layers.valid,
+            self.indices,
+            self.layers.samples,
+            texture_percentile=self.rules.objects.texture_percentile,
         )
         for cand, measured in zip(ordered, stats, strict=True):
             cand.stats = measured
@@ -311,6 +316,10 @@ class _SiteJudge:
     #: footprints of the sites already tracked here (metric CRS), for hysteresis
     known: shapely.STRtree | None = None
 
+    def __post_init__(self) -> None:
+        if self.reach_union is not None:
+            shapely.prepare(self.reach_union)
+
     def is_known(self, footprint: shapely.Geometry) -> bool:
         if self.known is None:
             return False
@@ -328,7 +337,7 @@ class _SiteJudge:
             rectangularity=biggest.rectangularity,
             ponds=len(members) - len(scars),
             turbid_water_near=self.reach_union is not None
-            and footprint.distance(self.reach_union) <= near,
+            and bool(shapely.dwithin(footprint, self.reach_union, near)),
             texture=_weighted_extra(scars, "texture"),
         )
 
@@ -361,7 +370,8 @@ class _SiteJudge:
         brightness = _weighted_extra(scars, "brightness")
         if brightness is not None and brightness < self.rules.lookalikes.burn_brightness_max:
             return "burn_scar", 0.0, [], before
-        confidence, agreeing = combine(site_cue_scores(cues, settings.ramps), settings.weights)
+        scores = site_cue_scores(cues, settings.ramps)
+        confidence, agreeing = combine(scores, settings.weights, settings.agrees_at)
         confidence = round(confidence * self.factor, 4)
         if confidence < floor:
             return "low_confidence", confidence, agreeing, before
@@ -424,7 +434,7 @@ def detect_objects(
     centroids = np.array(site_centroids, dtype=object)
     for r in reaches:
         near = bool(np.any(shapely.dwithin(r.metric, centroids, o.turbid_site_search_m)))
-        confidence, agreeing = turbid_confidence(r.stats.means.get("ndti"), near, settings.ramps)
+        confidence, agreeing = turbid_confidence(r.stats.means.get("ndti"), near, settings)
         out.append(_detection(r, item_id, rules.content_hash, None, confidence, agreeing))
     out.sort(key=lambda det: (det.cls, det.detection_id))
     return SceneDetections(

@@ -25,12 +25,6 @@ EIGHT_CONNECTED = np.ones((3, 3), dtype=bool)
 _SQUARE = np.ones((3, 3), dtype=np.uint8)
 
 
-#: After the opening, pixels of the original mask within this many pixels of a surviving body
-#: are given back: thin spurs of a real scar return, an isolated road does not (a road touching a
-#: scar only keeps a stub this long).
-RECONSTRUCT_PX = 2
-
-
 # Morphology runs in OpenCV: on a 10980² mask its SIMD, multi-threaded erosion is ~20x faster
 # than scipy.ndimage's binary_erosion. The border counts as background, as in scipy.
 def _morphology(operation: int, mask: Bool, iterations: int) -> Bool:
@@ -278,9 +272,6 @@ def _ring_and_inside(crop: ObjectCrop, valid: Bool | PackedMask) -> tuple[Bool, 
 #: Bands whose mean is the brightness a pitted texture is measured on (all 10 m bands, so the
 #: texture is seen at 10 m and is there on visible/NIR-only items too).
 TEXTURE_BANDS = ("blue", "green", "red", "nir")
-#: The texture of an object is this percentile of its local variation: pits and spoil heaps
-#: cover part of a working, flat tailings the rest.
-TEXTURE_PERCENTILE = 75
 
 
 def local_variation(brightness: npt.NDArray[np.float64], region: Bool) -> npt.NDArray[np.float64]:
@@ -308,7 +299,7 @@ def local_variation(brightness: npt.NDArray[np.float64], region: Bool) -> npt.ND
 
 
 def _texture(
-    need: Bool, region_at: Bool, brightness: npt.NDArray[np.float32] | None
+    need: Bool, region_at: Bool, brightness: npt.NDArray[np.float32] | None, percentile: float
 ) -> float | None:
     """Percentile of the local variation over one object's (hole-filled) region."""
     if brightness is None or not region_at.any():
@@ -319,7 +310,7 @@ def _texture(
     region[need] = region_at
     values = local_variation(image, region)
     values = values[np.isfinite(values)]
-    return round(float(np.percentile(values, TEXTURE_PERCENTILE)), 5) if values.size else None
+    return round(float(np.percentile(values, percentile)), 5) if values.size else None
 
 
 def objects_stats(
@@ -328,10 +319,14 @@ def objects_stats(
     valid: Bool | PackedMask,
     indices: tuple[str, ...],
     samples: PixelSamples | None = None,
+    *,
+    texture_percentile: float,
 ) -> list[ObjectStats]:
     """Per object: means (and p10/p90 of NDVI and BSI) of the indices over its valid pixels,
-    and the mean NDVI of its ring. Reflectances and indices of all objects' pixels are
-    computed in one vectorised pass (per-object numpy calls cost more than the maths)."""
+    the mean NDVI of its ring, and in ``extra`` its mean brightness and its texture (the
+    ``texture_percentile`` of its local variation: pits and spoil heaps cover part of a working,
+    flat tailings the rest). Reflectances and indices of all objects' pixels are computed in
+    one vectorised pass (per-object numpy calls cost more than the maths)."""
     if not crops:
         return []
     parts, owner, where, needs = [], [], [], []
@@ -376,7 +371,10 @@ def objects_stats(
         share = float(inside_counts[i]) / total if total else 0.0
         part = slice(bounds[i], bounds[i + 1])
         texture = _texture(
-            needs[i], filled_at[part], None if brightness is None else brightness[part]
+            needs[i],
+            filled_at[part],
+            None if brightness is None else brightness[part],
+            texture_percentile,
         )
         extra = {} if texture is None else {"texture": texture}
         if brightness is not None and inside_counts[i]:

@@ -146,6 +146,7 @@ def _detection_row(
 
 def _baseline(
     looks: Sequence[SceneItem],
+    rules: RuleSet,
     item: SceneItem,
     files: BandFiles,
     row: dict[str, Any],
@@ -159,7 +160,14 @@ def _baseline(
     if item.epsg is None:
         row["baseline_error"] = "the item has no proj:epsg to match the baseline looks against"
         return None
-    baseline = open_baseline(looks, item.epsg, files.transform, stack)
+    baseline = open_baseline(
+        looks,
+        item.epsg,
+        files.transform,
+        stack,
+        rules.tracking.baseline_resolution_m,
+        rules.mask.invalid_scl,
+    )
     _record_baseline(baseline, row)
     return baseline if baseline.opened else None
 
@@ -286,7 +294,7 @@ def run_item(
                 )
                 runnable, thresholds = scene_rules(rules, runnable, scene)
                 row["scene_thresholds"] = list(thresholds.items())
-                composite = _baseline(baseline, item, files, row, looks_open)
+                composite = _baseline(baseline, rules, item, files, row, looks_open)
                 stage("open")
                 pixels = ScenePixels(files, item.bands, offset.dn_offset)
                 pixel_m = _pixel_metres(files)

@@ -68,7 +68,9 @@ def reproject(geom: shapely.Geometry, src: str, dst: str) -> shapely.Geometry:
     )
 
 
+@lru_cache(maxsize=64)
 def crs_key(crs: CRS) -> str:
+    """``EPSG:n`` where the CRS has a code, else its WKT (cached: asked once per object)."""
     epsg = crs.to_epsg()
     return f"EPSG:{epsg}" if epsg else crs.to_wkt()
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+from functools import cached_property
 from pathlib import Path
 from typing import Any, Literal
 
@@ -122,6 +123,8 @@ class ObjectSettings(_Strict):
     site_turbid_search_m: float = Field(gt=0)
     #: a site already tracked there is kept from this confidence on (hysteresis)
     known_site_min_confidence: float = Field(ge=0, le=1)
+    #: an object's texture is this percentile of its local variation (asm_core/objects.py)
+    texture_percentile: float = Field(gt=0, le=100)
 
 
 class LookalikeSettings(_Strict):
@@ -153,6 +156,8 @@ class TrackingSettings(_Strict):
     inactive_after_clear_looks: int = Field(ge=1)
     revegetation_ndvi_rise: float = Field(ge=0)
     baseline_days: int = Field(ge=1, le=182)
+    #: the baseline looks are read at this pixel size (from the COG overviews)
+    baseline_resolution_m: float = Field(ge=10, le=60)
     bare_baseline_ndvi: float = Field(ge=-1, le=1)
     turbidity_ndti_rise: float = Field(ge=0)
     upstream_look_m: float = Field(gt=0)
@@ -221,6 +226,8 @@ class ConfidenceSettings(_Strict):
 
     weights: ConfidenceWeights
     ramps: CueRamps
+    #: a cue agrees (is named with the detection, and counts as a sign) from this score on
+    agrees_at: float = Field(gt=0, le=1)
     #: the cues that tell a dig from ordinary bare ground (fields, savanna, sandbars)
     asm_cues: tuple[Cue, ...] = Field(min_length=1)
     #: a site needs at least this many of them agreeing (score >= 0.5) ...
@@ -289,9 +296,10 @@ class RuleSet(_Strict):
                 )
         return self
 
-    @property
+    @cached_property
     def content_hash(self) -> str:
-        """sha256 of the canonical JSON of the validated rule set (first 16 hex digits)."""
+        """sha256 of the canonical JSON of the validated rule set (first 16 hex digits);
+        computed once (every detection id carries it)."""
         canonical = json.dumps(self.model_dump(mode="json"), sort_keys=True, separators=(",", ":"))
         return hashlib.sha256(canonical.encode()).hexdigest()[:16]
 

@@ -77,12 +77,16 @@ def test_looks_are_the_same_tile_in_the_same_season_a_year_before(
     assert baseline_looks(latest, other_tile, 45) == []
 
 
+_RULES = load_rules()
+_SETTINGS = (_RULES.tracking.baseline_resolution_m, _RULES.mask.invalid_scl)
+
+
 def _composite(looks: list[SceneItem], item: SceneItem) -> tuple[Any, np.ndarray]:
     with (
         open_bands(item.bands, ["red"], item.epsg, {}, None) as files,
         ExitStack() as stack,
     ):
-        baseline = open_baseline(looks, item.epsg or 0, files.transform, stack)
+        baseline = open_baseline(looks, item.epsg or 0, files.transform, stack, *_SETTINGS)
         height, width = files.shape
         composite, r0, c0 = baseline.composite(slice(0, height), slice(0, width))
     assert (r0, c0) == (0, 0)
@@ -115,7 +119,7 @@ def test_a_window_of_the_composite_equals_the_same_part_of_the_whole(
         open_bands(item.bands, ["red"], item.epsg, {}, None) as files,
         ExitStack() as stack,
     ):
-        baseline = open_baseline(items[:3], item.epsg or 0, files.transform, stack)
+        baseline = open_baseline(items[:3], item.epsg or 0, files.transform, stack, *_SETTINGS)
         part, r0, c0 = baseline.composite(slice(101, 180), slice(33, 97))
         mask = np.zeros((79, 64), dtype=bool)
         mask[10:40, 5:30] = True
@@ -186,9 +190,10 @@ def test_without_a_baseline_the_cue_is_left_out_not_counted_against() -> None:
     settings = load_rules().confidence
     weights, ramps = settings.weights, settings.ramps
     cues = SiteCues(0.2, 1.9, 0.6, 0.3, 2, False)
-    plain, _ = combine(site_cue_scores(cues, ramps), weights)
-    lost, agreeing = combine(site_cue_scores(replace(cues, ndvi_drop=0.5), ramps), weights)
-    kept, _ = combine(site_cue_scores(replace(cues, ndvi_drop=0.0), ramps), weights)
+    agrees = settings.agrees_at
+    plain, _ = combine(site_cue_scores(cues, ramps), weights, agrees)
+    lost, agreeing = combine(site_cue_scores(replace(cues, ndvi_drop=0.5), ramps), weights, agrees)
+    kept, _ = combine(site_cue_scores(replace(cues, ndvi_drop=0.0), ramps), weights, agrees)
     # no loss is no evidence against a site (old workings were bare a year before too)
     assert kept == plain < lost and "vegetation_loss" in agreeing
 

@@ -67,7 +67,7 @@ def test_a_sign_counts_from_half_its_ramp() -> None:
 
 def test_confidence_is_the_weighted_mean_of_the_scores() -> None:
     scores = site_cue_scores(replace(FIELD, ponds=2, texture=0.5), SETTINGS.ramps)
-    value, agreeing = combine(scores, SETTINGS.weights)
+    value, agreeing = combine(scores, SETTINGS.weights, SETTINGS.agrees_at)
     w = SETTINGS.weights.model_dump()
     expected = sum(w[k] * v for k, v in scores.items()) / sum(w[k] for k in scores)
     assert value == pytest.approx(expected, abs=1e-4)
