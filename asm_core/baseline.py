@@ -32,8 +32,8 @@ import rasterio
 import shapely
 from affine import Affine
 from rasterio.enums import Resampling
-from rasterio.errors import RasterioError
-from rasterio.windows import from_bounds
+from rasterio.errors import RasterioError, WindowError
+from rasterio.windows import Window, from_bounds
 
 from asm_core.errors import AsmError
 from asm_core.reader import RetryPolicy, gdal_path
@@ -97,21 +97,11 @@ class BaselineNdvi:
         self, look: _Look, bounds: tuple[float, float, float, float], shape: tuple[int, int]
     ) -> npt.NDArray[np.float32]:
         def read(name: str) -> npt.NDArray[np.float32]:
-            src = look.bands[name]
-            window = from_bounds(*bounds, transform=src.transform)
-            data = self.retry.run(
-                src.name,
+            return self.retry.run(
+                look.bands[name].name,
                 "read",
-                lambda: src.read(
-                    1,
-                    window=window,
-                    out_shape=shape,
-                    boundless=True,
-                    fill_value=0,
-                    resampling=Resampling.nearest,
-                ),
+                lambda: _read_clipped(look.bands[name], bounds, shape),
             )
-            return np.asarray(data, dtype=np.float32)
 
         red, nir = read("red"), read("nir")
         clear = (red > 0) & (nir > 0)
@@ -190,6 +180,30 @@ def look_dict(look: SceneItem) -> dict[str, Any]:
         "assets": assets,
         "links": [],
     }
+
+
+def _read_clipped(
+    src: rasterio.DatasetReader, bounds: tuple[float, float, float, float], shape: tuple[int, int]
+) -> npt.NDArray[np.float32]:
+    """``bounds`` of a band at ``shape`` pixels (from the overview that suffices), 0 outside
+    the file. Reads the part inside the file and pads: rasterio's boundless reads go through a
+    VRT per call, which measured 8 ms a read and no block-cache reuse."""
+    out = np.zeros(shape, dtype=np.float32)
+    window = from_bounds(*bounds, transform=src.transform)
+    step_y, step_x = window.height / shape[0], window.width / shape[1]
+    try:
+        inside = window.intersection(Window(0, 0, src.width, src.height))
+    except WindowError:
+        return out
+    r0 = round((inside.row_off - window.row_off) / step_y)
+    c0 = round((inside.col_off - window.col_off) / step_x)
+    h = min(shape[0] - r0, round(inside.height / step_y))
+    w = min(shape[1] - c0, round(inside.width / step_x))
+    if h > 0 and w > 0:
+        out[r0 : r0 + h, c0 : c0 + w] = src.read(
+            1, window=inside, out_shape=(h, w), resampling=Resampling.nearest
+        )
+    return out
 
 
 def _why_not(look: SceneItem, epsg: int) -> str | None:

@@ -13,8 +13,10 @@ from asm_core.synthetic import generate_set
 from asm_core.tile_job import run_item
 
 
-def _score(root: Path, seeds: list[int], lookalikes: bool) -> dict:
-    scenes = generate_set(root / "scenes", seeds, 1536, lookalikes_only=lookalikes)
+def _score(
+    root: Path, seeds: list[int], lookalikes: bool, landscape: str = "forest", size: int = 1536
+) -> dict:
+    scenes = generate_set(root / "scenes", seeds, size, lookalikes, landscape)
     rules = load_rules()
     for scene in scenes:
         assert run_item(load_item(str(scene.item_path)), rules, root / "results").status == "ok"
@@ -30,3 +32,21 @@ def test_sites_found_and_look_alikes_rejected(tmp_path: Path) -> None:
     assert mixed["pixel_iou"] >= 0.7
     clean = _score(tmp_path / "clean", [44, 45], lookalikes=True)
     assert clean["false_sites_per_100km2"] <= 1.0
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize(
+    ("landscape", "seeds"),
+    [("amazon", [61, 62]), ("savanna", [63, 64, 65]), ("farmland", [66, 67, 68])],
+)
+def test_every_landscape_is_found_and_its_look_alikes_rejected(
+    tmp_path: Path, landscape: str, seeds: list[int]
+) -> None:
+    # SYNTHETIC: mechanics in each landscape (pale tailings, open savanna, field mosaics), not
+    # accuracy on real imagery (tests/core/test_real_imagery.py, tests/bench/real.py)
+    mixed = _score(tmp_path / "mixed", seeds, lookalikes=False, landscape=landscape, size=1024)
+    assert mixed["truth_sites_in_scope"] >= 4
+    assert mixed["recall"] >= 0.6
+    assert mixed["precision"] >= 0.8
+    clean = _score(tmp_path / "clean", seeds[:1], lookalikes=True, landscape=landscape, size=1024)
+    assert clean["false_sites_per_100km2"] <= 2.0
