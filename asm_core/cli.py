@@ -54,6 +54,12 @@ def cli() -> None:
 cli.add_command(scan)
 
 
+def baseline_line(run: TileRun, given: int) -> str:
+    """One line on the baseline looks an item got: how many were read, and why any were not."""
+    line = f"baseline: {len(run.baseline_looks)} of {given} looks a year before used"
+    return line + (f"; skipped {'; '.join(run.baseline_skipped)}" if run.baseline_skipped else "")
+
+
 def _detect_items(
     items: Sequence[SceneItem],
     rules: RuleSet,
@@ -79,6 +85,8 @@ def _detect_items(
         )
         line = f"  {run.item_id}: {run.status}, {run.detections} detections, {run.seconds:.1f} s"
         click.echo(line + (f" ({run.error})" if run.error else ""), err=True)
+        if looks:
+            click.echo(f"    {baseline_line(run, len(looks))}", err=True)
         runs.append(run)
     return runs
 

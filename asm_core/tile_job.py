@@ -75,6 +75,9 @@ class TileRun:
     quicklook: Path | None = None
     bytes_read: int = 0
     stage_seconds: dict[str, float] = field(default_factory=dict)
+    #: the same-season baseline looks read, and those given but not used (with why)
+    baseline_looks: tuple[str, ...] = ()
+    baseline_skipped: tuple[str, ...] = ()
 
 
 def _offset_decision(item: SceneItem, files: BandFiles) -> OffsetDecision:
@@ -385,6 +388,8 @@ def run_item(
         quicklook,
         int(row["bytes_read"] or 0),
         dict(stages),
+        tuple(row.get("baseline_looks") or ()),
+        tuple(row.get("baseline_skipped") or ()),
     )
 
 

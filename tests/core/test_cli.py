@@ -247,3 +247,27 @@ def test_scan_bad_input_before_any_request(
     code, _, err = run(capsys, "scan", *args, "--out", str(tmp_path / "out"))
     assert code == 2 and message in _error_line(err)
     assert not (tmp_path / "out").exists()
+
+
+def test_looks_without_scl_a_year_apart_give_a_baseline_and_say_so(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    # GIVEN two looks of one place a year apart without SCL (annual composites and most
+    # published datasets come so)
+    from asm_core.synthetic.series import SeriesSpec, write_series
+    from tests.conftest import edit_item
+
+    series = write_series(SeriesSpec(seed=4141, dates=7, size=256, revisit_days=60), tmp_path / "s")
+    first, last = series.item_paths[0], series.item_paths[-1]
+    no_scl = [
+        edit_item(p, tmp_path / f"i{k}", lambda d: d["assets"].pop("scl"))
+        for k, p in enumerate((first, last))
+    ]
+    # WHEN they are detected together
+    code, _, err = run(capsys, "detect", *map(str, no_scl), "--out", str(tmp_path / "r"))
+    assert code == 0, err
+    # THEN the later look got the earlier one as its baseline, and said so in one line
+    runs = {r["item_id"]: r for r in read_table(tmp_path / "r", "tile_runs").to_pylist()}
+    later = runs[json.loads(no_scl[1].read_text())["id"]]
+    assert later["baseline_looks"] == [json.loads(no_scl[0].read_text())["id"]]
+    assert "baseline: 1 of 1 looks a year before used" in err
