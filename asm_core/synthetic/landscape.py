@@ -202,6 +202,11 @@ class Landscape:
         rows, cols, mask = placed
         self.paint(rows, cols, mask, self.site_spoil(mask.shape), SCL_BARE)
         self.paint(rows, cols, self.pond_mask(mask), spectrum("mining_pond"), SCL_WATER)
+        self.mark_site(rows, cols, mask, near_river)
+        return True
+
+    def mark_site(self, rows: slice, cols: slice, mask: Mask, near_river: bool) -> None:
+        """Record a painted site as truth, and cloud the river below it if it is beside one."""
         self.features.append(
             Feature(
                 "mining_site",
@@ -213,7 +218,6 @@ class Landscape:
         )
         if near_river and self.water.any():
             self._turbid_plume(rows, cols)
-        return True
 
     def _site_shape(self, area_px: float, parts: int) -> Mask:
         blobs = [

@@ -68,21 +68,7 @@ def _site(
         pond = land.pond_mask(mask)
         colour = ponds[int(land.rng.integers(len(ponds)))]
         land.paint(rows, cols, pond, spectrum(colour), SCL_WATER)
-    land.features.append(
-        Feature(
-            "mining_site",
-            rows,
-            cols,
-            mask.copy(),
-            {"hectares": round(float(mask.sum()) / 100.0, 3)},
-        )
-    )
-    if near_river and land.water.any():
-        plume = land.plume_reach(rows, cols)
-        if plume is not None:
-            rs, cs, reach = plume
-            land.paint(rs, cs, reach, spectrum("turbid_water"), SCL_WATER)
-            land.features.append(Feature("turbid_reach", rs, cs, reach.copy()))
+    land.mark_site(rows, cols, mask, near_river)
     return True
 
 
