@@ -21,7 +21,7 @@ import shapely
 from rasterio.errors import RasterioError
 
 import asm_core
-from asm_core.baseline import BaselineNdvi, open_baseline
+from asm_core.baseline import BaselineNdvi, baseline_looks, open_baseline
 from asm_core.countries import countries_at
 from asm_core.detect import Detection, SceneDetections, detect_objects
 from asm_core.errors import AsmError, BandError
@@ -163,14 +163,22 @@ def _baseline(
     if item.epsg is None:
         row["baseline_error"] = "the item has no proj:epsg to match the baseline looks against"
         return None
+    days = rules.tracking.baseline_days
+    inside = baseline_looks(item, looks, days)
+    outside = [
+        f"{look.item_id}: outside the window ({days} days of the same date a year before)"
+        for look in looks
+        if look not in inside
+    ]
     baseline = open_baseline(
-        looks,
+        inside,
         item.epsg,
         files.transform,
         stack,
         rules.tracking.baseline_resolution_m,
         rules.mask.invalid_scl,
     )
+    baseline.skipped[:0] = outside
     _record_baseline(baseline, row)
     return baseline if baseline.opened else None
 

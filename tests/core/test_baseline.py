@@ -274,3 +274,18 @@ def test_an_unusable_candidate_look_is_skipped_not_fatal(
     dicts = _item_dicts(written)
     plan = plan_tile_dates(dicts[-1:])
     assert attach_baselines(plan, [{"type": "Feature", "id": "broken"}, *dicts], 45) == 1
+
+
+def test_looks_given_outside_the_window_are_named_not_used(
+    series: tuple[WrittenSeries, list[SceneItem]], tmp_path: Path
+) -> None:
+    _, items = series
+    item = items[-1]
+    (look,) = baseline_looks(item, items, 45)
+    too_recent = items[-2]  # 60 days before: another season
+    run_item(item, load_rules(), tmp_path, baseline=[look, too_recent])
+    (row,) = read_table(tmp_path, "tile_runs").to_pylist()
+    assert row["baseline_looks"] == [look.item_id]
+    assert row["baseline_skipped"] == [
+        f"{too_recent.item_id}: outside the window (45 days of the same date a year before)"
+    ]
