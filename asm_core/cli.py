@@ -6,6 +6,7 @@ import json
 import sys
 import time
 from collections.abc import Sequence
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -13,6 +14,7 @@ import click
 from shapely.geometry import MultiPolygon, Polygon
 
 from asm_core import __version__
+from asm_core.alert_listing import FORMATS, read_alerts, render, since
 from asm_core.aoi import bbox_geometry, check_overlap, parse_bbox, window_bounds
 from asm_core.baseline import baseline_looks
 from asm_core.context import ContextLayer, load_context, parse_context_option
@@ -316,6 +318,22 @@ def evaluate_sites_cmd(truth: Path, results: Path, as_json: bool) -> None:
     """Score tracked site states against a synthetic series: accuracy and confusion matrix."""
     result = evaluate_states(truth, results)
     click.echo(json.dumps(result.as_dict(), indent=2) if as_json else confusion_table(result))
+
+
+@cli.command(name="alerts")
+@_results_option
+@click.option(
+    "--since",
+    "since_day",
+    type=click.DateTime(formats=["%Y-%m-%d"]),
+    default=None,
+    help="Only alerts of looks acquired on or after this date (YYYY-MM-DD).",
+)
+@click.option("--format", "fmt", type=click.Choice(FORMATS), default="table", show_default=True)
+def alerts_command(results: Path, since_day: datetime | None, fmt: str) -> None:
+    """List a results folder's alerts with their reasons (table, GeoJSON or CSV)."""
+    chosen = since(read_alerts(results), since_day.date() if since_day else None)
+    click.echo(render(chosen, fmt))
 
 
 @cli.command()
