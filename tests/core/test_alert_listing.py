@@ -72,7 +72,7 @@ def test_table_and_geojson(results: Path) -> None:
 
 
 def test_missing_or_malformed_alerts_are_one_line_errors(tmp_path: Path) -> None:
-    with pytest.raises(ResultsError, match="no alerts.geojson in"):
+    with pytest.raises(ResultsError, match=r"no alerts\.geojson in"):
         read_alerts(tmp_path)
     (tmp_path / "alerts.geojson").write_text(json.dumps({"type": "FeatureCollection"}))
     with pytest.raises(ResultsError, match="not a FeatureCollection of alerts"):
