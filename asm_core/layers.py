@@ -17,6 +17,7 @@ import numpy as np
 
 from asm_core.heap import release_free_heap
 from asm_core.indices import F32, compute_indices
+from asm_core.observed import NdviGridBuilder
 from asm_core.packed_mask import PackedMask
 from asm_core.pixel_kernel import RuleTable, classify_strip, rule_table
 from asm_core.pixel_samples import PixelSamples
@@ -83,10 +84,12 @@ def compute_layers(
     samples: PixelSamples | None = None,
     sample_layers: tuple[str, ...] = (),
     strip_rows: int = STRIP_ROWS,
+    ndvi_grid: NdviGridBuilder | None = None,
 ) -> SceneLayers:
     """Evaluate the runnable pixel rules over the whole scene, strip by strip.
 
-    With ``samples``, the DN of pixels in ``sample_layers`` (and near them) are kept there.
+    With ``samples``, the DN of pixels in ``sample_layers`` (and near them) are kept there;
+    with ``ndvi_grid``, the clear pixels' NDVI is added to it cell by cell.
     """
     table: RuleTable = rule_table(rules, mask)
     sampled = [table.layers.index(n) + 1 for n in sample_layers if n in table.layers]
@@ -112,6 +115,9 @@ def compute_layers(
                 bits = np.bitwise_or.reduce(planes[sampled, r0:r1], axis=0)
                 bands = {n: a for n, a in dn.items() if n in REFLECTANCE_BANDS}
                 samples.keep_strip(PackedMask(bits, width).unpack(), r0, bands, files.factors)
+            if ndvi_grid is not None and files.factors.get("red") == files.factors.get("nir") == 1:
+                valid = PackedMask(planes[0, r0:r1], width)
+                ndvi_grid.add_strip(r0, dn["red"], dn["nir"], valid, pixels.dn_offset)
             del dn
             release_free_heap()  # decoded strips live in the reader threads' arenas
             waiting += started - lap

@@ -1,9 +1,17 @@
-"""Where a tile-date was actually seen: a coarse grid of the clear (valid) share per cell.
+"""What a tile-date showed, cell by cell: where it was seen, and how green the ground was.
 
-Monitoring must tell "not seen" from "gone": a site whose footprint was under cloud or outside
-the swath on a date is unobserved, never inactive. The per-tile job keeps, next to its tile_runs
-row, the share of valid pixels in every 200 m cell (549² cells for a full tile, a few kB
-compressed), so that any footprint can later be checked against any date without the pixels.
+Monitoring must tell "not seen" from "gone", and "missed" from "grown over", for any footprint
+on any date without the pixels. The per-tile job keeps two coarse grids next to its tile_runs
+row:
+
+* the share of valid pixels in every 200 m cell (549² cells for a full tile, a few kB
+  compressed): a site whose footprint was under cloud or outside the swath on a date is
+  unobserved, never inactive;
+* the mean NDVI of the clear land pixels (water left out: NDVI below ``footprint_water_ndvi``)
+  in every ``footprint_grid_m`` cell (40 m: 275² cells, tens of kB): a site not detected on a
+  clear look whose ground is still as bare as when it was worked was missed, one whose ground
+  is greening is revegetating, and one grown over is inactive; pits flooding in the rains do
+  not make a footprint look barer (:mod:`asm_core.site_states`).
 """
 
 from __future__ import annotations
@@ -26,6 +34,31 @@ from asm_core.vectorize import WGS84, crs_key, reproject
 CELL_PX = 20
 
 
+def _packed(name: str, codes: npt.NDArray[np.uint8], transform: Affine) -> dict[str, object]:
+    """A byte grid as the tile_runs columns ``<name>``, ``<name>_shape``, ``<name>_transform``."""
+    return {
+        name: zlib.compress(codes.tobytes(), 6),
+        f"{name}_shape": list(codes.shape),
+        f"{name}_transform": list(transform)[:6],
+    }
+
+
+def _unpacked(
+    row: dict[str, object], name: str
+) -> tuple[npt.NDArray[np.uint8], Affine, CRS] | None:
+    """The byte grid, transform and CRS of a tile_runs row's ``<name>`` columns (None if the
+    row has none: a failed tile, or one written before the grid existed)."""
+    if not row.get(name) or not row.get("observed_grid_crs"):
+        return None
+    height, width = (int(v) for v in row[f"{name}_shape"])  # type: ignore[attr-defined]
+    codes = np.frombuffer(zlib.decompress(row[name]), np.uint8)  # type: ignore[arg-type]
+    return (
+        codes.reshape(height, width),
+        Affine(*row[f"{name}_transform"]),  # type: ignore[misc]
+        CRS.from_user_input(row["observed_grid_crs"]),
+    )
+
+
 @dataclass(frozen=True)
 class ObservedGrid:
     """Percent of valid pixels (0..100) per cell, on the scene's grid coarsened by ``CELL_PX``."""
@@ -36,24 +69,14 @@ class ObservedGrid:
 
     def to_row(self) -> dict[str, object]:
         """The tile_runs columns that carry the grid."""
-        return {
-            "observed_grid": zlib.compress(self.share.tobytes(), 6),
-            "observed_grid_shape": list(self.share.shape),
-            "observed_grid_transform": list(self.transform)[:6],
-            "observed_grid_crs": crs_key(self.crs),
+        return _packed("observed_grid", self.share, self.transform) | {
+            "observed_grid_crs": crs_key(self.crs)
         }
 
     @classmethod
     def from_row(cls, row: dict[str, object]) -> ObservedGrid | None:
-        if not row.get("observed_grid"):
-            return None
-        height, width = (int(v) for v in row["observed_grid_shape"])  # type: ignore[attr-defined]
-        share = np.frombuffer(zlib.decompress(row["observed_grid"]), np.uint8)  # type: ignore[arg-type]
-        return cls(
-            share.reshape(height, width),
-            Affine(*row["observed_grid_transform"]),  # type: ignore[misc]
-            CRS.from_user_input(row["observed_grid_crs"]),
-        )
+        grid = _unpacked(row, "observed_grid")
+        return None if grid is None else cls(*grid)
 
     def clear_share(self, footprint_lonlat: shapely.Geometry) -> float:
         """Share (0..1) of a footprint's cells that were clear, weighted by their valid share;
@@ -82,6 +105,124 @@ def observed_grid(valid: PackedMask, transform: Affine, crs: CRS) -> ObservedGri
         sizes[-1] = (r1 - r0) * (width - (cols - 1) * CELL_PX)
         share[r] = np.round(100.0 * counts / sizes).astype(np.uint8)
     return ObservedGrid(share, transform @ Affine.scale(CELL_PX), crs)
+
+
+#: NDVI is stored as one byte per cell: 0 = no clear pixel, 1..255 = NDVI -1..1.
+NDVI_LEVELS = 254
+
+
+@dataclass(frozen=True)
+class NdviGrid:
+    """Mean NDVI of the clear land pixels per cell (NaN: none), on a coarsened scene grid."""
+
+    ndvi: npt.NDArray[np.float32]
+    transform: Affine
+    crs: CRS
+
+    def to_row(self) -> dict[str, object]:
+        """The tile_runs columns that carry the grid (its CRS is the observed grid's)."""
+        known = np.isfinite(self.ndvi)
+        codes = np.zeros(self.ndvi.shape, dtype=np.uint8)
+        scaled = (np.clip(self.ndvi[known], -1, 1) + 1) / 2 * NDVI_LEVELS
+        codes[known] = 1 + np.round(scaled).astype(np.uint8)
+        return _packed("ndvi_grid", codes, self.transform)
+
+    @classmethod
+    def from_row(cls, row: dict[str, object]) -> NdviGrid | None:
+        grid = _unpacked(row, "ndvi_grid")
+        if grid is None:
+            return None
+        codes, transform, crs = grid
+        ndvi = np.where(codes > 0, (codes.astype(np.float32) - 1) / NDVI_LEVELS * 2 - 1, np.nan)
+        return cls(ndvi.astype(np.float32), transform, crs)
+
+    def footprint_ndvi(self, footprint_lonlat: shapely.Geometry) -> float | None:
+        """Mean NDVI of the footprint's land, on the cells wholly inside it (their centre half a
+        cell in from its edge: edge cells mix in the surroundings, whose seasons are not the
+        site's); on the cells whose centre lies in it when none is, or on the cells it touches
+        for a footprint smaller than a cell. None if none of them had clear land."""
+        local = reproject(footprint_lonlat, WGS84, crs_key(self.crs))
+        inner = local.buffer(-abs(self.transform.a) / 2)
+        tries = [(inner, False)] if not inner.is_empty else []
+        for shape, touched in (*tries, (local, False), (local, True)):
+            cells = rasterize(
+                [shape], out_shape=self.ndvi.shape, transform=self.transform, all_touched=touched
+            ).astype(bool)
+            values = self.ndvi[cells]
+            values = values[np.isfinite(values)]
+            if values.size:
+                return float(values.mean())
+        return None
+
+
+class NdviGridBuilder:
+    """Accumulates :class:`NdviGrid` strip by strip during the per-pixel pass.
+
+    Red and NIR are sampled every other pixel (four samples per 40 m cell): the grid is a
+    footprint mean over many cells, and full sampling would cost 4x the 0.3 s it takes.
+    """
+
+    def __init__(
+        self,
+        shape: tuple[int, int],
+        cell_px: int,
+        transform: Affine,
+        crs: CRS,
+        water_ndvi: float,
+    ):
+        self.cell_px, self.step, self.water_ndvi = cell_px, max(1, cell_px // 2), water_ndvi
+        self.shape = (-(-shape[0] // cell_px), -(-shape[1] // cell_px))
+        self.sums = np.zeros(self.shape[0] * self.shape[1], dtype=np.float64)
+        self.counts = np.zeros(self.shape[0] * self.shape[1], dtype=np.float64)
+        self.transform, self.crs = transform @ Affine.scale(cell_px), crs
+
+    def add_strip(
+        self,
+        row0: int,
+        red: npt.NDArray[np.integer],
+        nir: npt.NDArray[np.integer],
+        valid: PackedMask,
+        dn_offset: float,
+    ) -> None:
+        """Add one strip (red and NIR DN on the 10 m grid, its bit-packed valid mask) that
+        starts at scene row ``row0``."""
+        first = (-row0) % self.step
+        pick = (slice(first, None, self.step), slice(0, None, self.step))
+        r = red[pick].astype(np.float32) - dn_offset
+        n = nir[pick].astype(np.float32) - dn_offset
+        total = n + r
+        rows_bits = np.ascontiguousarray(valid.bits[first :: self.step])
+        sampled = PackedMask(rows_bits, valid.width).unpack()
+        ok = sampled[:, :: self.step] & (total > 0)
+        ndvi = (n[ok] - r[ok]) / total[ok]
+        land = ndvi >= self.water_ndvi
+        ok[ok] = land
+        ndvi = ndvi[land]
+        rows = (row0 + first + np.arange(r.shape[0]) * self.step) // self.cell_px
+        cols = (np.arange(r.shape[1]) * self.step) // self.cell_px
+        cell = (rows[:, None] * self.shape[1] + cols[None, :])[ok]
+        size = self.sums.size
+        self.sums += np.bincount(cell, weights=ndvi, minlength=size)
+        self.counts += np.bincount(cell, minlength=size)
+
+    def grid(self) -> NdviGrid:
+        with np.errstate(invalid="ignore", divide="ignore"):
+            mean = np.where(self.counts > 0, self.sums / self.counts, np.nan)
+        return NdviGrid(mean.astype(np.float32).reshape(self.shape), self.transform, self.crs)
+
+
+def footprint_ndvi_lookup(
+    runs: Sequence[dict[str, Any]],
+) -> Callable[[dict[str, Any], shapely.Geometry], float | None]:
+    """``footprint_ndvi(run, footprint)`` over the NDVI grids of these tile-runs (None for a
+    run without one: a failed tile, or one written before the grid existed)."""
+    grids = {r["item_id"]: NdviGrid.from_row(r) for r in runs}
+
+    def footprint_ndvi(run: dict[str, Any], footprint: shapely.Geometry) -> float | None:
+        grid = grids.get(run["item_id"])
+        return grid.footprint_ndvi(footprint) if grid is not None else None
+
+    return footprint_ndvi
 
 
 def clear_share_lookup(

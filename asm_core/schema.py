@@ -100,6 +100,13 @@ TILE_RUNS = pa.schema(
         pa.field("observed_grid_shape", pa.list_(pa.int32())),
         pa.field("observed_grid_transform", pa.list_(pa.float64())),
         pa.field("observed_grid_crs", pa.string()),
+        # mean NDVI of the clear pixels per 40 m cell (asm_core/observed.py): is a footprint
+        # still bare, greening or grown over on that date? (same CRS as the observed grid)
+        pa.field("ndvi_grid", pa.binary()),
+        pa.field("ndvi_grid_shape", pa.list_(pa.int32())),
+        pa.field("ndvi_grid_transform", pa.list_(pa.float64())),
+        # where each band of the item is: alerts' evidence chips are cut from them
+        pa.field("band_hrefs", pa.map_(pa.string(), pa.string())),
         # the tile-date's own land background of the geology ratios (asm_core/geology.py)
         pa.field("ferric_iron_median", pa.float64()),
         pa.field("ferric_iron_spread", pa.float64()),
@@ -189,8 +196,12 @@ SITE_OBSERVATIONS = pa.schema(
         pa.field("observed_clear", pa.bool_(), nullable=False),
         pa.field("clear_share", pa.float64(), nullable=False),
         pa.field("detected", pa.bool_(), nullable=False),
+        # the worked extent: scars, pits and the ponds among them, hole-filled
         pa.field("area_m2", pa.float64()),
-        pa.field("ndvi_mean", pa.float64()),
+        pa.field("water_m2", pa.float64()),  # of that, the ponds (pits flooded in the rains)
+        pa.field("ndvi_mean", pa.float64()),  # of the detected scars
+        # of the whole footprint known so far, on this look (detected or not)
+        pa.field("footprint_ndvi", pa.float64()),
         pa.field("state", pa.string(), nullable=False),
     ],
     metadata={"asm_watch": "site_observations: one row per site and tile-date since it appeared"},

@@ -29,7 +29,7 @@ from asm_core.geology import GEOLOGY_BANDS, tile_background
 from asm_core.heap import release_free_heap
 from asm_core.layers import ScenePixels, compute_layers
 from asm_core.objects import radius_px
-from asm_core.observed import observed_grid
+from asm_core.observed import NdviGridBuilder, observed_grid
 from asm_core.pixel_samples import PixelSamples
 from asm_core.quicklook import write_quicklook
 from asm_core.reader import BandFiles, open_bands
@@ -224,6 +224,7 @@ def _base_row(item: SceneItem, rules: RuleSet) -> dict[str, Any]:
         "known_sites": 0,
         "bytes_read": 0,
         "source": item.source,
+        "band_hrefs": [(name, band.href) for name, band in sorted(item.bands.items())],
         "aoi": None,
         "stage_seconds": [],
         "asm_version": asm_core.__version__,
@@ -311,7 +312,17 @@ def run_item(
                 pixel_m = _pixel_metres(files)
                 margin = radius_px(rules.objects.ring_width_m, pixel_m) + 1
                 samples = PixelSamples(files.shape[1], margin)
-                layers = compute_layers(pixels, runnable, rules.mask, samples, OBJECT_LAYERS)
+                cell_px = max(1, round(rules.tracking.footprint_grid_m / pixel_m))
+                greenness = NdviGridBuilder(
+                    files.shape,
+                    cell_px,
+                    files.transform,
+                    files.crs,
+                    rules.tracking.footprint_water_ndvi,
+                )
+                layers = compute_layers(
+                    pixels, runnable, rules.mask, samples, OBJECT_LAYERS, ndvi_grid=greenness
+                )
                 stages.update(layers.seconds)  # decoding strips, and the kernel on them
                 lap[0] = time.perf_counter()
             with rasterio.Env(GDAL_CACHEMAX=0):
@@ -325,6 +336,7 @@ def run_item(
                 boa_offset_detail=offset.detail,
                 valid_fraction=round(valid_pixels / (files.shape[0] * files.shape[1]), 4),
                 **observed_grid(layers.valid, files.transform, files.crs).to_row(),
+                **greenness.grid().to_row(),
             )
             if valid_pixels == 0:
                 row["status"] = "no_data"

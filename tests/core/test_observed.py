@@ -12,15 +12,16 @@ import pyarrow.parquet as pq
 import pytest
 from affine import Affine
 from rasterio.crs import CRS
-from shapely.geometry import shape
+from shapely.geometry import box, shape
 
-from asm_core.observed import CELL_PX, ObservedGrid, observed_grid
+from asm_core.observed import CELL_PX, NdviGrid, NdviGridBuilder, ObservedGrid, observed_grid
 from asm_core.packed_mask import PackedMask
 from asm_core.results import result_files
 from asm_core.rules import load_rules
 from asm_core.stac import load_item
 from asm_core.synthetic.scene import WrittenScene
 from asm_core.tile_job import run_item
+from asm_core.vectorize import reproject
 
 
 def test_grid_is_the_valid_share_per_cell_including_a_ragged_edge() -> None:
@@ -55,3 +56,52 @@ def test_a_cloud_is_unobserved_and_a_clear_site_observed(
     sites = [shape(f["geometry"]) for f in truth if f["properties"]["kind"] == "mining_site"]
     clear = [grid.clear_share(s) for s in sites]
     assert max(clear) > 0.9
+
+
+def test_ndvi_grid_keeps_the_land_greenness_per_cell_and_leaves_water_out() -> None:
+    offset, height, width = 1000, 16, 12  # DN carry the +1000 offset of baseline 04.00+
+    red = np.full((height, width), offset + 300, dtype=np.uint16)
+    nir = np.full((height, width), offset + 300, dtype=np.uint16)  # NDVI 0: bare-ish
+    nir[:8, :8] = offset + 2700  # forest: NDVI 0.8
+    red[8:, :4], nir[8:, :4] = offset + 600, offset + 200  # water: NDVI -0.5
+    nir[8:, 4:8] = offset + 500  # bare spoil beside the water: NDVI 0.25
+    valid = np.ones((height, width), dtype=bool)
+    valid[:4, 8:] = False  # cloud over one cell
+    transform, crs = Affine(10, 0, 500000, 0, -10, 800000), CRS.from_epsg(32630)
+    builder = NdviGridBuilder((height, width), 4, transform, crs, water_ndvi=0.0)
+    for r0 in (0, 8):  # two strips
+        strip = slice(r0, r0 + 8)
+        builder.add_strip(r0, red[strip], nir[strip], PackedMask.pack(valid[strip]), offset)
+    grid = NdviGrid.from_row(builder.grid().to_row() | {"observed_grid_crs": "EPSG:32630"})
+    assert grid is not None and grid.ndvi.shape == (4, 3)
+    assert grid.ndvi[0, 0] == pytest.approx(0.8, abs=0.01)
+    assert np.isnan(grid.ndvi[0, 2])  # clouded
+    assert np.isnan(grid.ndvi[2, 0])  # all water: no land to judge
+    assert grid.ndvi[2, 1] == pytest.approx(0.25, abs=0.01)
+    # a footprint over the water and the spoil beside it reads as the spoil's land
+    x0, y0 = transform @ (0, 8)
+    x1, y1 = transform @ (8, 16)
+    local = box(x0, y1, x1, y0)
+    footprint = reproject(local, "EPSG:32630", "EPSG:4326")
+    assert grid.footprint_ndvi(footprint) == pytest.approx(0.25, abs=0.01)
+    # one far from the scene has no greenness at all
+    assert grid.footprint_ndvi(box(10, 10, 10.001, 10.001)) is None
+
+
+def test_a_tile_run_keeps_an_ndvi_grid_where_sites_read_bare_and_forest_green(
+    scene_factory: Callable[..., WrittenScene], tmp_path: Path
+) -> None:
+    scene = scene_factory(seed=12, size=512, sites=2, clouds=0, baseline="05.10")
+    run_item(load_item(str(scene.item_path)), load_rules(), tmp_path)
+    (path,) = result_files(tmp_path, "tile_runs")
+    (row,) = pq.read_table(path).to_pylist()
+    grid = NdviGrid.from_row(row)
+    assert grid is not None and grid.transform.a == load_rules().tracking.footprint_grid_m
+    assert len(row["ndvi_grid"]) < 64_000
+    truth = json.loads((scene.item_path.parent / "truth.geojson").read_text())["features"]
+    sites = [shape(f["geometry"]) for f in truth if f["properties"]["kind"] == "mining_site"]
+    assert sites
+    for site in sites:
+        ndvi = grid.footprint_ndvi(site)
+        assert ndvi is not None and ndvi < 0.35
+    assert float(np.nanmedian(grid.ndvi)) > 0.5  # the forest around them
