@@ -5,11 +5,16 @@ going through the dates in order, each is matched to a tracked site whose footpr
 (or comes within ``match_distance_m`` of); unmatched ones start new sites, whose id is derived
 from their tile, first date and place, so rebuilding from the same detections gives the same ids.
 
+A date's site is measured as its worked extent: scars, pits and the ponds among them as one
+hole-filled extent, so pits flooding in the rains are neither contraction nor growth.
+
 Every tile-date after a site's first detection is an observation of it, marked observed or not
-from the tile_runs' clear-share grid (:mod:`asm_core.observed`): a site under cloud or outside
-the swath is ``unobserved``, never ``inactive``. States: ``new``, ``persistent``, ``expanding``,
-``contracting``, ``revegetating`` (detected smaller and greener), ``inactive`` (missed on
-``inactive_after_clear_looks`` clear looks in a row), ``reactivated``, ``unobserved``.
+from the tile_runs' clear-share grid, with the NDVI of its whole footprint from their NDVI grid
+(:mod:`asm_core.observed`): a site under cloud or outside the swath is ``unobserved``, never
+``inactive``. States (``new``, ``persistent``, ``expanding``, ``contracting``,
+``revegetating``, ``inactive``, ``reactivated``, ``unobserved``) follow
+:mod:`asm_core.site_states`: size changes against the extent's own uncertainty, regrowth and
+abandonment from what the footprint shows.
 """
 
 from __future__ import annotations
@@ -18,7 +23,7 @@ import hashlib
 import json
 from collections import defaultdict
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -27,14 +32,16 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 import shapely
+from shapely.geometry import Polygon
 
 from asm_core.context import ContextLayer, relate
 from asm_core.countries import countries_at
 from asm_core.geology import anomaly
-from asm_core.observed import clear_share_lookup
+from asm_core.observed import clear_share_lookup, footprint_ndvi_lookup
 from asm_core.results import read_table, write_atomic
 from asm_core.rules import TrackingSettings, load_rules
 from asm_core.schema import DETECTIONS, SITE_CONTEXT, SITE_OBSERVATIONS, SITES
+from asm_core.site_states import SiteLook, SiteStates
 from asm_core.vectorize import WGS84, reproject, utm_epsg_for
 
 
@@ -43,12 +50,27 @@ class _DateSite:
     item_id: str
     mgrs_tile: str
     acquired: datetime
-    footprint: shapely.Geometry  # lon/lat
-    area_m2: float
-    ndvi_mean: float | None
+    footprint: shapely.Geometry  # lon/lat: the worked extent (see worked_extent)
+    area_m2: float  # of the worked extent
+    perimeter_m: float
+    water_m2: float  # of the ponds among it
+    ndvi_mean: float | None  # of the scars
     ferric_anomaly: float | None = None
     clay_anomaly: float | None = None
     baseline_ndvi: float | None = None
+
+
+def worked_extent(parts: Sequence[shapely.Geometry], closing_m: float) -> shapely.Geometry:
+    """Scars, pits and the ponds in them as one extent (metric CRS): gaps up to ``closing_m``
+    closed (the mixed pixels between a pit pond and its spoil are neither), holes filled (a
+    flooded pit is still worked ground)."""
+    union = shapely.union_all(parts)
+    if closing_m > 0:
+        union = union.buffer(closing_m / 2, join_style="mitre").buffer(
+            -closing_m / 2, join_style="mitre"
+        )
+    polygons = [p for p in getattr(union, "geoms", [union]) if isinstance(p, Polygon)]
+    return shapely.make_valid(shapely.union_all([Polygon(p.exterior) for p in polygons]))
 
 
 @dataclass
@@ -83,32 +105,51 @@ def _ratio_anomaly(
 
 
 def _date_sites(
-    detections: Sequence[dict[str, Any]], runs: Mapping[str, dict[str, Any]]
+    detections: Sequence[dict[str, Any]],
+    runs: Mapping[str, dict[str, Any]],
+    closing_m: float,
 ) -> list[_DateSite]:
     groups: dict[tuple[str, str], list[dict[str, Any]]] = defaultdict(list)
     for d in detections:
         if d.get("site_id") and d.get("class") in ("mining_scar", "pond"):
             groups[(d["item_id"], d["site_id"])].append(d)
-    out = []
-    for (item_id, _), members in sorted(groups.items()):
-        # the ground itself: scars only, as a site's ponds would drag greenness down (and the
-        # ratios about) more the more of the site they fill
-        ground = [m for m in members if m["class"] == "mining_scar"]
-        run = runs.get(item_id, {})
-        out.append(
-            _DateSite(
-                item_id,
-                members[0]["mgrs_tile"],
-                members[0]["acquired"],
-                shapely.union_all([shapely.from_wkb(m["geometry"]) for m in members]),
-                float(sum(m["area_m2"] for m in members)),
-                _weighted(ground, lambda m: m.get("ndvi_mean")),
-                _ratio_anomaly(ground, run, "ferric_iron"),
-                _ratio_anomaly(ground, run, "clay"),
-                _weighted(ground, lambda m: m.get("baseline_ndvi")),
-            )
-        )
-    return sorted(out, key=lambda s: (s.acquired, s.mgrs_tile, s.footprint.centroid.x))
+    return sorted(
+        (_date_site(members, runs.get(item_id, {}), closing_m)
+         for (item_id, _), members in sorted(groups.items())),
+        key=lambda s: (s.acquired, s.mgrs_tile, s.footprint.centroid.x),
+    )  # fmt: skip
+
+
+def _date_site(
+    members: list[dict[str, Any]], run: Mapping[str, Any], closing_m: float
+) -> _DateSite:
+    # the ground itself: scars only, as a site's ponds would drag greenness down (and the
+    # ratios about) more the more of the site they fill
+    ground = [m for m in members if m["class"] == "mining_scar"]
+    extent, local = _extent([shapely.from_wkb(m["geometry"]) for m in members], closing_m)
+    return _DateSite(
+        members[0]["item_id"],
+        members[0]["mgrs_tile"],
+        members[0]["acquired"],
+        extent,
+        float(local.area),
+        float(local.length),
+        float(sum(m["area_m2"] for m in members if m["class"] == "pond")),
+        _weighted(ground, lambda m: m.get("ndvi_mean")),
+        _ratio_anomaly(ground, run, "ferric_iron"),
+        _ratio_anomaly(ground, run, "clay"),
+        _weighted(ground, lambda m: m.get("baseline_ndvi")),
+    )
+
+
+def _extent(
+    parts_lonlat: list[shapely.Geometry], closing_m: float
+) -> tuple[shapely.Geometry, shapely.Geometry]:
+    """The worked extent of some parts, in lon/lat and in its UTM zone."""
+    centre = shapely.union_all(parts_lonlat).centroid
+    utm = f"EPSG:{utm_epsg_for(centre.x, centre.y)}"
+    local = worked_extent([reproject(p, WGS84, utm) for p in parts_lonlat], closing_m)
+    return shapely.make_valid(reproject(local, utm, WGS84)), local
 
 
 def _site_id(site: _DateSite) -> str:
@@ -125,7 +166,7 @@ def track(
     """Match each date's sites to tracked sites, in date order (deterministic); ``runs`` (by
     item id) give the tile-dates' geology backgrounds."""
     tracked: list[TrackedSite] = []
-    for site in _date_sites(detections, runs or {}):
+    for site in _date_sites(detections, runs or {}, settings.extent_closing_m):
         metric = _metric(site.footprint)
         best: tuple[float, int] | None = None
         for i, t in enumerate(tracked):
@@ -145,17 +186,16 @@ def track(
             target = tracked[best[1]]
             target.footprint = shapely.make_valid(shapely.union(target.footprint, site.footprint))
         earlier = target.seen.get(site.acquired)
-        if earlier is not None:  # two pieces of one site on one date
-            site = _DateSite(
-                earlier.item_id,
-                earlier.mgrs_tile,
-                earlier.acquired,
-                shapely.union(earlier.footprint, site.footprint),
-                earlier.area_m2 + site.area_m2,
-                earlier.ndvi_mean,
-                earlier.ferric_anomaly,
-                earlier.clay_anomaly,
-                earlier.baseline_ndvi,
+        if earlier is not None:  # two pieces of one site on one date: one extent
+            footprint, local = _extent(
+                [earlier.footprint, site.footprint], settings.extent_closing_m
+            )
+            site = replace(
+                earlier,
+                footprint=footprint,
+                area_m2=float(local.area),
+                perimeter_m=float(local.length),
+                water_m2=earlier.water_m2 + site.water_m2,
             )
         target.seen[site.acquired] = site
     return tracked
@@ -166,15 +206,17 @@ def observations(
     runs: Sequence[dict[str, Any]],
     clear_share: Callable[[dict[str, Any], shapely.Geometry], float],
     settings: TrackingSettings,
+    footprint_ndvi: Callable[[dict[str, Any], shapely.Geometry], float | None] | None = None,
 ) -> list[dict[str, Any]]:
-    """One row per site and tile-date from its first detection on, with its state."""
+    """One row per site and tile-date from its first detection on, with its state
+    (:mod:`asm_core.site_states`); ``footprint_ndvi`` reads a look's NDVI over a footprint."""
     looks: dict[str, list[dict[str, Any]]] = defaultdict(list)
     for run in runs:
         if run.get("status") in ("ok", "no_data") and run.get("mgrs_tile"):
             looks[str(run["mgrs_tile"])].append(run)
     rows = []
     for site in sites:
-        state, last_area, last_ndvi, misses = "", 0.0, None, 0
+        machine = SiteStates(settings)
         so_far: shapely.Geometry | None = None  # what was detected up to this date
         for run in sorted(looks[site.mgrs_tile], key=lambda r: r["acquired"]):
             day = run["acquired"]
@@ -187,50 +229,39 @@ def observations(
                     if so_far is None
                     else shapely.union(so_far, detected.footprint)
                 )
-            share = clear_share(run, so_far) if so_far is not None else 0.0
-            observed = share >= settings.min_clear_share
-            if detected is not None and not state:
-                state = row_state = "new"
-            elif detected is not None and not observed:
-                # seen, but too much of the footprint was hidden to judge its size: unobserved,
-                # and the next clear look is compared with the last clear one
-                misses, row_state = 0, "unobserved"
-            elif detected is not None:
-                if state == "inactive":
-                    state = "reactivated"
-                elif detected.area_m2 > last_area * settings.growth_ratio:
-                    state = "expanding"
-                elif detected.area_m2 * settings.growth_ratio < last_area:
-                    greener = (
-                        detected.ndvi_mean is not None
-                        and last_ndvi is not None
-                        and detected.ndvi_mean - last_ndvi >= settings.revegetation_ndvi_rise
-                    )
-                    state = "revegetating" if greener else "contracting"
-                else:
-                    state = "persistent"
-                row_state = state
-            elif observed:
-                misses += 1
-                if misses >= settings.inactive_after_clear_looks:
-                    state = "inactive"
-                row_state = state if state == "inactive" else "persistent"
-            else:
-                row_state = "unobserved"
-            if detected is not None and (observed or row_state == "new"):
-                last_area, last_ndvi, misses = detected.area_m2, detected.ndvi_mean, 0
+            if so_far is None:
+                continue
+            share = clear_share(run, so_far)
+            greenness = footprint_ndvi(run, so_far) if footprint_ndvi is not None else None
+            state = machine.step(
+                SiteLook(
+                    clear_share=share,
+                    detected=detected is not None,
+                    extent_m2=detected.area_m2 if detected else 0.0,
+                    perimeter_m=detected.perimeter_m if detected else 0.0,
+                    scar_ndvi=detected.ndvi_mean if detected else None,
+                    extent_ndvi=(
+                        footprint_ndvi(run, detected.footprint)
+                        if detected and footprint_ndvi is not None
+                        else None
+                    ),
+                    footprint_ndvi=greenness,
+                )
+            )
             rows.append(
                 {
                     "site_id": site.site_id,
                     "mgrs_tile": site.mgrs_tile,
                     "acquired": day,
                     "item_id": run["item_id"],
-                    "observed_clear": observed,
+                    "observed_clear": share >= settings.min_clear_share,
                     "clear_share": round(share, 3),
                     "detected": detected is not None,
                     "area_m2": round(detected.area_m2, 2) if detected else None,
+                    "water_m2": round(detected.water_m2, 2) if detected else None,
                     "ndvi_mean": detected.ndvi_mean if detected else None,
-                    "state": row_state,
+                    "footprint_ndvi": None if greenness is None else round(greenness, 3),
+                    "state": state,
                 }
             )
     return rows
@@ -416,7 +447,9 @@ def build_site_tables(
     stale_runs = [r for r in runs if r["mgrs_tile"] in stale]
     clear_share = clear_share_lookup(stale_runs)
     tracked = track(detections, settings, {str(r["item_id"]): r for r in stale_runs})
-    fresh = observations(tracked, stale_runs, clear_share, settings)
+    fresh = observations(
+        tracked, stale_runs, clear_share, settings, footprint_ndvi_lookup(stale_runs)
+    )
     rows = site_rows(tracked, fresh)
     observed = sorted(
         fresh + kept_observed, key=lambda r: (r["mgrs_tile"], r["site_id"], r["acquired"])

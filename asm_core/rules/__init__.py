@@ -153,8 +153,21 @@ class TrackingSettings(_Strict):
     match_distance_m: float = Field(ge=0)
     min_clear_share: float = Field(gt=0, le=1)
     growth_ratio: float = Field(gt=1)
+    #: how far in or out each look's boundary may sit (the size-change margin, per metre of
+    #: perimeter and look)
+    edge_uncertainty_m: float = Field(ge=0)
+    #: a change past growth_ratio but within the margin counts after this many clear looks
+    size_confirm_looks: int = Field(ge=1)
+    #: pits, spoil and the ponds in them are one extent: gaps this narrow are closed
+    extent_closing_m: float = Field(ge=0)
     inactive_after_clear_looks: int = Field(ge=1)
     revegetation_ndvi_rise: float = Field(ge=0)
+    #: a footprint this much greener than when it was worked has grown over
+    regrown_ndvi_rise: float = Field(gt=0)
+    #: cell of the per-look NDVI grid the footprints are judged on (asm_core/observed.py)
+    footprint_grid_m: float = Field(ge=10, le=200)
+    #: pixels with NDVI below this are water, left out of a footprint's greenness
+    footprint_water_ndvi: float = Field(ge=-1, le=1)
     baseline_days: int = Field(ge=1, le=182)
     #: the baseline looks are read at this pixel size (from the COG overviews)
     baseline_resolution_m: float = Field(ge=10, le=60)

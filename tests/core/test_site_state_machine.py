@@ -1,0 +1,113 @@
+"""A site's states from what each look showed: size changes against the extent's own noise,
+flooded pits, missed looks on bare ground, slow regrowth and ground grown over."""
+
+from __future__ import annotations
+
+import math
+
+import pytest
+import shapely
+
+from asm_core.rules import load_rules
+from asm_core.site_states import SiteLook, SiteStates
+from asm_core.sites import worked_extent
+
+SETTINGS = load_rules().tracking
+HECTARE = 10_000.0
+
+
+def _look(
+    hectares: float | None,
+    footprint: float | None = 0.2,
+    extent: float | None = None,
+    clear: float = 1.0,
+    scars: float | None = 0.18,
+) -> SiteLook:
+    """A look at a roughly round site of ``hectares`` (None: not detected)."""
+    if hectares is None:
+        return SiteLook(clear_share=clear, detected=False, footprint_ndvi=footprint)
+    area = hectares * HECTARE
+    perimeter = 1.5 * 2 * math.sqrt(math.pi * area)  # irregular: 1.5x a circle's
+    return SiteLook(
+        clear_share=clear,
+        detected=True,
+        extent_m2=area,
+        perimeter_m=perimeter,
+        scar_ndvi=scars,
+        extent_ndvi=footprint if extent is None else extent,
+        footprint_ndvi=footprint,
+    )
+
+
+def _states(*looks: SiteLook) -> list[str]:
+    machine = SiteStates(SETTINGS)
+    return [machine.step(look) for look in looks]
+
+
+def test_a_steady_site_whose_area_wobbles_stays_persistent() -> None:
+    wobble = [5.0, 5.6, 4.6, 5.5, 4.7, 5.4, 4.8, 5.7]  # ±10-14 %, lows and highs in a row
+    assert _states(*(_look(h) for h in wobble)) == ["new"] + ["persistent"] * 7
+
+
+def test_a_real_doubling_is_expanding_at_once() -> None:
+    assert _states(_look(5.0), _look(5.1), _look(10.5), _look(10.4)) == [
+        "new",
+        "persistent",
+        "expanding",
+        "persistent",
+    ]
+
+
+def test_a_change_within_the_margin_counts_when_the_next_clear_look_confirms_it() -> None:
+    # 1 ha growing 25 %: past the 1.2 ratio, within a small site's boundary uncertainty (28 %)
+    states = _states(_look(1.0), _look(1.25), _look(1.0), _look(1.25), _look(1.25, clear=0.3),
+                     _look(1.26))  # fmt: skip
+    assert states == ["new", "persistent", "persistent", "persistent", "unobserved", "expanding"]
+
+
+def test_flooded_pits_are_neither_contraction_nor_growth() -> None:
+    """The detected extent halves (pits joined to a flooded river, spoil taken for a sandbar)
+    while the footprint's land is as bare as ever; the rebound is not growth."""
+    states = _states(_look(19.0), _look(18.8), _look(4.8, footprint=0.21), _look(18.9))
+    assert states == ["new", "persistent", "persistent", "persistent"]
+
+
+def test_backfilled_ground_that_greens_is_contraction_and_greener_spoil_revegetation() -> None:
+    backfilled = _states(_look(14.0), _look(6.0, footprint=0.45, extent=0.2))
+    regrowing = _states(_look(14.0), _look(6.0, footprint=0.47, extent=0.29, scars=0.22))
+    assert backfilled == ["new", "contracting"]
+    assert regrowing == ["new", "revegetating"]
+
+
+def test_a_missed_look_on_bare_ground_is_not_inactive_and_no_false_reactivation() -> None:
+    states = _states(_look(5.0), _look(None, footprint=0.21), _look(None, footprint=0.19),
+                     _look(5.1))  # fmt: skip
+    assert states == ["new", "persistent", "persistent", "persistent"]
+
+
+def test_slow_regrowth_adds_up_and_ground_grown_over_is_inactive_until_dug_again() -> None:
+    looks = [_look(5.0, footprint=0.2) for _ in range(3)]
+    looks += [_look(5.0, footprint=0.23), _look(5.0, footprint=0.27)]  # +0.03: not yet; +0.07
+    looks += [_look(None, footprint=0.38), _look(None, footprint=0.65)]  # +0.18; grown over
+    looks += [_look(None, footprint=0.2, clear=0.1), _look(4.0, footprint=0.19)]
+    assert _states(*looks) == ["new", "persistent", "persistent", "persistent", "revegetating",
+                               "revegetating", "inactive", "unobserved", "reactivated"]  # fmt: skip
+
+
+def test_without_an_ndvi_grid_two_clear_misses_make_a_site_inactive() -> None:
+    looks = [_look(5.0, footprint=None), _look(None, footprint=None)]
+    looks += [_look(None, footprint=None), _look(5.0, footprint=None)]
+    assert _states(*looks) == ["new", "persistent", "inactive", "reactivated"]
+
+
+def test_the_first_look_must_be_a_detection() -> None:
+    with pytest.raises(ValueError, match="first look"):
+        SiteStates(SETTINGS).step(_look(None))
+
+
+def test_worked_extent_fills_flooded_pits_and_closes_the_mixed_pixel_gap() -> None:
+    ring = shapely.box(0, 0, 200, 200).difference(shapely.box(50, 50, 150, 150))
+    pond_beside = shapely.box(210, 0, 300, 100)  # one 10 m pixel of mixed shore between
+    extent = worked_extent([ring, pond_beside], closing_m=SETTINGS.extent_closing_m)
+    assert extent.area == pytest.approx(200 * 200 + 100 * 90 + 10 * 100, rel=0.01)
+    assert worked_extent([ring], closing_m=0).area == pytest.approx(200 * 200)
