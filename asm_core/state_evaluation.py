@@ -9,6 +9,10 @@ first clear sighting on) is one site-date: right if the tracked state equals the
 A site-date called ``new`` or ``inactive`` wrongly counts as caused by clouds when the truth
 says the site was hidden on that date or on a date since its last clear look: the failure the
 issue forbids outright.
+
+The two alert errors are counted apart: a **false size change** is a site-date tracked
+``expanding`` or ``contracting`` whose size did not change (share of such site-dates), and a
+**false reactivation** a ``reactivated`` the truth does not have.
 """
 
 from __future__ import annotations
@@ -27,6 +31,7 @@ from asm_core.errors import AsmError
 from asm_core.results import read_table
 
 MISSING = "missing"
+SIZE_CHANGES = ("expanding", "contracting")
 STATE_ORDER = (
     "new",
     "persistent",
@@ -60,11 +65,39 @@ class StateEvaluation:
     def accuracy(self) -> float:
         return self.correct / self.site_dates if self.site_dates else 0.0
 
+    @property
+    def steady_site_dates(self) -> int:
+        """Site-dates whose size did not change (truth neither expanding nor contracting)."""
+        return sum(sum(r.values()) for t, r in self.confusion.items() if t not in SIZE_CHANGES)
+
+    @property
+    def false_size_changes(self) -> int:
+        return sum(
+            n
+            for t, row in self.confusion.items()
+            if t not in SIZE_CHANGES
+            for s, n in row.items()
+            if s in SIZE_CHANGES
+        )
+
+    @property
+    def false_size_change_rate(self) -> float:
+        steady = self.steady_site_dates
+        return self.false_size_changes / steady if steady else 0.0
+
+    @property
+    def false_reactivated(self) -> int:
+        return sum(r.get("reactivated", 0) for t, r in self.confusion.items() if t != "reactivated")
+
     def as_dict(self) -> dict[str, Any]:
         return {
             "site_dates": self.site_dates,
             "correct": self.correct,
             "accuracy": round(self.accuracy, 4),
+            "steady_site_dates": self.steady_site_dates,
+            "false_size_changes": self.false_size_changes,
+            "false_size_change_rate": round(self.false_size_change_rate, 4),
+            "false_reactivated": self.false_reactivated,
             "planted_sites": self.planted_sites,
             "false_sites": self.false_sites,
             "split_sites": self.split_sites,
@@ -164,6 +197,11 @@ def confusion_table(result: StateEvaluation) -> str:
     lines.append(
         f"site-dates {result.site_dates}, right {result.correct} ({result.accuracy:.1%}); "
         f"planted sites {result.planted_sites}, false sites {result.false_sites}, "
-        f"split sites {result.split_sites}, cloud errors {len(result.cloud_errors)}"
+        f"split sites {result.split_sites}, cloud errors {len(result.cloud_errors)}",
+    )
+    lines.append(
+        f"unchanged site-dates tracked expanding or contracting: {result.false_size_changes}"
+        f" of {result.steady_site_dates} ({result.false_size_change_rate:.1%}); "
+        f"false reactivated: {result.false_reactivated}"
     )
     return "\n".join(lines)

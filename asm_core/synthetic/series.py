@@ -1,16 +1,22 @@
 """One synthetic tile seen on many dates, with the truth state of every site on every date.
 
 Each site follows a story over the dates: it is there all along (``steady``), ``appears``,
-``grows``, ``shrinks`` (the pit is backfilled), ``revegetates`` (smaller and greener) or
-``pauses`` (grows over, then is dug again). The land around it has seasons: in the monsoon
-months (May–October) vegetation greens up and the river floods its banks with sediment-laden
-water. Every date has its own clouds; some are placed on sites to hide them on that date, the
+``grows``, ``shrinks`` (the pit is backfilled), ``revegetates`` (smaller and greener),
+``pauses`` (grows over, then is dug again) or ``regrows`` (abandoned: its spoil greens look by
+look until it is grown over). The land around it has seasons: in the monsoon months
+(May–October) vegetation greens up, the river floods its banks with sediment-laden water and
+the pits of every site fill with water (a third of its open ground), to drain again in the dry
+season. Every date has its own clouds; some are placed on sites to hide them on that date, the
 others keep clear of every site, so a site is either plainly seen or plainly hidden.
 
-The truth state of a site on a date is worked out here from the story and the pixels as drawn
-(present or not, open area, clear share of the footprint seen so far), independently of
-:mod:`asm_core.sites`, so the evaluation checks the tracker against the definitions rather than
-against itself. Written next to the scenes: ``truth.geojson`` (every planted feature of every
+The truth state of a site on a date is worked out here from the story and the ground as drawn
+(open area, flooded pits included; how much vegetation its spoil carries; grown over or not;
+clear share of the footprint seen so far), independently of :mod:`asm_core.sites`, so the
+evaluation checks the tracker against the definitions rather than against itself: a size
+change is one past ``growth_ratio`` of the extent since the site's last change; spoil greener
+than when last worked is revegetating; ground grown over is inactive.
+
+Written next to the scenes: ``truth.geojson`` (every planted feature of every
 date), ``site_states.csv`` (site × date: story, present, area, clear share, state) and
 ``truth_sites.geojson`` (each site's largest extent and story).
 """
@@ -56,7 +62,7 @@ from asm_core.synthetic.shapes import Mask, smooth_field
 from asm_core.synthetic.spectra import spectrum
 from asm_core.vectorize import mask_to_polygon, reproject
 
-STORIES = ("steady", "appears", "grows", "shrinks", "revegetates", "pauses")
+STORIES = ("steady", "appears", "grows", "shrinks", "revegetates", "pauses", "regrows")
 #: Stories set beside the river, clouding it downstream while they are worked: one there all
 #: along (as turbid as a year before: no alert) and two whose plume is news when it starts.
 RIVERSIDE = ("steady", "appears", "pauses")
@@ -66,6 +72,15 @@ SERIES_BASELINE = "05.10"
 #: Vegetation share of open spoil: fresh pits, and pits being recolonised (still bare enough to
 #: be detected, but greener by more than the rule set's revegetation NDVI rise).
 FRESH_SPOIL, REGROWING_SPOIL = 0.1, 0.25
+#: Vegetation share of an abandoned site's spoil on the looks after it is left, before it is
+#: grown over (NDVI about 0.29, 0.33, 0.38 against 0.19 fresh and 0.69 grown over).
+REGROWTH_RAMP = (REGROWING_SPOIL, 0.32, 0.4)
+#: Sites are planted this far apart (px): closer, the per-date job rightly groups them into one
+#: complex (site_grouping_distance_m), and one story could not be told from the other.
+SEPARATION_PX = 15
+PLACING_TRIES = 5
+#: Share of a site's open ground in its pits, under water in the wet months.
+FLOODED_PIT_SHARE = 0.3
 #: Planted sites stay above the minimum mapping unit even at their smallest extent.
 MIN_SITE_HA = 2.5
 #: Extent shares (of the site's largest extent) of a small, a middling and a full site.
@@ -79,7 +94,7 @@ class SeriesSpec:
     seed: int
     dates: int = 10
     size: int = 768
-    sites: int = 6
+    sites: int = len(STORIES)  # one of each story
     start: date = date(2023, 1, 12)
     revisit_days: int = 36
     hide_chance: float = 0.15
@@ -110,6 +125,7 @@ class SiteStory:
     full: Mask
     order: npt.NDArray[np.float32]  # 0..1: when a pixel joins as the site opens up
     ponds: Mask
+    pits: Mask  # flooded in the wet months
     seed: list[int]  # of the site's ground texture and mixture
     plume: tuple[slice, slice, Mask] | None  # the reach its sediment clouds while it is worked
     extent: list[float]  # share of the full extent open on each date (0: not there)
@@ -138,11 +154,16 @@ def _schedule(
         return [FULL] * k + [SMALL] * (n - k), fresh
     if story == "revegetates":
         return [FULL] * k + [SMALL] * (n - k), [FRESH_SPOIL] * k + [REGROWING_SPOIL] * (n - k)
+    if story == "regrows" and n >= len(REGROWTH_RAMP) + 4:
+        k = int(rng.integers(2, n - len(REGROWTH_RAMP) - 1))
+        left = k + len(REGROWTH_RAMP)
+        extent = [MIDDLING] * left + [0.0] * (n - left)
+        return extent, [FRESH_SPOIL] * k + list(REGROWTH_RAMP) + [FRESH_SPOIL] * (n - left)
     if story == "pauses" and n >= quiet_looks + 5:
         dug = int(rng.integers(1, 3))
         quiet = quiet_looks + 2
         return [MIDDLING] * dug + [0.0] * quiet + [MIDDLING] * (n - dug - quiet), fresh
-    return [MIDDLING] * n, fresh  # steady (and pauses in a series too short for a pause)
+    return [MIDDLING] * n, fresh  # steady (and pauses or regrows in too short a series)
 
 
 def _opening_order(full: Mask, rng: np.random.Generator) -> npt.NDArray[np.float32]:
@@ -158,20 +179,40 @@ def _opening_order(full: Mask, rng: np.random.Generator) -> npt.NDArray[np.float
     return order
 
 
+def _apart(
+    planned: Mask, rows: slice, cols: slice, full: Mask, separation: int = SEPARATION_PX
+) -> bool:
+    """Whether a site lies ``separation`` px or more from every site planned before it."""
+    r0, c0 = max(0, rows.start - separation), max(0, cols.start - separation)
+    r1 = min(planned.shape[0], rows.stop + separation)
+    c1 = min(planned.shape[1], cols.stop + separation)
+    window = np.zeros((r1 - r0, c1 - c0), dtype=bool)
+    window[rows.start - r0 : rows.stop - r0, cols.start - c0 : cols.stop - c0] = full
+    reach = ndimage.binary_dilation(window, iterations=separation)
+    return not bool(np.any(reach & planned[r0:r1, c0:c1]))
+
+
 def _plan_sites(land: Landscape, spec: SeriesSpec, quiet_looks: int) -> list[SiteStory]:
     stories: list[SiteStory] = []
+    planned = np.zeros((spec.size, spec.size), dtype=bool)
     for k in range(spec.sites):
         story = STORIES[(spec.seed + k) % len(STORIES)]
         # one pit each: how pits group into sites is the per-date job's business, not tracking's
         riverside = story in RIVERSIDE
-        placed = land.place_site(riverside, min_hectares=MIN_SITE_HA, max_parts=1)
-        if placed is None:
+        for _ in range(PLACING_TRIES):
+            placed = land.place_site(riverside, min_hectares=MIN_SITE_HA, max_parts=1)
+            if placed is None or _apart(planned, *placed):
+                break
+        if placed is None or not _apart(planned, *placed):
             continue
         rows, cols, full = placed
+        planned[rows, cols] |= full
         plume = land.plume_reach(rows, cols) if riverside and land.water.any() else None
         order = _opening_order(full, land.rng)
         core = full & (order <= SMALL)
         extent, vegetation = _schedule(story, spec.dates, land.rng, quiet_looks)
+        depth = smooth_field(land.rng, full.shape, 5)
+        pits = full & (depth >= np.quantile(depth[full], 1 - FLOODED_PIT_SHARE))
         stories.append(
             SiteStory(
                 f"site-{len(stories) + 1:02d}",
@@ -181,6 +222,7 @@ def _plan_sites(land: Landscape, spec: SeriesSpec, quiet_looks: int) -> list[Sit
                 full,
                 order,
                 land.pond_mask(core),
+                pits,
                 [spec.seed, 7, k],
                 plume,
                 extent,
@@ -204,8 +246,9 @@ def _seasons(land: Landscape, wet: bool) -> None:
     land.scl[banks] = SCL_WATER
 
 
-def _paint_site(land: Landscape, site: SiteStory, t: int, ever_open: Mask) -> Mask:
-    """The site as it is on date ``t``; ground dug before and closed now grows over."""
+def _paint_site(land: Landscape, site: SiteStory, t: int, ever_open: Mask, wet: bool) -> Mask:
+    """The site as it is on date ``t``; ground dug before and closed now grows over; in the
+    wet months its pits are flooded."""
     now = site.open_mask(t)
     regrowth = ever_open & ~now
     if regrowth.any():
@@ -218,7 +261,8 @@ def _paint_site(land: Landscape, site: SiteStory, t: int, ever_open: Mask) -> Ma
         texture = 0.06 if level == FRESH_SPOIL else 0.02
         spoil = land.site_spoil(now.shape, level, np.random.default_rng(site.seed), texture)
         land.paint(site.rows, site.cols, now, spoil, SCL_BARE)
-        land.paint(site.rows, site.cols, site.ponds & now, spectrum("mining_pond"), SCL_WATER)
+        water = (site.ponds | site.pits) if wet else site.ponds
+        land.paint(site.rows, site.cols, water & now, spectrum("mining_pond"), SCL_WATER)
         land.features.append(
             Feature("mining_site", site.rows, site.cols, now.copy(), {"site": site.key})
         )
@@ -250,11 +294,11 @@ class _TruthTracker:
     settings: TrackingSettings
     seen: bool = False
     inactive: bool = False
-    misses: int = 0
-    last_area: float = 0.0
+    level: float = 0.0  # open area since the site's last change
+    worked_vegetation: float = FRESH_SPOIL  # of its spoil when last worked
     footprint: Mask | None = None
 
-    def step(self, story: str, open_now: Mask, obscured: Mask) -> tuple[str | None, float]:
+    def step(self, open_now: Mask, vegetation: float, obscured: Mask) -> tuple[str | None, float]:
         area = float(open_now.sum()) * 100.0
         judged = self.footprint if self.footprint is not None else open_now
         share = 1.0 - float(obscured[judged].mean()) if judged.any() else 0.0
@@ -263,30 +307,33 @@ class _TruthTracker:
         if not self.seen:
             if not (present and clear):
                 return None, share
-            self.seen = True
-            self._saw(open_now, area)
+            self.seen, self.level, self.worked_vegetation = True, area, vegetation
+            self._saw(open_now)
             return "new", share
         if not clear:
             return "unobserved", share
-        if not present:
-            self.misses += 1
-            self.inactive = self.inactive or self.misses >= self.settings.inactive_after_clear_looks
-            return ("inactive" if self.inactive else "persistent"), share
+        if not present:  # a site's ground grows over when it closes
+            self.inactive = True
+            return "inactive", share
         ratio = self.settings.growth_ratio
+        greener = vegetation > self.worked_vegetation
         if self.inactive:
             state = "reactivated"
-        elif area > self.last_area * ratio:
+        elif area > self.level * ratio:
             state = "expanding"
-        elif area * ratio < self.last_area:
-            state = "revegetating" if story == "revegetates" else "contracting"
+        elif area * ratio < self.level:
+            state = "revegetating" if greener else "contracting"
         else:
-            state = "persistent"
-        self.inactive, self.misses = False, 0
-        self._saw(open_now, area)
+            state = "revegetating" if greener else "persistent"
+        if state != "persistent":
+            self.level = area
+        if not greener:
+            self.worked_vegetation = vegetation
+        self.inactive = False
+        self._saw(open_now)
         return state, share
 
-    def _saw(self, open_now: Mask, area: float) -> None:
-        self.last_area = area
+    def _saw(self, open_now: Mask) -> None:
         self.footprint = open_now if self.footprint is None else self.footprint | open_now
 
 
@@ -336,10 +383,11 @@ def write_series(
         land.rng = np.random.default_rng([spec.seed, t])
         land.reflectance, land.scl = base_reflectance.copy(), base_scl.copy()
         land.water, land.features = base_water.copy(), list(base_features)
-        _seasons(land, day.month in WET_MONTHS)
+        wet = day.month in WET_MONTHS
+        _seasons(land, wet)
         opened = {}
         for site in sites:
-            opened[site.key] = _paint_site(land, site, t, ever_open[site.key])
+            opened[site.key] = _paint_site(land, site, t, ever_open[site.key], wet)
             ever_open[site.key] |= opened[site.key]
         count = int(land.rng.integers(0, 3))
         obscured = add_clouds(
@@ -360,7 +408,7 @@ def write_series(
         paths[-1].write_text(json.dumps(item, indent=1), encoding="utf-8")
         for site in sites:
             crop = obscured[site.rows, site.cols]
-            state, share = trackers[site.key].step(site.story, opened[site.key], crop)
+            state, share = trackers[site.key].step(opened[site.key], site.vegetation[t], crop)
             if state is None:
                 continue
             states.append(

@@ -1,12 +1,14 @@
 """Site-state accuracy over time on synthetic series the tests never use.
 
 Generates N two-year series of one tile (seeds from 9300, which no test uses; 12 looks 60 days
-apart, six site stories, seasons, clouds hiding sites), runs `asm detect` (each look with its
-same-season baseline from the others), `asm sites` and `asm evaluate-sites` on each, and prints
-the summed confusion matrix of states next to the bars of issue 6. The last line is one JSON
-object.
+apart, seven site stories among them gradual regrowth, seasons with pits flooded in the rains,
+clouds hiding sites), runs `asm detect` (each look with its same-season baseline from the
+others), `asm sites` and `asm evaluate-sites` on each, and prints the summed confusion matrix
+of states next to the bars of issues 6 and 13: state agreement, no cloud errors, unchanged
+sites tracked expanding or contracting on at most 2 % of their site-dates, no false
+reactivation. The last line is one JSON object.
 
-    python tests/bench/site_states.py              # 8 series of 768² px (about two minutes)
+    python tests/bench/site_states.py              # 8 series of 768² px (several minutes)
     python tests/bench/site_states.py --series 2   # quick look
 """
 
@@ -23,7 +25,12 @@ from asm_command import run_asm
 
 from asm_core.state_evaluation import StateEvaluation, confusion_table, evaluate_states
 
-BARS = {"accuracy": 0.90, "cloud_errors": 0}
+BARS = {
+    "accuracy": 0.97,
+    "cloud_errors": 0,
+    "false_size_change_rate": 0.02,
+    "false_reactivated": 0,
+}
 
 
 def main() -> None:
@@ -75,7 +82,9 @@ def main() -> None:
     figures = summed.as_dict() | {"seconds": round(time.perf_counter() - started, 1)}
     figures["bars"] = {
         "accuracy": summed.accuracy >= BARS["accuracy"],
-        "cloud_errors": len(cloud_errors) == BARS["cloud_errors"],
+        "cloud_errors": len(cloud_errors) <= BARS["cloud_errors"],
+        "false_size_change_rate": summed.false_size_change_rate <= BARS["false_size_change_rate"],
+        "false_reactivated": summed.false_reactivated <= BARS["false_reactivated"],
     }
     print(json.dumps(figures))
 

@@ -10,9 +10,12 @@ from pathlib import Path
 import numpy as np
 import pytest
 import rasterio
+from rasterio.features import rasterize
+from shapely.geometry import shape
 
 from asm_core.errors import SyntheticSceneError
 from asm_core.synthetic.series import STORIES, SeriesSpec, WrittenSeries, write_series
+from asm_core.vectorize import reproject
 
 SEED = 4242  # used by no other test
 
@@ -55,7 +58,7 @@ def test_one_tile_on_every_date_with_a_truth_row_per_site_and_date(
         rows = list(csv.DictReader(f))
     assert rows == [{k: str(v) for k, v in r.items()} for r in written.states]
     stories = {f["properties"]["story"] for f in written.sites}
-    assert stories == set(STORIES)  # six sites, one of each story
+    assert stories == set(STORIES)  # seven sites, one of each story
     by_site = defaultdict(list)
     for row in rows:
         by_site[row["site"]].append(row)
@@ -68,6 +71,10 @@ def test_one_tile_on_every_date_with_a_truth_row_per_site_and_date(
             assert set(states) <= {"new", "persistent", "unobserved"}
         if story[site] == "pauses":
             assert states.index("reactivated") > states.index("inactive")
+        if story[site] == "regrows":  # greener look by look, then grown over for good
+            seen = [s for s in states if s != "unobserved"]
+            first = seen.index("inactive")
+            assert "revegetating" in seen[:first] and set(seen[first:]) == {"inactive"}
         if story[site] in turn_state:  # the look where the area changed says so, unless hidden
             areas = [float(r["area_m2"]) for r in site_rows]
             turn = next(i for i, a in enumerate(areas) if a != areas[0])
@@ -101,6 +108,28 @@ def test_the_monsoon_floods_the_river_banks(series: tuple[Path, WrittenSeries]) 
     dry = [water_share(p) for p, m in months.items() if m < 5 or m > 10]
     assert wet and dry
     assert min(wet) > max(dry)
+
+
+def test_pits_flood_in_the_rains_and_the_worked_area_stays(
+    series: tuple[Path, WrittenSeries],
+) -> None:
+    out, written = series
+    steady = next(
+        f["properties"]["site"] for f in written.sites if f["properties"]["story"] == "steady"
+    )
+    rows = [r for r in written.states if r["site"] == steady]
+    assert len({r["area_m2"] for r in rows}) == 1  # flooded or not, the same worked ground
+    site = next(shape(f["geometry"]) for f in written.sites if f["properties"]["site"] == steady)
+
+    def water_in_site(item_id: str) -> float:
+        with rasterio.open(out / item_id / "SCL.tif") as src:
+            inside = rasterize([reproject(site, "EPSG:4326", src.crs)], src.shape,
+                               transform=src.transform).astype(bool)  # fmt: skip
+            return float((src.read(1)[inside] == 6).mean())
+
+    wet = [water_in_site(r["item_id"]) for r in rows if 5 <= int(r["acquired"][5:7]) <= 10]
+    dry = [water_in_site(r["item_id"]) for r in rows if not 5 <= int(r["acquired"][5:7]) <= 10]
+    assert wet and dry and min(wet) > max(dry) + 0.1
 
 
 def test_the_same_seed_writes_the_same_series(tmp_path: Path) -> None:
