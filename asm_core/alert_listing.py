@@ -99,7 +99,8 @@ def as_geojson(features: Sequence[dict[str, Any]]) -> str:
 
 
 def as_table(features: Sequence[dict[str, Any]]) -> str:
-    """A fixed-width table: date, kind, site, country, hectares, confidence, then the reason."""
+    """A fixed-width table: date, kind, site, country, hectares, confidence, then the reason
+    and, below it, the evidence chip (its path beside the alerts file and its two dates)."""
     lines = [f"{'acquired':<11}{'kind':<18}{'site':<18}{'country':<8}{'ha':>8}{'conf.':>7}  reason"]
     for f in features:
         p = f["properties"]
@@ -113,6 +114,11 @@ def as_table(features: Sequence[dict[str, Any]]) -> str:
             f"{'' if confidence is None else f'{float(confidence):.2f}':>7}  "
             f"{_cell(p.get('reason'))}"
         )
+        if p.get("chip"):
+            dates = f"{p.get('chip_before') or 'no earlier clear look'} / {p.get('chip_after')}"
+            lines.append(f"{'':<11}before/after ({dates}): {p['chip']}")
+        elif p.get("chip_error"):
+            lines.append(f"{'':<11}no chip: {p['chip_error']}")
     lines.append(f"{len(features)} alerts")
     return "\n".join(lines)
 

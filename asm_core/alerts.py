@@ -222,12 +222,22 @@ def alert_text(alerts: Sequence[dict[str, Any]], limit: int = 50) -> str:
         ),
     )
     lines.append("Alerts:")
-    lines += [
-        f"  {a['properties']['acquired'][:10]} {a['properties']['reason']}" for a in ranked[:limit]
-    ]
+    lines += [_alert_line(a["properties"]) for a in ranked[:limit]]
     if len(alerts) > limit:
         lines.append(f"  … and {len(alerts) - limit} more in {ALERTS_FILE}")
     return "\n".join(lines)
+
+
+def _alert_line(p: Mapping[str, Any]) -> str:
+    """One alert: date and reason, then where its before/after chip is (a link, if the caller
+    made one: ``chip_url``)."""
+    line = f"  {str(p['acquired'])[:10]} {p['reason']}"
+    chip = p.get("chip_url") or p.get("chip")
+    if chip:
+        line += (
+            f"\n    before/after ({p.get('chip_before') or 'none'} / {p.get('chip_after')}): {chip}"
+        )
+    return line
 
 
 def write_alerts(path: Path, alerts: Sequence[dict[str, Any]]) -> None:

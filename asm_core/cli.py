@@ -431,7 +431,9 @@ def sites(results: Path, contexts: tuple[str, ...], rebuild: bool) -> None:
 
 
 def _monitor(results: Path, layers: Sequence[ContextLayer], rebuild: bool = False) -> None:
-    done = update_monitoring(results, load_rules().tracking, layers, rebuild=rebuild)
+    done = update_monitoring(
+        results, load_rules().tracking, layers, rebuild=rebuild, gdal_options=read_options()
+    )
     click.echo(monitoring_text(done))
     click.echo(f"written: {results / 'sites'} and {results / 'site_observations'}")
 

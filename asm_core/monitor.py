@@ -2,12 +2,13 @@
 
 :func:`update_monitoring` runs the incremental site tracking (:mod:`asm_core.sites`), then
 collects the alerts of the looks it had not seen before (:mod:`asm_core.alerts`,
-:mod:`asm_core.turbidity`) into ``alerts.geojson`` at the top of the results folder.
+:mod:`asm_core.turbidity`) into ``alerts.geojson`` at the top of the results folder, each with
+its before/after evidence chip in ``chips/`` beside it (:mod:`asm_core.evidence_chips`).
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -22,6 +23,7 @@ from asm_core.alerts import (
     write_alerts,
 )
 from asm_core.context import ContextLayer
+from asm_core.evidence_chips import CHIPS_FOLDER, attach_chips
 from asm_core.observed import clear_share_lookup
 from asm_core.results import read_table
 from asm_core.rules import TrackingSettings
@@ -40,6 +42,7 @@ class MonitorUpdate:
     turbidity: TurbidityVerdict
     alerts_path: Path
     bare_before: int = 0  # new sites not alerted: the baseline shows them bare already
+    chips: int = 0  # evidence chips written (beside the alerts, in chips/)
 
     def summary(self) -> dict[str, Any]:
         """What a scan summary says of the update (JSON-ready)."""
@@ -50,6 +53,7 @@ class MonitorUpdate:
             "alerts": len(self.alerts),
             "alerts_by_country": country_summary(self.alerts),
             "alerts_file": str(self.alerts_path),
+            "evidence_chips": self.chips,
             "new_sites_bare_before": self.bare_before,
         }
 
@@ -59,8 +63,10 @@ def update_monitoring(
     settings: TrackingSettings,
     context: Sequence[ContextLayer] = (),
     rebuild: bool = False,
+    gdal_options: Mapping[str, str | bool | int] | None = None,
 ) -> MonitorUpdate:
-    """Update ``sites``/``site_observations`` and write the alerts of the new looks."""
+    """Update ``sites``/``site_observations`` and write the alerts of the new looks with their
+    evidence chips (the looks' bands read with ``gdal_options``)."""
     update = build_site_tables(results, settings, context, rebuild=rebuild)
     sites = read_table(results, "sites").to_pylist()
     observed = read_table(results, "site_observations").to_pylist()
@@ -77,9 +83,8 @@ def update_monitoring(
         else []
     )
     rivers = next((layer for layer in context if layer.name == RIVERS), None)
-    verdict = turbidity_alerts(
-        turbid, runs, update.news, sites, clear_share_lookup(runs), settings, rivers
-    )
+    clear_share = clear_share_lookup(runs)
+    verdict = turbidity_alerts(turbid, runs, update.news, sites, clear_share, settings, rivers)
     bare_ndvi = settings.bare_baseline_ndvi
     alerts = site_alerts(sites, observed, fresh, update.news, bare_ndvi) + verdict.alerts
     by_id = {site["site_id"]: site for site in sites}
@@ -90,6 +95,14 @@ def update_monitoring(
         and row["state"] == "new"
         and bare_before(by_id[row["site_id"]], bare_ndvi)
     )
+    chips = attach_chips(
+        alerts,
+        runs,
+        results / CHIPS_FOLDER,
+        clear_share,
+        settings.min_clear_share,
+        gdal_options,
+    )
     path = results / ALERTS_FILE
     write_alerts(path, alerts)
-    return MonitorUpdate(update, alerts, verdict, path, already_bare)
+    return MonitorUpdate(update, alerts, verdict, path, already_bare, chips)

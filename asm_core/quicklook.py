@@ -36,8 +36,13 @@ def _true_colour(pixels: ScenePixels, step: int) -> np.ndarray:
             continue
         dn = pixels.files.read_decimated(name, step)
         channels.append(to_reflectance(dn, pixels.assets[name].scale, pixels.dn_offset))
-    rgb = np.stack(channels, axis=-1)
-    scaled = np.clip(np.nan_to_num(rgb, nan=0.0) / WHITE_REFLECTANCE, 0, 1) ** (1 / 1.6)
+    return display_rgb(np.stack(channels, axis=-1), WHITE_REFLECTANCE)
+
+
+def display_rgb(rgb: np.ndarray, white: float) -> np.ndarray:
+    """Reflectance (rows x cols x 3) as 8-bit colour: ``white`` shown as full brightness,
+    with a 1.6 gamma that opens up the dark tropical land."""
+    scaled = np.clip(np.nan_to_num(rgb, nan=0.0) / white, 0, 1) ** (1 / 1.6)
     return np.asarray(scaled * 255, dtype=np.uint8)
 
 

@@ -2,9 +2,10 @@
 
 The file opens from disk with no network: Leaflet (vendored from the npm package, see
 ``scripts/vendor_leaflet.py``) and its CSS are inlined, the data are inlined as JSON, the
-quicklooks as PNG data URIs, and the charts are SVG drawn here in Python (the selected site's
-area over time is drawn in the page when a site is clicked). No tile layer: the quicklooks are
-the background, toggled in the layer control.
+quicklooks as PNG data URIs (the alerts' evidence chips are linked files, in ``chips/`` beside
+the alerts: a continental scan's would not fit in one page), and the charts are SVG drawn here
+in Python (the selected site's area over time is drawn in the page when a site is clicked). No
+tile layer: the quicklooks are the background, toggled in the layer control.
 
 Above ``max_polygons`` detections, geometries are simplified and the map shows centroids until
 zoomed in; the page says how many features it holds.
@@ -17,6 +18,7 @@ import html
 import io
 import json
 import math
+import os
 from collections import Counter, defaultdict
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -31,7 +33,10 @@ from PIL import Image
 from shapely.geometry import mapping
 
 from asm_core import __version__
+from asm_core.alert_listing import read_alerts
+from asm_core.alerts import ALERTS_FILE
 from asm_core.errors import ResultsError
+from asm_core.evidence_chips import CHIPS_FOLDER
 from asm_core.results import file_name, read_table, result_files, write_text_atomic
 from asm_core.vectorize import WGS84, reproject
 
@@ -104,8 +109,29 @@ def _detection_features(rows: list[dict[str, Any]], simplify: bool) -> list[dict
     return features
 
 
+def _site_chips(results: Path, chips_href: str) -> dict[str, dict[str, str]]:
+    """Each alerted site's latest evidence chip (its link as seen from the report, and the
+    dates), from the results' alerts file."""
+    path = results / ALERTS_FILE
+    if not path.is_file():
+        return {}
+    chips: dict[str, dict[str, str]] = {}
+    for alert in sorted(read_alerts(results), key=lambda a: str(a["properties"]["acquired"])):
+        p = alert["properties"]
+        if p.get("site_id") and p.get("chip"):
+            name = str(p["chip"]).split("/", 1)[-1]
+            chips[str(p["site_id"])] = {
+                "chip": f"{chips_href.rstrip('/')}/{name}",
+                "chip_dates": f"{p.get('chip_before') or 'no earlier clear look'} → "
+                f"{p.get('chip_after')} ({p['kind'].replace('site_', '')})",
+            }
+    return chips
+
+
 def _site_features(
-    sites: list[dict[str, Any]], observed: list[dict[str, Any]]
+    sites: list[dict[str, Any]],
+    observed: list[dict[str, Any]],
+    chips: dict[str, dict[str, str]],
 ) -> tuple[list[dict[str, Any]], dict[str, list[list[Any]]]]:
     series: dict[str, list[list[Any]]] = defaultdict(list)
     for o in sorted(observed, key=lambda o: (o["site_id"], o["acquired"])):
@@ -136,6 +162,7 @@ def _site_features(
             "context": {
                 k: (_number(v, 0) if isinstance(v, float) else v) for k, v in context.items()
             },
+            **chips.get(s["site_id"], {}),
         }
         geom = shapely.from_wkb(s["geometry"])
         features.append({"type": "Feature", "properties": props, "geometry": mapping(geom)})
@@ -341,9 +368,14 @@ def _script_json(value: Any) -> str:
 
 
 def build_report(
-    results: Path, quicklooks: Path | None = None, max_polygons: int = MAX_POLYGONS
+    results: Path,
+    quicklooks: Path | None = None,
+    max_polygons: int = MAX_POLYGONS,
+    chips_href: str = CHIPS_FOLDER,
 ) -> tuple[str, ReportSummary]:
-    """The report's HTML for a results folder (with ``quicklooks`` as overlays, if given)."""
+    """The report's HTML for a results folder (with ``quicklooks`` as overlays, if given); the
+    site popups show the alerts' evidence chips, linked at ``chips_href`` (a folder's path or
+    URL as seen from the page)."""
     if not (results / "tile_runs").is_dir():
         raise ResultsError(
             f"results folder {str(results)!r} has no tile_runs/: run asm detect or asm scan first"
@@ -354,7 +386,7 @@ def build_report(
     sites = read_table(results, "sites").to_pylist() if tracked else []
     observed = read_table(results, "site_observations").to_pylist() if tracked else []
     simplify = len(detections) > max_polygons
-    site_features, series = _site_features(sites, observed)
+    site_features, series = _site_features(sites, observed, _site_chips(results, chips_href))
     overlays = _quicklooks(runs, quicklooks)
     area_by_country: dict[str, dict[str, float]] = defaultdict(lambda: defaultdict(float))
     for d in detections:
@@ -406,10 +438,18 @@ def build_report(
 
 
 def write_report(
-    results: Path, out: Path, quicklooks: Path | None = None, max_polygons: int = MAX_POLYGONS
+    results: Path,
+    out: Path,
+    quicklooks: Path | None = None,
+    max_polygons: int = MAX_POLYGONS,
+    chips_href: str | None = None,
 ) -> ReportSummary:
-    """Write the report to ``out`` (through a temporary file: a failed run leaves the old one)."""
-    page, summary = build_report(results, quicklooks, max_polygons)
+    """Write the report to ``out`` (through a temporary file: a failed run leaves the old one).
+    The evidence chips are linked where they are (``results/chips``, relative to the page)
+    unless ``chips_href`` says where they will be."""
+    if chips_href is None:
+        chips_href = Path(os.path.relpath(results / CHIPS_FOLDER, out.parent)).as_posix()
+    page, summary = build_report(results, quicklooks, max_polygons, chips_href)
     write_text_atomic(out, page)
     return ReportSummary(
         out, summary.detections, summary.sites, summary.quicklooks, summary.simplified

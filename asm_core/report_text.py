@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING
 
 from asm_core.alerts import alert_text
 from asm_core.evaluate import Evaluation
+from asm_core.evidence_chips import CHIPS_FOLDER
 from asm_core.tile_job import TileRun
 
 if TYPE_CHECKING:
@@ -142,6 +143,7 @@ def monitoring_text(done: MonitorUpdate, limit: int = 20) -> str:
             if done.bare_before
             else ""
         ),
+        f"evidence chips: {done.chips} in {done.alerts_path.parent / CHIPS_FOLDER}",
     ]
     if done.alerts:
         lines.append(alert_text(done.alerts, limit=limit))

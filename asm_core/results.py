@@ -68,6 +68,11 @@ def write_text_atomic(path: Path, text: str) -> None:
     _write_replacing(path, lambda tmp: Path(tmp).write_text(text, encoding="utf-8"))
 
 
+def write_bytes_atomic(path: Path, data: bytes) -> None:
+    """Write a binary file via a temporary file and an atomic rename."""
+    _write_replacing(path, lambda tmp: Path(tmp).write_bytes(data))
+
+
 def detections_table(rows: Sequence[dict[str, Any]], bbox: list[float] | None) -> pa.Table:
     table = pa.Table.from_pylist(list(rows), schema=DETECTIONS)
     metadata = dict(DETECTIONS.metadata or {})

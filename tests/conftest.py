@@ -55,10 +55,11 @@ def edit_item(src: Path, dst_dir: Path, edit: Callable[[dict[str, Any]], None]) 
 def tracked_results(
     scene_factory: Callable[..., WrittenScene], tmp_path_factory: pytest.TempPathFactory
 ) -> Path:
-    """One tile seen twice (seeds 3 and 38, 35 days apart), detected with quicklooks and its
-    sites tracked: ``<folder>/results`` and ``<folder>/quicklooks``. Read it, don't write it."""
+    """One tile seen twice (seeds 3 and 38, 35 days apart), detected with quicklooks, its
+    sites tracked and alerted (with evidence chips): ``<folder>/results`` and
+    ``<folder>/quicklooks``. Read it, don't write it."""
+    from asm_core.monitor import update_monitoring
     from asm_core.rules import load_rules
-    from asm_core.sites import build_site_tables
     from asm_core.stac import load_item
     from asm_core.tile_job import run_item
 
@@ -71,5 +72,5 @@ def tracked_results(
             out / "results",
             quicklook_dir=out / "quicklooks",
         )
-    build_site_tables(out / "results", load_rules().tracking)
+    update_monitoring(out / "results", load_rules().tracking)
     return out

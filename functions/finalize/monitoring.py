@@ -1,11 +1,13 @@
-"""The Finalize step's site update: the scan's tiles tracked again from their whole history in
-S3, with the bucket's context layers, and the alerts of the new looks.
+"""The Finalize step's site update: the scan's tiles tracked again from their whole history in S3,
+with the bucket's context layers, and the alerts of the new looks.
 
 Incremental by tile, as locally (:func:`asm_core.monitor.update_monitoring`): only the tiles
 this scan touched are downloaded (their detections and tile_runs of every date, found by the
 tile in the file names) with the current sites files; the other tiles' rows are kept as they
-are. Two scans finalizing at the same moment could overwrite each other's site update; the
-schedule runs one scan at a time.
+are. Each alert's before/after evidence chip is cut from the looks' public COGs and stored under
+the scan beside ``alerts.geojson`` (``chips/``), and the alert message links it. Two scans
+finalizing at the same moment could overwrite each other's site update; the schedule runs one
+scan at a time.
 """
 
 from __future__ import annotations
@@ -19,6 +21,8 @@ from typing import Any
 from aws_lambda_powertools import Logger
 
 from asm_core.context import ContextError, ContextLayer, load_context
+from asm_core.evidence_chips import CHIPS_FOLDER
+from asm_core.gdal_settings import read_options
 from asm_core.monitor import MonitorUpdate, update_monitoring
 from asm_core.report_html import write_report
 from asm_core.rules import TrackingSettings
@@ -27,6 +31,10 @@ from functions.storage import Bucket
 
 logger = Logger(service="asm-watch-finalize", child=True)
 SITE_TABLES = ("sites", "site_observations", "site_context")
+#: How long the chip links in an alert message work: SigV4's longest (a link signed with the
+#: function's role credentials stops working when they expire, often sooner; the s3:// key in
+#: alerts.geojson does not).
+CHIP_LINK_SECONDS = 7 * 24 * 3600
 
 
 def _tile_keys(bucket: Bucket, prefix: str, tiles: set[str]) -> list[str]:
@@ -51,6 +59,30 @@ def _context_layers(
     return layers, errors
 
 
+def _upload_chips(
+    bucket: Bucket, folder: Path, scan_prefix: str, alerts: list[dict[str, Any]]
+) -> None:
+    """Store the chips under the scan (beside alerts.geojson, which names them relative to
+    itself) and give each alert a presigned link for the message."""
+    if not folder.is_dir():
+        return
+    for chip in sorted(folder.glob("*.jpg")):
+        bucket.client.upload_file(
+            str(chip),
+            bucket.name,
+            f"{scan_prefix}/{CHIPS_FOLDER}/{chip.name}",
+            ExtraArgs={"ContentType": "image/jpeg"},
+        )
+    for alert in alerts:
+        props = alert["properties"]
+        if props.get("chip"):
+            props["chip_url"] = bucket.client.generate_presigned_url(
+                "get_object",
+                Params={"Bucket": bucket.name, "Key": f"{scan_prefix}/{props['chip']}"},
+                ExpiresIn=CHIP_LINK_SECONDS,
+            )
+
+
 def update_sites(
     bucket: Bucket,
     settings: Settings,
@@ -71,14 +103,19 @@ def update_sites(
             key = f"{root}/{table}/{table}.parquet"
             bucket.download(key, work / "results" / table / f"{table}.parquet")
         layers, context_errors = _context_layers(bucket, settings.context_prefix, work)
-        done: MonitorUpdate = update_monitoring(work / "results", tracking, layers)
+        done: MonitorUpdate = update_monitoring(
+            work / "results", tracking, layers, gdal_options=read_options(unsigned_s3=True)
+        )
         for table in SITE_TABLES:
             local = work / "results" / table / f"{table}.parquet"
             bucket.client.upload_file(str(local), bucket.name, f"{root}/{table}/{table}.parquet")
-        alerts_key = f"{settings.scans_prefix}/{scan_id}/alerts.geojson"
+        scan_prefix = f"{settings.scans_prefix}/{scan_id}"
+        _upload_chips(bucket, work / "results" / CHIPS_FOLDER, scan_prefix, done.alerts)
+        alerts_key = f"{scan_prefix}/alerts.geojson"
         bucket.client.upload_file(str(done.alerts_path), bucket.name, alerts_key)
-        # the report of the scan's tiles (their whole history and sites); no quicklooks here
-        report = write_report(work / "results", work / "report.html")
+        # the report of the scan's tiles (their whole history and sites); no quicklooks here;
+        # its chip links point beside it, where the chips are stored
+        report = write_report(work / "results", work / "report.html", chips_href=CHIPS_FOLDER)
         report_key = f"{settings.scans_prefix}/{scan_id}/report.html"
         bucket.client.upload_file(
             str(report.path),

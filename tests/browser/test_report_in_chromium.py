@@ -107,12 +107,21 @@ def test_the_report_renders_every_detection_opens_popups_and_draws(
     )
     assert "area (ha)" in popup[0].text and "confidence" in popup[0].text
 
-    # clicking a site draws its area over time beside the map
+    # clicking a site draws its area over time beside the map, and its popup shows the
+    # before/after chip of its alert (loaded from the chips folder beside the alerts)
     site = browser.find_elements(By.CSS_SELECTOR, "path.asm-site")[0]
     browser.execute_script(CLICK, site)
     WebDriverWait(browser, 5).until(
         lambda d: d.find_elements(By.CSS_SELECTOR, "#site-chart svg polyline")
     )
+    chip = WebDriverWait(browser, 5).until(
+        lambda d: [i for i in d.find_elements(By.CSS_SELECTOR, "img.chip") if i.is_displayed()]
+    )[0]
+    WebDriverWait(browser, 5).until(
+        lambda d: d.execute_script("return arguments[0].complete", chip)
+    )
+    assert browser.execute_script("return arguments[0].naturalWidth", chip) > 300
+    assert "→" in browser.find_element(By.CSS_SELECTOR, ".chip-dates").text
 
     # the table sorts by a clicked column
     header = browser.find_element(By.CSS_SELECTOR, "#sites th[data-key='max_ha']")

@@ -35,11 +35,15 @@ def _alert(day: str, kind: str, site: str | None, area: float) -> dict:
 
 @pytest.fixture
 def results(tmp_path: Path) -> Path:
-    alerts = [
-        _alert("2024-09-03", "site_expanding", "b", 39000.0),
-        _alert("2024-01-12", "site_new", "a", 80700.0),
-        _alert("2024-11-02", "turbidity", None, 344000.0),
-    ]
+    expanding = _alert("2024-09-03", "site_expanding", "b", 39000.0)
+    expanding["properties"] |= {
+        "chip": "chips/site_expanding_b_20240903.jpg",
+        "chip_before": "2024-07-05",
+        "chip_after": "2024-09-03",
+    }
+    turbid = _alert("2024-11-02", "turbidity", None, 344000.0)
+    turbid["properties"]["chip_error"] = "look 'x' has no readable bands"
+    alerts = [expanding, _alert("2024-01-12", "site_new", "a", 80700.0), turbid]
     path = tmp_path / "alerts.geojson"
     path.write_text(json.dumps({"type": "FeatureCollection", "features": alerts}))
     return tmp_path
@@ -67,6 +71,9 @@ def test_table_and_geojson(results: Path) -> None:
     alerts = read_alerts(results)
     table = render(alerts, "table").splitlines()
     assert table[1].startswith("2024-01-12 site_new") and "8.1" in table[1]
+    assert table[3].split() == ["before/after", "(2024-07-05", "/", "2024-09-03):",
+                                "chips/site_expanding_b_20240903.jpg"]  # fmt: skip
+    assert table[5].strip() == "no chip: look 'x' has no readable bands"
     assert table[-1] == "3 alerts"
     assert json.loads(render(alerts[:1], "geojson"))["features"] == alerts[:1]
 

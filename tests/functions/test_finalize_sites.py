@@ -56,6 +56,18 @@ def test_a_second_scan_updates_only_its_tile_and_matches_a_local_build(
         bucket, settings, {items[3].mgrs_tile, items[11].mgrs_tile}, rules.tracking, "scan-1"
     )
     assert one["tiles_tracked"] == 2 and one["alerts"] == one["sites"]  # all new
+    # every alert's evidence chip is stored under the scan, beside alerts.geojson, and linked
+    chips = bucket.keys("scans/scan-1/chips/")
+    assert len(chips) == one["evidence_chips"] == one["alerts"] > 0
+    alerts = bucket.get_json("scans/scan-1/alerts.geojson")["features"]
+    assert {f"scans/scan-1/{a['properties']['chip']}" for a in alerts} == set(chips)
+    for alert in one["_alerts"]:
+        assert alert["properties"]["chip_url"].startswith("https://")
+        assert alert["properties"]["chip"] in alert["properties"]["chip_url"]
+    head = bucket.client.head_object(Bucket=BUCKET, Key=chips[0])
+    assert head["ContentType"] == "image/jpeg" and head["ContentLength"] <= 60_000
+    report = bucket.client.get_object(Bucket=BUCKET, Key="scans/scan-1/report.html")
+    assert f'"{alerts[0]["properties"]["chip"]}"' in report["Body"].read().decode()
 
     second = tmp_path / "second"
     run_item(items[38], rules, second)

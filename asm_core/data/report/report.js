@@ -69,7 +69,9 @@
         Object.keys(p.context || {}).forEach(function (k) { ctx += row(k, p.context[k]); });
         layer.bindPopup("<b>site " + esc(p.id) + "</b> · " + esc(p.state) + "<table>" + row("seen", p.first + " – " + p.last + " (" + p.detections + " detections)") +
           row("area max / latest (ha)", p.max_ha + " / " + p.latest_ha) + row("country", p.country) + row("high priority", p.priority ? "yes" : "") +
-          row("possibly informal", p.informal ? "yes" : "") + row("ferric / clay anomaly", p.ferric === null ? "" : p.ferric + " / " + p.clay) + ctx + "</table>");
+          row("possibly informal", p.informal ? "yes" : "") + row("ferric / clay anomaly", p.ferric === null ? "" : p.ferric + " / " + p.clay) + ctx + "</table>" +
+          (p.chip ? '<a href="' + esc(p.chip) + '" target="_blank"><img class="chip" src="' + esc(p.chip) + '" alt="before and after: ' + esc(p.chip_dates) + '"></a><div class="chip-dates">' + esc(p.chip_dates) + "</div>" : ""),
+          {maxWidth: 420});
         layer.on("click", function () { drawSite(p.id); });
       }
     }).addTo(map);
