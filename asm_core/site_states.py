@@ -9,13 +9,15 @@ otherwise it is ``unobserved``. On a clear look:
   passes ``growth_ratio`` *and* the area's own uncertainty: the boundary of each look may sit
   ``edge_uncertainty_m`` in or out all round (mixed pixels, co-registration), and the part of
   the footprint hidden by cloud may hold the difference. A change past the ratio but within
-  that margin counts only when ``size_confirm_looks`` clear looks in a row show it. A
-  shrinking extent is ``contracting`` only if the footprint's ground shows it (greener than
-  when worked): ground still as bare was partly missed (a pit flooded into the river, spoil
-  taken for a sandbar), and the site is ``persistent``. Land in the extent greener than when
-  the site was worked (on the NDVI grid; the detected scars, its barest pixels, without one)
-  makes it ``revegetating`` (smaller and greener, or as large and greener: slow regrowth);
-  after ``inactive`` it is ``reactivated``; otherwise ``persistent``.
+  that margin counts only when ``size_confirm_looks`` clear looks in a row show it. And a
+  size change counts only where the ground changed: the ground a shrinking extent lost must
+  have greened (ground still as bare was partly missed: a pit flooded into the river, spoil
+  taken for a sandbar), and the ground a growing extent gained must be new to the site or have
+  been green on the last clear look (ground detected before and bare all along is the
+  detection coming back, not digging); otherwise the site is ``persistent``. Scars, or the
+  typical land of the extent (on the NDVI grid), greener than when the site was worked make
+  it ``revegetating`` (smaller and greener, or as large and greener: slow regrowth); after
+  ``inactive`` it is ``reactivated``; otherwise ``persistent``.
 * **not detected**: the NDVI of the whole footprint on that look (the tile-run's NDVI grid,
   :mod:`asm_core.observed`) against its NDVI when last worked says why: still as bare →
   ``persistent`` (the detector missed it; a site is not called inactive for that); greener by
@@ -30,9 +32,19 @@ revegetating, so regrowth too slow to show from one look to the next still adds 
 from __future__ import annotations
 
 import statistics
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
+import shapely
+from pyproj import Geod
+
 from asm_core.rules import TrackingSettings
+
+#: NDVI of the typical land under a footprint (lon/lat) on one look: the median of the grid
+#: cells wholly inside it (None: no such cell was clear; a sliver along an edge is mostly its
+#: surroundings).
+GroundNdvi = Callable[[shapely.Geometry], float | None]
+_GEOD = Geod(ellps="WGS84")
 
 #: States after which the size level starts again from the look's own extent.
 _LEVEL_RESETS = ("new", "expanding", "contracting", "revegetating", "reactivated")
@@ -49,8 +61,10 @@ class SiteLook:
     extent_m2: float = 0.0  # worked extent, when detected
     perimeter_m: float = 0.0  # of the worked extent
     scar_ndvi: float | None = None  # of the detected scars
-    extent_ndvi: float | None = None  # of the land in the worked extent, on the NDVI grid
+    extent_ndvi: float | None = None  # of the typical land in the worked extent
     footprint_ndvi: float | None = None  # of the whole footprint known so far
+    footprint: shapely.Geometry | None = None  # the worked extent (lon/lat), when detected
+    ground_ndvi: GroundNdvi | None = None  # this look's NDVI of any footprint
 
 
 @dataclass
@@ -68,6 +82,9 @@ class SiteStates:
     held: list[tuple[float, float]] = field(default_factory=list)
     held_direction: int = 0
     misses: int = 0
+    level_footprint: shapely.Geometry | None = None  # of the latest look the level holds
+    known: shapely.Geometry | None = None  # every extent detected so far
+    last_clear: GroundNdvi | None = None  # the NDVI of the last clear look
 
     def step(self, look: SiteLook) -> str:
         """The state of the site on this look (call from its first detection on)."""
@@ -77,48 +94,98 @@ class SiteStates:
                 raise ValueError("a site's first look must be the one it was detected on")
             self.state = "new"
             self._worked(look)
-            self.levels = [(look.extent_m2, look.perimeter_m)]
+            self._level(look, reset=True)
+            self._saw(look)
             return "new"
         if look.clear_share < s.min_clear_share:
             if look.detected:
                 self.misses = 0  # seen, if not well enough to judge its size
             return "unobserved"
-        return self._detected(look) if look.detected else self._missed(look)
+        state = self._detected(look) if look.detected else self._missed(look)
+        self._saw(look)
+        return state
+
+    def _saw(self, look: SiteLook) -> None:
+        """Remember what a clear look (or the first) showed, for the next looks."""
+        self.last_clear = look.ground_ndvi
+        if look.footprint is not None:
+            self.known = (
+                look.footprint if self.known is None else shapely.union(self.known, look.footprint)
+            )
+
+    def _level(self, look: SiteLook, reset: bool = False) -> None:
+        if reset:
+            self.levels, self.held = [], []
+        self.levels.append((look.extent_m2, look.perimeter_m))
+        self.level_footprint = look.footprint or self.level_footprint
 
     def _detected(self, look: SiteLook) -> str:
         rise = self.settings.revegetation_ndvi_rise
         self.misses = 0
-        if look.extent_ndvi is not None and self.worked_extents:
-            # all the land in the extent: the detected scars are its barest pixels
-            here_greener = _risen(look.extent_ndvi, _median(self.worked_extents), rise)
-        else:
-            here_greener = _risen(look.scar_ndvi, _median(self.worked_scars), rise)
-        ground_greener = _risen(look.footprint_ndvi, _median(self.worked_footprints), rise)
-        ground_known = look.footprint_ndvi is not None and bool(self.worked_footprints)
+        # the detected scars greener, or the typical land of the extent (the scars are its
+        # barest pixels: spoil greening all over drops out of them first)
+        here_greener = _risen(look.scar_ndvi, _median(self.worked_scars), rise) or _risen(
+            look.extent_ndvi, _median(self.worked_extents), rise
+        )
         size, holding = self._size_change(look)
-        partly_missed = size == "contracting" and ground_known and not ground_greener
+        # a size change counts only where the ground changed: ground lost must have greened,
+        # ground gained must be new or have been green on the last clear look
+        greened = self._lost_ground_greened(look)
+        if greened is None and look.footprint_ndvi is not None and self.worked_footprints:
+            # without the geometries: the whole footprint's ground
+            greened = _risen(look.footprint_ndvi, _median(self.worked_footprints), rise)
+        partly_missed = size == "contracting" and greened is False
+        rebound = size == "expanding" and self._regained_bare_ground(look)
         if self.state == "inactive":
             state = "reactivated"
-        elif size == "expanding":
+        elif size == "expanding" and not rebound:
             state = size
-        elif partly_missed:
-            state = "persistent"  # the ground is still open: not a size to keep
+        elif partly_missed or rebound:
+            state = "persistent"  # the ground is as it was: the detection is what changed
         elif size == "contracting":
             state = "revegetating" if here_greener else "contracting"
         elif here_greener:
             state = "revegetating"
         else:
             state = "persistent"
-        if state in _LEVEL_RESETS:
-            self.levels, self.held = [], []
         if state in _WORKED_RESETS:
             self.worked_scars, self.worked_extents, self.worked_footprints = [], [], []
-        if not (partly_missed or (holding and state not in _LEVEL_RESETS)):
-            self.levels.append((look.extent_m2, look.perimeter_m))
+        if state in _LEVEL_RESETS or rebound:
+            self._level(look, reset=True)
+        elif not (partly_missed or holding):
+            self._level(look)
         if state != "revegetating":
             self._worked(look)
         self.state = state
         return state
+
+    def _lost_ground_greened(self, look: SiteLook) -> bool | None:
+        """Whether the ground the level had and this look has not is greener than worked
+        ground (None: not known)."""
+        worked = _median(self.worked_extents)
+        if None in (look.footprint, look.ground_ndvi, self.level_footprint, worked):
+            return None
+        lost = shapely.difference(self.level_footprint, look.footprint)
+        now = look.ground_ndvi(lost) if not lost.is_empty else None  # type: ignore[misc]
+        return None if now is None else _risen(now, worked, self.settings.revegetation_ndvi_rise)
+
+    def _regained_bare_ground(self, look: SiteLook) -> bool:
+        """Whether the growth is ground detected before, left out of the level since, and bare
+        on the last clear look (a detection coming back, not digging): without it, the extent
+        would not have grown past the ratio."""
+        worked = _median(self.worked_extents)
+        if None in (look.footprint, self.known, self.level_footprint, self.last_clear, worked):
+            return False
+        regained = shapely.difference(
+            shapely.intersection(look.footprint, self.known), self.level_footprint
+        )
+        if regained.is_empty:
+            return False
+        before = self.last_clear(regained)  # type: ignore[misc]
+        if before is None or _risen(before, worked, self.settings.revegetation_ndvi_rise):
+            return False
+        level = statistics.median(a for a, _ in self.levels)
+        return look.extent_m2 - _area_m2(regained) <= level * self.settings.growth_ratio
 
     def _size_change(self, look: SiteLook) -> tuple[str | None, bool]:
         """``expanding``/``contracting`` if the extent moved past the ratio and the margin
@@ -176,6 +243,10 @@ class SiteStates:
             self.worked_extents.append(look.extent_ndvi)
         if look.footprint_ndvi is not None:
             self.worked_footprints.append(look.footprint_ndvi)
+
+
+def _area_m2(lonlat: shapely.Geometry) -> float:
+    return abs(_GEOD.geometry_area_perimeter(lonlat)[0])
 
 
 def _median(values: list[float]) -> float | None:

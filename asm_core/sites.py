@@ -25,6 +25,7 @@ from collections import defaultdict
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import datetime
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -206,7 +207,7 @@ def observations(
     runs: Sequence[dict[str, Any]],
     clear_share: Callable[[dict[str, Any], shapely.Geometry], float],
     settings: TrackingSettings,
-    footprint_ndvi: Callable[[dict[str, Any], shapely.Geometry], float | None] | None = None,
+    footprint_ndvi: Callable[[dict[str, Any], shapely.Geometry, bool], float | None] | None = None,
 ) -> list[dict[str, Any]]:
     """One row per site and tile-date from its first detection on, with its state
     (:mod:`asm_core.site_states`); ``footprint_ndvi`` reads a look's NDVI over a footprint."""
@@ -232,7 +233,7 @@ def observations(
             if so_far is None:
                 continue
             share = clear_share(run, so_far)
-            greenness = footprint_ndvi(run, so_far) if footprint_ndvi is not None else None
+            greenness = footprint_ndvi(run, so_far, False) if footprint_ndvi is not None else None
             state = machine.step(
                 SiteLook(
                     clear_share=share,
@@ -241,11 +242,15 @@ def observations(
                     perimeter_m=detected.perimeter_m if detected else 0.0,
                     scar_ndvi=detected.ndvi_mean if detected else None,
                     extent_ndvi=(
-                        footprint_ndvi(run, detected.footprint)
+                        footprint_ndvi(run, detected.footprint, True)
                         if detected and footprint_ndvi is not None
                         else None
                     ),
                     footprint_ndvi=greenness,
+                    footprint=detected.footprint if detected else None,
+                    ground_ndvi=(
+                        None if footprint_ndvi is None else partial(_inside, footprint_ndvi, run)
+                    ),
                 )
             )
             rows.append(
@@ -265,6 +270,15 @@ def observations(
                 }
             )
     return rows
+
+
+def _inside(
+    footprint_ndvi: Callable[[dict[str, Any], shapely.Geometry, bool], float | None],
+    run: dict[str, Any],
+    footprint: shapely.Geometry,
+) -> float | None:
+    """A look's NDVI on the grid cells wholly inside a footprint."""
+    return footprint_ndvi(run, footprint, True)
 
 
 def _over_dates(site: TrackedSite, field_name: str) -> float | None:

@@ -323,6 +323,8 @@ def run_item(
                 layers = compute_layers(
                     pixels, runnable, rules.mask, samples, OBJECT_LAYERS, ndvi_grid=greenness
                 )
+                greenness_row = greenness.grid().to_row(rules.tracking.footprint_vegetated_ndvi)
+                del greenness  # its sums are as large as a layer: gone before the objects
                 stages.update(layers.seconds)  # decoding strips, and the kernel on them
                 lap[0] = time.perf_counter()
             with rasterio.Env(GDAL_CACHEMAX=0):
@@ -336,7 +338,7 @@ def run_item(
                 boa_offset_detail=offset.detail,
                 valid_fraction=round(valid_pixels / (files.shape[0] * files.shape[1]), 4),
                 **observed_grid(layers.valid, files.transform, files.crs).to_row(),
-                **greenness.grid().to_row(),
+                **greenness_row,
             )
             if valid_pixels == 0:
                 row["status"] = "no_data"

@@ -168,6 +168,8 @@ class TrackingSettings(_Strict):
     footprint_grid_m: float = Field(ge=10, le=200)
     #: pixels with NDVI below this are water, left out of a footprint's greenness
     footprint_water_ndvi: float = Field(ge=-1, le=1)
+    #: the grid keeps NDVI up to this; greener cells are kept as this (all vegetation)
+    footprint_vegetated_ndvi: float = Field(gt=0, le=1)
     baseline_days: int = Field(ge=1, le=182)
     #: the baseline looks are read at this pixel size (from the COG overviews)
     baseline_resolution_m: float = Field(ge=10, le=60)

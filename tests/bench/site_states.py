@@ -10,6 +10,7 @@ reactivation. The last line is one JSON object.
 
     python tests/bench/site_states.py              # 8 series of 768² px (several minutes)
     python tests/bench/site_states.py --series 2   # quick look
+    python tests/bench/site_states.py --first-seed 9400   # eight other series
 """
 
 from __future__ import annotations
@@ -36,6 +37,7 @@ BARS = {
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--series", type=int, default=8)
+    parser.add_argument("--first-seed", type=int, default=9300, help="no test uses 9300-9499")
     parser.add_argument("--size", type=int, default=768)
     parser.add_argument("--work", type=Path, default=Path(".cache/bench-site-states"))
     args = parser.parse_args()
@@ -44,7 +46,7 @@ def main() -> None:
     confusion: dict[str, Counter[str]] = defaultdict(Counter)
     totals = Counter[str]()
     cloud_errors: list[dict[str, str]] = []
-    for seed in range(9300, 9300 + args.series):
+    for seed in range(args.first_seed, args.first_seed + args.series):
         scenes, results = args.work / f"{seed}" / "scenes", args.work / f"{seed}" / "results"
         run_asm("synth", "--out", str(scenes), "--seed", str(seed), "--dates", "12",
              "--revisit-days", "60", "--size", str(args.size))  # fmt: skip
@@ -77,9 +79,14 @@ def main() -> None:
         split_sites=totals["split_sites"],
         planted_sites=totals["planted_sites"],
     )
-    print(f"\n{args.series} series of {args.size}² px, 12 looks each\n")
+    last = args.first_seed + args.series - 1
+    seeds = f"seeds {args.first_seed}-{last}"
+    print(f"\n{args.series} series ({seeds}) of {args.size}² px, 12 looks each\n")
     print(confusion_table(summed))
-    figures = summed.as_dict() | {"seconds": round(time.perf_counter() - started, 1)}
+    figures = summed.as_dict() | {
+        "seeds": seeds,
+        "seconds": round(time.perf_counter() - started, 1),
+    }
     figures["bars"] = {
         "accuracy": summed.accuracy >= BARS["accuracy"],
         "cloud_errors": len(cloud_errors) <= BARS["cloud_errors"],

@@ -10,6 +10,7 @@ from pathlib import Path
 
 import pytest
 import yaml
+from PIL import Image
 
 from asm_core.cli import main
 from asm_core.results import read_table, result_files
@@ -218,8 +219,16 @@ def test_demo_runs_offline(capsys: pytest.CaptureFixture[str], tmp_path: Path) -
     }
     alerts = json.loads((monitoring / "results" / "alerts.geojson").read_text())
     kinds = {f["properties"]["kind"] for f in alerts["features"]}
-    assert {"site_new", "site_reactivated", "turbidity"} <= kinds
+    assert {"site_new", "site_expanding", "site_reactivated", "turbidity"} <= kinds
     assert any(f["properties"]["high_priority"] for f in alerts["features"])
+    # every alert has a before/after chip that opens, small, of its own look
+    for feature in alerts["features"]:
+        p = feature["properties"]
+        chip = monitoring / "results" / p["chip"]
+        assert chip.stat().st_size <= 60_000 and p["chip_after"] == p["acquired"][:10]
+        with Image.open(chip) as image:
+            image.load()
+            assert p["item_id"] in image.info["comment"].decode()
     assert alerts["summary"]["GHA"]["alerts"] == len(alerts["features"])
     assert "truth \\ tracked" in out and "cloud errors 0" in out
     assert "HIGH PRIORITY" in out and "possibly informal" in out

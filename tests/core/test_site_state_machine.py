@@ -4,6 +4,8 @@ flooded pits, missed looks on bare ground, slow regrowth and ground grown over."
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
+from dataclasses import replace
 
 import pytest
 import shapely
@@ -111,3 +113,47 @@ def test_worked_extent_fills_flooded_pits_and_closes_the_mixed_pixel_gap() -> No
     extent = worked_extent([ring, pond_beside], closing_m=SETTINGS.extent_closing_m)
     assert extent.area == pytest.approx(200 * 200 + 100 * 90 + 10 * 100, rel=0.01)
     assert worked_extent([ring], closing_m=0).area == pytest.approx(200 * 200)
+
+
+def _box(hectares: float, lon: float = -2.0, lat: float = 6.0) -> shapely.Polygon:
+    side = math.sqrt(hectares * HECTARE) / 111_320  # degrees, near the equator
+    return shapely.box(lon, lat, lon + side, lat + side)
+
+
+def _ground(green: shapely.Geometry | None) -> Callable[[shapely.Geometry], float | None]:
+    """A look's NDVI: 0.7 over ``green`` ground, 0.2 (bare spoil) elsewhere."""
+
+    def ndvi(footprint: shapely.Geometry) -> float | None:
+        if green is not None and shapely.intersection(footprint, green).area > 0.5 * footprint.area:
+            return 0.7
+        return 0.2
+
+    return ndvi
+
+
+def _placed(geometry: shapely.Geometry, green: shapely.Geometry | None = None) -> SiteLook:
+    hectares = _HECTARES_PER_DEGREE2 * geometry.area
+    return replace(_look(hectares, extent=0.2), footprint=geometry, ground_ndvi=_ground(green))
+
+
+_HECTARES_PER_DEGREE2 = 111_320**2 / HECTARE
+
+
+def test_a_size_change_counts_only_where_the_ground_changed() -> None:
+    whole = _box(10.0)
+    part = _box(3.0)  # the corner the detection kept on a wet look
+    dug = shapely.box(*whole.bounds[:2], whole.bounds[2] + 0.0015, whole.bounds[3])
+    # spoil lost to a flooded-river look is still bare: persistent; its return is no growth
+    assert _states(_placed(whole), _placed(part), _placed(whole)) == ["new"] + ["persistent"] * 2
+    # the lost ground greened: contracting; ground dug out of the forest beside it: expanding
+    regrown = shapely.difference(whole, part)
+    assert _states(_placed(whole), _placed(part, green=regrown), _placed(dug, green=regrown))[
+        1:
+    ] == ["contracting", "expanding"]
+
+
+def test_ground_detected_before_and_bare_on_the_last_look_is_no_growth() -> None:
+    whole, part = _box(10.0), _box(3.0)
+    regrown = shapely.difference(whole, part)
+    looks = [_placed(whole), _placed(part, green=regrown), _placed(part), _placed(whole)]
+    assert _states(*looks) == ["new", "contracting", "persistent", "persistent"]
