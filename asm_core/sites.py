@@ -480,13 +480,15 @@ def build_site_tables(
     table = table.replace_schema_metadata(
         {**(table.schema.metadata or {}), TRACKING_METADATA: recorded.encode()}
     )
-    write_atomic(table, results / "sites" / "sites.parquet")
+    # the sites file carries the "tiles already tracked" markers: written last, so that a crash
+    # between the files leaves old markers, and the next update tracks those tiles again
     write_atomic(
         pa.Table.from_pylist(observed, schema=SITE_OBSERVATIONS),
         results / "site_observations" / "site_observations.parquet",
     )
     # the context of every site, as related to the layers given this time
     write_atomic(related, results / "site_context" / "site_context.parquet")
+    write_atomic(table, results / "sites" / "sites.parquet")
     states: dict[str, int] = defaultdict(int)
     for row in rows:
         states[row["state"]] += 1

@@ -30,7 +30,9 @@ from functions.settings import Settings
 from functions.storage import Bucket
 
 logger = Logger(service="asm-watch-finalize", child=True)
-SITE_TABLES = ("sites", "site_observations", "site_context")
+#: uploaded in this order: the sites file carries the "tiles already tracked" markers, so it
+#: goes last (a crash before it leaves old markers, and the next scan tracks the tiles again)
+SITE_TABLES = ("site_observations", "site_context", "sites")
 #: How long the chip links in an alert message work: SigV4's longest (a link signed with the
 #: function's role credentials stops working when they expire, often sooner; the s3:// key in
 #: alerts.geojson does not).

@@ -157,6 +157,43 @@ def test_sites_from_a_two_date_scan_are_rebuilt_identically_and_queryable(
     assert dict(answer.rows) == update.states
 
 
+@pytest.mark.parametrize("crash_at", ["site_observations.parquet", "sites.parquet"])
+def test_a_crash_between_the_site_files_is_repaired_by_the_next_update(
+    scene_factory: Callable[..., WrittenScene],
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    crash_at: str,
+) -> None:
+    """The sites file carries the "tiles already tracked" markers and is written last: a
+    crash before it leaves the old markers, so the next update tracks the tile again."""
+    import asm_core.sites as sites_module
+
+    rules = load_rules()
+    scenes = [scene_factory(seed=s, size=512, sites=3, baseline="05.10") for s in (3, 38)]
+    run_item(load_item(str(scenes[0].item_path)), rules, tmp_path)
+    build_site_tables(tmp_path)
+    run_item(load_item(str(scenes[1].item_path)), rules, tmp_path)
+    real = sites_module.write_atomic
+
+    def crash(table: pa.Table, path: Path) -> None:
+        if path.name == crash_at:
+            raise OSError("the machine stopped here")
+        real(table, path)
+
+    monkeypatch.setattr(sites_module, "write_atomic", crash)
+    with pytest.raises(OSError, match="stopped here"):
+        build_site_tables(tmp_path)
+    monkeypatch.setattr(sites_module, "write_atomic", real)
+    build_site_tables(tmp_path)
+    whole = tmp_path / "whole"
+    for scene in scenes:
+        run_item(load_item(str(scene.item_path)), rules, whole)
+    build_site_tables(whole)
+    for table in ("sites", "site_observations"):
+        path = Path(table) / f"{table}.parquet"
+        assert pq.read_table(tmp_path / path).to_pylist() == pq.read_table(whole / path).to_pylist()
+
+
 def test_context_layers_add_inside_distance_and_flags(
     scene_factory: Callable[..., WrittenScene], tmp_path: Path
 ) -> None:

@@ -120,6 +120,24 @@ def test_no_wildcards_on_s3_actions(template: dict[str, Any]) -> None:
             assert statement["Resource"] != "*", statement
 
 
+def test_finalize_may_list_its_bucket_so_missing_site_tables_read_as_missing(
+    template: dict[str, Any],
+) -> None:
+    """S3 answers a GetObject of a missing key with 403, not 404, unless the caller has
+    s3:ListBucket on the bucket; a condition on s3:prefix does not count for that check. The
+    first Finalize of a deployment reads site tables that do not exist yet (moto does not
+    enforce IAM, so only this test sees it)."""
+    finalize = template["Resources"]["FinalizeFunction"]["Properties"]["Policies"]
+    lists = [
+        st
+        for policy in finalize
+        if isinstance(policy, dict)
+        for st in policy.get("Statement", [])
+        if "s3:ListBucket" in (st["Action"] if isinstance(st["Action"], list) else [st["Action"]])
+    ]
+    assert lists and any("Condition" not in st for st in lists), lists
+
+
 def test_glue_columns_are_the_schema_of_the_parquet_writer(template: dict[str, Any]) -> None:
     tables = {
         t["Properties"]["TableInput"]["Name"]: t["Properties"]["TableInput"]
