@@ -119,6 +119,9 @@ def to_duckdb(sql: str) -> str:
     present = [s for s in statements if s is not None]
     if len(present) != 1:
         raise QueryError(f"give one SQL statement, not {len(present)}")
+    if not isinstance(present[0], exp.Query):
+        kind = (sql.split() or ["?"])[0].upper()[:20]
+        raise QueryError(f"only queries (SELECT, WITH) are run, not {kind}: results are read-only")
     return present[0].sql(dialect="duckdb")
 
 
@@ -134,6 +137,15 @@ def _unknown_functions(sql: str, connection: duckdb.DuckDBPyConnection) -> list[
         ).fetchall()
     }
     return sorted(n for n in names if n not in known)
+
+
+def _lock(connection: duckdb.DuckDBPyConnection, results: Path) -> None:
+    """No file but the results folder's may be read (no read_csv('/etc/passwd'), no ATTACH,
+    no extension installed), and the settings cannot be changed back by the query."""
+    folder = str(results.resolve()).replace("'", "''")
+    connection.execute(f"SET allowed_directories = ['{folder}/']")
+    connection.execute("SET enable_external_access = false")
+    connection.execute("SET lock_configuration = true")
 
 
 def _views(connection: duckdb.DuckDBPyConnection, results: Path) -> None:
@@ -181,6 +193,7 @@ def run_query(sql: str, results: Path, parameters: list[Any] | None = None) -> Q
     connection = duckdb.connect()
     try:
         _views(connection, results)
+        _lock(connection, results)
         unknown = _unknown_functions(duck_sql, connection)
         if unknown:
             raise QueryError(
@@ -196,6 +209,10 @@ def run_query(sql: str, results: Path, parameters: list[Any] | None = None) -> Q
                     f"unknown table {table.group(1)}; the tables are {', '.join(TABLES)}"
                 ) from e
             raise QueryError(str(e).splitlines()[0]) from e
+        except duckdb.PermissionException as e:
+            raise QueryError(
+                f"{str(e).splitlines()[0]}; a query reads the results folder's tables only"
+            ) from e
         except duckdb.Error as e:
             raise QueryError(str(e).splitlines()[0]) from e
         columns = [d[0] for d in cursor.description or []]

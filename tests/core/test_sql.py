@@ -67,6 +67,11 @@ def test_parameters_are_bound_from_the_header(
         ("SELECT * FROM detections WHERE confidence > ?", "1 parameter placeholder(s)"),
         ("SELECT 1; SELECT 2", "give one SQL statement, not 2"),
         ("SELECT (1 FROM detections", "does not parse"),
+        # results are read-only, and only their own files are read
+        ("COPY (SELECT 1) TO 'detections/x.parquet'", "only queries (SELECT, WITH) are run"),
+        ("INSTALL httpfs", "not INSTALL: results are read-only"),
+        ("SELECT * FROM read_csv('/etc/passwd')", 'Cannot access file "/etc/passwd"'),
+        ("SELECT * FROM read_text('/etc/hostname')", "a query reads the results folder's"),
     ],
 )
 def test_bad_queries_fail_in_one_line(
@@ -75,6 +80,17 @@ def test_bad_queries_fail_in_one_line(
     assert main(["query", sql, "--results", str(results)]) == 2
     err = capsys.readouterr().err.strip()
     assert message in err and "\n" not in err and "Traceback" not in err
+
+
+def test_a_query_may_read_the_results_files_but_writes_nothing(
+    results: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    before = sorted(p.relative_to(results) for p in results.rglob("*"))
+    own = (results / "detections" / "**" / "*.parquet").as_posix()
+    assert main(["query", f"SELECT count(*) AS n FROM read_parquet('{own}')",
+                 "--results", str(results), "--format", "json"]) == 0  # fmt: skip
+    assert json.loads(capsys.readouterr().out)[0]["n"] > 0
+    assert sorted(p.relative_to(results) for p in results.rglob("*")) == before
 
 
 def test_a_missing_results_folder_is_named(
