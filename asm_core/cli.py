@@ -427,10 +427,11 @@ def sites(results: Path, contexts: tuple[str, ...], rebuild: bool) -> None:
     if not (results / "detections").is_dir():
         raise QueryError(f"results folder {str(results)!r} has no detections/")
     layers = [load_context(*parse_context_option(c)) for c in contexts]
-    _monitor(results, layers, rebuild)
+    _monitor(results, layers or None, rebuild)
 
 
-def _monitor(results: Path, layers: Sequence[ContextLayer], rebuild: bool = False) -> None:
+def _monitor(results: Path, layers: Sequence[ContextLayer] | None, rebuild: bool = False) -> None:
+    """Update the sites and alerts (without layers: with those the folder kept last time)."""
     done = update_monitoring(
         results, load_rules().tracking, layers, rebuild=rebuild, gdal_options=read_options()
     )

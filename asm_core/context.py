@@ -8,6 +8,7 @@ metres to the nearest feature (0 when inside), measured in the UTM zone of each 
 
 from __future__ import annotations
 
+import json
 import re
 from dataclasses import dataclass
 from pathlib import Path
@@ -18,6 +19,7 @@ import pandas as pd
 import shapely
 
 from asm_core.errors import AsmError
+from asm_core.results import write_replacing
 from asm_core.vectorize import utm_epsg_for
 
 NAME = re.compile(r"^[a-z][a-z0-9_]{0,39}$")
@@ -89,6 +91,34 @@ def load_context(name: str, path: Path) -> ContextLayer:
     ).reset_index(drop=True)
     frame["geometry"] = shapely.make_valid(frame.geometry.to_numpy())
     return ContextLayer(name, frame)
+
+
+#: Where a results folder keeps the context layers its sites were last related to.
+KEPT_FOLDER = "context_layers"
+
+
+def keep_layers(results: Path, layers: list[ContextLayer]) -> None:
+    """Keep these layers (as read: EPSG:4326 with feature ids) in the results folder, in place
+    of those kept before: the context the sites are related to until the user gives another.
+    The list of names, in the order given, is written last."""
+    folder = results / KEPT_FOLDER
+    for layer in layers:
+        write_replacing(folder / f"{layer.name}.parquet", layer.features.to_parquet)
+    names = [layer.name for layer in layers]
+    write_replacing(folder / "layers.json", lambda tmp: Path(tmp).write_text(json.dumps(names)))
+    for old in folder.glob("*.parquet"):
+        if old.stem not in names:
+            old.unlink()
+
+
+def kept_layers(results: Path) -> list[ContextLayer]:
+    """The layers :func:`keep_layers` kept in a results folder, in their order (none if it
+    kept none)."""
+    folder = results / KEPT_FOLDER
+    if not (folder / "layers.json").is_file():
+        return []
+    names = json.loads((folder / "layers.json").read_text())
+    return [ContextLayer(n, gpd.read_parquet(folder / f"{n}.parquet")) for n in names]
 
 
 def relate(layer: ContextLayer, geometries: list[shapely.Geometry]) -> pd.DataFrame:

@@ -61,7 +61,7 @@ class MonitorUpdate:
 def update_monitoring(
     results: Path,
     settings: TrackingSettings,
-    context: Sequence[ContextLayer] = (),
+    context: Sequence[ContextLayer] | None = None,
     rebuild: bool = False,
     gdal_options: Mapping[str, str | bool | int] | None = None,
 ) -> MonitorUpdate:
@@ -82,7 +82,7 @@ def update_monitoring(
         if tiles
         else []
     )
-    rivers = next((layer for layer in context if layer.name == RIVERS), None)
+    rivers = next((layer for layer in update.context if layer.name == RIVERS), None)
     clear_share = clear_share_lookup(runs)
     verdict = turbidity_alerts(turbid, runs, update.news, sites, clear_share, settings, rivers)
     bare_ndvi = settings.bare_baseline_ndvi

@@ -41,7 +41,7 @@ def file_name(item_id: str) -> str:
     return _SAFE_NAME.sub("_", item_id) + ".parquet"
 
 
-def _write_replacing(path: Path, write: Callable[[str], object]) -> None:
+def write_replacing(path: Path, write: Callable[[str], object]) -> None:
     """Write through a temporary file beside ``path`` and rename it over ``path``, so readers
     see the old file or the new one, never half of one."""
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -58,19 +58,19 @@ def _write_replacing(path: Path, write: Callable[[str], object]) -> None:
 
 def write_atomic(table: pa.Table, path: Path) -> None:
     """Write a Parquet file via a temporary file and an atomic rename."""
-    _write_replacing(
+    write_replacing(
         path, lambda tmp: pq.write_table(table, tmp, compression="zstd", write_statistics=True)
     )
 
 
 def write_text_atomic(path: Path, text: str) -> None:
     """Write a text file (UTF-8) via a temporary file and an atomic rename."""
-    _write_replacing(path, lambda tmp: Path(tmp).write_text(text, encoding="utf-8"))
+    write_replacing(path, lambda tmp: Path(tmp).write_text(text, encoding="utf-8"))
 
 
 def write_bytes_atomic(path: Path, data: bytes) -> None:
     """Write a binary file via a temporary file and an atomic rename."""
-    _write_replacing(path, lambda tmp: Path(tmp).write_bytes(data))
+    write_replacing(path, lambda tmp: Path(tmp).write_bytes(data))
 
 
 def detections_table(rows: Sequence[dict[str, Any]], bbox: list[float] | None) -> pa.Table:

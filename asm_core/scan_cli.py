@@ -213,7 +213,7 @@ def scan(
     if summary.interrupted:
         raise click.exceptions.Exit(130)
     if not no_sites:  # the tile-dates that did finish are tracked even if some failed
-        click.echo(monitoring_text(update_monitoring(out, rules.tracking, layers)))
+        click.echo(monitoring_text(update_monitoring(out, rules.tracking, layers or None)))
     if summary.failures:
         raise click.ClickException(
             f"{len(summary.failures)} of {summary.planned} tile-dates failed; see tile_runs"

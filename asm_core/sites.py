@@ -35,7 +35,7 @@ import pyarrow.parquet as pq
 import shapely
 from shapely.geometry import Polygon
 
-from asm_core.context import ContextLayer, relate
+from asm_core.context import ContextLayer, keep_layers, kept_layers, relate
 from asm_core.countries import countries_at
 from asm_core.geology import anomaly
 from asm_core.observed import clear_share_lookup, footprint_ndvi_lookup
@@ -383,6 +383,7 @@ class SiteUpdate:
     tiles_tracked: int  # tiles whose sites were worked out again
     tiles_kept: int  # tiles with nothing new since the last build, kept as they were
     news: frozenset[str] = frozenset()  # items newer than their tile's last tracked look
+    context: tuple[ContextLayer, ...] = ()  # the layers the sites are related to
 
 
 #: Parquet metadata of the sites file: the tracking settings and, per tile, a digest of the
@@ -425,11 +426,13 @@ def _previous_build(
 def build_site_tables(
     results: Path,
     settings: TrackingSettings | None = None,
-    context: Sequence[ContextLayer] = (),
+    context: Sequence[ContextLayer] | None = None,
     rebuild: bool = False,
 ) -> SiteUpdate:
     """Bring ``sites`` and ``site_observations`` up to date with a results folder's detections
-    and tile_runs, with the context layers' columns on the sites.
+    and tile_runs, with the context layers' columns on the sites: the layers given, which the
+    folder keeps (``context_layers/``), or without any, those it kept last time (an update
+    without ``--context`` does not wipe the context).
 
     Incremental by tile: only tiles with tile-runs the last build did not see (a new date, a
     re-run, a different rule set) are tracked again, from their whole history, so the result
@@ -437,6 +440,10 @@ def build_site_tables(
     tracking settings changed. Deterministic: the same results give the same ids.
     """
     settings = settings or load_rules().tracking
+    if context is None:
+        context = kept_layers(results)
+    else:
+        keep_layers(results, list(context))
     settings_hash = hashlib.sha1(settings.model_dump_json().encode()).hexdigest()[:16]
     runs = read_table(results, "tile_runs").to_pylist()
     digests = _tile_digests(runs)
@@ -493,5 +500,10 @@ def build_site_tables(
     for row in rows:
         states[row["state"]] += 1
     return SiteUpdate(
-        len(rows), dict(sorted(states.items())), len(stale), len(digests) - len(stale), news
+        len(rows),
+        dict(sorted(states.items())),
+        len(stale),
+        len(digests) - len(stale),
+        news,
+        tuple(context),
     )

@@ -239,6 +239,19 @@ def test_context_layers_add_inside_distance_and_flags(
     licensed = [r for r in context.to_pylist() if r["layer"] == "tenements" and r["feature_id"]]
     assert all(r["feature_status"] == "application" for r in licensed)
     assert main(["sites", "--results", str(tmp_path / "results"), "--context", "Bad Name=x"]) == 2
+    # an update without --context keeps the context (the folder kept the layers); a new
+    # --context set replaces it
+    (tmp_path / "licences.gpkg").unlink()  # the folder's own copy is what counts
+    assert main(["sites", "--results", str(tmp_path / "results"), "--rebuild"]) == 0
+    again = pq.read_table(tmp_path / "results" / "sites" / "sites.parquet").to_pylist()
+    assert again == rows
+    kept = pq.read_table(tmp_path / "results" / "site_context" / "site_context.parquet")
+    assert kept.to_pylist() == context.to_pylist()
+    parks_only = ["--context", f"protected_areas={tmp_path / 'parks.geojson'}"]
+    assert main(["sites", "--results", str(tmp_path / "results"), *parks_only]) == 0
+    replaced = pq.read_table(tmp_path / "results" / "sites" / "sites.parquet")
+    assert "inside_tenements" not in replaced.column_names
+    assert "inside_protected_areas" in replaced.column_names
 
 
 #: A licence over site A (and nothing else), a reserve over site C.
