@@ -393,6 +393,8 @@ def run_item(
         row.update(_failure(e))
     row["seconds"] = round(time.perf_counter() - started, 3)
     row["stage_seconds"] = list(stages.items())
+    if row["status"] == "failed":
+        withdraw_detections(item, out_dir, opened)
     _write_run(row, item, opened, out_dir)
     dets = found.detections if found and row["status"] != "failed" else []
     classes: dict[str, int] = {}
@@ -440,8 +442,20 @@ def result_keys(item: SceneItem) -> dict[str, str]:
     }
 
 
+def withdraw_detections(item: SceneItem, out_dir: Path, files: BandFiles | None = None) -> None:
+    """Remove an item's detections file from an earlier run: a failed run's tile_runs row says
+    no detections, and the folder must not say otherwise (the next scan re-runs failed items,
+    so the withdrawn detections come back with a successful run)."""
+    zones = {_utm_zone(item, None)} | ({_utm_zone(item, files)} if files is not None else set())
+    for zone in zones:
+        path = partition_dir(out_dir, "detections", item.acquired, zone) / file_name(item.item_id)
+        path.unlink(missing_ok=True)
+
+
 def record_failure(item: SceneItem, rules: RuleSet, out_dir: Path, error: BaseException) -> TileRun:
-    """Write a ``failed`` tile_runs row for an item whose job could not even report."""
+    """Write a ``failed`` tile_runs row for an item whose job could not even report (and
+    withdraw its detections of an earlier run from ``out_dir``)."""
+    withdraw_detections(item, out_dir)
     row = _base_row(item, rules) | _failure(error)
     _write_run(row, item, None, out_dir)
     return TileRun(item.item_id, "failed", 0, 0, 0.0, row["error"], {}, 0.0)

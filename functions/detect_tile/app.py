@@ -21,7 +21,7 @@ from asm_core.gdal_settings import read_options
 from asm_core.known_sites import known_site_footprints
 from asm_core.rules import shipped_rules
 from asm_core.stac import scene_item_from_dict
-from asm_core.tile_job import TileRun, record_failure, run_item
+from asm_core.tile_job import TileRun, record_failure, result_keys, run_item
 from functions.events import TileResult, TileTask
 from functions.settings import METRICS_NAMESPACE, Settings
 from functions.storage import Bucket
@@ -69,6 +69,9 @@ def detect_tile(task: TileTask, settings: Settings, bucket: Bucket) -> TileResul
                 baseline=looks,
                 known_sites=_known_sites(bucket, settings, scene.mgrs_tile),
             )
+        if run.status == "failed":  # an earlier run's detections would contradict the row
+            key = f"{settings.results_prefix}/{result_keys(scene)['detections']}"
+            bucket.client.delete_object(Bucket=bucket.name, Key=key)
         bucket.upload_tree(work, settings.results_prefix)
     finally:
         shutil.rmtree(work, ignore_errors=True)

@@ -55,6 +55,8 @@ def finalize(event: FinalizeEvent, settings: Settings, bucket: Bucket) -> dict[s
                 scene = scene_item_from_dict(task.item, task.item_id)
                 rules = shipped_rules(task.ruleset)
                 record_failure(scene, rules, recorded, RuntimeError(MISSING))
+                # a failed row with detections beside it would contradict itself
+                bucket.client.delete_object(Bucket=bucket.name, Key=task.keys["detections"])
             bucket.upload_tree(recorded, settings.results_prefix)
             shutil.copytree(recorded, work, dirs_exist_ok=True)
             shutil.rmtree(recorded)

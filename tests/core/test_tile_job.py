@@ -161,7 +161,12 @@ def test_same_input_gives_byte_identical_detections(
     assert len(runs) == 1 and runs[0]["status"] == "ok"
 
 
-def test_a_failed_rerun_keeps_earlier_detections(small_scene: WrittenScene, tmp_path: Path) -> None:
+def test_a_failed_rerun_withdraws_the_detections_its_row_denies(
+    small_scene: WrittenScene, tmp_path: Path
+) -> None:
+    """A failed run's tile_runs row says no detections; an earlier run's detections left
+    beside it would contradict it (and be tracked as sites of a failed tile-date). They are
+    withdrawn, and a successful re-run brings them back as they were."""
     out = tmp_path / "out"
     item = load_item(str(small_scene.item_path))
     run_item(item, load_rules(), out)
@@ -174,9 +179,12 @@ def test_a_failed_rerun_keeps_earlier_detections(small_scene: WrittenScene, tmp_
     run = run_item(load_item(str(path)), load_rules(), out)
     assert run.status == "failed"
     assert "B08.tif" in (run.error or "")
-    assert _one(out, "detections").read_bytes() == before
+    assert result_files(out, "detections") == []
     (row,) = read_table(out, "tile_runs").to_pylist()
     assert row["status"] == "failed" and row["error_type"] == "RasterReadError"
+    assert row["detections"] == 0
+    assert run_item(item, load_rules(), out).status == "ok"
+    assert _one(out, "detections").read_bytes() == before
 
 
 def _drop(*names: str) -> Callable[[dict], None]:
