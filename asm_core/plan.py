@@ -56,6 +56,8 @@ class Plan:
     baseline_window: tuple[date, date] | None = None
     baseline_looks: int = 0
     with_baseline: int = 0
+    #: items whose JSON the detector cannot use, each (id as given, the one-line reason)
+    refused: list[tuple[str, str]] = field(default_factory=list)
     baseline_error: str | None = None
 
     @property
@@ -78,8 +80,13 @@ def _newness(item: dict[str, Any]) -> tuple[Any, ...]:
 def plan_tile_dates(items: list[dict[str, Any]], searched: int | None = None) -> Plan:
     """Group items by (MGRS tile, UTC date), keeping the newest of each group."""
     groups: dict[tuple[str, date], list[dict[str, Any]]] = {}
+    refused: list[tuple[str, str]] = []
     for item in items:
-        scene = scene_item_from_dict(item, str(item.get("id")))
+        try:
+            scene = scene_item_from_dict(item, "item")
+        except ItemError as e:  # one malformed item costs itself, not the scan
+            refused.append((repr(item.get("id"))[:80], str(e)))
+            continue
         tile = scene.mgrs_tile or mgrs_tile(item.get("properties") or {}, scene.item_id) or "?"
         groups.setdefault((tile, scene.acquired.date()), []).append(item)
     tile_dates: list[TileDate] = []
@@ -90,7 +97,12 @@ def plan_tile_dates(items: list[dict[str, Any]], searched: int | None = None) ->
         dropped = tuple(str(i["id"]) for i in ranked[1:])
         duplicates.extend((str(keep["id"]), d) for d in dropped)
         tile_dates.append(TileDate(tile, day, keep, dropped))
-    return Plan(tile_dates, searched if searched is not None else len(items), duplicates=duplicates)
+    return Plan(
+        tile_dates,
+        searched if searched is not None else len(items),
+        duplicates=duplicates,
+        refused=refused,
+    )
 
 
 @dataclass(frozen=True)

@@ -60,6 +60,8 @@ class ScanSummary:
     duplicates_replaced: list[tuple[str, str]]
     failures: list[dict[str, str | None]]
     interrupted: bool = False
+    #: items left out of the plan because their JSON cannot be used, with the reason
+    refused: list[dict[str, str]] = field(default_factory=list)
 
 
 def _ignore_sigint() -> None:
@@ -170,6 +172,7 @@ def _summarise(
         duplicates_replaced=plan.duplicates,
         failures=[{"item_id": r.item_id, "error": r.error} for r in runs if r.status == "failed"],
         interrupted=interrupted,
+        refused=[{"item_id": i, "error": why} for i, why in plan.refused],
     )
 
 

@@ -51,6 +51,7 @@ def plan_text(plan: Plan, est: Estimate, model: CostModel) -> str:
         ["items found (after cloud filter)", f"{plan.searched - plan.dropped_for_cloud}"],
         ["cloud filter", f"{plan.cloud_filter}, {plan.dropped_for_cloud} items dropped"],
         ["duplicate tile-dates (newest kept)", str(len(plan.duplicates))],
+        ["items refused (JSON the detector cannot use)", str(len(plan.refused))],
         ["MGRS tiles", str(est.tiles)],
         ["tile-dates to process", str(est.tile_dates)],
         ["bytes to read", f"{gb:.2f} GB"],
@@ -69,6 +70,9 @@ def plan_text(plan: Plan, est: Estimate, model: CostModel) -> str:
         lines.append(f"  duplicate: kept {kept}, skipped {dropped}")
     if len(plan.duplicates) > 20:
         lines.append(f"  … and {len(plan.duplicates) - 20} more duplicates")
+    lines += [f"  refused: {why}" for _, why in plan.refused[:20]]
+    if len(plan.refused) > 20:
+        lines.append(f"  … and {len(plan.refused) - 20} more refused")
     return "\n".join(lines)
 
 

@@ -151,7 +151,12 @@ def mgrs_tile(properties: Mapping[str, Any], item_id: str) -> str | None:
     band = properties.get("mgrs:latitude_band") or properties.get("sentinel:latitude_band")
     square = properties.get("mgrs:grid_square") or properties.get("sentinel:grid_square")
     if zone and band and square:
-        return f"{int(zone):02d}{band}{square}"
+        try:
+            return f"{int(zone):02d}{band}{square}"
+        except (TypeError, ValueError) as e:
+            raise ItemError(
+                f"item {item_id!r}: UTM zone {zone!r} is not a number 1-60 (mgrs:utm_zone)"
+            ) from e
     for key in ("s2:mgrs_tile", "grid:code"):
         value = properties.get(key)
         if isinstance(value, str) and value:

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import posixpath
+import re
 import urllib.parse
 import urllib.request
 from collections.abc import Callable, Mapping
@@ -94,16 +95,59 @@ def _epsg(properties: Mapping[str, Any], item_id: str) -> int | None:
         raise ItemError(f"item {item_id!r}: proj:epsg {value!r} is not an EPSG code") from e
 
 
-def scene_item_from_dict(data: Mapping[str, Any], source: str) -> SceneItem:
-    """Build a :class:`SceneItem` from a STAC item dict found at ``source``."""
+#: An item id becomes file names and S3 keys: letters, digits and ``._-``, not a path.
+ITEM_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,199}$")
+
+
+def _shown(value: Any) -> str:
+    """A value as an error message quotes it: its repr, cut to 60 characters."""
+    text = repr(value)
+    return text if len(text) <= 60 else text[:57] + "..."
+
+
+def _check_item(data: Mapping[str, Any], source: str) -> str:
+    """The item's id, once the parts the detector reads have the types it expects: one-line
+    errors naming the field, its value and what is accepted."""
     if data.get("type") != "Feature" or not isinstance(data.get("assets"), Mapping):
         raise ItemError(
             f"{source}: not a STAC item (expected type 'Feature' with 'assets'), "
-            f"got type {data.get('type')!r}"
+            f"got type {_shown(data.get('type'))}"
         )
-    item_id = str(data.get("id") or "")
+    item_id = data.get("id")
     if not item_id:
         raise ItemError(f"{source}: STAC item has no 'id'")
+    if not isinstance(item_id, str) or not ITEM_ID.match(item_id):
+        raise ItemError(
+            f"{source}: item id {_shown(item_id)} is not accepted; use 1-200 letters, digits, "
+            "'.', '_' or '-' (it names files)"
+        )
+    expected: dict[str, type | tuple[type, ...]] = {
+        "properties": Mapping,
+        "geometry": (Mapping, type(None)),
+        "links": list,
+    }
+    for field_name, kind in expected.items():
+        if field_name in data and not isinstance(data[field_name], kind):
+            accepted = {"properties": "an object", "geometry": "a GeoJSON object or null"}
+            raise ItemError(
+                f"item {item_id!r}: '{field_name}' is {_shown(data[field_name])}; expected "
+                f"{accepted.get(field_name, 'a list')}"
+            )
+    for key, asset in data["assets"].items():
+        if not isinstance(asset, Mapping) or not isinstance(asset.get("href", ""), str):
+            raise ItemError(
+                f"item {item_id!r}: asset {key!r} is {_shown(asset)}; expected an object with "
+                "a string 'href'"
+            )
+    for link in data.get("links") or []:
+        if not isinstance(link, Mapping):
+            raise ItemError(f"item {item_id!r}: link {_shown(link)} is not an object")
+    return item_id
+
+
+def scene_item_from_dict(data: Mapping[str, Any], source: str) -> SceneItem:
+    """Build a :class:`SceneItem` from a STAC item dict found at ``source``."""
+    item_id = _check_item(data, source)
     properties = data.get("properties") or {}
     self_href = next(
         (str(link["href"]) for link in data.get("links", []) if link.get("rel") == "self"), None

@@ -76,6 +76,9 @@ class PlanResult(_Event):
     tiles: int
     searched: int
     duplicates_replaced: int
+    #: items the catalogue returned that the detector cannot use (the first 50), and how many
+    refused: list[dict[str, str]] = Field(default_factory=list)
+    refused_count: int = 0
 
 
 class TileTask(_Event):

@@ -72,6 +72,8 @@ def finalize(event: FinalizeEvent, settings: Settings, bucket: Bucket) -> dict[s
         "sites": sum(int(r["sites"] or 0) for r in runs),
         "valid_area_km2": round(sum(float(r["valid_area_km2"] or 0) for r in runs), 2),
         "duplicates_replaced": scan.duplicates_replaced,
+        "refused": scan.refused,
+        "refused_count": scan.refused_count,
         "failures": [
             {"item_id": r["item_id"], "error": r["error"]} for r in runs if r["status"] == "failed"
         ],

@@ -83,6 +83,9 @@ def plan(event: PlanEvent, settings: Settings, bucket: Bucket) -> PlanResult:
         tiles=len(planned.tiles),
         searched=planned.searched,
         duplicates_replaced=len(planned.duplicates),
+        # the state machine's payload is capped (256 KiB): the first reasons and the count
+        refused=[{"item_id": i, "error": why} for i, why in planned.refused[:50]],
+        refused_count=len(planned.refused),
     )
 
 

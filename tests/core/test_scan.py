@@ -50,8 +50,23 @@ def test_a_job_that_crashes_is_recorded(
     scene_factory: Callable[..., WrittenScene], tmp_path: Path
 ) -> None:
     items = _items(scene_factory, [85])
-    items[0]["assets"]["red"]["href"] = 12345  # nonsense that no reader expects
+    items[0]["assets"]["red"]["href"] = str(tmp_path / "gone" / "B04.tif")  # vanished COG
     summary = run_scan(plan_tile_dates(items), load_rules(), tmp_path, workers=1)
     assert summary.statuses["failed"] == 1
     (row,) = read_table(tmp_path, "tile_runs").to_pylist()
-    assert row["status"] == "failed" and row["error"]
+    assert row["status"] == "failed" and "B04.tif" in row["error"]
+
+
+def test_an_item_of_the_wrong_shape_is_refused_at_planning_not_the_scan(
+    scene_factory: Callable[..., WrittenScene], tmp_path: Path
+) -> None:
+    items = _items(scene_factory, [85, 86])
+    items[0]["assets"]["red"]["href"] = 12345  # JSON no reader can use
+    plan = plan_tile_dates(items)
+    assert [t.item_id for t in plan.tile_dates] == [items[1]["id"]]
+    ((shown, why),) = plan.refused
+    assert items[0]["id"] in shown and "asset 'red'" in why and "\n" not in why
+    summary = run_scan(plan, load_rules(), tmp_path, workers=1)
+    assert summary.statuses["ok"] == 1
+    assert summary.refused == [{"item_id": shown, "error": why}]
+    assert json.loads((tmp_path / SUMMARY_FILE).read_text())["refused"] == summary.refused

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -70,4 +72,36 @@ def test_bad_item_files_say_what_is_wrong(
     if content is not None:
         path.write_text(content)
     with pytest.raises(ItemError, match=message):
+        load_item(str(path))
+
+
+@pytest.mark.parametrize(
+    ("edit", "message"),
+    [
+        (lambda d: d.update(properties=[1]), r"'properties' is \[1\]; expected an object"),
+        (lambda d: d["assets"].update(red="x"), "asset 'red' is 'x'; expected an object"),
+        (lambda d: d["assets"]["red"].update(href=5), "with a string 'href'"),
+        (lambda d: d.update(links={"a": 1}), "'links' is {'a': 1}; expected a list"),
+        (lambda d: d.update(links=["x"]), "link 'x' is not an object"),
+        (lambda d: d.update(geometry="POINT"), "expected a GeoJSON object or null"),
+        (lambda d: d["properties"].update({"mgrs:utm_zone": "abc"}), "UTM zone 'abc' is not"),
+        (lambda d: d.update(id="A" * 5000), r"AAA\.\.\. is not accepted; use 1-200 letters"),
+        (lambda d: d.update(id="../../etc"), "item id '../../etc' is not accepted"),
+        (lambda d: d.update(id=5), "item id 5 is not accepted"),
+    ],
+)
+def test_items_of_the_wrong_shape_get_one_line_errors(
+    edit: Callable[[dict[str, Any]], None], message: str
+) -> None:
+    data = json.loads((STAC_DATA / "S2A_39QTA_20230628_0_L2A.json").read_text())
+    edit(data)
+    with pytest.raises(ItemError, match=message) as raised:
+        scene_item_from_dict(data, "item.json")
+    assert "\n" not in str(raised.value) and len(str(raised.value)) < 250
+
+
+def test_a_file_that_is_not_utf8_is_named(tmp_path: Path) -> None:
+    path = tmp_path / "item.json"
+    path.write_bytes(b'{"id": "\xff\xfe"}')
+    with pytest.raises(ItemError, match="cannot be read"):
         load_item(str(path))
