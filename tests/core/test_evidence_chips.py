@@ -83,8 +83,9 @@ def test_a_look_that_cannot_be_read_costs_its_chip_not_the_update(
     shutil.copytree(monitored, copy)
     (copy / "alerts.geojson").unlink()
     shutil.rmtree(copy / "chips")
-    runs = read_table(copy, "tile_runs").to_pylist()
-    latest = max(runs, key=lambda r: r["acquired"])
+    runs = {r["item_id"]: r for r in read_table(copy, "tile_runs").to_pylist()}
+    alerted = max(a["properties"]["acquired"] for a in _alerts(monitored))  # type: ignore[index]
+    latest = next(r for r in runs.values() if r["acquired"].isoformat() == alerted)
     red = dict(latest["band_hrefs"])["red"]
     Path(red).rename(Path(red).with_suffix(".gone"))
     try:
