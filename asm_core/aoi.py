@@ -32,12 +32,26 @@ def parse_bbox(text: str) -> BBox:
         west, south, east, north = (float(p) for p in parts)
     except ValueError as e:
         raise AoiError(f"bbox {text!r} is not four numbers; expected W,S,E,N in degrees") from e
+    return check_bbox((west, south, east, north), repr(text))
+
+
+def check_bbox(bbox: tuple[float, ...] | list[float], shown: str | None = None) -> BBox:
+    """The one bbox check of the CLI and the API: four finite numbers, longitudes ±180 (W > E
+    crosses the antimeridian), latitudes ±90, not empty.
+
+    Raises:
+        AoiError: naming the bbox and what is accepted.
+    """
+    shown = shown or str(list(bbox))
+    if len(bbox) != 4:
+        raise AoiError(f"bbox {shown} is not four numbers; expected W,S,E,N in degrees")
+    west, south, east, north = (float(v) for v in bbox)
     if not (
         -180 <= west <= 180 and -180 <= east <= 180 and -90 <= south <= 90 and -90 <= north <= 90
-    ):
-        raise AoiError(f"bbox {text!r} is out of range; longitudes ±180, latitudes ±90")
+    ):  # NaN fails every comparison
+        raise AoiError(f"bbox {shown} is out of range; longitudes ±180, latitudes ±90")
     if west == east or south >= north:
-        raise AoiError(f"bbox {text!r} is empty; expected W ≠ E and S < N")
+        raise AoiError(f"bbox {shown} is empty; expected W ≠ E and S < N")
     return west, south, east, north
 
 

@@ -11,7 +11,11 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
+from asm_core.aoi import check_bbox
+from asm_core.errors import AoiError
 from asm_core.rules import available_rule_sets
+
+SCAN_ID = r"^[A-Za-z0-9][A-Za-z0-9_.:-]{0,79}$"
 
 
 class _Event(BaseModel):
@@ -21,7 +25,8 @@ class _Event(BaseModel):
 class PlanEvent(_Event):
     """Start of a scan: where, when, and with which rules."""
 
-    scan_id: str | None = Field(default=None, pattern=r"^[A-Za-z0-9_.:-]{1,80}$")
+    #: a name, never a path: it names the scan's folder and keys ("..", "a/b" refused)
+    scan_id: str | None = Field(default=None, pattern=SCAN_ID)
     bbox: tuple[float, float, float, float] | None = None
     aoi: dict[str, Any] | None = None
     aoi_key: str | None = None
@@ -42,6 +47,16 @@ class PlanEvent(_Event):
         if name not in known:
             raise ValueError(f"unknown rule set {name!r}; available: {', '.join(known)}")
         return name
+
+    @field_validator("bbox")
+    @classmethod
+    def _valid_bbox(
+        cls, bbox: tuple[float, float, float, float] | None
+    ) -> tuple[float, float, float, float] | None:
+        try:
+            return None if bbox is None else check_bbox(bbox)
+        except AoiError as e:  # pydantic reports ValueErrors as the request's fault
+            raise ValueError(str(e)) from e
 
     @model_validator(mode="after")
     def _one_area_and_ordered_dates(self) -> PlanEvent:

@@ -13,6 +13,7 @@ machine. One table maps exceptions to status codes; every error is JSON with a m
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Callable
 from datetime import date
 from http import HTTPStatus
@@ -32,7 +33,7 @@ from functions.api.services import (
     ScanNotFoundError,
     ScanServices,
 )
-from functions.events import PlanEvent
+from functions.events import SCAN_ID, PlanEvent
 from functions.settings import METRICS_NAMESPACE, ConfigurationError
 
 logger = Logger(service="asm-watch-api")
@@ -146,15 +147,22 @@ def detect() -> Response[str]:
     return _json(HTTPStatus.OK, services().detect(request))
 
 
+def _scan_id(scan_id: str) -> str:
+    """A scan id from the path: a name (as POST /scans accepts), never a path."""
+    if not re.match(SCAN_ID, scan_id):
+        raise ScanNotFoundError(f"no scan with id {scan_id[:80]!r}")
+    return scan_id
+
+
 @app.get("/scans/<scan_id>")
 def get_scan(scan_id: str) -> Response[str]:
-    return _json(HTTPStatus.OK, services().get_scan(scan_id))
+    return _json(HTTPStatus.OK, services().get_scan(_scan_id(scan_id)))
 
 
 @app.get("/scans/<scan_id>/report")
 def get_report(scan_id: str) -> Response[str]:
     """The scan's self-contained HTML report, or (on AWS) a redirect to a pre-signed link."""
-    found = services().report(scan_id)
+    found = services().report(_scan_id(scan_id))
     if found.url is not None:
         return Response(
             status_code=HTTPStatus.SEE_OTHER,

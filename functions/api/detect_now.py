@@ -13,8 +13,9 @@ import shapely
 from pydantic import Field, model_validator
 from rasterio.crs import CRS
 
-from asm_core.aoi import bbox_geometry, window_bounds
+from asm_core.aoi import bbox_geometry, check_bbox, window_bounds
 from asm_core.catalog import SearchRequest, SearchResult, search_items
+from asm_core.errors import AoiError
 from asm_core.gdal_settings import read_options
 from asm_core.plan import plan_tile_dates
 from asm_core.results import read_table
@@ -44,9 +45,10 @@ class DetectRequest(_Event):
 
     @model_validator(mode="after")
     def _valid(self) -> DetectRequest:
-        west, south, east, north = self.bbox
-        if not (-180 <= west < east <= 180 and -90 <= south < north <= 90):
-            raise ValueError(f"bbox {list(self.bbox)} is empty or out of range; W < E, S < N")
+        try:
+            check_bbox(self.bbox)  # the same check as /scans and the CLI
+        except AoiError as e:  # pydantic reports ValueErrors as the request's fault
+            raise ValueError(str(e)) from e
         if self.end < self.start:
             raise ValueError(f"end {self.end} is before start {self.start}")
         return self

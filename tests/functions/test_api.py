@@ -165,3 +165,48 @@ def test_on_aws_the_report_is_a_redirect_to_a_short_lived_link(results: Path) ->
     location = response["multiValueHeaders"]["Location"]
     assert location == ["https://bucket.s3.amazonaws.com/scans/done-scan/report.html?X"]
     assert json.loads(response["body"]) == {"url": location[0]}
+
+
+def _edited_call(name: str, edit: Callable[[dict[str, Any]], None]) -> tuple[int, dict[str, Any]]:
+    event = json.loads((EVENTS / f"{name}.json").read_text())
+    edit(event)
+    response = handler(event, LocalContext())
+    return int(response["statusCode"]), json.loads(response["body"])
+
+
+def _body(**changes: Any) -> Callable[[dict[str, Any]], None]:
+    def edit(event: dict[str, Any]) -> None:
+        event["body"] = json.dumps(json.loads(event["body"]) | changes)
+
+    return edit
+
+
+def _scan_path(scan_id: str) -> Callable[[dict[str, Any]], None]:
+    def edit(event: dict[str, Any]) -> None:
+        event["path"] = f"/scans/{scan_id}"
+        event["pathParameters"] = {"scan_id": scan_id}
+
+    return edit
+
+
+@pytest.mark.parametrize(
+    ("name", "edit", "status", "message"),
+    [
+        ("post_scans", _body(bbox=[float("nan"), 5, 1, 6]), 400, "is out of range"),
+        ("post_scans", _body(bbox=[170, 5, 200, 6]), 400, "longitudes ±180, latitudes ±90"),
+        ("post_detect", _body(bbox=[1, 6, 1, 7]), 400, "is empty; expected W ≠ E"),
+        ("post_scans", _body(scan_id=".."), 400, "scan_id: String should match pattern"),
+        ("post_scans", _body(scan_id="a/../b"), 400, "scan_id: String should match pattern"),
+        ("get_scan_unknown", _scan_path(".."), 404, "no scan with id '..'"),
+    ],
+)
+def test_areas_and_scan_ids_are_checked_alike_everywhere(
+    services: RecordingServices,
+    name: str,
+    edit: Callable[[dict[str, Any]], None],
+    status: int,
+    message: str,
+) -> None:
+    got_status, body = _edited_call(name, edit)
+    assert (got_status, message in body["error"]) == (status, True), body
+    assert not services.started
