@@ -33,7 +33,7 @@ from asm_core.report_text import (
 from asm_core.rules import RuleSet, load_rules
 from asm_core.scan_cli import scan
 from asm_core.sql import QueryError, bind, parse_query, read_query_file, run_query
-from asm_core.stac import SceneItem, load_item
+from asm_core.stac import PUBLIC_COG_SOURCES, SceneItem, load_item
 from asm_core.state_evaluation import confusion_table, evaluate_states
 from asm_core.synthetic import SceneSpec, generate_set, write_scene
 from asm_core.synthetic.landscapes import LANDSCAPES
@@ -475,13 +475,21 @@ def report(results: Path, out: Path | None, quicklooks: Path | None) -> None:
     help="Folder the API's scans write to and its detections are read from.",
 )
 @click.option("--workers", default=1, show_default=True, type=click.IntRange(min=1))
-def serve(port: int, results: Path, workers: int) -> None:
+@click.option(
+    "--asset-source",
+    "asset_sources",
+    multiple=True,
+    help="A URL or folder prefix the bands of items posted to /scans may be read from; repeat "
+    "for more (default: Earth Search's public COGs only).",
+)
+def serve(port: int, results: Path, workers: int, asset_sources: tuple[str, ...]) -> None:
     """Run the REST API (the Lambda's own handler) on 127.0.0.1, scans on this machine."""
     # the API handler lives with the Lambdas (functions/api); imported here, not at start-up
     from functions.api.local_services import LocalScanServices
     from functions.api.serve import make_server
 
-    server = make_server(results, port, LocalScanServices(results, workers))
+    sources = asset_sources or PUBLIC_COG_SOURCES
+    server = make_server(results, port, LocalScanServices(results, workers, asset_sources=sources))
     bound = server.server_address[1]
     click.echo(f"ASM Watch API on http://127.0.0.1:{bound} (results in {results}); Ctrl-C stops")
     try:

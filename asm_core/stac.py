@@ -11,7 +11,7 @@ import posixpath
 import re
 import urllib.parse
 import urllib.request
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -167,6 +167,41 @@ def scene_item_from_dict(data: Mapping[str, Any], source: str) -> SceneItem:
         geometry=data.get("geometry"),
         source=source,
     )
+
+
+#: Where the bands of items a caller hands over may be read from, unless configured otherwise:
+#: Earth Search's public COGs. Anything else (a local file, a host inside the network) would
+#: let a caller make the service read it.
+PUBLIC_COG_SOURCES = ("https://sentinel-cogs.s3.us-west-2.amazonaws.com/", "s3://sentinel-cogs/")
+
+
+def _normalised(href: str) -> str:
+    """An href with ``.`` and ``..`` worked out of its path (a prefix check sees where it goes)."""
+    parsed = urllib.parse.urlparse(href)
+    if parsed.scheme in ("http", "https", "s3"):
+        path = posixpath.normpath(parsed.path or "/")
+        path += "/" if parsed.path.endswith("/") and not path.endswith("/") else ""
+        return urllib.parse.urlunparse(parsed._replace(path=path))
+    path = posixpath.normpath(href)
+    return path + "/" if href.endswith("/") and not path.endswith("/") else path
+
+
+def check_item_sources(items: Sequence[Mapping[str, Any]], allowed: Sequence[str]) -> None:
+    """Refuse items whose bands are not under one of the ``allowed`` prefixes (URLs or folders).
+
+    Raises:
+        ItemError: naming the item, the band, its href and the allowed sources.
+    """
+    prefixes = [_normalised(p) for p in allowed]
+    for data in items:
+        scene = scene_item_from_dict(data, "<request>")
+        for name, band in sorted(scene.bands.items()):
+            href = _normalised(band.href)
+            if not any(href.startswith(p) for p in prefixes):
+                raise ItemError(
+                    f"item {scene.item_id!r}: band {name} at {band.href[:100]!r} is not from an "
+                    f"allowed source; allowed: {', '.join(allowed) or 'none'}"
+                )
 
 
 def load_item(location: str, fetch_text: FetchText = fetch_url_text) -> SceneItem:

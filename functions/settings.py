@@ -6,6 +6,7 @@ import os
 from dataclasses import dataclass
 
 from asm_core.catalog import EARTH_SEARCH_URL, SENTINEL2_L2A
+from asm_core.stac import PUBLIC_COG_SOURCES
 
 #: CloudWatch namespace of every function's metrics (one dashboard for the whole application).
 METRICS_NAMESPACE = "AsmWatch"
@@ -29,6 +30,8 @@ class Settings:
     alert_topic_arn: str | None = None
     #: rule set of scans whose request names none
     rule_set: str = "default"
+    #: where the bands of items posted to POST /scans may be read from (URL or bucket prefixes)
+    asset_sources: tuple[str, ...] = PUBLIC_COG_SOURCES
 
     @classmethod
     def from_environment(cls) -> Settings:
@@ -47,4 +50,9 @@ class Settings:
             max_tiles=max_tiles,
             alert_topic_arn=os.environ.get("ALERT_TOPIC_ARN") or None,
             rule_set=os.environ.get("RULE_SET", "default"),
+            asset_sources=tuple(
+                p.strip()
+                for p in os.environ.get("ASSET_SOURCES", ",".join(PUBLIC_COG_SOURCES)).split(",")
+                if p.strip()
+            ),
         )

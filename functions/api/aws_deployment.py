@@ -22,4 +22,5 @@ def services_from_environment() -> AwsScanServices:
         scans_prefix=settings.scans_prefix,
         stac_url=settings.stac_url,
         collection=settings.collection,
+        asset_sources=settings.asset_sources,
     )

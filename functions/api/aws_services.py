@@ -5,12 +5,14 @@ from __future__ import annotations
 
 import time
 import uuid
+from collections.abc import Sequence
 from typing import Any
 
 import boto3
 from botocore.exceptions import ClientError
 
 from asm_core.catalog import EARTH_SEARCH_URL, SENTINEL2_L2A
+from asm_core.stac import PUBLIC_COG_SOURCES, check_item_sources
 from functions.api.detect_now import DetectRequest, detect_area
 from functions.api.services import (
     DETECTIONS_SQL,
@@ -39,8 +41,10 @@ class AwsScanServices:
         scans_prefix: str = "scans",
         stac_url: str = EARTH_SEARCH_URL,
         collection: str = SENTINEL2_L2A,
+        asset_sources: Sequence[str] = PUBLIC_COG_SOURCES,
     ) -> None:
         self.stac_url, self.collection = stac_url, collection
+        self.asset_sources = tuple(asset_sources)
         self.state_machine_arn = state_machine_arn
         self.bucket, self.workgroup, self.database = bucket, workgroup, database
         self.scans_prefix = scans_prefix
@@ -53,6 +57,8 @@ class AwsScanServices:
         return f"{prefix}:execution:{name}:{scan_id}"
 
     def start_scan(self, event: PlanEvent) -> dict[str, Any]:
+        if event.items is not None:  # the caller's items are read only from allowed sources
+            check_item_sources(event.items, self.asset_sources)
         scan_id = event.scan_id or uuid.uuid4().hex[:16]
         payload = event.model_copy(update={"scan_id": scan_id}).model_dump_json(exclude_none=True)
         try:

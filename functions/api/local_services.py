@@ -6,7 +6,7 @@ from __future__ import annotations
 import json
 import threading
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import asdict
 from datetime import date, datetime
@@ -27,6 +27,7 @@ from asm_core.rules import shipped_rules
 from asm_core.scan import run_scan
 from asm_core.scan_planning import plan_scan
 from asm_core.sql import run_query
+from asm_core.stac import PUBLIC_COG_SOURCES, check_item_sources
 from functions.api.detect_now import DetectRequest, detect_area
 from functions.api.services import (
     DETECTIONS_SQL,
@@ -46,8 +47,10 @@ class LocalScanServices:
         stac_url: str = EARTH_SEARCH_URL,
         collection: str = SENTINEL2_L2A,
         search: Callable[[SearchRequest], SearchResult] = search_items,
+        asset_sources: Sequence[str] = PUBLIC_COG_SOURCES,
     ) -> None:
         self.results, self.workers, self.search = results, workers, search
+        self.asset_sources = tuple(asset_sources)
         self.stac_url, self.collection = stac_url, collection
         self._pool = ThreadPoolExecutor(1, thread_name_prefix="asm-scan")
         self._scans: dict[str, Future[dict[str, Any]]] = {}
@@ -57,6 +60,8 @@ class LocalScanServices:
         return self.results / "scans" / scan_id / "summary.json"
 
     def start_scan(self, event: PlanEvent) -> dict[str, Any]:
+        if event.items is not None:  # the caller's items are read only from allowed sources
+            check_item_sources(event.items, self.asset_sources)
         scan_id = event.scan_id or uuid.uuid4().hex[:16]
         with self._lock:
             if scan_id in self._scans or self._summary_path(scan_id).exists():

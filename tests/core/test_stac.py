@@ -10,7 +10,12 @@ from typing import Any
 import pytest
 
 from asm_core.errors import ItemError
-from asm_core.stac import load_item, scene_item_from_dict
+from asm_core.stac import (
+    PUBLIC_COG_SOURCES,
+    check_item_sources,
+    load_item,
+    scene_item_from_dict,
+)
 from tests.conftest import STAC_DATA
 
 
@@ -105,3 +110,15 @@ def test_a_file_that_is_not_utf8_is_named(tmp_path: Path) -> None:
     path.write_bytes(b'{"id": "\xff\xfe"}')
     with pytest.raises(ItemError, match="cannot be read"):
         load_item(str(path))
+
+
+def test_bands_are_read_only_from_the_allowed_sources() -> None:
+    data = json.loads((STAC_DATA / "S2A_39QTA_20230628_0_L2A.json").read_text())
+    check_item_sources([data], PUBLIC_COG_SOURCES)  # Earth Search's own COGs
+    for href in ("/etc/passwd", "http://169.254.169.254/latest/B04.tif", "s3://private-bucket/x"):
+        data["assets"]["red"]["href"] = href
+        with pytest.raises(ItemError, match=r"band red at .* is not from an allowed source"):
+            check_item_sources([data], PUBLIC_COG_SOURCES)
+    data["assets"]["red"]["href"] = "/data/scenes/../../etc/B04.tif"
+    with pytest.raises(ItemError, match="allowed: /data/scenes/"):
+        check_item_sources([data], ["/data/scenes/", *PUBLIC_COG_SOURCES])

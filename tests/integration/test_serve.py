@@ -20,8 +20,11 @@ from tests.conftest import edit_item
 
 
 @pytest.fixture
-def api(tmp_path: Path) -> Iterator[str]:
-    server = make_server(tmp_path / "results", 0, LocalScanServices(tmp_path / "results"))
+def api(tmp_path: Path, scene_factory: Callable[..., WrittenScene]) -> Iterator[str]:
+    # the synthetic scenes' folder is the one source the test's items may be read from
+    scenes = str(scene_factory(seed=71, size=384, sites=2, baseline="05.10").item_path.parents[2])
+    services = LocalScanServices(tmp_path / "results", asset_sources=[scenes])
+    server = make_server(tmp_path / "results", 0, services)
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
     yield f"http://127.0.0.1:{server.server_address[1]}"
@@ -52,7 +55,7 @@ def test_a_scan_started_over_http_runs_and_its_detections_can_be_queried(
         f"{api}/scans",
         {"scan_id": "http-scan", "items": items, "start": "2020-01-01", "end": "2030-01-01"},
     )
-    assert (status, started["scan_id"]) == (202, "http-scan")
+    assert (status, started.get("scan_id")) == (202, "http-scan"), started
     for _ in range(300):
         status, scan = _request(f"{api}/scans/http-scan")
         if scan["status"] != "RUNNING":
@@ -71,3 +74,22 @@ def test_a_scan_started_over_http_runs_and_its_detections_can_be_queried(
     assert status == 400 and "is taken" in again["error"]
     status, missing = _request(f"{api}/scans/none")
     assert status == 404 and missing == {"error": "no scan with id 'none'"}
+
+
+def test_items_whose_bands_are_elsewhere_are_refused(api: str) -> None:
+    """An asset href is a read the server makes: a local file outside the allowed sources or
+    a host inside the network is refused before any scan."""
+    listener = "http://127.0.0.1:9/B04.tif"
+    for href in ("/etc/passwd", listener, "file:///etc/passwd"):
+        item = {
+            "type": "Feature",
+            "id": "S2A_30NVL_20240102_0_L2A",
+            "properties": {"datetime": "2024-01-02T10:00:00Z"},
+            "assets": {"red": {"href": href, "type": "image/tiff; application=geotiff"}},
+            "links": [],
+        }
+        status, answer = _request(
+            f"{api}/scans", {"items": [item], "start": "2020-01-01", "end": "2030-01-01"}
+        )
+        assert status == 400, answer
+        assert "is not from an allowed source" in answer["error"]
