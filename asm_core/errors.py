@@ -37,6 +37,10 @@ class CatalogError(AsmError):
     """A STAC API could not be searched (unreachable, failing, or not a STAC API)."""
 
 
+class UpstreamError(CatalogError):
+    """A service we depend on is unreachable or failing (not the caller's fault: try later)."""
+
+
 class TruthError(AsmError):
     """A truth (labelled reference) file cannot be used for evaluation."""
 

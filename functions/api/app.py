@@ -25,7 +25,7 @@ from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.typing import LambdaContext
 from pydantic import ValidationError
 
-from asm_core.errors import AsmError
+from asm_core.errors import AsmError, UpstreamError
 from functions.api.detect_now import AreaTooLargeError, DetectRequest, NoSceneError
 from functions.api.services import (
     DetectionQuery,
@@ -42,6 +42,8 @@ tracer = Tracer(service="asm-watch-api")
 app = APIGatewayRestResolver()
 
 MAX_DETECTIONS = 5000
+#: what a 503 (the catalogue unreachable or failing) asks the client to wait, in seconds
+RETRY_AFTER_S = 60
 #: Exceptions → HTTP status; anything else is a 500 whose details stay in the logs.
 ERROR_STATUS: dict[type[Exception], HTTPStatus] = {
     ValidationError: HTTPStatus.BAD_REQUEST,
@@ -52,6 +54,7 @@ ERROR_STATUS: dict[type[Exception], HTTPStatus] = {
     ReportNotReadyError: HTTPStatus.CONFLICT,
     NoSceneError: HTTPStatus.NOT_FOUND,
     AreaTooLargeError: HTTPStatus.REQUEST_ENTITY_TOO_LARGE,
+    UpstreamError: HTTPStatus.SERVICE_UNAVAILABLE,
     ConfigurationError: HTTPStatus.INTERNAL_SERVER_ERROR,
 }
 
@@ -113,6 +116,11 @@ def _handles(kind: type[Exception]) -> Callable[[Exception], Response[str]]:
     def handle(error: Exception) -> Response[str]:
         # the most specific class in the table wins (AreaTooLargeError is also a ValueError)
         status = next(ERROR_STATUS[k] for k in type(error).__mro__ if k in ERROR_STATUS)
+        if status == HTTPStatus.SERVICE_UNAVAILABLE:  # a service we use is down: try later
+            logger.warning("upstream failed", extra={"error": _message(error)})
+            response = _json(status, {"error": _message(error)})
+            response.headers["Retry-After"] = str(RETRY_AFTER_S)
+            return response
         if status >= HTTPStatus.INTERNAL_SERVER_ERROR:
             logger.exception("request failed")
             return _json(status, {"error": "internal error; see the function's logs"})

@@ -210,3 +210,19 @@ def test_areas_and_scan_ids_are_checked_alike_everywhere(
     got_status, body = _edited_call(name, edit)
     assert (got_status, message in body["error"]) == (status, True), body
     assert not services.started
+
+
+def test_an_unreachable_catalogue_is_a_503_to_retry_not_the_callers_fault(
+    tmp_path: Path,
+) -> None:
+    from asm_core.errors import UpstreamError
+
+    def down(request: SearchRequest) -> SearchResult:
+        raise UpstreamError("STAC API 'https://stac.test' search failed: Connection refused")
+
+    use_services(LocalScanServices(tmp_path / "results", search=down))
+    event = json.loads((EVENTS / "post_detect.json").read_text())
+    response = handler(event, LocalContext())
+    assert response["statusCode"] == 503
+    assert int(response["multiValueHeaders"]["Retry-After"][0]) > 0
+    assert "Connection refused" in json.loads(response["body"])["error"]
