@@ -99,6 +99,44 @@ TABLE_SCHEMAS = {
 }
 
 
+#: The columns every file of a table has had since its first release.
+KEY_COLUMNS = {
+    "detections": ("detection_id", "item_id"),
+    "tile_runs": ("item_id", "status"),
+    "sites": ("site_id",),
+    "site_observations": ("site_id", "item_id"),
+    "site_context": ("site_id", "layer"),
+}
+
+
+def check_result_file(path: Path, table: str) -> None:
+    """A file of a results table must be Parquet and this table's (a foreign Parquet would read
+    as rows of nulls): otherwise a one-line error names it and what is wrong."""
+    try:
+        found = pq.read_schema(path)
+    except (OSError, pa.ArrowException) as e:
+        raise ResultsError(
+            f"{str(path)!r} in {table}/ is not a readable Parquet file ({str(e).splitlines()[0]});"
+            " move it away or re-run what wrote it"
+        ) from e
+    # files of an older release lack the columns added since (read as nulls); a file without
+    # the table's own key is another table's, or no results at all
+    missing = [n for n in KEY_COLUMNS.get(table, ()) if n not in found.names]
+    if missing:
+        raise ResultsError(
+            f"{str(path)!r} in {table}/ is not a {table} file: it has no {', '.join(missing)} "
+            "column"
+        )
+
+
+def _read_part(path: Path, table: str, schema: pa.Schema) -> pa.Table:
+    check_result_file(path, table)
+    # sites may carry context columns beyond the schema: read them all
+    if table in ("sites", "site_observations"):
+        return pq.read_table(path)
+    return pq.read_table(path, schema=schema)
+
+
 def read_table(root: Path, table: str) -> pa.Table:
     """Read a whole results table (with its partition columns) into one pyarrow table."""
     if not root.is_dir():
@@ -109,12 +147,7 @@ def read_table(root: Path, table: str) -> pa.Table:
         return schema.empty_table()
     parts = []
     for f in files:
-        # sites may carry context columns beyond the schema: read them all
-        part = (
-            pq.read_table(f)
-            if table in ("sites", "site_observations")
-            else pq.read_table(f, schema=schema)
-        )
+        part = _read_part(f, table, schema)
         for key, value in re.findall(r"(dt|utm_zone)=([^/\\]+)", str(f.relative_to(root))):
             part = part.append_column(key, pa.array([value] * part.num_rows, pa.string()))
         parts.append(part)

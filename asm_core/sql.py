@@ -21,7 +21,7 @@ from sqlglot import exp
 from sqlglot.errors import ParseError
 
 from asm_core.errors import AsmError
-from asm_core.results import result_files
+from asm_core.results import check_result_file, result_files
 from asm_core.schema import DETECTIONS, SITE_CONTEXT, SITE_OBSERVATIONS, SITES, TILE_RUNS
 
 TABLES = {
@@ -150,7 +150,10 @@ def _lock(connection: duckdb.DuckDBPyConnection, results: Path) -> None:
 
 def _views(connection: duckdb.DuckDBPyConnection, results: Path) -> None:
     for name, schema in TABLES.items():
-        if result_files(results, name):
+        files = result_files(results, name)
+        for path in files:
+            check_result_file(path, name)
+        if files:
             # the folder is ours, not the query's; DuckDB takes no parameters in a view's DDL
             pattern = str(results / name / "**" / "*.parquet").replace("'", "''")
             hive = (

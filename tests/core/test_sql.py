@@ -98,3 +98,38 @@ def test_a_missing_results_folder_is_named(
 ) -> None:
     assert main(["query", "SELECT 1", "--results", str(tmp_path / "none")]) == 2
     assert "does not exist" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize(
+    ("content", "message"),
+    [
+        (b"", "is not a readable Parquet file"),
+        (b"PAR1 but then garbage", "is not a readable Parquet file"),
+        (None, "is not a detections file: it has no detection_id, item_id column"),
+    ],
+)
+def test_a_stray_file_in_a_results_table_is_named_not_read_as_nulls(
+    results: Path,
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+    content: bytes | None,
+    message: str,
+) -> None:
+    import shutil
+
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    copy = tmp_path / "copy"
+    shutil.copytree(results, copy)
+    stray = copy / "detections" / "dt=2024-01-01" / "utm_zone=30" / "stray.parquet"
+    stray.parent.mkdir(parents=True, exist_ok=True)
+    if content is None:
+        pq.write_table(pa.table({"name": ["not ours"]}), stray)
+    else:
+        stray.write_bytes(content)
+    assert main(["query", "SELECT count(*) FROM detections", "--results", str(copy)]) == 2
+    err = capsys.readouterr().err.strip()
+    assert message in err and "stray.parquet" in err and "\n" not in err
+    assert main(["sites", "--results", str(copy)]) == 2
+    assert "stray.parquet" in capsys.readouterr().err
