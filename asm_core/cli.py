@@ -99,7 +99,7 @@ def _detect_items(
     "--out",
     "out",
     required=True,
-    type=click.Path(path_type=Path),
+    type=click.Path(file_okay=False, path_type=Path),
     help="Results folder (detections/ and tile_runs/ are written under it).",
 )
 @click.option(
@@ -147,7 +147,7 @@ def detect(
 
 
 @cli.command()
-@click.option("--out", "out", required=True, type=click.Path(path_type=Path))
+@click.option("--out", "out", required=True, type=click.Path(file_okay=False, path_type=Path))
 @click.option("--seed", default=0, show_default=True, type=click.IntRange(min=0))
 @click.option(
     "--size",
@@ -338,7 +338,11 @@ def alerts_command(results: Path, since_day: datetime | None, fmt: str) -> None:
 
 @cli.command()
 @click.option(
-    "--out", "out", default=Path("asm-demo"), show_default=True, type=click.Path(path_type=Path)
+    "--out",
+    "out",
+    default=Path("asm-demo"),
+    show_default=True,
+    type=click.Path(file_okay=False, path_type=Path),
 )
 @click.option("--size", default=1024, show_default=True, type=click.IntRange(256, 4096))
 def demo(out: Path, size: int) -> None:
@@ -445,14 +449,14 @@ def _monitor(results: Path, layers: Sequence[ContextLayer] | None, rebuild: bool
     "--out",
     "out",
     default=None,
-    type=click.Path(path_type=Path),
+    type=click.Path(dir_okay=False, path_type=Path),
     help="The HTML file (default: report.html beside the results folder).",
 )
 @click.option(
     "--quicklooks",
     "quicklooks",
     default=None,
-    type=click.Path(path_type=Path),
+    type=click.Path(file_okay=False, path_type=Path),
     help="Folder of quicklook PNGs to overlay (default: quicklooks/ beside the results).",
 )
 def report(results: Path, out: Path | None, quicklooks: Path | None) -> None:
@@ -532,6 +536,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         return e.exit_code
     except AsmError as e:
         click.echo(f"asm: error: {e}", err=True)
+        return 2
+    except OSError as e:  # a full disk, a read-only or missing folder: what and where
+        where = f": {e.filename}" if e.filename else ""
+        click.echo(f"asm: error: {e.strerror or e}{where}", err=True)
         return 2
     return 0
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import sys
+import urllib.parse
 from datetime import date, datetime
 from pathlib import Path
 
@@ -38,6 +39,16 @@ def _aoi(aoi_file: Path | None, bbox: str | None) -> Polygon | MultiPolygon:
     if (aoi_file is None) == (bbox is None):
         raise AoiError("give exactly one of --aoi FILE or --bbox W,S,E,N")
     return load_aoi(aoi_file) if aoi_file is not None else bbox_geometry(parse_bbox(bbox or ""))
+
+
+def _http(url: str) -> str:
+    """A STAC API URL: http or https, with a host."""
+    parsed = urllib.parse.urlparse(url)
+    if parsed.scheme not in ("http", "https") or not parsed.netloc:
+        raise click.BadParameter(
+            f"{url!r} is not an http(s) URL of a STAC API", param_hint="--stac-url"
+        )
+    return url
 
 
 def _bands(rules: RuleSet) -> set[str]:
@@ -87,8 +98,15 @@ def plan_text(plan: Plan, est: Estimate, model: CostModel) -> str:
 @click.option("--bbox", default=None, help="W,S,E,N in degrees (W > E crosses the antimeridian).")
 @click.option("--start", required=True, type=click.DateTime(["%Y-%m-%d"]), help="First date.")
 @click.option("--end", required=True, type=click.DateTime(["%Y-%m-%d"]), help="Last date.")
-@click.option("--out", required=True, type=click.Path(path_type=Path), help="Results folder.")
-@click.option("--stac-url", default=EARTH_SEARCH_URL, show_default=True)
+@click.option(
+    "--out",
+    required=True,
+    type=click.Path(file_okay=False, path_type=Path),
+    help="Results folder.",
+)
+@click.option(
+    "--stac-url", default=EARTH_SEARCH_URL, show_default=True, callback=lambda _c, _p, v: _http(v)
+)
 @click.option("--collection", default=SENTINEL2_L2A, show_default=True)
 @click.option(
     "--max-cloud",

@@ -150,6 +150,37 @@ def test_bbox_reads_only_a_window(
     assert any(abs(r["area_m2"] - site["area_m2"]) < 1 for r in inside)
 
 
+@pytest.mark.parametrize(
+    ("command", "message"),
+    [
+        (["report", "--out", "{dir}"], "'--out': File '{dir}' is a directory"),
+        (["report", "--quicklooks", "{file}"], "'--quicklooks': Directory '{file}' is a file"),
+        (["detect", "{item}", "--out", "{file}"], "'--out': Directory '{file}' is a file"),
+        (["synth", "--out", "{file}"], "'--out': Directory '{file}' is a file"),
+    ],
+)
+def test_outputs_of_the_wrong_kind_are_one_line_errors(
+    capsys: pytest.CaptureFixture[str],
+    tmp_path: Path,
+    small_scene: WrittenScene,
+    command: list[str],
+    message: str,
+) -> None:
+    (tmp_path / "dir").mkdir()
+    (tmp_path / "file").write_text("not a folder")
+    names = {
+        "dir": str(tmp_path / "dir"),
+        "file": str(tmp_path / "file"),
+        "item": str(small_scene.item_path),
+    }
+    args = [a.format(**names) for a in command]
+    if args[0] == "report":
+        args += ["--results", str(tmp_path)]
+    code, _, err = run(capsys, *args)
+    assert code == 2 and message.format(**names) in _error_line(err)
+    assert (tmp_path / "file").read_text() == "not a folder"
+
+
 def test_synth_refuses_bad_sizes(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
     code, _, err = run(capsys, "synth", "--out", str(tmp_path), "--size", "50")
     assert code == 2 and "50" in _error_line(err)
@@ -248,6 +279,22 @@ def test_demo_runs_offline(capsys: pytest.CaptureFixture[str], tmp_path: Path) -
             "does not exist",
         ),
         (["--bbox", "0,0,1,1", "--start", "January", "--end", "2024-01-31"], "January"),
+        (["--bbox", "500,0,501,1", "--start", "2024-01-01", "--end", "2024-01-31"], "±180"),
+        (
+            [
+                *[
+                    "--bbox",
+                    "0,0,1,1",
+                    "--start",
+                    "2024-01-01",
+                    "--end",
+                    "2024-01-31",
+                    "--stac-url",
+                    "ftp://x",
+                ]
+            ],
+            "'ftp://x' is not an http(s) URL of a STAC API",
+        ),
     ],
 )
 def test_scan_bad_input_before_any_request(
