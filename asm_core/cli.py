@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import math
 import sys
 import time
 from collections.abc import Sequence
@@ -292,6 +293,7 @@ def _print_evaluation(result: Evaluation, as_json: bool) -> None:
 @click.option(
     "--point-tolerance-m",
     type=click.FloatRange(min=0),
+    callback=lambda _c, _p, v: _finite(v, "--point-tolerance-m"),
     default=100.0,
     show_default=True,
     help="How far a detection may lie from a labelled point.",
@@ -520,6 +522,13 @@ def _where(out: Path, runs: list[TileRun]) -> None:
     click.echo(f"next: asm evaluate --truth {out}/scenes/truth.geojson --results {out}/results")
     sql = "SELECT state, count(*) AS sites FROM sites GROUP BY 1"
     click.echo(f"      asm query '{sql}' --results {out}/monitoring/results")
+
+
+def _finite(value: float, name: str) -> float:
+    """click's ranges let NaN through (every comparison with it is false)."""
+    if not math.isfinite(value):
+        raise click.BadParameter(f"{value} is not a number of metres", param_hint=name)
+    return value
 
 
 def main(argv: Sequence[str] | None = None) -> int:

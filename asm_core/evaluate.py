@@ -14,6 +14,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import shapely
 from shapely.geometry import shape
 
@@ -56,13 +57,35 @@ def load_truth(path: Path) -> list[dict[str, Any]]:
     features = data.get("features") if isinstance(data, dict) else None
     if not isinstance(features, list):
         raise TruthError(f"truth file {str(path)!r}: expected a FeatureCollection with 'features'")
+    if not features:
+        raise TruthError(
+            f"truth file {str(path)!r} has no features: there is nothing to score against"
+        )
+    # a file of plain locations (field visits) is all sites; once any feature says what it
+    # is, every one must (a forgotten label would silently count as a site)
+    labelled = any(
+        isinstance(f, dict)
+        and isinstance(f.get("properties"), dict)
+        and (f["properties"].get("kind") or f["properties"].get("class"))
+        for f in features
+    )
     out = []
     for i, f in enumerate(features):
         try:
             geom = shape(f["geometry"])
+            finite = bool(np.isfinite(shapely.get_coordinates(geom)).all()) and not geom.is_empty
         except (KeyError, TypeError, ValueError, AttributeError) as e:
             raise TruthError(f"truth file {str(path)!r}: feature {i} has no usable geometry") from e
+        if not finite:
+            raise TruthError(
+                f"truth file {str(path)!r}: feature {i} has empty or non-finite (NaN) coordinates"
+            )
         props = f.get("properties") or {}
+        if labelled and not (props.get("kind") or props.get("class")):
+            raise TruthError(
+                f"truth file {str(path)!r}: feature {i} has no 'kind' while others have one; "
+                "label it mining_site or what it is (e.g. sandbar, field, turbid_reach)"
+            )
         kind = str(props.get("kind") or props.get("class") or "mining_site").lower()
         out.append(
             {

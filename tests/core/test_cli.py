@@ -192,7 +192,12 @@ def test_evaluate_errors(capsys: pytest.CaptureFixture[str], tmp_path: Path, res
     )
     assert code == 2 and "does not exist" in _error_line(err)
     truth = tmp_path / "t.geojson"
-    truth.write_text('{"type": "FeatureCollection", "features": []}')
+    site = {
+        "type": "Feature",
+        "properties": {},
+        "geometry": {"type": "Point", "coordinates": [1, 2]},
+    }
+    truth.write_text(json.dumps({"type": "FeatureCollection", "features": [site]}))
     (tmp_path / "empty").mkdir()
     code, _, err = run(
         capsys, "evaluate", "--truth", str(truth), "--results", str(tmp_path / "empty")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 from typing import Any
 
@@ -11,7 +12,7 @@ import shapely
 from shapely.geometry import mapping, shape
 
 from asm_core.errors import TruthError
-from asm_core.evaluate import evaluate
+from asm_core.evaluate import evaluate, load_truth
 from asm_core.results import read_table
 from asm_core.rules import load_rules
 from asm_core.stac import load_item
@@ -97,3 +98,43 @@ def test_bad_truth_files(results: Path, tmp_path: Path, content: str, message: s
     path.write_text(content)
     with pytest.raises(TruthError, match=message):
         evaluate(path, results)
+
+
+@pytest.mark.parametrize(
+    ("features", "message"),
+    [
+        ([], "has no features: there is nothing to score against"),
+        (
+            [
+                {
+                    "type": "Feature",
+                    "properties": {"kind": "sandbar"},
+                    "geometry": {"type": "Point", "coordinates": [3, 4]},
+                },
+                {
+                    "type": "Feature",
+                    "properties": {},
+                    "geometry": {"type": "Point", "coordinates": [1, 2]},
+                },
+            ],
+            "feature 1 has no 'kind' while others have one; label it mining_site",
+        ),
+        (
+            [
+                {
+                    "type": "Feature",
+                    "properties": {"kind": "mining_site"},
+                    "geometry": {"type": "Point", "coordinates": [float("nan"), 2]},
+                }
+            ],
+            "feature 0 has empty or non-finite (NaN) coordinates",
+        ),
+    ],
+)
+def test_truth_that_cannot_score_anything_is_refused(
+    tmp_path: Path, features: list[dict[str, object]], message: str
+) -> None:
+    path = tmp_path / "truth.geojson"
+    path.write_text(json.dumps({"type": "FeatureCollection", "features": features}))
+    with pytest.raises(TruthError, match=re.escape(message)):
+        load_truth(path)
