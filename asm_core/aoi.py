@@ -100,6 +100,15 @@ def aoi_from_geojson(data: Any, path: Path | str) -> Polygon | MultiPolygon:
         polygons = [p for g in geometries if g for p in _polygons(g)]
     except (KeyError, TypeError, ValueError, AttributeError) as e:
         raise AoiError(f"AOI file {str(path)!r} holds a malformed geometry: {e}") from e
+    for polygon in polygons:  # out-of-range coordinates would be wrapped, not refused
+        xy = shapely.get_coordinates(polygon)
+        lon, lat = xy[:, 0], xy[:, 1]
+        if not ((abs(lon) <= 180).all() and (abs(lat) <= 90).all()):  # NaN fails too
+            bad = next((x, y) for x, y in xy.tolist() if not (abs(x) <= 180 and abs(y) <= 90))
+            raise AoiError(
+                f"AOI file {str(path)!r} has the point {bad} out of range; longitudes ±180, "
+                "latitudes ±90 (EPSG:4326)"
+            )
     try:
         fixed = [
             shape(antimeridian.fix_shape(mapping(p), great_circle=False, fix_winding=True))

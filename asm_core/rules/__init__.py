@@ -392,8 +392,13 @@ def load_rules(path: str | Path | None = None) -> RuleSet:
         raise RuleSetError(f"rule set {str(rules_path)!r} cannot be read: {e.strerror}") from e
     try:
         data = yaml.safe_load(text)
-    except yaml.YAMLError as e:
-        raise RuleSetError(f"rule set {str(rules_path)!r} is not valid YAML: {e}") from e
+    except yaml.YAMLError as e:  # PyYAML's message spans lines: the problem and where
+        mark = getattr(e, "problem_mark", None)
+        where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""
+        problem = getattr(e, "problem", None) or str(e).splitlines()[0]
+        raise RuleSetError(
+            f"rule set {str(rules_path)!r} is not valid YAML{where}: {problem}"
+        ) from e
     return parse_rules(data, repr(str(rules_path)))
 
 

@@ -71,6 +71,10 @@ def test_multipolygon_feature_collection(tmp_path: Path) -> None:
         ('{"type": "Point", "coordinates": [0, 0]}', "expected GeoJSON polygons"),
         ('{"type": "FeatureCollection", "features": []}', "is empty"),
         ('{"type": "Polygon", "coordinates": [[[0, 0], [1, 0], [0, 0]]]}', "invalid polygon"),
+        (
+            '{"type": "Polygon", "coordinates": [[[500, 0], [501, 0], [501, 1], [500, 0]]]}',
+            r"the point \(500.0, 0.0\) out of range; longitudes ±180",
+        ),
     ],
 )
 def test_bad_aoi_files(tmp_path: Path, content: str | None, message: str) -> None:

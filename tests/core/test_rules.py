@@ -118,8 +118,9 @@ def test_malformed_rule_sets_name_the_offending_key_and_value(
 def test_not_yaml_and_missing_file(tmp_path: Path) -> None:
     bad = tmp_path / "bad.yaml"
     bad.write_text("rules: [unclosed\n")
-    with pytest.raises(RuleSetError, match="not valid YAML"):
+    with pytest.raises(RuleSetError, match="not valid YAML at line 2, column 1: ") as raised:
         load_rules(bad)
+    assert "\n" not in str(raised.value)
     with pytest.raises(RuleSetError, match="cannot be read"):
         load_rules(tmp_path / "absent.yaml")
     (tmp_path / "list.yaml").write_text("- 1\n- 2\n")
