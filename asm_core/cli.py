@@ -534,7 +534,9 @@ def _finite(value: float, name: str) -> float:
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point: AsmError becomes a one-line message and exit code 2."""
     try:
-        cli.main(
+        # without standalone mode, click returns the code of a command's Exit (130 for an
+        # interrupted scan) instead of exiting with it
+        code = cli.main(
             args=list(argv) if argv is not None else None, prog_name="asm", standalone_mode=False
         )
     except click.exceptions.Abort:
@@ -550,7 +552,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         where = f": {e.filename}" if e.filename else ""
         click.echo(f"asm: error: {e.strerror or e}{where}", err=True)
         return 2
-    return 0
+    return code if isinstance(code, int) else 0
 
 
 if __name__ == "__main__":

@@ -332,3 +332,25 @@ def test_looks_without_scl_a_year_apart_give_a_baseline_and_say_so(
     later = runs[json.loads(no_scl[1].read_text())["id"]]
     assert later["baseline_looks"] == [json.loads(no_scl[0].read_text())["id"]]
     assert "baseline: 1 of 1 looks a year before used" in err
+
+
+def test_an_interrupted_scan_exits_130_as_the_readme_says(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import asm_core.scan_cli as scan_cli
+    from asm_core.plan import Plan
+    from asm_core.scan import ScanSummary
+
+    monkeypatch.setattr(scan_cli, "plan_scan", lambda *a, **k: Plan([], 0))
+
+    def interrupted(*args: object, **kwargs: object) -> ScanSummary:
+        return ScanSummary(
+            planned=0, statuses={"ok": 0, "no_data": 0, "failed": 0}, skipped=0, not_run=0,
+            detections={}, megabytes_read=0.0, seconds=0.0, duplicates_replaced=[],
+            failures=[], interrupted=True,
+        )  # fmt: skip
+
+    monkeypatch.setattr(scan_cli, "run_scan", interrupted)
+    code, _, _ = run(capsys, "scan", "--bbox", "0,0,1,1", "--start", "2024-01-01",
+                     "--end", "2024-01-31", "--out", str(tmp_path / "out"))  # fmt: skip
+    assert code == 130
