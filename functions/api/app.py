@@ -137,7 +137,10 @@ def _body() -> dict[str, Any]:
     raw = app.current_event.body
     if not raw:
         raise ValueError("the request has no JSON body")
-    body = json.loads(raw)
+    try:
+        body = json.loads(raw)
+    except RecursionError as e:  # nesting deeper than the parser's stack: not a request of ours
+        raise ValueError("the JSON body is nested too deeply") from e
     if not isinstance(body, dict):
         raise ValueError("the JSON body must be an object")
     return body

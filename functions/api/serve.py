@@ -63,16 +63,41 @@ def proxy_event(
     }
 
 
+#: The largest request body read (API Gateway takes 10 MB; every request here is small).
+MAX_BODY_BYTES = 1_000_000
+
+
 class _Requests(BaseHTTPRequestHandler):
+    #: seconds a connection may stall (a Content-Length larger than the body sent) before the
+    #: handler thread gives up on it
+    timeout = 30
+
     def _dispatch(self) -> None:
-        length = int(self.headers.get("Content-Length") or 0)
-        body = self.rfile.read(length).decode("utf-8") if length else None
+        raw = self.headers.get("Content-Length") or "0"
+        if not raw.isdigit():
+            self._reply(400, {"error": f"Content-Length {raw[:20]!r} is not a byte count"})
+            return
+        length = int(raw)
+        if length > MAX_BODY_BYTES:  # refused before reading any of it
+            self._reply(413, {"error": f"body of {length} bytes; at most {MAX_BODY_BYTES}"})
+            return
+        try:
+            body = self.rfile.read(length).decode("utf-8") if length else None
+        except UnicodeDecodeError:
+            self._reply(400, {"error": "the body is not UTF-8 text"})
+            return
         event = proxy_event(self.command, self.path, dict(self.headers.items()), body)
         result = handler(event, LocalContext(aws_request_id=event["requestContext"]["requestId"]))
-        payload = (result.get("body") or "").encode("utf-8")
-        self.send_response(int(result["statusCode"]))
-        for key, value in (result.get("headers") or {}).items():
-            self.send_header(key, str(value))
+        headers = {k: str(v) for k, v in (result.get("headers") or {}).items()}
+        for key, values in (result.get("multiValueHeaders") or {}).items():
+            headers.setdefault(key, str(values[-1]) if values else "")
+        self._reply(int(result["statusCode"]), result.get("body") or "", headers)
+
+    def _reply(self, status: int, body: Any, headers: dict[str, str] | None = None) -> None:
+        payload = (body if isinstance(body, str) else json.dumps(body)).encode("utf-8")
+        self.send_response(status)
+        for key, value in (headers or {"Content-Type": "application/json"}).items():
+            self.send_header(key, value)
         self.send_header("Content-Length", str(len(payload)))
         self.end_headers()
         self.wfile.write(payload)

@@ -93,3 +93,33 @@ def test_items_whose_bands_are_elsewhere_are_refused(api: str) -> None:
         )
         assert status == 400, answer
         assert "is not from an allowed source" in answer["error"]
+
+
+def _raw(api: str, body: bytes, length: str | None = None) -> tuple[int, dict[str, Any]]:
+    """A POST /scans with a body and a Content-Length of our choosing, over a bare socket."""
+    import socket
+    from urllib.parse import urlsplit
+
+    url = urlsplit(api)
+    head = (
+        f"POST /scans HTTP/1.1\r\nHost: {url.netloc}\r\nContent-Type: application/json\r\n"
+        f"Content-Length: {len(body) if length is None else length}\r\nConnection: close\r\n\r\n"
+    )
+    with socket.create_connection((url.hostname, url.port), timeout=10) as sock:
+        sock.sendall(head.encode() + body)
+        answer = b""
+        while chunk := sock.recv(65536):
+            answer += chunk
+    status = int(answer.split(b" ", 2)[1])
+    return status, json.loads(answer.split(b"\r\n\r\n", 1)[1])
+
+
+def test_bodies_too_large_too_deep_or_not_text_are_4xx_one_liners(api: str) -> None:
+    status, answer = _raw(api, b"{}", length=str(50_000_000))  # refused before any read
+    assert status == 413 and "at most 1000000" in answer["error"]
+    status, answer = _raw(api, b"{}", length="-5")
+    assert status == 400 and "is not a byte count" in answer["error"]
+    status, answer = _raw(api, b"[" * 100_000 + b"]" * 100_000)
+    assert status == 400 and "nested too deeply" in answer["error"]
+    status, answer = _raw(api, b'{"scan_id": "\xff"}')
+    assert status == 400 and "not UTF-8" in answer["error"]
