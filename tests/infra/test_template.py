@@ -138,6 +138,17 @@ def test_finalize_may_list_its_bucket_so_missing_site_tables_read_as_missing(
     assert lists and any("Condition" not in st for st in lists), lists
 
 
+def test_results_keep_versions_and_the_api_cannot_take_all_concurrency(
+    template: dict[str, Any],
+) -> None:
+    bucket = template["Resources"]["ResultsBucket"]["Properties"]
+    assert bucket["VersioningConfiguration"] == {"Status": "Enabled"}
+    rules = bucket["LifecycleConfiguration"]["Rules"]
+    assert any("NoncurrentVersionExpiration" in r for r in rules)  # versions do not pile up
+    api = template["Resources"]["ApiFunction"]["Properties"]
+    assert api["ReservedConcurrentExecutions"] == {"Ref": "ApiConcurrency"}
+
+
 def test_glue_columns_are_the_schema_of_the_parquet_writer(template: dict[str, Any]) -> None:
     tables = {
         t["Properties"]["TableInput"]["Name"]: t["Properties"]["TableInput"]
