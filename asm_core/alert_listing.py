@@ -14,7 +14,7 @@ from typing import Any
 import shapely
 from shapely.geometry import shape
 
-from asm_core.alerts import ALERTS_FILE
+from asm_core.alerts import ALERTS_FILE, chip_line
 from asm_core.errors import ResultsError
 from asm_core.geojson_files import read_geojson
 
@@ -115,8 +115,7 @@ def as_table(features: Sequence[dict[str, Any]]) -> str:
             f"{_cell(p.get('reason'))}"
         )
         if p.get("chip"):
-            dates = f"{p.get('chip_before') or 'no earlier clear look'} / {p.get('chip_after')}"
-            lines.append(f"{'':<11}before/after ({dates}): {p['chip']}")
+            lines.append(f"{'':<11}{chip_line(p, str(p['chip']))}")
         elif p.get("chip_error"):
             lines.append(f"{'':<11}no chip: {p['chip_error']}")
     lines.append(f"{len(features)} alerts")

@@ -228,15 +228,19 @@ def alert_text(alerts: Sequence[dict[str, Any]], limit: int = 50) -> str:
     return "\n".join(lines)
 
 
+def chip_line(p: Mapping[str, Any], where: str) -> str:
+    """An alert's evidence chip in words: its two dates and where it is."""
+    before = p.get("chip_before") or "no earlier clear look"
+    return f"before/after ({before} / {p.get('chip_after')}): {where}"
+
+
 def _alert_line(p: Mapping[str, Any]) -> str:
     """One alert: date and reason, then where its before/after chip is (a link, if the caller
     made one: ``chip_url``)."""
     line = f"  {str(p['acquired'])[:10]} {p['reason']}"
     chip = p.get("chip_url") or p.get("chip")
     if chip:
-        line += (
-            f"\n    before/after ({p.get('chip_before') or 'none'} / {p.get('chip_after')}): {chip}"
-        )
+        line += f"\n    {chip_line(p, str(chip))}"
     return line
 
 
