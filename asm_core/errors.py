@@ -49,5 +49,10 @@ class ResultsError(AsmError):
     """A results folder is missing, empty or not in the ASM Watch layout."""
 
 
+class ResultsNotWritableError(ResultsError):
+    """A results folder cannot be written (disk full, read-only, no permission): a scan stops,
+    since every further tile-date would fail and its failure could not be recorded."""
+
+
 class SyntheticSceneError(AsmError):
     """Synthetic scene parameters are out of the supported range."""

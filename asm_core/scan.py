@@ -7,8 +7,11 @@ summary JSON is written next to the results. Re-running the same scan picks up w
 
 from __future__ import annotations
 
+import ctypes
 import json
+import os
 import signal
+import sys
 import time
 from collections import Counter
 from collections.abc import Callable, Mapping
@@ -18,9 +21,10 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
+from asm_core.errors import ResultsNotWritableError
 from asm_core.known_sites import known_site_footprints
 from asm_core.plan import Plan, TileDate, item_source
-from asm_core.results import read_table
+from asm_core.results import read_table, write_text_atomic
 from asm_core.rules import RuleSet
 from asm_core.stac import scene_item_from_dict
 from asm_core.tile_job import TileRun, record_failure, run_item
@@ -62,10 +66,27 @@ class ScanSummary:
     interrupted: bool = False
     #: items left out of the plan because their JSON cannot be used, with the reason
     refused: list[dict[str, str]] = field(default_factory=list)
+    #: why the scan stopped before running every tile-date (a results folder it cannot write)
+    stopped_by: str | None = None
 
 
-def _ignore_sigint() -> None:
-    signal.signal(signal.SIGINT, signal.SIG_IGN)  # the parent decides what Ctrl-C means
+#: prctl(2) option: the signal the kernel sends a process when its parent dies
+_PR_SET_PDEATHSIG = 1
+
+
+def _start_worker(parent_pid: int) -> None:
+    """Set up a worker: Ctrl-C is the parent's to handle, and the worker dies with its parent.
+
+    Without the second, ``kill -9`` of ``asm scan`` left its workers running (and writing) for
+    as long as their tile-dates took, 18 s measured. Linux only, through prctl(2) by ctypes (the
+    one call does not justify a dependency); elsewhere workers finish their tile-date first.
+    """
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    if sys.platform.startswith("linux"):
+        libc = ctypes.CDLL(None, use_errno=True)
+        libc.prctl(_PR_SET_PDEATHSIG, signal.SIGKILL)
+        if os.getppid() != parent_pid:  # the parent died before the request took effect
+            os._exit(1)
 
 
 def _tile_job(
@@ -120,7 +141,10 @@ def run_scan(
     progress = ScanProgress(total=len(todo))
     runs: list[TileRun] = []
     interrupted = False
-    pool = ProcessPoolExecutor(max_workers=max(1, workers), initializer=_ignore_sigint)
+    stopped: ResultsNotWritableError | None = None
+    pool = ProcessPoolExecutor(
+        max_workers=max(1, workers), initializer=_start_worker, initargs=(os.getpid(),)
+    )
     futures: dict[Future[TileRun], TileDate] = {}
     try:
         for t in todo:
@@ -128,30 +152,52 @@ def run_scan(
             job = (t.item, rules, str(out_dir), gdal_options, window, t.baseline)
             futures[pool.submit(_tile_job, *job)] = t
         for future in as_completed(futures):
-            run = _result(future, futures[future], rules, out_dir)
+            run = _result(future, futures[future], rules, out_dir, len(todo) - len(runs) - 1)
             runs.append(run)
             progress.done += 1
             progress.detections += run.detections
             progress.bytes_read += run.bytes_read
             if on_progress is not None:
                 on_progress(progress, run)
-    except KeyboardInterrupt:
-        interrupted = True
+    except (KeyboardInterrupt, ResultsNotWritableError) as e:
+        interrupted = isinstance(e, KeyboardInterrupt)
+        stopped = e if isinstance(e, ResultsNotWritableError) else None
         for f in futures:
             f.cancel()
     finally:
         pool.shutdown(wait=True, cancel_futures=True)
     summary = _summarise(plan, runs, len(plan.tile_dates) - len(todo), started, interrupted)
-    _write_summary(out_dir, summary)
+    summary.stopped_by = str(stopped) if stopped else None
+    try:
+        _write_summary(out_dir, summary)
+    except OSError:
+        if stopped is None:
+            raise
+    if stopped is not None:
+        raise stopped
     return summary
 
 
-def _result(future: Future[TileRun], tile: TileDate, rules: RuleSet, out_dir: Path) -> TileRun:
+def _result(
+    future: Future[TileRun], tile: TileDate, rules: RuleSet, out_dir: Path, left: int
+) -> TileRun:
+    """A tile-date's run; a worker that died or could not write is recorded here as failed,
+    and a folder where even that cannot be written stops the scan (``ResultsNotWritableError``)."""
     try:
         return future.result()
     except BrokenProcessPool as e:  # a worker died (e.g. out of memory): record, go on
-        scene = scene_item_from_dict(tile.item, tile.item_id)
-        return record_failure(scene, rules, out_dir, RuntimeError(f"worker died: {e}"))
+        error: Exception = RuntimeError(f"worker died: {e}")
+    except OSError as e:  # the worker could not write its results, nor its failure
+        error = e
+    scene = scene_item_from_dict(tile.item, tile.item_id)
+    try:
+        return record_failure(scene, rules, out_dir, error)
+    except OSError as e:
+        raise ResultsNotWritableError(
+            f"cannot write results in {out_dir}: {e.strerror or e} ({e.filename or out_dir}); "
+            f"{left + 1} tile-date(s) not run — free space or fix permissions, then re-run the "
+            "same scan to finish it"
+        ) from e
 
 
 def _summarise(
@@ -178,6 +224,4 @@ def _summarise(
 
 def _write_summary(out_dir: Path, summary: ScanSummary) -> None:
     out_dir.mkdir(parents=True, exist_ok=True)
-    tmp = out_dir / f".{SUMMARY_FILE}.tmp"
-    tmp.write_text(json.dumps(asdict(summary), indent=2), encoding="utf-8")
-    tmp.replace(out_dir / SUMMARY_FILE)
+    write_text_atomic(out_dir / SUMMARY_FILE, json.dumps(asdict(summary), indent=2))
