@@ -4,11 +4,16 @@
 collects the alerts of the looks it had not seen before (:mod:`asm_core.alerts`,
 :mod:`asm_core.turbidity`) into ``alerts.geojson`` at the top of the results folder, each with
 its before/after evidence chip in ``chips/`` beside it (:mod:`asm_core.evidence_chips`).
+
+Two updates of one folder at once (``asm sites`` beside a scan, two scans of ``asm serve``)
+would each write tables without the other's tiles, so they take turns on a lock file.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+import fcntl
+from collections.abc import Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -31,6 +36,8 @@ from asm_core.sites import SiteUpdate, build_site_tables
 from asm_core.turbidity import TurbidityVerdict, turbidity_alerts
 
 RIVERS = "rivers"
+#: the lock file that makes site updates of one results folder take turns
+SITE_UPDATE_LOCK = ".site-update.lock"
 
 
 @dataclass(frozen=True)
@@ -58,6 +65,19 @@ class MonitorUpdate:
         }
 
 
+@contextmanager
+def site_update_lock(results: Path) -> Iterator[None]:
+    """Wait for, then hold, the folder's site update lock: an advisory lock (flock) that the
+    system releases when its holder exits, so a killed update leaves no stale lock behind."""
+    results.mkdir(parents=True, exist_ok=True)
+    with (results / SITE_UPDATE_LOCK).open("a") as handle:
+        fcntl.flock(handle, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)
+
+
 def update_monitoring(
     results: Path,
     settings: TrackingSettings,
@@ -66,7 +86,19 @@ def update_monitoring(
     gdal_options: Mapping[str, str | bool | int] | None = None,
 ) -> MonitorUpdate:
     """Update ``sites``/``site_observations`` and write the alerts of the new looks with their
-    evidence chips (the looks' bands read with ``gdal_options``)."""
+    evidence chips (the looks' bands read with ``gdal_options``); one update of a folder at a
+    time."""
+    with site_update_lock(results):
+        return _update_monitoring(results, settings, context, rebuild, gdal_options)
+
+
+def _update_monitoring(
+    results: Path,
+    settings: TrackingSettings,
+    context: Sequence[ContextLayer] | None,
+    rebuild: bool,
+    gdal_options: Mapping[str, str | bool | int] | None,
+) -> MonitorUpdate:
     update = build_site_tables(results, settings, context, rebuild=rebuild)
     sites = read_table(results, "sites").to_pylist()
     observed = read_table(results, "site_observations").to_pylist()

@@ -24,6 +24,8 @@ class Settings:
     scans_prefix: str = "scans"
     #: context layers for the sites: ``context/<name>.<gpkg|geojson|parquet|…>``
     context_prefix: str = "context"
+    #: the lock object that lets one Finalize at a time update the site tables
+    locks_prefix: str = "locks"
     stac_url: str = EARTH_SEARCH_URL
     collection: str = SENTINEL2_L2A
     max_tiles: int = 5000

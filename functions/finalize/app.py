@@ -28,6 +28,7 @@ from asm_core.stac import scene_item_from_dict
 from asm_core.tile_job import record_failure
 from functions.events import FinalizeEvent, TileTask
 from functions.finalize.monitoring import update_sites
+from functions.finalize.site_lock import SiteTablesBusyError
 from functions.settings import METRICS_NAMESPACE, Settings
 from functions.storage import Bucket
 
@@ -38,7 +39,15 @@ tracer = Tracer(service="asm-watch-finalize")
 MISSING = "no tile_runs row was written for this tile-date (the task vanished)"
 
 
-def finalize(event: FinalizeEvent, settings: Settings, bucket: Bucket) -> dict[str, Any]:
+#: the lock outlives the function's timeout by this much (clocks of Lambda hosts differ a little)
+LOCK_MARGIN_SECONDS = 60.0
+
+
+def finalize(
+    event: FinalizeEvent, settings: Settings, bucket: Bucket, seconds_left: float = 900.0
+) -> dict[str, Any]:
+    """Close the scan (see the module docstring); ``seconds_left`` before the function times
+    out bounds how long it may hold the site tables' lock."""
     scan = event.scan
     tasks = [TileTask.model_validate(row) for row in bucket.get_json(scan.manifest.key)]
     work = Path(tempfile.mkdtemp(prefix="asm-finalize-"))
@@ -82,11 +91,13 @@ def finalize(event: FinalizeEvent, settings: Settings, bucket: Bucket) -> dict[s
     alerts: list[dict[str, Any]] = []
     try:
         tracking = shipped_rules(tasks[0].ruleset if tasks else settings.rule_set).tracking
-        monitoring = update_sites(
-            bucket, settings, {t.mgrs_tile for t in tasks}, tracking, scan.scan_id
-        )
+        tiles = {t.mgrs_tile for t in tasks}
+        hold = seconds_left + LOCK_MARGIN_SECONDS
+        monitoring = update_sites(bucket, settings, tiles, tracking, scan.scan_id, hold)
         alerts = monitoring.pop("_alerts")
         summary["monitoring"] = monitoring
+    except SiteTablesBusyError:  # another scan is updating them: the state machine retries
+        raise
     except Exception as e:  # the scan's results stand; the site update can be re-run
         logger.exception("site update failed")
         summary["monitoring"] = {"error": f"{type(e).__name__}: {e}"}
@@ -114,7 +125,10 @@ def _alert(topic_arn: str, summary: dict[str, Any], alerts: list[dict[str, Any]]
 def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     settings = Settings.from_environment()
     summary = finalize(
-        FinalizeEvent.model_validate(event), settings, Bucket(settings.results_bucket)
+        FinalizeEvent.model_validate(event),
+        settings,
+        Bucket(settings.results_bucket),
+        context.get_remaining_time_in_millis() / 1000,
     )
     metrics.add_metric(name="ScanDetections", unit=MetricUnit.Count, value=summary["detections"])
     metrics.add_metric(

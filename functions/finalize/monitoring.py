@@ -5,9 +5,9 @@ Incremental by tile, as locally (:func:`asm_core.monitor.update_monitoring`): on
 this scan touched are downloaded (their detections and tile_runs of every date, found by the
 tile in the file names) with the current sites files; the other tiles' rows are kept as they
 are. Each alert's before/after evidence chip is cut from the looks' public COGs and stored under
-the scan beside ``alerts.geojson`` (``chips/``), and the alert message links it. Two scans
-finalizing at the same moment could overwrite each other's site update; the schedule runs one
-scan at a time.
+the scan beside ``alerts.geojson`` (``chips/``), and the alert message links it. The whole
+update, from the first download to the last upload, holds the site tables' lock
+(:mod:`functions.finalize.site_lock`), so two scans finalizing at once take turns.
 """
 
 from __future__ import annotations
@@ -26,6 +26,7 @@ from asm_core.gdal_settings import read_options
 from asm_core.monitor import MonitorUpdate, update_monitoring
 from asm_core.report_html import write_report
 from asm_core.rules import TrackingSettings
+from functions.finalize.site_lock import site_tables_lock
 from functions.settings import Settings
 from functions.storage import Bucket
 
@@ -91,9 +92,27 @@ def update_sites(
     tiles: Iterable[str],
     tracking: TrackingSettings,
     scan_id: str,
+    hold_seconds: float,
 ) -> dict[str, Any]:
     """Bring the scan's tiles' sites up to date in S3 and store the alerts next to the scan's
-    summary; returns what the summary and the alert message need."""
+    summary; returns what the summary and the alert message need.
+
+    Args:
+        hold_seconds: how long this update may hold the site tables' lock at most (the time
+            left before the function times out).
+    """
+    lock = f"{settings.locks_prefix}/{settings.results_prefix}/site-tables.json"
+    with site_tables_lock(bucket, lock, scan_id, hold_seconds):
+        return _update_sites(bucket, settings, tiles, tracking, scan_id)
+
+
+def _update_sites(
+    bucket: Bucket,
+    settings: Settings,
+    tiles: Iterable[str],
+    tracking: TrackingSettings,
+    scan_id: str,
+) -> dict[str, Any]:
     work = Path(tempfile.mkdtemp(prefix="asm-sites-"))
     root = settings.results_prefix
     try:

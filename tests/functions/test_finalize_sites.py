@@ -52,9 +52,8 @@ def test_a_second_scan_updates_only_its_tile_and_matches_a_local_build(
     for seed in (3, 11):
         run_item(items[seed], rules, first)
     bucket.upload_tree(first, "results")
-    one = update_sites(
-        bucket, settings, {items[3].mgrs_tile, items[11].mgrs_tile}, rules.tracking, "scan-1"
-    )
+    tiles = {items[3].mgrs_tile, items[11].mgrs_tile}
+    one = update_sites(bucket, settings, tiles, rules.tracking, "scan-1", hold_seconds=900)
     assert one["tiles_tracked"] == 2 and one["alerts"] == one["sites"]  # all new
     # every alert's evidence chip is stored under the scan, beside alerts.geojson, and linked
     chips = bucket.keys("scans/scan-1/chips/")
@@ -72,7 +71,7 @@ def test_a_second_scan_updates_only_its_tile_and_matches_a_local_build(
     second = tmp_path / "second"
     run_item(items[38], rules, second)
     bucket.upload_tree(second, "results")
-    two = update_sites(bucket, settings, {items[38].mgrs_tile}, rules.tracking, "scan-2")
+    two = update_sites(bucket, settings, {items[38].mgrs_tile}, rules.tracking, "scan-2", 900)
     assert two["tiles_tracked"] == 1
 
     everything = tmp_path / "everything"

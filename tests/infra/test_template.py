@@ -4,10 +4,12 @@ the Glue tables, the state machine and the image commands agree with the code.""
 from __future__ import annotations
 
 import importlib
+import json
 import re
 import shutil
 import subprocess
 import sys
+from fnmatch import fnmatch
 from pathlib import Path
 from typing import Any
 
@@ -22,6 +24,9 @@ from asm_core.schema import (
     TILE_RUNS,
     glue_columns,
 )
+from functions.finalize.app import LOCK_MARGIN_SECONDS
+from functions.finalize.site_lock import SiteTablesBusyError
+from functions.settings import Settings
 
 ROOT = Path(__file__).resolve().parents[2]
 TEMPLATE = ROOT / "template.yaml"
@@ -136,6 +141,34 @@ def test_finalize_may_list_its_bucket_so_missing_site_tables_read_as_missing(
         if "s3:ListBucket" in (st["Action"] if isinstance(st["Action"], list) else [st["Action"]])
     ]
     assert lists and any("Condition" not in st for st in lists), lists
+
+
+def test_finalize_may_take_the_site_lock_and_the_state_machine_retries_a_busy_one(
+    template: dict[str, Any],
+) -> None:
+    lock = f"{Settings.locks_prefix}/{Settings.results_prefix}/site-tables.json"
+    policies = template["Resources"]["FinalizeFunction"]["Properties"]["Policies"]
+    statements = [st for p in policies if isinstance(p, dict) for st in p.get("Statement", [])]
+    for action in ("s3:GetObject", "s3:PutObject", "s3:DeleteObject"):
+        patterns = [
+            r["Fn::Sub"].replace("${ResultsBucket.Arn}/", "")
+            for st in statements
+            if action in st["Action"]
+            for r in (st["Resource"] if isinstance(st["Resource"], list) else [st["Resource"]])
+            if isinstance(r, dict) and "Fn::Sub" in r
+        ]
+        assert any(fnmatch(lock, p) for p in patterns), (action, patterns)
+    (sm,) = _resources(template, "AWS::Serverless::StateMachine").values()
+    definition = (ROOT / sm["Properties"]["DefinitionUri"]).read_text()
+    machine = json.loads(re.sub(r"\$\{\w+\}", "0", definition))  # placeholders: numbers or ARNs
+    (busy,) = [
+        r
+        for r in machine["States"]["Finalize"]["Retry"]
+        if SiteTablesBusyError.__name__ in r["ErrorEquals"]
+    ]
+    finalize_timeout = template["Resources"]["FinalizeFunction"]["Properties"]["Timeout"]
+    # retried for longer than a holder can live (its timeout, and the lock's margin)
+    assert busy["IntervalSeconds"] * busy["MaxAttempts"] > finalize_timeout + LOCK_MARGIN_SECONDS
 
 
 def test_results_keep_versions_and_the_api_cannot_take_all_concurrency(

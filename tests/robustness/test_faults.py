@@ -9,6 +9,7 @@ import os
 import signal
 import subprocess
 import sys
+import threading
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -17,6 +18,7 @@ import pytest
 
 from asm_core import results
 from asm_core.errors import ResultsNotWritableError
+from asm_core.monitor import MonitorUpdate, site_update_lock, update_monitoring
 from asm_core.plan import plan_tile_dates
 from asm_core.results import read_table
 from asm_core.rules import load_rules
@@ -128,3 +130,36 @@ def test_a_full_disk_stops_the_scan_with_one_line_and_a_rerun_finishes_it(
     )
     runs = read_table(out, "tile_runs").to_pylist()
     assert sorted(r["item_id"] for r in runs) == sorted(t.item_id for t in plan.tile_dates)
+
+
+def test_site_updates_of_one_folder_take_turns_and_a_killed_holder_blocks_nobody(
+    scene_factory: Callable[..., WrittenScene], tmp_path: Path
+) -> None:
+    rules = load_rules()
+    run_scan(plan_tile_dates(_items(scene_factory, [81])), rules, tmp_path, workers=1)
+    finished: list[MonitorUpdate] = []
+    second = threading.Thread(
+        target=lambda: finished.append(update_monitoring(tmp_path, rules.tracking))
+    )
+    with site_update_lock(tmp_path):
+        second.start()
+        second.join(timeout=1.0)
+        assert second.is_alive() and not finished  # waits while the first update holds it
+    second.join(timeout=60)
+    assert finished and finished[0].sites.sites > 0
+    holder = subprocess.Popen(
+        [
+            sys.executable,
+            "-c",
+            "import sys, time; from pathlib import Path; from asm_core.monitor import "
+            "site_update_lock\nwith site_update_lock(Path(sys.argv[1])):\n"
+            "    print('held', flush=True); time.sleep(120)",
+            str(tmp_path),
+        ],
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    assert holder.stdout is not None and holder.stdout.readline().strip() == "held"
+    holder.send_signal(signal.SIGKILL)
+    holder.wait()
+    update_monitoring(tmp_path, rules.tracking)  # would wait forever on a stale lock

@@ -1,0 +1,80 @@
+"""One Finalize at a time: the site tables' lock in S3 (moto honours If-None-Match and If-Match
+on PutObject and DeleteObject, as S3 does)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import boto3
+import pytest
+from moto import mock_aws
+
+from asm_core.rules import load_rules
+from functions.finalize.monitoring import update_sites
+from functions.finalize.site_lock import SiteTablesBusyError, site_tables_lock
+from functions.settings import Settings
+from functions.storage import Bucket
+
+BUCKET = "asm-watch-lock-test"
+LOCK = "locks/results/site-tables.json"
+
+
+@pytest.fixture
+def bucket(monkeypatch: pytest.MonkeyPatch) -> Iterator[Bucket]:
+    for name, value in {
+        "AWS_DEFAULT_REGION": "us-east-1",
+        "AWS_ACCESS_KEY_ID": "testing",
+        "AWS_SECRET_ACCESS_KEY": "testing",
+    }.items():
+        monkeypatch.setenv(name, value)
+    with mock_aws():
+        boto3.client("s3").create_bucket(Bucket=BUCKET)
+        yield Bucket(BUCKET)
+
+
+def test_a_held_lock_turns_the_second_finalize_away_and_is_released_after(bucket: Bucket) -> None:
+    with site_tables_lock(bucket, LOCK, "scan-a", 900, clock=lambda: 1000.0):
+        assert bucket.get_json(LOCK) == {"holder": "scan-a", "lapses_at": 1900.0}
+        with (
+            pytest.raises(SiteTablesBusyError, match="'scan-a'") as busy,
+            site_tables_lock(bucket, LOCK, "scan-b", 900, clock=lambda: 1500.0),
+        ):
+            pytest.fail("two holders at once")
+        assert "\n" not in str(busy.value) and LOCK in str(busy.value)
+    assert not bucket.exists(LOCK)
+    with site_tables_lock(bucket, LOCK, "scan-b", 900, clock=lambda: 1500.0):
+        assert bucket.get_json(LOCK)["holder"] == "scan-b"
+
+
+def test_the_lock_is_released_when_the_update_fails(bucket: Bucket) -> None:
+    with pytest.raises(RuntimeError, match="boom"), site_tables_lock(bucket, LOCK, "scan-a", 900):
+        raise RuntimeError("boom")
+    assert not bucket.exists(LOCK)
+
+
+def test_a_lapsed_lock_is_taken_over_and_its_old_holder_cannot_release_the_new_one(
+    bucket: Bucket,
+) -> None:
+    old = site_tables_lock(bucket, LOCK, "crashed", 900, clock=lambda: 1000.0)
+    old.__enter__()  # its Lambda timed out while holding it
+    with site_tables_lock(bucket, LOCK, "scan-b", 900, clock=lambda: 2000.0):
+        old.__exit__(None, None, None)  # the late holder's release leaves the new lock alone
+        assert bucket.get_json(LOCK)["holder"] == "scan-b"
+    assert not bucket.exists(LOCK)
+
+
+def test_update_sites_refuses_to_start_while_another_scan_holds_the_tables(
+    bucket: Bucket,
+) -> None:
+    bucket.put_json("results/sites/sites.parquet", {"stand-in": "of another scan's tables"})
+    before = {k: bucket.client.head_object(Bucket=BUCKET, Key=k)["ETag"] for k in bucket.keys("")}
+    settings = Settings(results_bucket=BUCKET)
+    with site_tables_lock(bucket, LOCK, "scan-a", 900):
+        with pytest.raises(SiteTablesBusyError):
+            update_sites(bucket, settings, {"20LQR"}, load_rules().tracking, "scan-b", 900)
+        after = {
+            k: bucket.client.head_object(Bucket=BUCKET, Key=k)["ETag"]
+            for k in bucket.keys("")
+            if k != LOCK
+        }
+    assert after == before
