@@ -21,16 +21,20 @@ from typing import Any
 
 from aws_lambda_powertools import Logger, Metrics, Tracer
 from aws_lambda_powertools.event_handler import APIGatewayRestResolver, Response, content_types
+from aws_lambda_powertools.event_handler.exceptions import NotFoundError, ServiceError
 from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.typing import LambdaContext
+from botocore.exceptions import BotoCoreError, ClientError
 from pydantic import ValidationError
 
 from asm_core.errors import AsmError, UpstreamError
 from functions.api.detect_now import AreaTooLargeError, DetectRequest, NoSceneError
 from functions.api.services import (
+    AthenaQueryError,
     DetectionQuery,
     ReportNotReadyError,
     ScanNotFoundError,
+    ScanRequestTooLargeError,
     ScanServices,
 )
 from functions.events import SCAN_ID, PlanEvent
@@ -44,7 +48,20 @@ app = APIGatewayRestResolver()
 MAX_DETECTIONS = 5000
 #: what a 503 (the catalogue unreachable or failing) asks the client to wait, in seconds
 RETRY_AFTER_S = 60
-#: Exceptions → HTTP status; anything else is a 500 whose details stay in the logs.
+#: AWS error codes that mean "busy, try later": a 503 with Retry-After. Any other refusal by an
+#: AWS service is a 502: the request was sound, the service we passed it on to failed it.
+AWS_BUSY = frozenset(
+    {
+        "Throttling",
+        "ThrottlingException",
+        "TooManyRequestsException",
+        "RequestLimitExceeded",
+        "SlowDown",
+        "ServiceUnavailable",
+        "InternalServerError",
+    }
+)
+#: Exceptions → HTTP status (the most specific class wins); 5xx details stay in the logs.
 ERROR_STATUS: dict[type[Exception], HTTPStatus] = {
     ValidationError: HTTPStatus.BAD_REQUEST,
     json.JSONDecodeError: HTTPStatus.BAD_REQUEST,
@@ -54,8 +71,14 @@ ERROR_STATUS: dict[type[Exception], HTTPStatus] = {
     ReportNotReadyError: HTTPStatus.CONFLICT,
     NoSceneError: HTTPStatus.NOT_FOUND,
     AreaTooLargeError: HTTPStatus.REQUEST_ENTITY_TOO_LARGE,
+    ScanRequestTooLargeError: HTTPStatus.REQUEST_ENTITY_TOO_LARGE,
     UpstreamError: HTTPStatus.SERVICE_UNAVAILABLE,
+    BotoCoreError: HTTPStatus.SERVICE_UNAVAILABLE,  # an AWS endpoint unreachable
+    ClientError: HTTPStatus.BAD_GATEWAY,
+    AthenaQueryError: HTTPStatus.BAD_GATEWAY,
     ConfigurationError: HTTPStatus.INTERNAL_SERVER_ERROR,
+    ServiceError: HTTPStatus.NOT_FOUND,  # its own status code, in _status
+    Exception: HTTPStatus.INTERNAL_SERVER_ERROR,  # every other exception: answered, logged
 }
 
 _services: list[ScanServices] = []
@@ -105,6 +128,9 @@ def _json(status: HTTPStatus, body: Any) -> Response[str]:
 
 
 def _message(error: Exception) -> str:
+    if isinstance(error, NotFoundError):
+        event = app.current_event
+        return f"no route {event.http_method} {event.path}; routes: see the README (API)"
     if isinstance(error, ValidationError):
         first = error.errors()[0]
         where = ".".join(str(p) for p in first["loc"]) or "body"
@@ -112,14 +138,36 @@ def _message(error: Exception) -> str:
     return str(error).splitlines()[0] if str(error) else type(error).__name__
 
 
+def _status(error: Exception) -> HTTPStatus:
+    if isinstance(error, ServiceError):  # powertools' own: an unknown route is a 404
+        return HTTPStatus(error.status_code)
+    if isinstance(error, ClientError):
+        code = str(error.response.get("Error", {}).get("Code", ""))
+        return HTTPStatus.SERVICE_UNAVAILABLE if code in AWS_BUSY else HTTPStatus.BAD_GATEWAY
+    # the most specific class in the table wins (AreaTooLargeError is also a ValueError)
+    return next(ERROR_STATUS[k] for k in type(error).__mro__ if k in ERROR_STATUS)
+
+
+def _upstream_message(error: Exception) -> str:
+    """What a 502/503 says: which service failed, not its internals."""
+    if isinstance(error, ClientError):
+        code = error.response.get("Error", {}).get("Code", "")
+        return f"an AWS service refused {error.operation_name} ({code})"
+    if isinstance(error, BotoCoreError):
+        return "an AWS service could not be reached"
+    if isinstance(error, AthenaQueryError):
+        return "the detections query failed in Athena; see the function's logs"
+    return _message(error)
+
+
 def _handles(kind: type[Exception]) -> Callable[[Exception], Response[str]]:
     def handle(error: Exception) -> Response[str]:
-        # the most specific class in the table wins (AreaTooLargeError is also a ValueError)
-        status = next(ERROR_STATUS[k] for k in type(error).__mro__ if k in ERROR_STATUS)
-        if status == HTTPStatus.SERVICE_UNAVAILABLE:  # a service we use is down: try later
-            logger.warning("upstream failed", extra={"error": _message(error)})
-            response = _json(status, {"error": _message(error)})
-            response.headers["Retry-After"] = str(RETRY_AFTER_S)
+        status = _status(error)
+        if status in (HTTPStatus.BAD_GATEWAY, HTTPStatus.SERVICE_UNAVAILABLE):
+            logger.warning("upstream failed", extra={"error": _message(error)}, exc_info=error)
+            response = _json(status, {"error": _upstream_message(error)})
+            if status == HTTPStatus.SERVICE_UNAVAILABLE:  # a service we use is busy or down
+                response.headers["Retry-After"] = str(RETRY_AFTER_S)
             return response
         if status >= HTTPStatus.INTERNAL_SERVER_ERROR:
             logger.exception("request failed")

@@ -16,19 +16,20 @@ from asm_core.stac import PUBLIC_COG_SOURCES, check_item_sources
 from functions.api.detect_now import DetectRequest, detect_area
 from functions.api.services import (
     DETECTIONS_SQL,
+    AthenaQueryError,
     DetectionQuery,
     ReportNotReadyError,
     ScanNotFoundError,
     ScanReport,
+    ScanRequestTooLargeError,
 )
 from functions.events import PlanEvent
 from functions.storage import Bucket
 
 ATHENA_TIMEOUT_S = 25.0  # API Gateway answers within 29 s
 
-
-class AthenaQueryError(RuntimeError):
-    """Athena failed or took too long for a synchronous answer."""
+#: the largest execution input Step Functions accepts, in bytes of UTF-8
+EXECUTION_INPUT_MAX_BYTES = 256 * 1024
 
 
 class AwsScanServices:
@@ -61,6 +62,12 @@ class AwsScanServices:
             check_item_sources(event.items, self.asset_sources)
         scan_id = event.scan_id or uuid.uuid4().hex[:16]
         payload = event.model_copy(update={"scan_id": scan_id}).model_dump_json(exclude_none=True)
+        size = len(payload.encode())
+        if size > EXECUTION_INPUT_MAX_BYTES:  # AWS would refuse it with a ClientError
+            raise ScanRequestTooLargeError(
+                f"the scan request is {size} bytes; a scan accepts at most "
+                f"{EXECUTION_INPUT_MAX_BYTES}: post fewer items, or a bbox or AOI to search"
+            )
         try:
             started = self.sfn.start_execution(
                 stateMachineArn=self.state_machine_arn, name=scan_id, input=payload

@@ -32,6 +32,14 @@ class ReportNotReadyError(LookupError):
     """The scan has no report (yet): it is still running, or failed before its report."""
 
 
+class ScanRequestTooLargeError(ValueError):
+    """A scan request larger than the service that runs it accepts (Step Functions: 256 KiB)."""
+
+
+class AthenaQueryError(RuntimeError):
+    """Athena failed or took too long for a synchronous answer."""
+
+
 @dataclass(frozen=True)
 class ScanReport:
     """A scan's HTML report: the page itself, or a short-lived link to it."""

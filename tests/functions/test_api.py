@@ -5,11 +5,14 @@ scan and bad query parameters."""
 from __future__ import annotations
 
 import json
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
+import boto3
 import pytest
+from botocore.exceptions import ClientError, EndpointConnectionError
+from moto import mock_aws
 
 from asm_core.catalog import SearchRequest, SearchResult
 from asm_core.rules import load_rules
@@ -17,10 +20,12 @@ from asm_core.stac import load_item
 from asm_core.synthetic.scene import WrittenScene
 from asm_core.tile_job import run_item
 from functions.api.app import handler, use_services
+from functions.api.aws_services import AwsScanServices
 from functions.api.local_services import LocalScanServices
 from functions.api.serve import LocalContext
 from functions.api.services import DetectionQuery, ScanReport
 from functions.events import PlanEvent
+from functions.storage import Bucket
 from tests.conftest import edit_item
 
 EVENTS = Path(__file__).resolve().parents[1] / "events"
@@ -181,6 +186,13 @@ def _body(**changes: Any) -> Callable[[dict[str, Any]], None]:
     return edit
 
 
+def _replace_body(body: dict[str, Any]) -> Callable[[dict[str, Any]], None]:
+    def edit(event: dict[str, Any]) -> None:
+        event["body"] = json.dumps(body)
+
+    return edit
+
+
 def _scan_path(scan_id: str) -> Callable[[dict[str, Any]], None]:
     def edit(event: dict[str, Any]) -> None:
         event["path"] = f"/scans/{scan_id}"
@@ -226,3 +238,85 @@ def test_an_unreachable_catalogue_is_a_503_to_retry_not_the_callers_fault(
     assert response["statusCode"] == 503
     assert int(response["multiValueHeaders"]["Retry-After"][0]) > 0
     assert "Connection refused" in json.loads(response["body"])["error"]
+
+
+@pytest.fixture
+def aws_services(monkeypatch: pytest.MonkeyPatch) -> Iterator[AwsScanServices]:
+    for name, value in {
+        "AWS_DEFAULT_REGION": "us-east-1",
+        "AWS_ACCESS_KEY_ID": "testing",
+        "AWS_SECRET_ACCESS_KEY": "testing",
+    }.items():
+        monkeypatch.setenv(name, value)
+    with mock_aws():
+        boto3.client("s3").create_bucket(Bucket="asm-watch-api-test")
+        machine = "arn:aws:states:us-east-1:123456789012:stateMachine:asm-watch-scan"
+        aws = AwsScanServices(machine, Bucket("asm-watch-api-test"), "asm-watch", "asm_watch")
+        use_services(aws)
+        yield aws
+
+
+def _public_items(scene: WrittenScene, count: int) -> list[dict[str, Any]]:
+    """``count`` copies of a scene's item, renamed, with bands at the public COG bucket."""
+    data = json.loads(scene.item_path.read_text())
+    for asset in data["assets"].values():
+        asset["href"] = f"https://sentinel-cogs.s3.us-west-2.amazonaws.com/x/{asset['href']}"
+    return [data | {"id": f"{data['id']}-{i}"} for i in range(count)]
+
+
+def test_a_scan_request_step_functions_would_refuse_for_its_size_is_a_413(
+    aws_services: AwsScanServices, scene_factory: Callable[..., WrittenScene]
+) -> None:
+    items = _public_items(scene_factory(seed=61, size=512, sites=3, baseline="05.10"), 150)
+    assert len(json.dumps(items)) > 256 * 1024
+    status, body = _edited_call(
+        "post_scans", _replace_body({"items": items, "start": "2024-01-01", "end": "2024-03-31"})
+    )
+    assert status == 413 and "at most 262144" in body["error"], body
+    status, body = _edited_call(
+        "post_scans",
+        _replace_body({"items": items[:3], "start": "2024-01-01", "end": "2024-03-31"}),
+    )
+    # small enough: passed on to Step Functions (whose state machine this test has not made)
+    assert status == 502 and "StartExecution" in body["error"], body
+    assert "arn:aws" not in body["error"]  # which call failed, not the service's internals
+
+
+@pytest.mark.parametrize(
+    ("error", "status"),
+    [
+        (ClientError({"Error": {"Code": "ThrottlingException"}}, "StartExecution"), 503),
+        (ClientError({"Error": {"Code": "AccessDeniedException"}}, "StartExecution"), 502),
+        (EndpointConnectionError(endpoint_url="https://states.test"), 503),
+        (KeyError("an internal bug"), 500),
+    ],
+)
+def test_every_failure_behind_the_api_is_answered_with_its_status(
+    aws_services: AwsScanServices,
+    monkeypatch: pytest.MonkeyPatch,
+    error: Exception,
+    status: int,
+) -> None:
+    def fail(**kwargs: Any) -> None:
+        raise error
+
+    monkeypatch.setattr(aws_services.sfn, "start_execution", fail)
+    response = handler(json.loads((EVENTS / "post_scans.json").read_text()), LocalContext())
+    assert response["statusCode"] == status
+    retry = response["multiValueHeaders"].get("Retry-After")
+    assert (retry is not None) == (status == 503)
+    assert "internal bug" not in response["body"]  # a 500 keeps its details in the logs
+
+
+@pytest.mark.parametrize(("method", "path"), [("GET", "/nothing/here"), ("DELETE", "/scans")])
+def test_an_unknown_route_is_a_404_naming_it(
+    services: RecordingServices, method: str, path: str
+) -> None:
+    event = json.loads((EVENTS / "get_scan_unknown.json").read_text())
+    event.update(httpMethod=method, path=path, resource=path, pathParameters=None)
+    response = handler(event, LocalContext())
+    assert response["statusCode"] == 404
+    assert (
+        json.loads(response["body"])["error"]
+        == f"no route {method} {path}; routes: see the README (API)"
+    )
