@@ -95,7 +95,9 @@ class _Candidate:
 
 
 def _digest(*parts: object) -> str:
-    return hashlib.sha1("|".join(str(p) for p in parts).encode()).hexdigest()[:20]
+    return hashlib.sha1(
+        "|".join(str(p) for p in parts).encode(), usedforsecurity=False
+    ).hexdigest()[:20]
 
 
 def _rectangularity(metric: shapely.Geometry, pixel_m: float) -> float:

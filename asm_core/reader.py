@@ -165,15 +165,13 @@ def _read_band(
         fresh: npt.NDArray[np.integer] = src.read(1, window=read_window, out_shape=shape, **options)
         return fresh
     held = buffers.get("held")
-    fits = (
-        held is not None
-        and held.dtype == np.dtype(src.dtypes[0])
-        and held.shape[1] == shape[1]
-        and held.shape[0] >= shape[0]
-    )
-    if not fits:
+    if (
+        held is None
+        or held.dtype != np.dtype(src.dtypes[0])
+        or held.shape[1] != shape[1]
+        or held.shape[0] < shape[0]
+    ):
         held = buffers["held"] = np.empty(shape, dtype=src.dtypes[0])
-    assert held is not None
     reused: npt.NDArray[np.integer] = src.read(
         1, window=read_window, out=held[: shape[0]], **options
     )

@@ -156,7 +156,7 @@ def _extent(
 def _site_id(site: _DateSite) -> str:
     c = site.footprint.centroid
     key = f"{site.mgrs_tile}|{site.acquired:%Y-%m-%d}|{c.x:.4f}|{c.y:.4f}"
-    return hashlib.sha1(key.encode()).hexdigest()[:16]
+    return hashlib.sha1(key.encode(), usedforsecurity=False).hexdigest()[:16]
 
 
 def track(
@@ -400,7 +400,7 @@ def _tile_digests(runs: Sequence[dict[str, Any]]) -> dict[str, str]:
                 f"{run['item_id']}|{run.get('status')}|{run.get('ruleset_hash')}"
             )
     return {
-        tile: hashlib.sha1("\n".join(sorted(keys)).encode()).hexdigest()
+        tile: hashlib.sha1("\n".join(sorted(keys)).encode(), usedforsecurity=False).hexdigest()
         for tile, keys in sorted(per_tile.items())
     }
 
@@ -444,7 +444,9 @@ def build_site_tables(
         context = kept_layers(results)
     else:
         keep_layers(results, list(context))
-    settings_hash = hashlib.sha1(settings.model_dump_json().encode()).hexdigest()[:16]
+    settings_hash = hashlib.sha1(
+        settings.model_dump_json().encode(), usedforsecurity=False
+    ).hexdigest()[:16]
     runs = read_table(results, "tile_runs").to_pylist()
     digests = _tile_digests(runs)
     known, kept_sites, kept_observed = (

@@ -24,8 +24,10 @@ FetchText = Callable[[str], str]
 
 
 def fetch_url_text(url: str, timeout_s: float = 30.0) -> str:
-    """Default fetcher for http(s) item URLs."""
-    with urllib.request.urlopen(url, timeout=timeout_s) as response:
+    """Default fetcher for http(s) item URLs (no file: or other schemes)."""
+    if urllib.parse.urlparse(url).scheme not in ("http", "https"):
+        raise ItemError(f"item URL {url[:200]!r} is not http(s); give a URL or a local file")
+    with urllib.request.urlopen(url, timeout=timeout_s) as response:  # nosec B310
         return str(response.read().decode("utf-8"))
 
 

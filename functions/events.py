@@ -75,7 +75,8 @@ class PlanEvent(_Event):
         """The scan's first and last day."""
         if self.lookback_days is not None:
             return today - timedelta(days=self.lookback_days), today
-        assert self.start is not None and self.end is not None
+        if self.start is None or self.end is None:  # the validator above rules this out
+            raise ValueError("give start and end dates, or lookback_days")
         return self.start, self.end
 
 

@@ -17,7 +17,7 @@ DETECTION_COLUMNS = (
 #: One parameterised query for both homes (Athena's `?` execution parameters, DuckDB's `?`):
 #: values are bound, never spliced into the text.
 DETECTIONS_SQL = (
-    f"SELECT {DETECTION_COLUMNS} FROM detections "
+    f"SELECT {DETECTION_COLUMNS} FROM detections "  # nosec B608
     "WHERE lon BETWEEN ? AND ? AND lat BETWEEN ? AND ? "
     "AND CAST(dt AS VARCHAR) BETWEEN ? AND ? "
     "ORDER BY acquired, detection_id LIMIT ?"
