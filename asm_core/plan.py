@@ -8,6 +8,7 @@ sequences), the newest is kept and the others are listed so the plan can say so.
 from __future__ import annotations
 
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
 from datetime import date, timedelta
 from typing import Any
@@ -17,7 +18,7 @@ from shapely.geometry import MultiPolygon, Polygon, shape
 from asm_core.baseline import baseline_looks, look_dict
 from asm_core.errors import ItemError
 from asm_core.sentinel2 import BAND_RESOLUTION_M, mgrs_tile, processing_baseline
-from asm_core.stac import scene_item_from_dict
+from asm_core.stac import scene_item_from_dict, source_error
 
 _SEQUENCE = re.compile(r"_(\d+)_L2A$")
 #: Compressed bytes of one full 10980² tile per band, measured on Earth Search COGs
@@ -77,8 +78,18 @@ def _newness(item: dict[str, Any]) -> tuple[Any, ...]:
     return baseline, sequence, stamp, item_id
 
 
-def plan_tile_dates(items: list[dict[str, Any]], searched: int | None = None) -> Plan:
-    """Group items by (MGRS tile, UTC date), keeping the newest of each group."""
+def plan_tile_dates(
+    items: list[dict[str, Any]],
+    searched: int | None = None,
+    allowed_sources: Sequence[str] | None = None,
+) -> Plan:
+    """Group items by (MGRS tile, UTC date), keeping the newest of each group.
+
+    Args:
+        allowed_sources: where bands may be read from (URL or folder prefixes); items with a
+            band elsewhere are refused. None: anywhere (the command line reads what its user
+            asks for; a service must not be made to read any URL or file it is handed).
+    """
     groups: dict[tuple[str, date], list[dict[str, Any]]] = {}
     refused: list[tuple[str, str]] = []
     for item in items:
@@ -86,6 +97,10 @@ def plan_tile_dates(items: list[dict[str, Any]], searched: int | None = None) ->
             scene = scene_item_from_dict(item, "item")
         except ItemError as e:  # one malformed item costs itself, not the scan
             refused.append((repr(item.get("id"))[:80], str(e)))
+            continue
+        outside = None if allowed_sources is None else source_error(scene, allowed_sources)
+        if outside is not None:
+            refused.append((scene.item_id, outside))
             continue
         tile = scene.mgrs_tile or mgrs_tile(item.get("properties") or {}, scene.item_id) or "?"
         groups.setdefault((tile, scene.acquired.date()), []).append(item)
@@ -205,15 +220,23 @@ def baseline_dates(
     return start - shift - window, end - shift + window
 
 
-def attach_baselines(plan: Plan, candidates: list[dict[str, Any]], window_days: int) -> int:
+def attach_baselines(
+    plan: Plan,
+    candidates: list[dict[str, Any]],
+    window_days: int,
+    allowed_sources: Sequence[str] | None = None,
+) -> int:
     """Give every tile-date its same-season baseline looks among ``candidates`` (STAC item
-    dicts), as small look items; returns how many tile-dates got at least one."""
+    dicts, bands from ``allowed_sources`` only, as in :func:`plan_tile_dates`), as small look
+    items; returns how many tile-dates got at least one."""
     scenes = []
     for candidate in candidates:
         try:
-            scenes.append(scene_item_from_dict(candidate, item_source(candidate)))
+            scene = scene_item_from_dict(candidate, item_source(candidate))
         except ItemError:  # a look that is not a usable item is no baseline; the scan goes on
             continue
+        if allowed_sources is None or source_error(scene, allowed_sources) is None:
+            scenes.append(scene)
     with_baseline = 0
     for i, tile_date in enumerate(plan.tile_dates):
         scene = scene_item_from_dict(tile_date.item, item_source(tile_date.item))

@@ -188,22 +188,36 @@ def _normalised(href: str) -> str:
     return path + "/" if href.endswith("/") and not path.endswith("/") else path
 
 
+def source_error(scene: SceneItem, allowed: Sequence[str]) -> str | None:
+    """Why an item's bands may not be read (one is outside every ``allowed`` prefix, URLs or
+    folders), or None."""
+    prefixes = [_normalised(p) for p in allowed]
+    for name, band in sorted(scene.bands.items()):
+        if not any(_normalised(band.href).startswith(p) for p in prefixes):
+            return (
+                f"item {scene.item_id!r}: band {name} at {band.href[:100]!r} is not from an "
+                f"allowed source; allowed: {', '.join(allowed) or 'none'}"
+            )
+    return None
+
+
 def check_item_sources(items: Sequence[Mapping[str, Any]], allowed: Sequence[str]) -> None:
-    """Refuse items whose bands are not under one of the ``allowed`` prefixes (URLs or folders).
+    """Refuse items whose bands are not under one of the ``allowed`` prefixes.
 
     Raises:
         ItemError: naming the item, the band, its href and the allowed sources.
     """
-    prefixes = [_normalised(p) for p in allowed]
     for data in items:
-        scene = scene_item_from_dict(data, "<request>")
-        for name, band in sorted(scene.bands.items()):
-            href = _normalised(band.href)
-            if not any(href.startswith(p) for p in prefixes):
-                raise ItemError(
-                    f"item {scene.item_id!r}: band {name} at {band.href[:100]!r} is not from an "
-                    f"allowed source; allowed: {', '.join(allowed) or 'none'}"
-                )
+        error = source_error(scene_item_from_dict(data, "<request>"), allowed)
+        if error is not None:
+            raise ItemError(error)
+
+
+def readable_sources(asset_sources: Sequence[str], stac_url: str) -> tuple[str, ...]:
+    """Where a service may read bands from: the configured sources and the catalogue's own
+    host (``scheme://host[:port]/`` of ``stac_url``)."""
+    parsed = urllib.parse.urlparse(stac_url)
+    return (*asset_sources, f"{parsed.scheme}://{parsed.netloc}/")
 
 
 def load_item(location: str, fetch_text: FetchText = fetch_url_text) -> SceneItem:

@@ -6,7 +6,7 @@ import os
 from dataclasses import dataclass
 
 from asm_core.catalog import EARTH_SEARCH_URL, SENTINEL2_L2A
-from asm_core.stac import PUBLIC_COG_SOURCES
+from asm_core.stac import PUBLIC_COG_SOURCES, readable_sources
 
 #: CloudWatch namespace of every function's metrics (one dashboard for the whole application).
 METRICS_NAMESPACE = "AsmWatch"
@@ -34,6 +34,11 @@ class Settings:
     rule_set: str = "default"
     #: where the bands of items posted to POST /scans may be read from (URL or bucket prefixes)
     asset_sources: tuple[str, ...] = PUBLIC_COG_SOURCES
+
+    @property
+    def item_sources(self) -> tuple[str, ...]:
+        """Where a scan may read bands from: the configured sources and the catalogue's host."""
+        return readable_sources(self.asset_sources, self.stac_url)
 
     @classmethod
     def from_environment(cls) -> Settings:

@@ -12,7 +12,7 @@ import boto3
 from botocore.exceptions import ClientError
 
 from asm_core.catalog import EARTH_SEARCH_URL, SENTINEL2_L2A
-from asm_core.stac import PUBLIC_COG_SOURCES, check_item_sources
+from asm_core.stac import PUBLIC_COG_SOURCES, check_item_sources, readable_sources
 from functions.api.detect_now import DetectRequest, detect_area
 from functions.api.services import (
     DETECTIONS_SQL,
@@ -45,7 +45,8 @@ class AwsScanServices:
         asset_sources: Sequence[str] = PUBLIC_COG_SOURCES,
     ) -> None:
         self.stac_url, self.collection = stac_url, collection
-        self.asset_sources = tuple(asset_sources)
+        #: where bands may be read from: the sources configured and the catalogue's host
+        self.item_sources = readable_sources(asset_sources, stac_url)
         self.state_machine_arn = state_machine_arn
         self.bucket, self.workgroup, self.database = bucket, workgroup, database
         self.scans_prefix = scans_prefix
@@ -59,7 +60,7 @@ class AwsScanServices:
 
     def start_scan(self, event: PlanEvent) -> dict[str, Any]:
         if event.items is not None:  # the caller's items are read only from allowed sources
-            check_item_sources(event.items, self.asset_sources)
+            check_item_sources(event.items, self.item_sources)
         scan_id = event.scan_id or uuid.uuid4().hex[:16]
         payload = event.model_copy(update={"scan_id": scan_id}).model_dump_json(exclude_none=True)
         size = len(payload.encode())
@@ -106,7 +107,9 @@ class AwsScanServices:
         return ScanReport(url=str(url))
 
     def detect(self, request: DetectRequest) -> dict[str, Any]:
-        return detect_area(request, self.stac_url, self.collection)
+        return detect_area(
+            request, self.stac_url, self.collection, allowed_sources=self.item_sources
+        )
 
     def detections(self, query: DetectionQuery) -> list[dict[str, Any]]:
         started = self.athena.start_query_execution(

@@ -4,7 +4,7 @@ only over the area, answered as GeoJSON within API Gateway's 29 s."""
 from __future__ import annotations
 
 import tempfile
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from datetime import date
 from pathlib import Path
 from typing import Any
@@ -63,8 +63,10 @@ def detect_area(
     stac_url: str,
     collection: str,
     search: Callable[[SearchRequest], SearchResult] = search_items,
+    allowed_sources: Sequence[str] | None = None,
 ) -> dict[str, Any]:
-    """Detections of the least cloudy scene covering the area, as a GeoJSON FeatureCollection."""
+    """Detections of the least cloudy scene covering the area, as a GeoJSON FeatureCollection
+    (scenes with bands outside ``allowed_sources``, if given, are not read)."""
     km2 = area_km2(request.bbox)
     if km2 > MAX_DETECT_KM2:
         raise AreaTooLargeError(
@@ -75,13 +77,16 @@ def detect_area(
     found = search(
         SearchRequest(area, request.start, request.end, stac_url, collection, request.max_cloud)
     )
-    tiles = plan_tile_dates(found.items, found.found).tile_dates
-    covering = [t for t in tiles if window_bounds(area, t.item.get("geometry")) is not None]
+    plan = plan_tile_dates(found.items, found.found, allowed_sources)
+    covering = [
+        t for t in plan.tile_dates if window_bounds(area, t.item.get("geometry")) is not None
+    ]
     if not covering:
         cloud = "" if request.max_cloud is None else f" under {request.max_cloud}% cloud"
+        refused = f" ({len(plan.refused)} refused: {plan.refused[0][1]})" if plan.refused else ""
         raise NoSceneError(
-            f"no scene of {collection} covers {list(request.bbox)} from {request.start} to "
-            f"{request.end}{cloud}"
+            f"no usable scene of {collection} covers {list(request.bbox)} from {request.start} "
+            f"to {request.end}{cloud}{refused}"
         )
     best = min(covering, key=lambda t: t.item.get("properties", {}).get("eo:cloud_cover", 100.0))
     scene = scene_item_from_dict(best.item, best.item_id)

@@ -27,7 +27,7 @@ from asm_core.rules import shipped_rules
 from asm_core.scan import run_scan
 from asm_core.scan_planning import plan_scan
 from asm_core.sql import run_query
-from asm_core.stac import PUBLIC_COG_SOURCES, check_item_sources
+from asm_core.stac import PUBLIC_COG_SOURCES, check_item_sources, readable_sources
 from functions.api.detect_now import DetectRequest, detect_area
 from functions.api.services import (
     DETECTIONS_SQL,
@@ -50,7 +50,8 @@ class LocalScanServices:
         asset_sources: Sequence[str] = PUBLIC_COG_SOURCES,
     ) -> None:
         self.results, self.workers, self.search = results, workers, search
-        self.asset_sources = tuple(asset_sources)
+        #: where bands may be read from: the sources configured and the catalogue's host
+        self.item_sources = readable_sources(asset_sources, stac_url)
         self.stac_url, self.collection = stac_url, collection
         self._pool = ThreadPoolExecutor(1, thread_name_prefix="asm-scan")
         self._scans: dict[str, Future[dict[str, Any]]] = {}
@@ -61,7 +62,7 @@ class LocalScanServices:
 
     def start_scan(self, event: PlanEvent) -> dict[str, Any]:
         if event.items is not None:  # the caller's items are read only from allowed sources
-            check_item_sources(event.items, self.asset_sources)
+            check_item_sources(event.items, self.item_sources)
         scan_id = event.scan_id or uuid.uuid4().hex[:16]
         with self._lock:
             if scan_id in self._scans or self._summary_path(scan_id).exists():
@@ -72,7 +73,12 @@ class LocalScanServices:
     def _run(self, scan_id: str, event: PlanEvent) -> dict[str, Any]:
         rules = shipped_rules(event.ruleset)
         if event.items is not None:
-            plan = plan_scan(None, rules.tracking.baseline_days, items=event.items)
+            plan = plan_scan(
+                None,
+                rules.tracking.baseline_days,
+                items=event.items,
+                allowed_sources=self.item_sources,
+            )
         else:
             area = (
                 bbox_geometry(event.bbox)
@@ -83,7 +89,12 @@ class LocalScanServices:
             request = SearchRequest(
                 area, start, end, self.stac_url, self.collection, event.max_cloud
             )
-            plan = plan_scan(request, rules.tracking.baseline_days, search=self.search)
+            plan = plan_scan(
+                request,
+                rules.tracking.baseline_days,
+                search=self.search,
+                allowed_sources=self.item_sources,
+            )
         summary = asdict(run_scan(plan, rules, self.results, self.workers))
         # as the cloud's Finalize step does: the scan's sites and alerts
         done = update_monitoring(self.results, rules.tracking)
@@ -119,7 +130,7 @@ class LocalScanServices:
         return {"scan_id": scan_id, "status": "SUCCEEDED", "summary": future.result()}
 
     def detect(self, request: DetectRequest) -> dict[str, Any]:
-        return detect_area(request, self.stac_url, self.collection, self.search)
+        return detect_area(request, self.stac_url, self.collection, self.search, self.item_sources)
 
     def detections(self, query: DetectionQuery) -> list[dict[str, Any]]:
         # the same Athena SQL, through the one local mapping of the results folder (asm query's)

@@ -38,7 +38,9 @@ def plan(event: PlanEvent, settings: Settings, bucket: Bucket) -> PlanResult:
     scan_id = event.scan_id or uuid.uuid4().hex[:16]
     window_days = shipped_rules(event.ruleset).tracking.baseline_days
     if event.items is not None:
-        planned = plan_scan(None, window_days, items=event.items)
+        planned = plan_scan(
+            None, window_days, items=event.items, allowed_sources=settings.item_sources
+        )
     else:
         if event.bbox is not None:
             area = bbox_geometry(event.bbox)
@@ -51,7 +53,7 @@ def plan(event: PlanEvent, settings: Settings, bucket: Bucket) -> PlanResult:
         request = SearchRequest(
             area, start, end, settings.stac_url, settings.collection, event.max_cloud
         )
-        planned = plan_scan(request, window_days)
+        planned = plan_scan(request, window_days, allowed_sources=settings.item_sources)
     if len(planned.tile_dates) > settings.max_tiles:
         raise ScanTooLargeError(
             f"the scan has {len(planned.tile_dates)} tile-dates; this deployment allows at most "

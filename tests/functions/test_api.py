@@ -122,11 +122,18 @@ def test_detect_answers_a_small_area_with_the_scene_that_covers_it(
         searched.append(request)
         return SearchResult(items=[item], found=1, cloud_filter="none", dropped_for_cloud=0)
 
-    use_services(LocalScanServices(tmp_path / "results", search=search))
     event = json.loads((EVENTS / "post_detect.json").read_text())
     west, south, east, north = item["bbox"]
     body = {"bbox": [west, south, east, north], "start": "2020-01-01", "end": "2030-01-01"}
     event["body"] = json.dumps(body)
+    # the catalogue's items are read only from the allowed sources (by default the public
+    # COG bucket and the catalogue's own host, neither of which holds this scene)
+    use_services(LocalScanServices(tmp_path / "results", search=search))
+    refused = handler(event, LocalContext())
+    assert refused["statusCode"] == 404
+    assert "is not from an allowed source" in json.loads(refused["body"])["error"]
+    folder = str(scene.item_path.parent.resolve())
+    use_services(LocalScanServices(tmp_path / "results", search=search, asset_sources=[folder]))
     response = handler(event, LocalContext())
     answer = json.loads(response["body"])
     assert response["statusCode"] == 200, answer

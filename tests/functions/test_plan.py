@@ -41,20 +41,43 @@ def _items(scene_factory: Callable[..., WrittenScene], tmp_path: Path) -> list[d
     ]
 
 
+def _settings(scene_factory: Callable[..., WrittenScene], **changes: Any) -> Settings:
+    """A deployment allowed to read the synthetic scenes' folder (and nothing else local)."""
+    scenes = scene_factory(seed=51, size=256).item_path.resolve().parents[2]  # every scene
+    return Settings(results_bucket=BUCKET, asset_sources=(str(scenes),), **changes)
+
+
 def test_manifest_rows_carry_the_item_and_deterministic_result_keys(
     bucket: Bucket, scene_factory: Callable[..., WrittenScene], tmp_path: Path
 ) -> None:
     items = _items(scene_factory, tmp_path)
     event = PlanEvent(scan_id="s1", items=items, start="2020-01-01", end="2030-01-01")
-    result = plan(event, Settings(results_bucket=BUCKET), bucket)
+    settings = _settings(scene_factory)
+    result = plan(event, settings, bucket)
     assert (result.tile_dates, result.manifest.key) == (2, "manifests/s1/manifest.json")
     rows = bucket.get_json(result.manifest.key)
     assert {r["item_id"] for r in rows} == {i["id"] for i in items}
     for row in rows:
         assert row["keys"]["tile_runs"].startswith("results/tile_runs/dt=")
         assert row["keys"]["detections"].endswith(f"/{row['item_id']}.parquet")
-    again = plan(event, Settings(results_bucket=BUCKET), bucket)
+    again = plan(event, settings, bucket)
     assert bucket.get_json(again.manifest.key) == rows  # same scan, same manifest
+
+
+def test_items_with_bands_outside_the_allowed_sources_are_refused_at_planning(
+    bucket: Bucket, scene_factory: Callable[..., WrittenScene], tmp_path: Path
+) -> None:
+    items = _items(scene_factory, tmp_path)
+    items[1]["assets"]["red"]["href"] = "http://169.254.169.254/latest/meta-data/B04.tif"
+    event = PlanEvent(scan_id="s2", items=items, start="2020-01-01", end="2030-01-01")
+    result = plan(event, _settings(scene_factory), bucket)
+    assert result.tile_dates == 1 and result.refused_count == 1
+    (refusal,) = result.refused
+    assert refusal["item_id"] == items[1]["id"]
+    assert "band red at 'http://169.254.169.254/" in refusal["error"]
+    assert "is not from an allowed source" in refusal["error"]
+    rows = bucket.get_json(result.manifest.key)
+    assert [r["item_id"] for r in rows] == [items[0]["id"]]
 
 
 def test_a_scan_above_the_tile_cap_is_refused_before_anything_is_written(
@@ -64,7 +87,7 @@ def test_a_scan_above_the_tile_cap_is_refused_before_anything_is_written(
         scan_id="big", items=_items(scene_factory, tmp_path), start="2020-01-01", end="2030-01-01"
     )
     with pytest.raises(ScanTooLargeError, match="2 tile-dates; this deployment allows at most 1"):
-        plan(event, Settings(results_bucket=BUCKET, max_tiles=1), bucket)
+        plan(event, _settings(scene_factory, max_tiles=1), bucket)
     assert "Contents" not in boto3.client("s3").list_objects_v2(Bucket=BUCKET)
 
 

@@ -153,6 +153,8 @@ def test_scan_plans_detects_every_tile_and_records_a_failing_one(
         json.loads(edit_item(s.item_path, tmp_path / str(i), lambda d: None).read_text())
         for i, s in enumerate(scenes)
     ]
+    # the deployment reads bands from the scenes' folder (as it would from sentinel-cogs)
+    monkeypatch.setenv("ASSET_SOURCES", str(scenes[0].item_path.resolve().parents[2]))
     doomed = items[2]["id"]
     import functions.detect_tile.app as detect_app
 
