@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import io
 from collections.abc import Callable, Mapping, Sequence
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
@@ -31,13 +30,14 @@ import shapely
 from PIL import Image, ImageDraw, ImageFont
 from rasterio.enums import Resampling
 from rasterio.errors import RasterioError
+from rasterio.warp import transform_geom
 from rasterio.windows import from_bounds
-from shapely.geometry import shape
+from shapely.geometry import mapping, shape
 
 from asm_core.quicklook import display_rgb
 from asm_core.reader import gdal_path
 from asm_core.results import write_bytes_atomic
-from asm_core.vectorize import WGS84, crs_key, reproject
+from asm_core.vectorize import WGS84
 
 CHIPS_FOLDER = "chips"
 PANEL_PX = 192
@@ -54,8 +54,6 @@ FALSE_COLOURS = (("swir22", "nir", "red"), ("swir16", "nir", "red"), ("nir", "re
 #: Reflectance shown as white: true colour as in the quicklooks; SWIR and NIR are brighter.
 WHITE = {"true": 0.25, "false": 0.5}
 OUTLINE = (255, 230, 0)
-#: Reads of one update run in these many threads (GDAL releases the GIL while it waits).
-READ_THREADS = 4
 
 
 @dataclass(frozen=True)
@@ -79,16 +77,16 @@ class Look:
 
 def _read_panel(
     look: Look, names: tuple[str, ...], footprint: shapely.Geometry
-) -> tuple[npt.NDArray[np.float32], tuple[float, float, float, float], str]:
+) -> tuple[npt.NDArray[np.float32], tuple[float, float, float, float], shapely.Geometry]:
     """Reflectance (PANEL_PX² x 3) of ``names`` around a footprint, the window's bounds in the
-    bands' CRS and that CRS."""
+    bands' CRS and the footprint in that CRS (reprojected once, to the dataset's own CRS)."""
     channels: list[npt.NDArray[np.float32]] = []
-    bounds, crs = (0.0, 0.0, 0.0, 0.0), ""
+    bounds, local = (0.0, 0.0, 0.0, 0.0), footprint
     for name in names:
         with rasterio.open(gdal_path(look.hrefs[name])) as src:
-            crs = crs_key(src.crs)
             if not channels:
-                bounds = _window_bounds(reproject(footprint, WGS84, crs))
+                local = shape(transform_geom(WGS84, src.crs, mapping(footprint)))
+                bounds = _window_bounds(local)
             dn = src.read(
                 1,
                 window=from_bounds(*bounds, transform=src.transform),
@@ -99,7 +97,7 @@ def _read_panel(
             ).astype(np.float32)
         reflectance = np.where(dn > 0, (dn - look.dn_offset) / L2A_QUANTIFICATION, 0.0)
         channels.append(reflectance.astype(np.float32))
-    return np.stack(channels, axis=-1), bounds, crs
+    return np.stack(channels, axis=-1), bounds, local
 
 
 def _window_bounds(local: shapely.Geometry) -> tuple[float, float, float, float]:
@@ -121,10 +119,9 @@ def _panel_image(
         image = Image.new("RGB", (PANEL_PX, PANEL_PX), (90, 90, 90))
         ImageDraw.Draw(image).text((8, PANEL_PX // 2 - 6), "no earlier clear look", fill="white")
         return image
-    rgb, (left, bottom, right, top), crs = _read_panel(look, names, footprint)
+    rgb, (left, bottom, right, top), local = _read_panel(look, names, footprint)
     image = Image.fromarray(display_rgb(rgb, white), mode="RGB")
     draw = ImageDraw.Draw(image)
-    local = reproject(footprint, WGS84, crs)
     scale_x, scale_y = PANEL_PX / (right - left), PANEL_PX / (top - bottom)
     for polygon in getattr(local, "geoms", [local]):
         if not isinstance(polygon, shapely.Polygon):
@@ -239,5 +236,8 @@ def attach_chips(
         props["chip_after"] = f"{after.acquired:%Y-%m-%d}"
         return True
 
-    with ThreadPoolExecutor(READ_THREADS) as pool:
-        return sum(pool.map(one, alerts))
+    # one chip after the other: opening COGs in several threads of one process deadlocked
+    # (GDAL's driver and cache mutexes against the GIL taken by rasterio's error handler, a
+    # known lock-order inversion, rasterio#3611), hanging a scan for good; the tile job opens
+    # its bands in one thread and only reads in several
+    return sum(one(alert) for alert in alerts)

@@ -7,11 +7,12 @@ summary JSON is written next to the results. Re-running the same scan picks up w
 
 from __future__ import annotations
 
-import ctypes
 import json
+import multiprocessing
 import os
+import select
 import signal
-import sys
+import threading
 import time
 from collections import Counter
 from collections.abc import Callable, Mapping
@@ -70,23 +71,43 @@ class ScanSummary:
     stopped_by: str | None = None
 
 
-#: prctl(2) option: the signal the kernel sends a process when its parent dies
-_PR_SET_PDEATHSIG = 1
+#: Workers start from a fresh server process (forkserver), not as forks of the scanning one:
+#: a fork inherits GDAL's open HTTP connections (this process read COGs for the evidence chips
+#: of a scan, or for an earlier scan of ``asm serve``), and worker and parent then read on the
+#: same socket: every tile of the next scan failed with "Read failed"
+#: (tests/integration/test_scan_s3.py). The server imports the tile job once, for all workers.
+_WORKER_START = multiprocessing.get_context("forkserver")
+_WORKER_START.set_forkserver_preload(["asm_core.tile_job"])
+#: how often a worker checks that its scan still runs, where the system cannot tell it at once
+_SCAN_CHECK_SECONDS = 0.5
 
 
-def _start_worker(parent_pid: int) -> None:
-    """Set up a worker: Ctrl-C is the parent's to handle, and the worker dies with its parent.
+def _start_worker(scan_pid: int) -> None:
+    """Set up a worker: Ctrl-C is the scan's to handle, and the worker dies with the scan.
 
     Without the second, ``kill -9`` of ``asm scan`` left its workers running (and writing) for
-    as long as their tile-dates took, 18 s measured. Linux only, through prctl(2) by ctypes (the
-    one call does not justify a dependency); elsewhere workers finish their tile-date first.
+    as long as their tile-dates took, 18 s measured. The workers are the fork server's
+    children, so they watch the scan process itself: a pidfd that becomes readable when it
+    ends (Linux), or a check every half second elsewhere.
     """
     signal.signal(signal.SIGINT, signal.SIG_IGN)
-    if sys.platform.startswith("linux"):
-        libc = ctypes.CDLL(None, use_errno=True)
-        libc.prctl(_PR_SET_PDEATHSIG, signal.SIGKILL)
-        if os.getppid() != parent_pid:  # the parent died before the request took effect
-            os._exit(1)
+    threading.Thread(target=_exit_with, args=(scan_pid,), daemon=True).start()
+
+
+def _exit_with(scan_pid: int) -> None:
+    try:
+        scan = os.pidfd_open(scan_pid)
+    except ProcessLookupError:  # the scan ended before this worker started
+        os._exit(1)
+    except (AttributeError, OSError):  # no pidfd here: ask the system every half second
+        while True:
+            time.sleep(_SCAN_CHECK_SECONDS)
+            try:
+                os.kill(scan_pid, 0)
+            except ProcessLookupError:
+                os._exit(1)
+    select.select([scan], [], [])  # readable once the scan process has ended
+    os._exit(1)
 
 
 def _tile_job(
@@ -143,7 +164,10 @@ def run_scan(
     interrupted = False
     stopped: ResultsNotWritableError | None = None
     pool = ProcessPoolExecutor(
-        max_workers=max(1, workers), initializer=_start_worker, initargs=(os.getpid(),)
+        max_workers=max(1, workers),
+        mp_context=_WORKER_START,
+        initializer=_start_worker,
+        initargs=(os.getpid(),),
     )
     futures: dict[Future[TileRun], TileDate] = {}
     try:

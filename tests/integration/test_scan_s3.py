@@ -209,8 +209,8 @@ def test_faults_end_as_tile_runs_and_keep_earlier_results(
 ) -> None:
     api, _, _ = catalogue
     out = tmp_path / "faults"
-    code, _ = _scan(capsys, api, out, "--start", "2023-06-01", "--end", "2023-06-30")
-    assert code == 0
+    code, text = _scan(capsys, api, out, "--start", "2023-06-01", "--end", "2023-06-30")
+    assert code == 0, text
     before = {p: p.read_bytes() for p in result_files(out, "detections")}
     code, text = _scan(capsys, api, out, "--start", "2023-06-01", "--end", "2023-07-31")
     assert code == 1 and "2 of 6 tile-dates failed" in text

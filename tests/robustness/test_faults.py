@@ -1,12 +1,12 @@
-"""Faults during a local scan: the process killed, the disk full. Afterwards the results folder
-holds what finished, nothing half-written, and a re-run completes with the same detections."""
+"""Faults during a local scan: the process killed, a folder that cannot be written, two site
+updates at once. Afterwards the results folder holds what finished, nothing half-written, and a
+re-run completes with the same detections."""
 
 from __future__ import annotations
 
-import errno
 import json
-import os
 import signal
+import socket
 import subprocess
 import sys
 import threading
@@ -16,7 +16,6 @@ from pathlib import Path
 
 import pytest
 
-from asm_core import results
 from asm_core.errors import ResultsNotWritableError
 from asm_core.monitor import MonitorUpdate, site_update_lock, update_monitoring
 from asm_core.plan import plan_tile_dates
@@ -26,20 +25,15 @@ from asm_core.scan import ScanProgress, run_scan
 from asm_core.synthetic.scene import WrittenScene
 from asm_core.tile_job import TileRun
 
-HANGING_SCAN = """
-import json, os, sys, time
+SCAN = """
+import json, sys
 from pathlib import Path
-import asm_core.scan as scan
 from asm_core.plan import plan_tile_dates
 from asm_core.rules import load_rules
+from asm_core.scan import run_scan
 
-def hang(*args, **kwargs):
-    Path(sys.argv[2], f"worker-{os.getpid()}").touch()
-    time.sleep(120)
-
-scan.run_item = hang
 items = json.loads(Path(sys.argv[1]).read_text())
-scan.run_scan(plan_tile_dates(items), load_rules(), Path(sys.argv[2]), workers=2)
+run_scan(plan_tile_dates(items), load_rules(), Path(sys.argv[2]), workers=2)
 """
 
 
@@ -62,28 +56,52 @@ def _alive(pid: int) -> bool:
     return "\nState:\tZ" not in status  # a zombie is dead, only not yet reaped
 
 
-@pytest.mark.skipif(
-    not sys.platform.startswith("linux"), reason="workers die with their parent on Linux"
-)
+def _descendants(pid: int) -> set[int]:
+    children: dict[int, list[int]] = {}
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+        except (FileNotFoundError, IndexError):
+            continue
+        children.setdefault(int(fields[1]), []).append(int(stat.parent.name))
+    found, todo = set(), [pid]
+    while todo:
+        for child in children.get(todo.pop(), []):
+            found.add(child)
+            todo.append(child)
+    return found
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="/proc lists the workers on Linux")
 def test_workers_die_with_a_scan_killed_by_sigkill(
     scene_factory: Callable[..., WrittenScene], tmp_path: Path
 ) -> None:
+    silent = socket.create_server(("127.0.0.1", 0))  # accepts reads and never answers them
+    port = silent.getsockname()[1]
+    accepted: list[socket.socket] = []
+    threading.Thread(
+        target=lambda: [accepted.append(silent.accept()[0]) for _ in range(64)], daemon=True
+    ).start()
+    items = _items(scene_factory, [81, 82])
+    for item in items:
+        for name, asset in item["assets"].items():
+            asset["href"] = f"http://127.0.0.1:{port}/{item['id']}/{name}.tif"
     items_file = tmp_path / "items.json"
-    items_file.write_text(json.dumps(_items(scene_factory, [81, 82])))
-    out = tmp_path / "out"
-    out.mkdir()
-    parent = subprocess.Popen([sys.executable, "-c", HANGING_SCAN, str(items_file), str(out)])
+    items_file.write_text(json.dumps(items))
+    scan = subprocess.Popen([sys.executable, "-c", SCAN, str(items_file), str(tmp_path / "out")])
     deadline = time.monotonic() + 60
-    while len(list(out.glob("worker-*"))) < 2 and time.monotonic() < deadline:
+    while len(accepted) < 2 and time.monotonic() < deadline:  # both workers are reading
         time.sleep(0.1)
-    workers = [int(p.name.split("-")[1]) for p in out.glob("worker-*")]
-    assert len(workers) == 2, "the scan never started its two workers"
-    parent.send_signal(signal.SIGKILL)
-    parent.wait()
-    deadline = time.monotonic() + 5
+    workers = _descendants(scan.pid)
+    assert len(accepted) >= 2 and len(workers) >= 2, "the scan never started its workers"
+    scan.send_signal(signal.SIGKILL)
+    scan.wait()
+    deadline = time.monotonic() + 10
     while any(_alive(w) for w in workers) and time.monotonic() < deadline:
         time.sleep(0.1)
-    assert not [w for w in workers if _alive(w)], "workers outlived the scan killed by SIGKILL"
+    silent.close()
+    left = {w: Path(f"/proc/{w}/cmdline").read_bytes()[:80] for w in workers if _alive(w)}
+    assert not left, f"workers outlived the scan killed by SIGKILL: {left}"
 
 
 def _folder(root: Path) -> dict[str, bytes]:
@@ -92,35 +110,39 @@ def _folder(root: Path) -> dict[str, bytes]:
     }
 
 
-def test_a_full_disk_stops_the_scan_with_one_line_and_a_rerun_finishes_it(
-    scene_factory: Callable[..., WrittenScene], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+def test_a_folder_that_cannot_be_written_stops_the_scan_with_one_line_and_a_rerun_finishes(
+    scene_factory: Callable[..., WrittenScene], tmp_path: Path
 ) -> None:
     plan = plan_tile_dates(_items(scene_factory, [81, 82, 83]))
     rules = load_rules()
     control = tmp_path / "control"
     run_scan(plan, rules, control, workers=1)
-    out, full = tmp_path / "out", tmp_path / "disk-full"
-    real_write = results.write_replacing
-
-    def write_unless_full(path: Path, write: Callable[[str], object]) -> None:
-        if full.exists():  # a file, so worker processes see the disk fill up too
-            raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC), str(path))
-        real_write(path, write)
-
-    monkeypatch.setattr(results, "write_replacing", write_unless_full)
+    out = tmp_path / "out"
+    # every tile-date but the first finds its partition folders taken by files: its results,
+    # and its failure, cannot be written (as on a full disk or a read-only folder)
+    blocked = [
+        out / table / f"dt={t.day.isoformat()}"
+        for t in plan.tile_dates[1:]
+        for table in ("detections", "tile_runs")
+    ]
+    for path in blocked:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text("in the way")
     kept: dict[str, bytes] = {}
 
-    def fill_after_first(progress: ScanProgress, run: TileRun) -> None:
+    def keep(progress: ScanProgress, run: TileRun) -> None:
         kept.update(_folder(out))
-        full.touch()
 
     with pytest.raises(ResultsNotWritableError) as stopped:
-        run_scan(plan, rules, out, workers=1, on_progress=fill_after_first)
+        run_scan(plan, rules, out, workers=1, on_progress=keep)
     message = str(stopped.value)
-    assert "\n" not in message and str(out) in message and "No space left" in message
-    assert "re-run" in message
-    assert _folder(out) == kept  # what finished is intact, nothing half-written beside it
-    full.unlink()
+    assert "\n" not in message and str(out) in message and "re-run" in message, message
+    assert "tile-date(s) not run" in message
+    after = _folder(out)
+    assert {k: after[k] for k in kept} == kept  # what finished is intact
+    assert not [k for k in after if k.endswith(".tmp")]  # nothing half-written beside it
+    for path in blocked:
+        path.unlink()
     again = run_scan(plan, rules, out, workers=1)
     assert again.skipped == 1 and again.statuses["ok"] == 2
     assert (
