@@ -16,7 +16,7 @@ from shapely.geometry import shape
 
 from asm_core.alerts import ALERTS_FILE, chip_line
 from asm_core.errors import ResultsError
-from asm_core.geojson_files import read_geojson
+from asm_core.user_files import read_geojson
 
 FORMATS = ("table", "geojson", "csv")
 #: The columns of the CSV and the table, in order (any other property follows in the CSV).

@@ -15,8 +15,8 @@ import shapely
 from shapely.geometry import MultiPolygon, Polygon, box, mapping, shape
 
 from asm_core.errors import AoiError
-from asm_core.geojson_files import read_geojson
 from asm_core.stac import SceneItem
+from asm_core.user_files import read_geojson
 
 BBox = tuple[float, float, float, float]
 

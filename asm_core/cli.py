@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import errno
 import json
 import math
 import sys
@@ -31,6 +32,7 @@ from asm_core.report_text import (
     format_result,
     monitoring_text,
 )
+from asm_core.results import check_results_folder
 from asm_core.rules import RuleSet, load_rules
 from asm_core.scan_cli import scan
 from asm_core.sql import QueryError, bind, parse_query, read_query_file, run_query
@@ -430,8 +432,7 @@ def query(
 )
 def sites(results: Path, contexts: tuple[str, ...], rebuild: bool) -> None:
     """Track sites over the dates in a results folder: writes sites/ and site_observations/."""
-    if not (results / "detections").is_dir():
-        raise QueryError(f"results folder {str(results)!r} has no detections/")
+    check_results_folder(results, "detections")
     layers = [load_context(*parse_context_option(c)) for c in contexts]
     _monitor(results, layers or None, rebuild)
 
@@ -550,7 +551,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 2
     except OSError as e:  # a full disk, a read-only or missing folder: what and where
         where = f": {e.filename}" if e.filename else ""
-        click.echo(f"asm: error: {e.strerror or e}{where}", err=True)
+        what = e.strerror or str(e)
+        if e.errno in (errno.EEXIST, errno.ENOTDIR):  # a file stands where a folder must be
+            what = "a file stands where a folder is needed"
+        click.echo(f"asm: error: {what}{where}", err=True)
         return 2
     return code if isinstance(code, int) else 0
 

@@ -19,8 +19,8 @@ import shapely
 from shapely.geometry import shape
 
 from asm_core.errors import TruthError
-from asm_core.geojson_files import read_geojson
 from asm_core.results import read_table
+from asm_core.user_files import read_geojson
 from asm_core.vectorize import WGS84, reproject, utm_epsg_for
 
 SITE_KINDS = {"mining_site", "asm", "asm_site", "mining", "site"}

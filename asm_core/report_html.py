@@ -35,9 +35,14 @@ from shapely.geometry import mapping
 from asm_core import __version__
 from asm_core.alert_listing import read_alerts
 from asm_core.alerts import ALERTS_FILE
-from asm_core.errors import ResultsError
 from asm_core.evidence_chips import CHIPS_FOLDER
-from asm_core.results import file_name, read_table, result_files, write_text_atomic
+from asm_core.results import (
+    check_results_folder,
+    file_name,
+    read_table,
+    result_files,
+    write_text_atomic,
+)
 from asm_core.vectorize import WGS84, reproject
 
 CLASS_COLOURS = {"mining_scar": "#d7301f", "pond": "#2b8cbe", "turbid_water": "#8c6d31"}
@@ -376,10 +381,7 @@ def build_report(
     """The report's HTML for a results folder (with ``quicklooks`` as overlays, if given); the
     site popups show the alerts' evidence chips, linked at ``chips_href`` (a folder's path or
     URL as seen from the page)."""
-    if not (results / "tile_runs").is_dir():
-        raise ResultsError(
-            f"results folder {str(results)!r} has no tile_runs/: run asm detect or asm scan first"
-        )
+    check_results_folder(results, "tile_runs")
     detections = read_table(results, "detections").to_pylist()
     runs = read_table(results, "tile_runs").to_pylist()
     tracked = bool(result_files(results, "sites"))

@@ -41,6 +41,18 @@ def file_name(item_id: str) -> str:
     return _SAFE_NAME.sub("_", item_id) + ".parquet"
 
 
+def check_results_folder(root: Path, table: str) -> None:
+    """Refuse a results folder that is missing, a file, or lacks ``table``/ (one line each)."""
+    if not root.exists():
+        raise ResultsError(f"results folder {str(root)!r} does not exist")
+    if not root.is_dir():
+        raise ResultsError(f"results folder {str(root)!r} is a file; expected a folder")
+    if not (root / table).is_dir():
+        raise ResultsError(
+            f"results folder {str(root)!r} has no {table}/: run asm detect or asm scan first"
+        )
+
+
 def write_replacing(path: Path, write: Callable[[str], object]) -> None:
     """Write through a temporary file beside ``path`` and rename it over ``path``, so readers
     see the old file or the new one, never half of one."""

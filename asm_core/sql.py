@@ -23,6 +23,7 @@ from sqlglot.errors import ParseError
 from asm_core.errors import AsmError
 from asm_core.results import check_result_file, result_files
 from asm_core.schema import DETECTIONS, SITE_CONTEXT, SITE_OBSERVATIONS, SITES, TILE_RUNS
+from asm_core.user_files import read_text_file
 
 TABLES = {
     "detections": DETECTIONS,
@@ -74,11 +75,7 @@ def read_query_file(path: Path) -> QueryFile:
     -- Hotspots: detected area by country and month.
     -- @param min_confidence (double) = 0.5 : detections at least this confident
     """
-    try:
-        text = path.read_text(encoding="utf-8")
-    except OSError as e:
-        raise QueryError(f"query file {str(path)!r} cannot be read: {e.strerror}") from e
-    return parse_query(text, path)
+    return parse_query(read_text_file(path, "query", QueryError), path)
 
 
 def parse_query(text: str, path: Path) -> QueryFile:
@@ -115,7 +112,11 @@ def to_duckdb(sql: str) -> str:
     except ParseError as e:
         first = e.errors[0] if e.errors else {}
         where = f" at line {first.get('line')}, column {first.get('col')}" if first else ""
-        raise QueryError(f"the SQL does not parse{where}: {first.get('description', e)}") from e
+        text = (first.get("start_context") or "") + (first.get("highlight") or "")
+        near = f" near {text.strip()[-60:]!r}" if text.strip() else ""
+        raise QueryError(
+            f"the SQL does not parse{where}{near}: {first.get('description', e)}"
+        ) from e
     present = [s for s in statements if s is not None]
     if len(present) != 1:
         raise QueryError(f"give one SQL statement, not {len(present)}")

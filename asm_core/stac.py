@@ -19,6 +19,7 @@ from typing import Any
 
 from asm_core.errors import ItemError
 from asm_core.sentinel2 import BandAsset, mgrs_tile, processing_baseline, resolve_band_assets
+from asm_core.user_files import read_text_file
 
 FetchText = Callable[[str], str]
 
@@ -193,6 +194,11 @@ def source_error(scene: SceneItem, allowed: Sequence[str]) -> str | None:
     folders), or None."""
     prefixes = [_normalised(p) for p in allowed]
     for name, band in sorted(scene.bands.items()):
+        if ".." in band.href.replace("\\", "/").split("/"):  # GDAL's /vsis3/ would climb out
+            return (
+                f"item {scene.item_id!r}: band {name} at {band.href[:100]!r} has '..' in its "
+                "path; give the band's own location"
+            )
         if not any(_normalised(band.href).startswith(p) for p in prefixes):
             return (
                 f"item {scene.item_id!r}: band {name} at {band.href[:100]!r} is not from an "
@@ -226,19 +232,17 @@ def load_item(location: str, fetch_text: FetchText = fetch_url_text) -> SceneIte
     Raises:
         ItemError: the file is missing, unreadable, not JSON, or not a STAC item.
     """
-    is_url = urllib.parse.urlparse(location).scheme in ("http", "https")
-    try:
-        if is_url:
-            text = fetch_text(location)
-            source = location
-        else:
-            path = Path(location)
-            text = path.read_text(encoding="utf-8")
-            source = str(path.resolve())
-    except FileNotFoundError as e:
-        raise ItemError(f"item file {location!r} does not exist") from e
-    except (OSError, ValueError) as e:
-        raise ItemError(f"item {location!r} cannot be read: {e}") from e
+    scheme = urllib.parse.urlparse(location).scheme
+    if scheme in ("http", "https"):
+        try:
+            text, source = fetch_text(location), location
+        except (OSError, ValueError) as e:
+            raise ItemError(f"item {location!r} cannot be read: {e}") from e
+    elif "://" in location:
+        raise ItemError(f"item {location[:200]!r} is not an http(s) URL or a local file")
+    else:
+        path = Path(location)
+        text, source = read_text_file(path, "item", ItemError), str(path.resolve())
     try:
         data = json.loads(text)
     except json.JSONDecodeError as e:

@@ -14,6 +14,33 @@ from asm_core.synthetic.scene import WrittenScene
 
 DATA = Path(__file__).parent / "data"
 STAC_DATA = DATA / "stac"
+#: what moto needs to stand in for AWS: a region, and credentials that reach no account
+FAKE_AWS = {
+    "AWS_DEFAULT_REGION": "us-east-1",
+    "AWS_ACCESS_KEY_ID": "testing",
+    "AWS_SECRET_ACCESS_KEY": "testing",
+}
+
+
+@pytest.fixture
+def fake_aws(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The environment of :data:`FAKE_AWS` for one test (start ``mock_aws`` inside it)."""
+    for name, value in FAKE_AWS.items():
+        monkeypatch.setenv(name, value)
+
+
+def absolute_items(
+    scene_factory: Callable[..., WrittenScene], seeds: list[int], size: int = 256
+) -> list[dict[str, Any]]:
+    """The STAC items of synthetic scenes, one per seed, with absolute band hrefs."""
+    items = []
+    for seed in seeds:
+        scene = scene_factory(seed=seed, size=size)
+        data = json.loads(scene.item_path.read_text())
+        for asset in data["assets"].values():
+            asset["href"] = str((scene.item_path.parent / asset["href"]).resolve())
+        items.append(data)
+    return items
 
 
 @pytest.fixture(scope="session")

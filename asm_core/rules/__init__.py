@@ -20,6 +20,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_valida
 from asm_core.errors import RuleSetError
 from asm_core.indices import INDEX_BANDS
 from asm_core.sentinel2 import REFLECTANCE_BANDS
+from asm_core.user_files import read_text_file
 
 DEFAULT_RULES_PATH = Path(__file__).with_name("default.yaml")
 
@@ -386,10 +387,7 @@ def shipped_rules(name: str) -> RuleSet:
 def load_rules(path: str | Path | None = None) -> RuleSet:
     """Load and validate a rule set YAML file (the shipped ``default.yaml`` when None)."""
     rules_path = Path(path) if path is not None else DEFAULT_RULES_PATH
-    try:
-        text = rules_path.read_text(encoding="utf-8")
-    except OSError as e:
-        raise RuleSetError(f"rule set {str(rules_path)!r} cannot be read: {e.strerror}") from e
+    text = read_text_file(rules_path, "rule set", RuleSetError)
     try:
         data = yaml.safe_load(text)
     except yaml.YAMLError as e:  # PyYAML's message spans lines: the problem and where

@@ -27,6 +27,7 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 from botocore.exceptions import BotoCoreError, ClientError
 from pydantic import ValidationError
 
+from asm_core.aoi import check_bbox
 from asm_core.errors import AsmError, UpstreamError
 from functions.api.detect_now import AreaTooLargeError, DetectRequest, NoSceneError
 from functions.api.services import (
@@ -189,6 +190,10 @@ def _body() -> dict[str, Any]:
         body = json.loads(raw)
     except RecursionError as e:  # nesting deeper than the parser's stack: not a request of ours
         raise ValueError("the JSON body is nested too deeply") from e
+    except json.JSONDecodeError as e:
+        raise ValueError(
+            f"the body is not valid JSON: {e.msg} at line {e.lineno}, column {e.colno}"
+        ) from e
     if not isinstance(body, dict):
         raise ValueError("the JSON body must be an object")
     return body
@@ -237,11 +242,12 @@ def _detection_query(params: dict[str, str]) -> DetectionQuery:
     if not bbox:
         raise ValueError("bbox is required: bbox=W,S,E,N in degrees")
     try:
-        west, south, east, north = (float(v) for v in bbox.split(","))
+        numbers = [float(v) for v in bbox.split(",")]
     except ValueError as e:
         raise ValueError(f"bbox {bbox!r} is not W,S,E,N (four numbers)") from e
-    if not (-180 <= west < east <= 180 and -90 <= south < north <= 90):
-        raise ValueError(f"bbox {bbox!r} is empty or out of range; expected W < E, S < N")
+    west, south, east, north = check_bbox(numbers, repr(bbox))  # as everywhere else
+    if west > east:  # the query is one longitude range
+        raise ValueError(f"bbox {bbox!r} crosses the antimeridian; ask for each side (W < E)")
     try:
         start = date.fromisoformat(params.get("start", "2015-06-23"))
         end = date.fromisoformat(params.get("end", date.today().isoformat()))

@@ -121,7 +121,7 @@ def test_not_yaml_and_missing_file(tmp_path: Path) -> None:
     with pytest.raises(RuleSetError, match="not valid YAML at line 2, column 1: ") as raised:
         load_rules(bad)
     assert "\n" not in str(raised.value)
-    with pytest.raises(RuleSetError, match="cannot be read"):
+    with pytest.raises(RuleSetError, match="does not exist"):
         load_rules(tmp_path / "absent.yaml")
     (tmp_path / "list.yaml").write_text("- 1\n- 2\n")
     with pytest.raises(RuleSetError, match="expected a mapping"):

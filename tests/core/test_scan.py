@@ -12,21 +12,11 @@ from asm_core.rules import load_rules
 from asm_core.scan import SUMMARY_FILE, ScanProgress, run_scan
 from asm_core.synthetic.scene import WrittenScene
 from asm_core.tile_job import TileRun
-
-
-def _items(scene_factory: Callable[..., WrittenScene], seeds: list[int]) -> list[dict]:
-    items = []
-    for seed in seeds:
-        scene = scene_factory(seed=seed, size=256)
-        data = json.loads(scene.item_path.read_text())
-        for asset in data["assets"].values():
-            asset["href"] = str((scene.item_path.parent / asset["href"]).resolve())
-        items.append(data)
-    return items
+from tests.conftest import absolute_items
 
 
 def test_interrupt_then_resume(scene_factory: Callable[..., WrittenScene], tmp_path: Path) -> None:
-    plan = plan_tile_dates(_items(scene_factory, [81, 82, 83, 84]))
+    plan = plan_tile_dates(absolute_items(scene_factory, [81, 82, 83, 84]))
     rules = load_rules()
 
     def stop_after_first(progress: ScanProgress, run: TileRun) -> None:
@@ -49,7 +39,7 @@ def test_interrupt_then_resume(scene_factory: Callable[..., WrittenScene], tmp_p
 def test_a_job_that_crashes_is_recorded(
     scene_factory: Callable[..., WrittenScene], tmp_path: Path
 ) -> None:
-    items = _items(scene_factory, [85])
+    items = absolute_items(scene_factory, [85])
     items[0]["assets"]["red"]["href"] = str(tmp_path / "gone" / "B04.tif")  # vanished COG
     summary = run_scan(plan_tile_dates(items), load_rules(), tmp_path, workers=1)
     assert summary.statuses["failed"] == 1
@@ -60,7 +50,7 @@ def test_a_job_that_crashes_is_recorded(
 def test_an_item_of_the_wrong_shape_is_refused_at_planning_not_the_scan(
     scene_factory: Callable[..., WrittenScene], tmp_path: Path
 ) -> None:
-    items = _items(scene_factory, [85, 86])
+    items = absolute_items(scene_factory, [85, 86])
     items[0]["assets"]["red"]["href"] = 12345  # JSON no reader can use
     plan = plan_tile_dates(items)
     assert [t.item_id for t in plan.tile_dates] == [items[1]["id"]]

@@ -108,7 +108,7 @@ def test_items_of_the_wrong_shape_get_one_line_errors(
 def test_a_file_that_is_not_utf8_is_named(tmp_path: Path) -> None:
     path = tmp_path / "item.json"
     path.write_bytes(b'{"id": "\xff\xfe"}')
-    with pytest.raises(ItemError, match="cannot be read"):
+    with pytest.raises(ItemError, match="is not UTF-8 text: byte 0xff"):
         load_item(str(path))
 
 

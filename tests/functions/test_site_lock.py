@@ -20,13 +20,7 @@ LOCK = "locks/results/site-tables.json"
 
 
 @pytest.fixture
-def bucket(monkeypatch: pytest.MonkeyPatch) -> Iterator[Bucket]:
-    for name, value in {
-        "AWS_DEFAULT_REGION": "us-east-1",
-        "AWS_ACCESS_KEY_ID": "testing",
-        "AWS_SECRET_ACCESS_KEY": "testing",
-    }.items():
-        monkeypatch.setenv(name, value)
+def bucket(fake_aws: None) -> Iterator[Bucket]:
     with mock_aws():
         boto3.client("s3").create_bucket(Bucket=BUCKET)
         yield Bucket(BUCKET)

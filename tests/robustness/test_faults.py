@@ -24,6 +24,7 @@ from asm_core.rules import load_rules
 from asm_core.scan import ScanProgress, run_scan
 from asm_core.synthetic.scene import WrittenScene
 from asm_core.tile_job import TileRun
+from tests.conftest import absolute_items
 
 SCAN = """
 import json, sys
@@ -35,17 +36,6 @@ from asm_core.scan import run_scan
 items = json.loads(Path(sys.argv[1]).read_text())
 run_scan(plan_tile_dates(items), load_rules(), Path(sys.argv[2]), workers=2)
 """
-
-
-def _items(scene_factory: Callable[..., WrittenScene], seeds: list[int]) -> list[dict]:
-    items = []
-    for seed in seeds:
-        scene = scene_factory(seed=seed, size=256)
-        data = json.loads(scene.item_path.read_text())
-        for asset in data["assets"].values():
-            asset["href"] = str((scene.item_path.parent / asset["href"]).resolve())
-        items.append(data)
-    return items
 
 
 def _alive(pid: int) -> bool:
@@ -82,7 +72,7 @@ def test_workers_die_with_a_scan_killed_by_sigkill(
     threading.Thread(
         target=lambda: [accepted.append(silent.accept()[0]) for _ in range(64)], daemon=True
     ).start()
-    items = _items(scene_factory, [81, 82])
+    items = absolute_items(scene_factory, [81, 82])
     for item in items:
         for name, asset in item["assets"].items():
             asset["href"] = f"http://127.0.0.1:{port}/{item['id']}/{name}.tif"
@@ -113,7 +103,7 @@ def _folder(root: Path) -> dict[str, bytes]:
 def test_a_folder_that_cannot_be_written_stops_the_scan_with_one_line_and_a_rerun_finishes(
     scene_factory: Callable[..., WrittenScene], tmp_path: Path
 ) -> None:
-    plan = plan_tile_dates(_items(scene_factory, [81, 82, 83]))
+    plan = plan_tile_dates(absolute_items(scene_factory, [81, 82, 83]))
     rules = load_rules()
     control = tmp_path / "control"
     run_scan(plan, rules, control, workers=1)
@@ -158,7 +148,7 @@ def test_site_updates_of_one_folder_take_turns_and_a_killed_holder_blocks_nobody
     scene_factory: Callable[..., WrittenScene], tmp_path: Path
 ) -> None:
     rules = load_rules()
-    run_scan(plan_tile_dates(_items(scene_factory, [81])), rules, tmp_path, workers=1)
+    run_scan(plan_tile_dates(absolute_items(scene_factory, [81])), rules, tmp_path, workers=1)
     finished: list[MonitorUpdate] = []
     second = threading.Thread(
         target=lambda: finished.append(update_monitoring(tmp_path, rules.tracking))
