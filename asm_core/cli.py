@@ -18,7 +18,7 @@ from shapely.geometry import MultiPolygon, Polygon
 from asm_core import __version__
 from asm_core.alert_listing import FORMATS, read_alerts, render, since
 from asm_core.aoi import bbox_geometry, check_overlap, parse_bbox, window_bounds
-from asm_core.baseline import baseline_looks
+from asm_core.baseline_looks import baseline_looks
 from asm_core.context import ContextLayer, load_context, parse_context_option
 from asm_core.errors import AsmError
 from asm_core.evaluate import Evaluation, evaluate

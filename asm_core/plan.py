@@ -15,7 +15,7 @@ from typing import Any
 
 from shapely.geometry import MultiPolygon, Polygon, shape
 
-from asm_core.baseline import baseline_looks, look_dict
+from asm_core.baseline_looks import baseline_looks, look_dict
 from asm_core.errors import ItemError
 from asm_core.sentinel2 import BAND_RESOLUTION_M, mgrs_tile, processing_baseline
 from asm_core.stac import scene_item_from_dict, source_error

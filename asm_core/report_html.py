@@ -36,9 +36,9 @@ from asm_core import __version__
 from asm_core.alert_listing import read_alerts
 from asm_core.alerts import ALERTS_FILE
 from asm_core.evidence_chips import CHIPS_FOLDER
+from asm_core.result_paths import file_name
 from asm_core.results import (
     check_results_folder,
-    file_name,
     read_table,
     result_files,
     write_text_atomic,

@@ -12,7 +12,6 @@ import os
 import re
 import tempfile
 from collections.abc import Callable, Sequence
-from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -28,17 +27,6 @@ from asm_core.schema import (
     TILE_RUNS,
     geoparquet_metadata,
 )
-
-_SAFE_NAME = re.compile(r"[^A-Za-z0-9._-]")
-
-
-def partition_dir(root: Path, table: str, acquired: datetime, utm_zone: int) -> Path:
-    """Hive partition folder of one item's rows."""
-    return root / table / f"dt={acquired:%Y-%m-%d}" / f"utm_zone={utm_zone}"
-
-
-def file_name(item_id: str) -> str:
-    return _SAFE_NAME.sub("_", item_id) + ".parquet"
 
 
 def check_results_folder(root: Path, table: str) -> None:

@@ -21,7 +21,8 @@ import shapely
 from rasterio.errors import RasterioError
 
 import asm_core
-from asm_core.baseline import BaselineNdvi, baseline_looks, open_baseline
+from asm_core.baseline import BaselineNdvi, open_baseline
+from asm_core.baseline_looks import baseline_looks
 from asm_core.countries import countries_at
 from asm_core.detect import Detection, SceneDetections, detect_objects
 from asm_core.errors import AsmError, BandError
@@ -34,10 +35,9 @@ from asm_core.pixel_samples import PixelSamples
 from asm_core.quicklook import write_quicklook
 from asm_core.reader import BandFiles, open_bands
 from asm_core.reflectance import OffsetDecision, decide_boa_offset, pixel_evidence
+from asm_core.result_paths import file_name, item_utm_zone, partition_dir
 from asm_core.results import (
     detections_table,
-    file_name,
-    partition_dir,
     tile_run_table,
     write_atomic,
 )
@@ -102,12 +102,10 @@ def _pixel_metres(files: BandFiles) -> float:
 
 
 def _utm_zone(item: SceneItem, files: BandFiles | None) -> int:
-    if item.mgrs_tile and item.mgrs_tile[:2].isdigit():
-        return int(item.mgrs_tile[:2])
+    if files is None or (item.mgrs_tile and item.mgrs_tile[:2].isdigit()):
+        return item_utm_zone(item)
     lon = shapely.geometry.shape(item.geometry).centroid.x if item.geometry else 0.0
-    if files is not None:
-        return utm_zone_of(files.crs, lon)
-    return min(60, max(1, int((lon + 180.0) // 6.0) + 1))
+    return utm_zone_of(files.crs, lon)
 
 
 def _detection_row(
@@ -430,16 +428,6 @@ def _write_run(
         partition_dir(out_dir, "tile_runs", item.acquired, _utm_zone(item, files))
         / file_name(item.item_id),
     )
-
-
-def result_keys(item: SceneItem) -> dict[str, str]:
-    """Where an item's detections and tile_runs files go, relative to a results root (POSIX
-    paths, the same on disk and as S3 keys): deterministic, so a retry overwrites."""
-    zone, name = _utm_zone(item, None), file_name(item.item_id)
-    return {
-        table: (partition_dir(Path(), table, item.acquired, zone) / name).as_posix()
-        for table in ("detections", "tile_runs")
-    }
 
 
 def withdraw_detections(item: SceneItem, out_dir: Path, files: BandFiles | None = None) -> None:

@@ -29,7 +29,7 @@ from pydantic import ValidationError
 
 from asm_core.aoi import check_bbox
 from asm_core.errors import AsmError, UpstreamError
-from functions.api.detect_now import AreaTooLargeError, DetectRequest, NoSceneError
+from functions.api.detect_request import AreaTooLargeError, DetectRequest, NoSceneError
 from functions.api.services import (
     AthenaQueryError,
     DetectionQuery,

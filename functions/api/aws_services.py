@@ -13,7 +13,7 @@ from botocore.exceptions import ClientError
 
 from asm_core.catalog import EARTH_SEARCH_URL, SENTINEL2_L2A
 from asm_core.stac import PUBLIC_COG_SOURCES, check_item_sources, readable_sources
-from functions.api.detect_now import DetectRequest, detect_area
+from functions.api.detect_request import DetectRequest
 from functions.api.services import (
     DETECTIONS_SQL,
     AthenaQueryError,
@@ -107,6 +107,8 @@ class AwsScanServices:
         return ScanReport(url=str(url))
 
     def detect(self, request: DetectRequest) -> dict[str, Any]:
+        from functions.api.detect_now import detect_area  # the raster stack, on first use
+
         return detect_area(
             request, self.stac_url, self.collection, allowed_sources=self.item_sources
         )

@@ -5,57 +5,26 @@ from __future__ import annotations
 
 import tempfile
 from collections.abc import Callable, Sequence
-from datetime import date
 from pathlib import Path
 from typing import Any
 
 import shapely
-from pydantic import Field, model_validator
-from rasterio.crs import CRS
 
-from asm_core.aoi import bbox_geometry, check_bbox, window_bounds
+from asm_core.aoi import bbox_geometry, window_bounds
 from asm_core.catalog import SearchRequest, SearchResult, search_items
-from asm_core.errors import AoiError
 from asm_core.gdal_settings import read_options
 from asm_core.plan import plan_tile_dates
 from asm_core.results import read_table
 from asm_core.rules import load_rules
 from asm_core.stac import scene_item_from_dict
 from asm_core.tile_job import run_item
-from asm_core.vectorize import metric_geometry
-from functions.events import _Event
-
-#: Largest area answered synchronously; a 10 × 10 km window reads and detects in ~5 s.
-MAX_DETECT_KM2 = 100.0
-
-
-class AreaTooLargeError(ValueError):
-    """The area is too large for a synchronous answer (start a scan instead)."""
-
-
-class NoSceneError(LookupError):
-    """No scene of the catalogue covers the area on those dates."""
-
-
-class DetectRequest(_Event):
-    bbox: tuple[float, float, float, float]
-    start: date
-    end: date
-    max_cloud: float | None = Field(default=None, ge=0, le=100)
-
-    @model_validator(mode="after")
-    def _valid(self) -> DetectRequest:
-        try:
-            check_bbox(self.bbox)  # the same check as /scans and the CLI
-        except AoiError as e:  # pydantic reports ValueErrors as the request's fault
-            raise ValueError(str(e)) from e
-        if self.end < self.start:
-            raise ValueError(f"end {self.end} is before start {self.start}")
-        return self
-
-
-def area_km2(bbox: tuple[float, float, float, float]) -> float:
-    return float(metric_geometry(bbox_geometry(bbox), CRS.from_epsg(4326)).area) / 1e6
+from functions.api.detect_request import (
+    MAX_DETECT_KM2,
+    AreaTooLargeError,
+    DetectRequest,
+    NoSceneError,
+    area_km2,
+)
 
 
 def detect_area(

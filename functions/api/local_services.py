@@ -28,7 +28,7 @@ from asm_core.scan import run_scan
 from asm_core.scan_planning import plan_scan
 from asm_core.sql import run_query
 from asm_core.stac import PUBLIC_COG_SOURCES, check_item_sources, readable_sources
-from functions.api.detect_now import DetectRequest, detect_area
+from functions.api.detect_request import DetectRequest
 from functions.api.services import (
     DETECTIONS_SQL,
     DetectionQuery,
@@ -130,6 +130,8 @@ class LocalScanServices:
         return {"scan_id": scan_id, "status": "SUCCEEDED", "summary": future.result()}
 
     def detect(self, request: DetectRequest) -> dict[str, Any]:
+        from functions.api.detect_now import detect_area  # the raster stack, on first use
+
         return detect_area(request, self.stac_url, self.collection, self.search, self.item_sources)
 
     def detections(self, query: DetectionQuery) -> list[dict[str, Any]]:

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from datetime import date
 from typing import Any, Protocol
 
-from functions.api.detect_now import DetectRequest
+from functions.api.detect_request import DetectRequest
 from functions.events import PlanEvent
 
 #: Columns the detections endpoint returns (the geometry goes as GeoJSON from lon/lat/bbox).

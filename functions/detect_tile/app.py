@@ -19,9 +19,10 @@ from botocore.exceptions import ClientError
 import functions.numba_cache  # noqa: F401 - before any kernel runs
 from asm_core.gdal_settings import read_options
 from asm_core.known_sites import known_site_footprints
+from asm_core.result_paths import result_keys
 from asm_core.rules import shipped_rules
 from asm_core.stac import scene_item_from_dict
-from asm_core.tile_job import TileRun, record_failure, result_keys, run_item
+from asm_core.tile_job import TileRun, record_failure, run_item
 from functions.events import TileResult, TileTask
 from functions.settings import METRICS_NAMESPACE, Settings
 from functions.storage import Bucket

@@ -17,10 +17,10 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 import functions.numba_cache  # noqa: F401 - before any kernel runs
 from asm_core.aoi import aoi_from_geojson, bbox_geometry
 from asm_core.catalog import SearchRequest
+from asm_core.result_paths import result_keys
 from asm_core.rules import shipped_rules
 from asm_core.scan_planning import plan_scan
 from asm_core.stac import scene_item_from_dict
-from asm_core.tile_job import result_keys
 from functions.events import PlanEvent, PlanResult, S3Location, TileTask
 from functions.settings import METRICS_NAMESPACE, Settings
 from functions.storage import Bucket

@@ -15,7 +15,8 @@ import numpy as np
 import pytest
 import shapely
 
-from asm_core.baseline import baseline_looks, look_dict, open_baseline
+from asm_core.baseline import open_baseline
+from asm_core.baseline_looks import baseline_looks, look_dict
 from asm_core.catalog import SearchRequest, SearchResult
 from asm_core.confidence import SiteCues, combine, site_cue_scores
 from asm_core.errors import CatalogError

@@ -1,0 +1,43 @@
+"""Where results go: the Hive-partitioned path of an item's files, the same on disk and as S3
+keys. Apart from :mod:`asm_core.results` (which reads and writes the tables with pyarrow) so
+that planning a scan imports no table library."""
+
+from __future__ import annotations
+
+import re
+from datetime import datetime
+from pathlib import Path
+
+import shapely
+
+from asm_core.stac import SceneItem
+
+_SAFE_NAME = re.compile(r"[^A-Za-z0-9._-]")
+
+
+def item_utm_zone(item: SceneItem) -> int:
+    """The UTM zone partition of an item's results: its MGRS tile's zone, or the zone of its
+    footprint's centre."""
+    if item.mgrs_tile and item.mgrs_tile[:2].isdigit():
+        return int(item.mgrs_tile[:2])
+    lon = shapely.geometry.shape(item.geometry).centroid.x if item.geometry else 0.0
+    return min(60, max(1, int((lon + 180.0) // 6.0) + 1))
+
+
+def result_keys(item: SceneItem) -> dict[str, str]:
+    """Where an item's detections and tile_runs files go, relative to a results root (POSIX
+    paths, the same on disk and as S3 keys): deterministic, so a retry overwrites."""
+    zone, name = item_utm_zone(item), file_name(item.item_id)
+    return {
+        table: (partition_dir(Path(), table, item.acquired, zone) / name).as_posix()
+        for table in ("detections", "tile_runs")
+    }
+
+
+def partition_dir(root: Path, table: str, acquired: datetime, utm_zone: int) -> Path:
+    """Hive partition folder of one item's rows."""
+    return root / table / f"dt={acquired:%Y-%m-%d}" / f"utm_zone={utm_zone}"
+
+
+def file_name(item_id: str) -> str:
+    return _SAFE_NAME.sub("_", item_id) + ".parquet"
