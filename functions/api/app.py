@@ -27,6 +27,7 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 from botocore.exceptions import BotoCoreError, ClientError
 from pydantic import ValidationError
 
+import functions.numba_cache  # noqa: F401 - /detect runs the kernels: the image's, not compiled
 from asm_core.aoi import check_bbox
 from asm_core.errors import AsmError, UpstreamError
 from functions.api.detect_request import AreaTooLargeError, DetectRequest, NoSceneError

@@ -14,7 +14,6 @@ from aws_lambda_powertools import Logger, Metrics, Tracer
 from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-import functions.numba_cache  # noqa: F401 - before any kernel runs
 from asm_core.aoi import aoi_from_geojson, bbox_geometry
 from asm_core.catalog import SearchRequest
 from asm_core.result_paths import result_keys

@@ -13,7 +13,7 @@ import pytest
 RASTER_STACK = ("numba", "cv2", "scipy", "rasterio")
 
 
-def _modules_after_import(module: str) -> set[str]:
+def _loaded(module: str) -> list[str]:
     done = subprocess.run(
         [
             sys.executable,
@@ -24,7 +24,11 @@ def _modules_after_import(module: str) -> set[str]:
         text=True,
         check=True,
     )
-    return {name.split(".")[0] for name in json.loads(done.stdout.splitlines()[-1])}
+    return list(json.loads(done.stdout.splitlines()[-1]))
+
+
+def _modules_after_import(module: str) -> set[str]:
+    return {name.split(".")[0] for name in _loaded(module)}
 
 
 @pytest.mark.parametrize(
@@ -37,3 +41,8 @@ def test_planning_and_the_api_load_no_raster_stack(handler: str) -> None:
 
 def test_the_tile_job_does_load_it() -> None:  # the check above can see the stack when it is there
     assert set(RASTER_STACK) <= _modules_after_import("functions.detect_tile.app")
+
+
+@pytest.mark.parametrize("handler", ["functions.api.app", "functions.detect_tile.app"])
+def test_handlers_that_run_kernels_load_the_images_compiled_ones(handler: str) -> None:
+    assert "functions.numba_cache" in _loaded(handler)  # copies them where numba may read them
