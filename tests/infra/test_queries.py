@@ -14,12 +14,14 @@ from typing import Any
 import pyarrow.parquet as pq
 import pytest
 import shapely
+import sqlglot
 from shapely.geometry import shape
+from sqlglot import exp
 
 from asm_core.countries import countries_at
 from asm_core.results import result_files
 from asm_core.rules import load_rules
-from asm_core.sql import bind, read_query_file, run_query
+from asm_core.sql import PARTITIONED, bind, read_query_file, run_query
 from asm_core.stac import load_item
 from asm_core.synthetic.scene import WrittenScene
 from asm_core.tile_job import run_item
@@ -175,3 +177,48 @@ def test_coverage_counts_every_tile_date_and_names_the_failure(scan: dict[str, A
     assert rows["ok"]["detections"] == len(scan["detections"])
     geometry_ok = all(shapely.from_wkb(d["geometry"]).is_valid for d in scan["detections"])
     assert geometry_ok
+
+
+def _unpruned(sql: str) -> list[str]:
+    """References to a partitioned table whose own SELECT does not filter it by ``dt`` (Athena's
+    partition projection would then list every date since 2015 in every zone)."""
+    tree = sqlglot.parse_one(sql.replace("?", "'x'"), read="athena")
+    missing = []
+    for table in tree.find_all(exp.Table):
+        if table.name not in PARTITIONED:
+            continue
+        select = table.find_ancestor(exp.Select)
+        where = select.args.get("where") if select else None
+        conditions = [where] + [j.args.get("on") for j in (select.args.get("joins") or [])]
+        alias = table.alias_or_name
+        if not any(
+            column.name == "dt" and column.table in ("", alias)
+            for condition in conditions
+            if condition is not None
+            for column in condition.find_all(exp.Column)
+        ):
+            missing.append(alias)
+    return missing
+
+
+@pytest.mark.parametrize("path", sorted(QUERIES.glob("*.sql")), ids=lambda p: p.stem)
+def test_every_query_prunes_the_partitioned_tables_by_date(path: Path) -> None:
+    assert not _unpruned(read_query_file(path).sql)
+
+
+def test_the_prune_check_sees_a_query_that_reads_every_date() -> None:
+    sql = (
+        "SELECT count(*) FROM detections d JOIN tile_runs r ON d.item_id = r.item_id "
+        "WHERE d.dt BETWEEN '2024-01-01' AND '2024-12-31'"
+    )
+    assert _unpruned(sql) == ["r"]
+
+
+def test_a_date_window_narrows_every_query_on_detections(scan: dict[str, Any]) -> None:
+    first = min(str(r["acquired"])[:10] for r in scan["runs"])
+    out = scan["out"]
+    window = {"first_day": "2099-01-01", "last_day": "2099-12-31"}  # no look in it
+    for name in ("area_trend_by_country", "largest_sites", "turbid_water_reaches"):
+        assert _run(name, out), name
+        assert not _run(name, out, **window), name
+    assert _run("scan_coverage_and_failures", out, first_day=first)
