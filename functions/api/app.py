@@ -12,6 +12,7 @@ machine. One table maps exceptions to status codes; every error is JSON with a m
 
 from __future__ import annotations
 
+import base64
 import json
 import re
 from collections.abc import Callable
@@ -259,11 +260,34 @@ def _detection_query(params: dict[str, str]) -> DetectionQuery:
     raw_limit = params.get("limit", "1000")
     if not raw_limit.isdigit() or not 1 <= int(raw_limit) <= MAX_DETECTIONS:
         raise ValueError(f"limit {raw_limit!r} must be a whole number from 1 to {MAX_DETECTIONS}")
-    return DetectionQuery(west, south, east, north, start, end, int(raw_limit))
+    after = _page_after(params["next_token"]) if params.get("next_token") else ("", "")
+    return DetectionQuery(west, south, east, north, start, end, int(raw_limit), after)
+
+
+def _page_token(row: dict[str, Any]) -> str:
+    """The opaque token of the page after ``row``: where it stood in the page order."""
+    cursor = json.dumps([str(row["page_acquired"]), str(row["detection_id"])])
+    return base64.urlsafe_b64encode(cursor.encode()).decode().rstrip("=")
+
+
+def _page_after(token: str) -> tuple[str, str]:
+    try:
+        padded = token + "=" * (-len(token) % 4)
+        acquired, detection_id = json.loads(base64.urlsafe_b64decode(padded.encode()))
+        if not (isinstance(acquired, str) and isinstance(detection_id, str)):
+            raise ValueError(token)
+    except (ValueError, TypeError) as e:
+        raise ValueError(
+            f"next_token {token[:60]!r} is not a token this API gave; use the next_token of "
+            "the previous page as it came"
+        ) from e
+    return acquired, detection_id
 
 
 @app.get("/detections")
 def detections() -> Response[str]:
+    """A page of detections as GeoJSON points; ``next_token`` (when the page is full) asks for
+    the next page with the same parameters."""
     query = _detection_query(dict(app.current_event.query_string_parameters or {}))
     rows = services().detections(query)
     features = [
@@ -271,11 +295,14 @@ def detections() -> Response[str]:
             "type": "Feature",
             "id": r["detection_id"],
             "geometry": {"type": "Point", "coordinates": [r["lon"], r["lat"]]},
-            "properties": {k: v for k, v in r.items() if k not in ("lon", "lat")},
+            "properties": {k: v for k, v in r.items() if k not in ("lon", "lat", "page_acquired")},
         }
         for r in rows
     ]
-    return _json(HTTPStatus.OK, {"type": "FeatureCollection", "features": features})
+    page: dict[str, Any] = {"type": "FeatureCollection", "features": features}
+    if len(rows) == query.limit:
+        page["next_token"] = _page_token(rows[-1])
+    return _json(HTTPStatus.OK, page)
 
 
 @logger.inject_lambda_context(correlation_id_path="requestContext.requestId")

@@ -133,7 +133,9 @@ class AwsScanServices:
             if time.monotonic() > deadline:
                 raise AthenaQueryError("the detections query took longer than the API allows")
             time.sleep(0.5)
-        rows = self.athena.get_query_results(QueryExecutionId=query_id)["ResultSet"]["Rows"]
+        # Athena answers at most 1,000 rows a call (the first one the header): follow its pages
+        pages = self.athena.get_paginator("get_query_results").paginate(QueryExecutionId=query_id)
+        rows = [row for page in pages for row in page["ResultSet"]["Rows"]]
         names = [c.get("VarCharValue") for c in rows[0]["Data"]] if rows else []
         return [
             dict(zip(names, [c.get("VarCharValue") for c in r["Data"]], strict=True))

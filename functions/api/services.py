@@ -10,16 +10,23 @@ from typing import Any, Protocol
 from functions.api.detect_request import DetectRequest
 from functions.events import PlanEvent
 
-#: Columns the detections endpoint returns (the geometry goes as GeoJSON from lon/lat/bbox).
+#: Columns the detections endpoint returns (the geometry goes as GeoJSON from lon/lat/bbox), and
+#: the page cursor: the acquisition time as the engine itself writes it, so the next page's
+#: comparison is made on the same text.
 DETECTION_COLUMNS = (
-    "detection_id, site_id, item_id, mgrs_tile, acquired, class, confidence, area_m2, lon, lat"
+    "detection_id, site_id, item_id, mgrs_tile, acquired, class, confidence, area_m2, lon, lat, "
+    "CAST(acquired AS VARCHAR) AS page_acquired"
 )
 #: One parameterised query for both homes (Athena's `?` execution parameters, DuckDB's `?`):
-#: values are bound, never spliced into the text.
+#: values are bound, never spliced into the text. Pages are keyset pages: the rows after the
+#: last one returned, in (acquired, detection_id) order, so no row is skipped or repeated and
+#: no page reads more than it returns.
 DETECTIONS_SQL = (
     f"SELECT {DETECTION_COLUMNS} FROM detections "  # nosec B608
     "WHERE lon BETWEEN ? AND ? AND lat BETWEEN ? AND ? "
     "AND CAST(dt AS VARCHAR) BETWEEN ? AND ? "
+    "AND (CAST(acquired AS VARCHAR) > ? "
+    "OR (CAST(acquired AS VARCHAR) = ? AND detection_id > ?)) "
     "ORDER BY acquired, detection_id LIMIT ?"
 )
 
@@ -57,6 +64,8 @@ class DetectionQuery:
     start: date
     end: date
     limit: int
+    #: the page cursor: (acquired as the engine writes it, detection_id) of the last row before
+    after: tuple[str, str] = ("", "")
 
     def parameters(self) -> list[Any]:
         return [
@@ -66,6 +75,9 @@ class DetectionQuery:
             self.north,
             self.start.isoformat(),
             self.end.isoformat(),
+            self.after[0],
+            self.after[0],
+            self.after[1],
             self.limit,
         ]
 

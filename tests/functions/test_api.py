@@ -321,3 +321,28 @@ def test_an_unknown_route_is_a_404_naming_it(
         json.loads(response["body"])["error"]
         == f"no route {method} {path}; routes: see the README (API)"
     )
+
+
+def _detections_page(**params: str) -> tuple[int, dict[str, Any]]:
+    event = json.loads((EVENTS / "get_detections.json").read_text())
+    event["queryStringParameters"] = {**event["queryStringParameters"], **params}
+    response = handler(event, LocalContext())
+    return int(response["statusCode"]), json.loads(response["body"])
+
+
+def test_detections_come_page_by_page_with_every_row_once(services: RecordingServices) -> None:
+    _, whole = _detections_page(limit="5000")
+    everything = [f["id"] for f in whole["features"]]
+    assert len(everything) > 5 and "next_token" not in whole
+    pages, token = [], None
+    while True:
+        status, page = _detections_page(limit="2", **({"next_token": token} if token else {}))
+        assert status == 200 and len(page["features"]) <= 2
+        pages.append([f["id"] for f in page["features"]])
+        assert all("page_acquired" not in f["properties"] for f in page["features"])
+        token = page.get("next_token")
+        if token is None:
+            break
+    assert [i for p in pages for i in p] == everything  # in order, none skipped or repeated
+    status, body = _detections_page(next_token="not-a-token")
+    assert status == 400 and "next_token 'not-a-token'" in body["error"]
