@@ -113,6 +113,22 @@ class TileTask(_Event):
     error: dict[str, Any] | None = None
 
 
+class TileBatch(_Event):
+    """One manifest row: the tile-dates one child workflow detects (in parallel)."""
+
+    tasks: list[TileTask]
+
+
+def batched(tasks: list[TileTask], size: int) -> list[TileBatch]:
+    """``tasks`` in manifest rows of at most ``size`` (in order)."""
+    return [TileBatch(tasks=tasks[i : i + size]) for i in range(0, len(tasks), size)]
+
+
+def manifest_tasks(rows: list[dict[str, Any]]) -> list[TileTask]:
+    """Every tile-date of a manifest (a list of :class:`TileBatch` rows)."""
+    return [task for row in rows for task in TileBatch.model_validate(row).tasks]
+
+
 class TileResult(_Event):
     """What one tile-date became (never the detections themselves)."""
 

@@ -29,6 +29,8 @@ class Settings:
     stac_url: str = EARTH_SEARCH_URL
     collection: str = SENTINEL2_L2A
     max_tiles: int = 5000
+    #: tile-dates per manifest row, i.e. per child workflow of the Distributed Map
+    tiles_per_batch: int = 8
     alert_topic_arn: str | None = None
     #: rule set of scans whose request names none
     rule_set: str = "default"
@@ -45,16 +47,12 @@ class Settings:
         bucket = os.environ.get("RESULTS_BUCKET", "")
         if not bucket:
             raise ConfigurationError("RESULTS_BUCKET is not set; the template sets it")
-        raw_max = os.environ.get("MAX_TILES", "5000")
-        try:
-            max_tiles = int(raw_max)
-        except ValueError as e:
-            raise ConfigurationError(f"MAX_TILES must be an integer, not {raw_max!r}") from e
         return cls(
             results_bucket=bucket,
+            tiles_per_batch=_positive_int("TILES_PER_BATCH", "8"),
             stac_url=os.environ.get("STAC_API_URL", EARTH_SEARCH_URL),
             collection=os.environ.get("STAC_COLLECTION", SENTINEL2_L2A),
-            max_tiles=max_tiles,
+            max_tiles=_positive_int("MAX_TILES", "5000"),
             alert_topic_arn=os.environ.get("ALERT_TOPIC_ARN") or None,
             rule_set=os.environ.get("RULE_SET", "default"),
             asset_sources=tuple(
@@ -63,3 +61,14 @@ class Settings:
                 if p.strip()
             ),
         )
+
+
+def _positive_int(name: str, default: str) -> int:
+    raw = os.environ.get(name, default)
+    try:
+        value = int(raw)
+    except ValueError:
+        value = 0
+    if value < 1:
+        raise ConfigurationError(f"{name} must be a positive integer, not {raw!r}")
+    return value

@@ -26,7 +26,7 @@ from asm_core.results import read_table
 from asm_core.rules import shipped_rules
 from asm_core.stac import scene_item_from_dict
 from asm_core.tile_job import record_failure
-from functions.events import FinalizeEvent, TileTask
+from functions.events import FinalizeEvent, manifest_tasks
 from functions.finalize.monitoring import update_sites
 from functions.finalize.site_lock import SiteTablesBusyError
 from functions.settings import METRICS_NAMESPACE, Settings
@@ -49,7 +49,7 @@ def finalize(
     """Close the scan (see the module docstring); ``seconds_left`` before the function times
     out bounds how long it may hold the site tables' lock."""
     scan = event.scan
-    tasks = [TileTask.model_validate(row) for row in bucket.get_json(scan.manifest.key)]
+    tasks = manifest_tasks(bucket.get_json(scan.manifest.key))
     work = Path(tempfile.mkdtemp(prefix="asm-finalize-"))
     try:
         missing = []

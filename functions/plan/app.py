@@ -1,6 +1,9 @@
 """Plan a scan: search the catalogue for the AOI and dates, write the manifest to S3.
 
-The manifest is the Distributed Map's ItemReader input (a JSON array, one row per tile-date).
+The manifest is the Distributed Map's ItemReader input: a JSON array of batches of tile-dates,
+one child workflow each (``TILES_PER_BATCH``). The plan batches rather than the Map's
+``ItemBatcher`` so that the batching is the one moto's interpreter runs in the tests (its ASL
+grammar has no ItemBatcher).
 Scans above the configured tile cap are refused before anything is written.
 """
 
@@ -20,7 +23,7 @@ from asm_core.result_paths import result_keys
 from asm_core.rules import shipped_rules
 from asm_core.scan_planning import plan_scan
 from asm_core.stac import scene_item_from_dict
-from functions.events import PlanEvent, PlanResult, S3Location, TileTask
+from functions.events import PlanEvent, PlanResult, S3Location, TileTask, batched
 from functions.settings import METRICS_NAMESPACE, Settings
 from functions.storage import Bucket
 
@@ -58,10 +61,10 @@ def plan(event: PlanEvent, settings: Settings, bucket: Bucket) -> PlanResult:
             f"the scan has {len(planned.tile_dates)} tile-dates; this deployment allows at most "
             f"{settings.max_tiles} (MAX_TILES): narrow the AOI or the dates"
         )
-    rows = []
+    tasks = []
     for tile in planned.tile_dates:
         scene = scene_item_from_dict(tile.item, tile.item_id)
-        rows.append(
+        tasks.append(
             TileTask(
                 scan_id=scan_id,
                 item_id=tile.item_id,
@@ -71,16 +74,20 @@ def plan(event: PlanEvent, settings: Settings, bucket: Bucket) -> PlanResult:
                 keys={t: f"{settings.results_prefix}/{k}" for t, k in result_keys(scene).items()},
                 ruleset=event.ruleset,
                 baseline=list(tile.baseline),
-            ).model_dump(mode="json", exclude_none=True)
+            )
         )
     manifest = S3Location(
         bucket=bucket.name, key=f"{settings.manifests_prefix}/{scan_id}/manifest.json"
     )
+    rows = [
+        b.model_dump(mode="json", exclude_none=True)
+        for b in batched(tasks, settings.tiles_per_batch)
+    ]
     bucket.put_json(manifest.key, rows)
     return PlanResult(
         scan_id=scan_id,
         manifest=manifest,
-        tile_dates=len(rows),
+        tile_dates=len(tasks),
         tiles=len(planned.tiles),
         searched=planned.searched,
         duplicates_replaced=len(planned.duplicates),

@@ -14,7 +14,7 @@ from moto import mock_aws
 from pydantic import ValidationError
 
 from asm_core.synthetic.scene import WrittenScene
-from functions.events import PlanEvent
+from functions.events import PlanEvent, manifest_tasks
 from functions.plan.app import ScanTooLargeError, plan
 from functions.settings import ConfigurationError, Settings
 from functions.storage import Bucket
@@ -56,12 +56,30 @@ def test_manifest_rows_carry_the_item_and_deterministic_result_keys(
     result = plan(event, settings, bucket)
     assert (result.tile_dates, result.manifest.key) == (2, "manifests/s1/manifest.json")
     rows = bucket.get_json(result.manifest.key)
-    assert {r["item_id"] for r in rows} == {i["id"] for i in items}
-    for row in rows:
-        assert row["keys"]["tile_runs"].startswith("results/tile_runs/dt=")
-        assert row["keys"]["detections"].endswith(f"/{row['item_id']}.parquet")
+    tasks = manifest_tasks(rows)
+    assert {t.item_id for t in tasks} == {i["id"] for i in items}
+    for task in tasks:
+        assert task.keys["tile_runs"].startswith("results/tile_runs/dt=")
+        assert task.keys["detections"].endswith(f"/{task.item_id}.parquet")
     again = plan(event, settings, bucket)
     assert bucket.get_json(again.manifest.key) == rows  # same scan, same manifest
+
+
+@pytest.mark.parametrize(("per_batch", "sizes"), [(1, [1, 1]), (2, [2]), (8, [2])])
+def test_the_manifest_holds_the_tile_dates_in_batches_of_the_configured_size(
+    bucket: Bucket,
+    scene_factory: Callable[..., WrittenScene],
+    tmp_path: Path,
+    per_batch: int,
+    sizes: list[int],
+) -> None:
+    """One manifest row is one child workflow of the Distributed Map."""
+    items = _items(scene_factory, tmp_path)
+    event = PlanEvent(scan_id="b", items=items, start="2020-01-01", end="2030-01-01")
+    result = plan(event, _settings(scene_factory, tiles_per_batch=per_batch), bucket)
+    rows = bucket.get_json(result.manifest.key)
+    assert [len(r["tasks"]) for r in rows] == sizes
+    assert result.tile_dates == len(manifest_tasks(rows)) == 2
 
 
 def test_items_with_bands_outside_the_allowed_sources_are_refused_at_planning(
@@ -76,8 +94,8 @@ def test_items_with_bands_outside_the_allowed_sources_are_refused_at_planning(
     assert refusal["item_id"] == items[1]["id"]
     assert "band red at 'http://169.254.169.254/" in refusal["error"]
     assert "is not from an allowed source" in refusal["error"]
-    rows = bucket.get_json(result.manifest.key)
-    assert [r["item_id"] for r in rows] == [items[0]["id"]]
+    tasks = manifest_tasks(bucket.get_json(result.manifest.key))
+    assert [t.item_id for t in tasks] == [items[0]["id"]]
 
 
 def test_a_scan_above_the_tile_cap_is_refused_before_anything_is_written(
@@ -119,4 +137,16 @@ def test_a_scheduled_scan_looks_back_from_its_day() -> None:
 def test_missing_bucket_setting_is_a_configuration_error(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.delenv("RESULTS_BUCKET", raising=False)
     with pytest.raises(ConfigurationError, match="RESULTS_BUCKET"):
+        Settings.from_environment()
+
+
+@pytest.mark.parametrize("raw", ["0", "-3", "eight", ""])
+def test_a_batch_size_that_is_not_a_positive_integer_is_a_configuration_error(
+    monkeypatch: pytest.MonkeyPatch, raw: str
+) -> None:
+    monkeypatch.setenv("RESULTS_BUCKET", BUCKET)
+    monkeypatch.setenv("TILES_PER_BATCH", raw)
+    with pytest.raises(
+        ConfigurationError, match=f"TILES_PER_BATCH must be a positive integer, not {raw!r}"
+    ):
         Settings.from_environment()

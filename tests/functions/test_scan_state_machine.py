@@ -7,6 +7,7 @@ import json
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
+from types import SimpleNamespace
 from typing import Any
 
 import boto3
@@ -14,10 +15,13 @@ import pyarrow.parquet as pq
 import pytest
 from moto import mock_aws
 from moto.awslambda_simple.models import LambdaSimpleBackend
+from moto.stepfunctions.parser.asl.component.common.retry import retrier_decl
 
 from asm_core.synthetic.scene import WrittenScene
 from functions.api.aws_services import AwsScanServices
 from functions.api.serve import LocalContext
+from functions.events import manifest_tasks
+from functions.finalize.app import MISSING
 from functions.storage import Bucket
 from tests.conftest import edit_item
 
@@ -38,6 +42,7 @@ def aws(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
         "POWERTOOLS_SERVICE_NAME": "asm-watch-test",
         "RESULTS_BUCKET": BUCKET,
         "MAX_TILES": "10",
+        "TILES_PER_BATCH": "2",  # three tiles: a child of two and a child of one
     }.items():
         monkeypatch.setenv(name, value)
     config = {"stepfunctions": {"execute_state_machine": True}, "lambda": {"use_docker": False}}
@@ -86,6 +91,9 @@ def _state_machine(arns: dict[str, str]) -> str:
         # moto's ASL grammar wants a decimal here (AWS takes either)
         "ToleratedFailurePercentage": "0.0",
         "TileRetries": "1",
+        # the template deploys EXPRESS children; moto's interpreter accepts only STANDARD
+        # (the ASL is otherwise the same)
+        "ChildExecutionType": "STANDARD",
     }.items():
         text = text.replace("${" + key + "}", value)
     json.loads(text)  # valid JSON once substituted
@@ -229,7 +237,8 @@ def test_scan_plans_detects_every_tile_and_records_a_failing_one(
     manifest = json.loads(
         s3.get_object(Bucket=BUCKET, Key="manifests/test-scan/manifest.json")["Body"].read()
     )
-    assert sorted(r["item_id"] for r in manifest) == sorted(i["id"] for i in items)
+    assert [len(row["tasks"]) for row in manifest] == [2, 1]
+    assert sorted(t.item_id for t in manifest_tasks(manifest)) == sorted(i["id"] for i in items)
     # the scan's report, as GET /scans/{id}/report hands it out: a pre-signed link
     assert monitoring["report"] == f"s3://{BUCKET}/scans/test-scan/report.html"
     link = AwsScanServices(machine, Bucket(BUCKET), "asm-watch", "asm_watch").report("test-scan")
@@ -245,3 +254,46 @@ def test_scan_plans_detects_every_tile_and_records_a_failing_one(
         "results/site_observations/site_observations.parquet",
         "results/site_context/site_context.parquet",
     }
+
+
+def test_a_child_workflow_that_fails_whole_still_ends_in_recorded_failures(
+    aws: None,
+    monkeypatch: pytest.MonkeyPatch,
+    scene_factory: Callable[..., WrittenScene],
+    tmp_path: Path,
+) -> None:
+    """An EXPRESS child can die whole (its 5-minute cap; here the function cannot even record
+    the failure): the Map's Catch still reaches Finalize, which records the lost tile-date."""
+    scenes = [scene_factory(seed=seed, size=256) for seed in (41, 42)]
+    items = [
+        json.loads(edit_item(s.item_path, tmp_path / str(i), lambda d: None).read_text())
+        for i, s in enumerate(scenes)
+    ]
+    monkeypatch.setenv("ASSET_SOURCES", str(scenes[0].item_path.resolve().parents[2]))
+    monkeypatch.setenv("TILES_PER_BATCH", "1")
+    doomed = items[1]["id"]
+    import functions.detect_tile.app as detect_app
+
+    real_detect = detect_app.detect_tile
+
+    def always_crash(task: Any, *args: Any) -> Any:
+        if task.item_id == doomed:
+            raise RuntimeError("the function cannot start")
+        return real_detect(task, *args)
+
+    monkeypatch.setattr(detect_app, "detect_tile", always_crash)
+    monkeypatch.setattr(retrier_decl, "time", SimpleNamespace(sleep=lambda seconds: None))
+    calls: list[tuple[str, dict[str, Any]]] = []
+    _route_lambda_to_handlers(monkeypatch, calls)
+    done = _run(
+        _deploy(), {"scan_id": "half", "items": items, "start": "2020-01-01", "end": "2030-01-01"}
+    )
+
+    assert done["status"] == "SUCCEEDED", done
+    summary = json.loads(done["output"])["summary"]
+    assert summary["statuses"] == {"ok": 1, "no_data": 0, "failed": 1}
+    (failure,) = summary["failures"]
+    assert failure["item_id"] == doomed
+    assert failure["error"] == MISSING
+    tries = [e for n, e in calls if n == "detect_tile" and e["item_id"] == doomed]
+    assert len(tries) == 2 + 4  # two attempts (TileRetries=1), then the record and its 3 retries

@@ -275,3 +275,38 @@ def test_named_queries_are_the_catalogue_files(template: dict[str, Any]) -> None
     assert set(named) == set(files), "run scripts/sync_named_queries.py"
     for name, text in files.items():
         assert named[name].strip() == text.strip(), f"{name}: run scripts/sync_named_queries.py"
+
+
+#: EXPRESS workflows stop at five minutes
+EXPRESS_LIMIT_S = 300
+#: what recording a failure may take after the last attempt (it reads and writes one small row)
+RECORD_MARGIN_S = 30
+
+
+def test_a_tile_s_attempts_fit_in_an_express_child(template: dict[str, Any]) -> None:
+    """With the defaults, a tile that times out on every attempt is still recorded by its own
+    child, before EXPRESS's cap stops it (past it, Finalize records the tile-date)."""
+    (machine,) = _resources(template, "AWS::Serverless::StateMachine").values()
+    substitutions = machine["Properties"]["DefinitionSubstitutions"]
+    assert substitutions["ChildExecutionType"] == "EXPRESS"
+    definition = json.loads(
+        re.sub(r"\$\{(\w+)\}", "1", (ROOT / machine["Properties"]["DefinitionUri"]).read_text())
+    )
+    child = definition["States"]["DetectTiles"]["ItemProcessor"]["States"]["DetectBatch"]
+    (catch_all,) = [
+        r
+        for r in child["ItemProcessor"]["States"]["DetectTile"]["Retry"]
+        if r["ErrorEquals"] == ["States.ALL"]
+    ]
+    params = template["Parameters"]
+    retries = params["TileRetries"]["Default"]
+    timeout = template["Resources"]["DetectTileFunction"]["Properties"]["Timeout"]
+    assert timeout == {"Ref": "TileTimeoutSeconds"}
+    waits = sum(
+        catch_all["IntervalSeconds"] * catch_all["BackoffRate"] ** k for k in range(retries)
+    )
+    worst = (retries + 1) * params["TileTimeoutSeconds"]["Default"] + waits + RECORD_MARGIN_S
+    assert worst <= EXPRESS_LIMIT_S, worst
+    assert params["TilesPerBatch"]["MaxValue"] <= 40  # an inline Map's parallelism
+    assert child["MaxConcurrency"] == 0  # the batch's tiles all at once
+    assert "Catch" in definition["States"]["DetectTiles"]  # a failed map still reaches Finalize
