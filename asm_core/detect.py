@@ -222,9 +222,13 @@ class _Detector:
     def ponds(self, small: list[ObjectCrop], scars: list[_Candidate]) -> list[_Candidate]:
         """Small water bodies beside a kept scar; the others (fish ponds) are suppressed."""
         reach = radius_px(self.rules.objects.pond_max_distance_to_scar_m, self.pixel_m) + 1
+        # the scars whose windows a pond's reach overlaps, from an index of their windows:
+        # each pond against every scar took 400 of 635 CPU-s on a real farmland tile
+        tree = shapely.STRtree([_window_box(s.crop, 0) for s in scars])
         ponds = []
         for crop in small:
-            if _near(scars, crop, reach):
+            nearby = [scars[int(i)] for i in sorted(tree.query(_window_box(crop, reach)))]
+            if _near(nearby, crop, reach):
                 ponds.append(self.candidate(crop, "pond"))
             else:
                 self.suppressed["isolated_pond"] += 1
@@ -251,6 +255,16 @@ class _Detector:
         for i, m in enumerate(members):
             groups.setdefault(root(i), []).append(m)
         return sorted(groups.values(), key=lambda g: min(m.crop.anchor for m in g))
+
+
+def _window_box(crop: ObjectCrop, reach: int) -> shapely.Geometry:
+    """A crop's window on the grid (columns as x, rows as y), widened by ``reach`` px."""
+    return shapely.box(
+        crop.cols.start - reach,
+        crop.rows.start - reach,
+        crop.cols.stop + reach,
+        crop.rows.stop + reach,
+    )
 
 
 def _near(scars: list[_Candidate], crop: ObjectCrop, reach: int) -> bool:
