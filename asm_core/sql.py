@@ -150,6 +150,9 @@ def _lock(connection: duckdb.DuckDBPyConnection, results: Path) -> None:
 
 
 def _views(connection: duckdb.DuckDBPyConnection, results: Path) -> None:
+    # geometry columns stay WKB bytes, as Athena's Glue tables declare them (DuckDB would make
+    # GeoParquet columns its own GEOMETRY type, on which Athena's functions do not run)
+    connection.execute("SET enable_geoparquet_conversion = false")
     for name, schema in TABLES.items():
         files = result_files(results, name)
         for path in files:

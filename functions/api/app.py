@@ -4,7 +4,7 @@
     POST /detect           {bbox, start, end, max_cloud}: a small area now, as GeoJSON (≤ 100 km²;
                            larger areas get 413 and the limit)
     GET  /scans/{scan_id}  status and, when done, the scan summary
-    GET  /detections?bbox=W,S,E,N&start=YYYY-MM-DD&end=YYYY-MM-DD&limit=N
+    GET  /detections?bbox=W,S,E,N&start=YYYY-MM-DD&end=YYYY-MM-DD&limit=N&geometry=point|polygon
 
 The same handler runs on Lambda (API Gateway proxy events) and under ``asm serve`` on this
 machine. One table maps exceptions to status codes; every error is JSON with a message.
@@ -49,6 +49,8 @@ tracer = Tracer(service="asm-watch-api")
 app = APIGatewayRestResolver()
 
 MAX_DETECTIONS = 5000
+#: a page's features stop short of this (Lambda answers at most 6 MB)
+MAX_PAGE_BYTES = 5_000_000
 #: what a 503 (the catalogue unreachable or failing) asks the client to wait, in seconds
 RETRY_AFTER_S = 60
 #: AWS error codes that mean "busy, try later": a 503 with Retry-After. Any other refusal by an
@@ -261,7 +263,12 @@ def _detection_query(params: dict[str, str]) -> DetectionQuery:
     if not raw_limit.isdigit() or not 1 <= int(raw_limit) <= MAX_DETECTIONS:
         raise ValueError(f"limit {raw_limit!r} must be a whole number from 1 to {MAX_DETECTIONS}")
     after = _page_after(params["next_token"]) if params.get("next_token") else ("", "")
-    return DetectionQuery(west, south, east, north, start, end, int(raw_limit), after)
+    shape = params.get("geometry", "point")
+    if shape not in ("point", "polygon"):
+        raise ValueError(f"geometry {shape[:40]!r} must be point or polygon")
+    return DetectionQuery(
+        west, south, east, north, start, end, int(raw_limit), after, polygons=shape == "polygon"
+    )
 
 
 def _page_token(row: dict[str, Any]) -> str:
@@ -284,24 +291,42 @@ def _page_after(token: str) -> tuple[str, str]:
     return acquired, detection_id
 
 
+def _feature(row: dict[str, Any]) -> dict[str, Any]:
+    hidden = ("page_acquired", "geometry_wkb")
+    if "geometry_wkb" in row:
+        import shapely  # only for polygons: the API's cold start stays lean
+
+        geometry = shapely.geometry.mapping(shapely.from_wkb(bytes.fromhex(row["geometry_wkb"])))
+        properties = {k: v for k, v in row.items() if k not in hidden}
+    else:
+        geometry = {"type": "Point", "coordinates": [row["lon"], row["lat"]]}
+        properties = {k: v for k, v in row.items() if k not in (*hidden, "lon", "lat")}
+    return {
+        "type": "Feature",
+        "id": row["detection_id"],
+        "geometry": geometry,
+        "properties": properties,
+    }
+
+
 @app.get("/detections")
 def detections() -> Response[str]:
-    """A page of detections as GeoJSON points; ``next_token`` (when the page is full) asks for
-    the next page with the same parameters."""
+    """A page of detections as GeoJSON points (or ``geometry=polygon``: footprints);
+    ``next_token`` (when there is more) asks for the next page with the same parameters.
+    A page ends early rather than outgrow Lambda's response limit."""
     query = _detection_query(dict(app.current_event.query_string_parameters or {}))
     rows = services().detections(query)
-    features = [
-        {
-            "type": "Feature",
-            "id": r["detection_id"],
-            "geometry": {"type": "Point", "coordinates": [r["lon"], r["lat"]]},
-            "properties": {k: v for k, v in r.items() if k not in ("lon", "lat", "page_acquired")},
-        }
-        for r in rows
-    ]
+    features: list[dict[str, Any]] = []
+    size = 0
+    for row in rows:
+        feature = _feature(row)
+        size += len(json.dumps(feature, default=str)) + 1
+        if features and size > MAX_PAGE_BYTES:
+            break
+        features.append(feature)
     page: dict[str, Any] = {"type": "FeatureCollection", "features": features}
-    if len(rows) == query.limit:
-        page["next_token"] = _page_token(rows[-1])
+    if len(features) < len(rows) or len(rows) == query.limit:
+        page["next_token"] = _page_token(rows[len(features) - 1])
     return _json(HTTPStatus.OK, page)
 
 

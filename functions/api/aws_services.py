@@ -15,7 +15,6 @@ from asm_core.catalog import EARTH_SEARCH_URL, SENTINEL2_L2A
 from asm_core.stac import PUBLIC_COG_SOURCES, check_item_sources, readable_sources
 from functions.api.detect_request import DetectRequest
 from functions.api.services import (
-    DETECTIONS_SQL,
     AthenaQueryError,
     DetectionQuery,
     ReportNotReadyError,
@@ -115,7 +114,7 @@ class AwsScanServices:
 
     def detections(self, query: DetectionQuery) -> list[dict[str, Any]]:
         started = self.athena.start_query_execution(
-            QueryString=DETECTIONS_SQL,
+            QueryString=query.sql,
             QueryExecutionContext={"Database": self.database},
             WorkGroup=self.workgroup,
             ExecutionParameters=[_athena_literal(v) for v in query.parameters()],

@@ -30,7 +30,6 @@ from asm_core.sql import run_query
 from asm_core.stac import PUBLIC_COG_SOURCES, check_item_sources, readable_sources
 from functions.api.detect_request import DetectRequest
 from functions.api.services import (
-    DETECTIONS_SQL,
     DetectionQuery,
     ReportNotReadyError,
     ScanNotFoundError,
@@ -136,7 +135,7 @@ class LocalScanServices:
 
     def detections(self, query: DetectionQuery) -> list[dict[str, Any]]:
         # the same Athena SQL, through the one local mapping of the results folder (asm query's)
-        answer = run_query(DETECTIONS_SQL, self.results, query.parameters())
+        answer = run_query(query.sql, self.results, query.parameters())
         return [
             {
                 n: v.isoformat() if isinstance(v, datetime) else v

@@ -17,18 +17,28 @@ DETECTION_COLUMNS = (
     "detection_id, site_id, item_id, mgrs_tile, acquired, class, confidence, area_m2, lon, lat, "
     "CAST(acquired AS VARCHAR) AS page_acquired"
 )
-#: One parameterised query for both homes (Athena's `?` execution parameters, DuckDB's `?`):
-#: values are bound, never spliced into the text. Pages are keyset pages: the rows after the
-#: last one returned, in (acquired, detection_id) order, so no row is skipped or repeated and
-#: no page reads more than it returns.
-DETECTIONS_SQL = (
-    f"SELECT {DETECTION_COLUMNS} FROM detections "  # nosec B608
-    "WHERE lon BETWEEN ? AND ? AND lat BETWEEN ? AND ? "
-    "AND CAST(dt AS VARCHAR) BETWEEN ? AND ? "
-    "AND (CAST(acquired AS VARCHAR) > ? "
-    "OR (CAST(acquired AS VARCHAR) = ? AND detection_id > ?)) "
-    "ORDER BY acquired, detection_id LIMIT ?"
-)
+#: With ``geometry=polygon``, the footprint too: its WKB as hex text, which both engines return
+#: alike (Athena's result rows are text).
+POLYGON_COLUMN = "to_hex(geometry) AS geometry_wkb"
+
+
+def _detections_sql(columns: str) -> str:
+    """One parameterised query for both homes (Athena's `?` execution parameters, DuckDB's
+    `?`): values are bound, never spliced into the text. Pages are keyset pages: the rows
+    after the last one returned, in (acquired, detection_id) order, so no row is skipped or
+    repeated and no page reads more than it returns."""
+    return (
+        f"SELECT {columns} FROM detections "  # nosec B608 - our own column lists
+        "WHERE lon BETWEEN ? AND ? AND lat BETWEEN ? AND ? "
+        "AND CAST(dt AS VARCHAR) BETWEEN ? AND ? "
+        "AND (CAST(acquired AS VARCHAR) > ? "
+        "OR (CAST(acquired AS VARCHAR) = ? AND detection_id > ?)) "
+        "ORDER BY acquired, detection_id LIMIT ?"
+    )
+
+
+DETECTIONS_SQL = _detections_sql(DETECTION_COLUMNS)
+DETECTIONS_WITH_POLYGONS_SQL = _detections_sql(f"{DETECTION_COLUMNS}, {POLYGON_COLUMN}")
 
 
 class ScanNotFoundError(LookupError):
@@ -66,6 +76,12 @@ class DetectionQuery:
     limit: int
     #: the page cursor: (acquired as the engine writes it, detection_id) of the last row before
     after: tuple[str, str] = ("", "")
+    #: footprints as polygons (else points at lon/lat)
+    polygons: bool = False
+
+    @property
+    def sql(self) -> str:
+        return DETECTIONS_WITH_POLYGONS_SQL if self.polygons else DETECTIONS_SQL
 
     def parameters(self) -> list[Any]:
         return [

@@ -11,14 +11,17 @@ from typing import Any
 
 import boto3
 import pytest
+import shapely
 from botocore.exceptions import ClientError, EndpointConnectionError
 from moto import mock_aws
 
 from asm_core.catalog import SearchRequest, SearchResult
+from asm_core.results import read_table
 from asm_core.rules import load_rules
 from asm_core.stac import load_item
 from asm_core.synthetic.scene import WrittenScene
 from asm_core.tile_job import run_item
+from functions.api import app as api_app
 from functions.api.app import handler, use_services
 from functions.api.aws_services import AwsScanServices
 from functions.api.local_services import LocalScanServices
@@ -346,3 +349,40 @@ def test_detections_come_page_by_page_with_every_row_once(services: RecordingSer
     assert [i for p in pages for i in p] == everything  # in order, none skipped or repeated
     status, body = _detections_page(next_token="not-a-token")
     assert status == 400 and "next_token 'not-a-token'" in body["error"]
+
+
+def test_detections_come_as_their_footprints_when_asked(
+    services: RecordingServices, results: Path
+) -> None:
+    status, page = _detections_page(limit="5000", geometry="polygon")
+    assert status == 200 and page["features"], page
+    stored = {
+        r["detection_id"]: shapely.from_wkb(r["geometry"])
+        for r in read_table(results, "detections").to_pylist()
+    }
+    for feature in page["features"]:
+        assert feature["geometry"]["type"] in ("Polygon", "MultiPolygon")
+        assert shapely.geometry.shape(feature["geometry"]).equals(stored[feature["id"]])
+        assert "geometry_wkb" not in feature["properties"]
+    _, points = _detections_page(limit="5000")
+    assert [f["id"] for f in points["features"]] == [f["id"] for f in page["features"]]
+    status, body = _detections_page(geometry="hexagon")
+    assert status == 400 and body["error"] == "geometry 'hexagon' must be point or polygon"
+
+
+def test_a_page_ends_before_it_outgrows_a_lambda_response(
+    services: RecordingServices, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    _, whole = _detections_page(limit="5000", geometry="polygon")
+    everything = [f["id"] for f in whole["features"]]
+    monkeypatch.setattr(api_app, "MAX_PAGE_BYTES", 1)  # one feature a page, whatever its size
+    pages, token = [], None
+    while True:
+        extra = {"next_token": token} if token else {}
+        status, page = _detections_page(limit="5000", geometry="polygon", **extra)
+        assert status == 200 and len(page["features"]) == 1
+        pages.append(page["features"][0]["id"])
+        token = page.get("next_token")
+        if token is None:
+            break
+    assert pages == everything
