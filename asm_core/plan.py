@@ -1,4 +1,4 @@
-"""Plan a scan: items grouped by MGRS tile and date, duplicates resolved, work and cost estimated.
+"""Plan a scan: items grouped by MGRS tile and date, duplicates resolved (cost: asm_core.cost).
 
 One tile-date is one unit of work (one Lambda on AWS, one process-pool task locally). When a
 catalogue holds several items for the same tile-date (reprocessed baselines, ``_0_``/``_1_``
@@ -13,18 +13,12 @@ from dataclasses import dataclass, field, replace
 from datetime import date, timedelta
 from typing import Any
 
-from shapely.geometry import MultiPolygon, Polygon, shape
-
 from asm_core.baseline_looks import baseline_looks, look_dict
 from asm_core.errors import ItemError
-from asm_core.sentinel2 import BAND_RESOLUTION_M, mgrs_tile, processing_baseline
+from asm_core.sentinel2 import mgrs_tile, processing_baseline
 from asm_core.stac import scene_item_from_dict, source_error
 
 _SEQUENCE = re.compile(r"_(\d+)_L2A$")
-#: Compressed bytes of one full 10980² tile per band, measured on Earth Search COGs
-#: (uint16 DEFLATE): ~108 MB per 10 m band, ~27 MB per 20 m band, ~3 MB for SCL.
-FULL_TILE_BYTES = {10: 108_000_000, 20: 27_000_000, "scl": 3_000_000}
-FULL_TILE_MEGAPIXELS = 10980 * 10980 / 1e6
 
 
 @dataclass(frozen=True)
@@ -117,89 +111,6 @@ def plan_tile_dates(
         searched if searched is not None else len(items),
         duplicates=duplicates,
         refused=refused,
-    )
-
-
-@dataclass(frozen=True)
-class CostModel:
-    """Prices and machine figures behind the estimates (AWS list prices, us-west-2, x86)."""
-
-    lambda_memory_mb: int = 2048
-    lambda_gb_second_usd: float = 0.0000166667
-    lambda_request_usd: float = 0.20 / 1e6
-    sfn_transition_usd: float = 0.025 / 1000
-    sfn_transitions_per_tile: int = 6
-    s3_get_usd: float = 0.0004 / 1000
-    s3_put_usd: float = 0.005 / 1000
-    bytes_per_get: int = 4_000_000
-    puts_per_tile: int = 2
-    #: CPU-seconds per megapixel of the 10 m grid for the whole per-tile job, measured here
-    #: (tests/bench/tile.py: 10.6 CPU-s for a full tile of ~120 Mpx with 1,225 candidates).
-    cpu_seconds_per_megapixel: float = 0.088
-    read_megabytes_per_second: float = 80.0
-    local_workers: int = 2
-
-
-@dataclass(frozen=True)
-class Estimate:
-    """What a plan will cost before any pixel is read."""
-
-    tile_dates: int
-    tiles: int
-    items: int
-    bytes_to_read: int
-    cpu_seconds: float
-    local_seconds: float
-    lambda_gb_seconds: float
-    lambda_usd: float
-    step_functions_usd: float
-    s3_usd: float
-
-    @property
-    def aws_usd(self) -> float:
-        return self.lambda_usd + self.step_functions_usd + self.s3_usd
-
-
-def _coverage(item: dict[str, Any], aoi: Polygon | MultiPolygon | None) -> float:
-    geometry = item.get("geometry")
-    if aoi is None or not geometry:
-        return 1.0
-    footprint = shape(geometry)
-    if footprint.area == 0:
-        return 1.0
-    return min(1.0, float(footprint.intersection(aoi).area / footprint.area))
-
-
-def estimate(
-    plan: Plan, aoi: Polygon | MultiPolygon | None, bands: set[str], model: CostModel | None = None
-) -> Estimate:
-    """Bytes, CPU-seconds, local time and AWS cost of running a plan."""
-    m = model or CostModel()
-    full_bytes = sum(
-        FULL_TILE_BYTES["scl"] if b == "scl" else FULL_TILE_BYTES[BAND_RESOLUTION_M[b]]
-        for b in bands
-        if b in BAND_RESOLUTION_M
-    )
-    shares = [_coverage(t.item, aoi) for t in plan.tile_dates]
-    total_bytes = int(sum(s * full_bytes for s in shares))
-    cpu = sum(s * FULL_TILE_MEGAPIXELS * m.cpu_seconds_per_megapixel for s in shares)
-    vcpus = max(1.0, m.lambda_memory_mb / 1769.0)
-    read_s = total_bytes / (m.read_megabytes_per_second * 1e6)
-    duration = cpu / vcpus + read_s
-    gb_s = duration * m.lambda_memory_mb / 1024.0
-    n = len(plan.tile_dates)
-    gets = total_bytes / m.bytes_per_get
-    return Estimate(
-        tile_dates=n,
-        tiles=len(plan.tiles),
-        items=n + len(plan.duplicates),
-        bytes_to_read=total_bytes,
-        cpu_seconds=round(cpu, 1),
-        local_seconds=round(cpu / max(1, m.local_workers) + read_s, 1),
-        lambda_gb_seconds=round(gb_s, 1),
-        lambda_usd=gb_s * m.lambda_gb_second_usd + n * m.lambda_request_usd,
-        step_functions_usd=n * m.sfn_transitions_per_tile * m.sfn_transition_usd,
-        s3_usd=gets * m.s3_get_usd + n * m.puts_per_tile * m.s3_put_usd,
     )
 
 

@@ -19,15 +19,11 @@ from asm_core.catalog import (
     SearchRequest,
 )
 from asm_core.context import load_context, parse_context_option
+from asm_core.cost import CostModel, Estimate, estimate
 from asm_core.errors import AoiError
 from asm_core.gdal_settings import read_options
 from asm_core.monitor import update_monitoring
-from asm_core.plan import (
-    CostModel,
-    Estimate,
-    Plan,
-    estimate,
-)
+from asm_core.plan import Plan
 from asm_core.report_text import monitoring_text, table
 from asm_core.rules import RuleSet, load_rules
 from asm_core.scan import SUMMARY_FILE, ScanProgress, run_scan
@@ -66,14 +62,27 @@ def plan_text(plan: Plan, est: Estimate, model: CostModel) -> str:
         ["MGRS tiles", str(est.tiles)],
         ["tile-dates to process", str(est.tile_dates)],
         ["bytes to read", f"{gb:.2f} GB"],
-        ["estimated CPU-seconds", f"{est.cpu_seconds:,.0f}"],
+        [
+            f"estimated CPU-seconds ({model.cpu_seconds_per_tile:g} a full tile)",
+            f"{est.cpu_seconds:,.0f}",
+        ],
         ["local time", f"{est.local_seconds / 60:,.1f} min on {model.local_workers} workers"],
         [
-            f"Lambda at {model.lambda_memory_mb} MB",
+            f"Lambda ({model.lambda_architecture}, {model.lambda_memory_mb} MB, "
+            f"~{est.lambda_seconds_per_tile:,.0f} s a tile)",
             f"{est.lambda_gb_seconds:,.0f} GB-s, ${est.lambda_usd:,.4f}",
         ],
-        ["Step Functions transitions", f"${est.step_functions_usd:,.4f}"],
-        ["S3 requests", f"${est.s3_usd:,.4f}"],
+        ["Lambda requests", f"{est.tile_dates:,}, ${est.lambda_requests_usd:,.4f}"],
+        [
+            "Step Functions transitions",
+            f"{est.transitions:,} ({est.child_workflows:,} child workflows), "
+            f"${est.transitions_usd:,.4f}",
+        ],
+        [
+            "EXPRESS child workflows",
+            f"{est.express_gb_seconds:,.0f} GB-s, ${est.express_usd:,.4f}",
+        ],
+        ["S3 PUTs of results", f"${est.s3_usd:,.4f}"],
         ["AWS total (estimate)", f"${est.aws_usd:,.4f}"],
     ]
     lines = [table(["plan", "value"], rows)]
@@ -131,9 +140,16 @@ def plan_text(plan: Plan, est: Estimate, model: CostModel) -> str:
 @click.option(
     "--lambda-memory-mb",
     type=click.IntRange(128, 10240),
-    default=2048,
+    default=CostModel.lambda_memory_mb,
     show_default=True,
-    help="Memory used for the AWS cost estimate.",
+    help="Per-tile Lambda memory for the AWS cost estimate (the template's LambdaMemory).",
+)
+@click.option(
+    "--lambda-architecture",
+    type=click.Choice(["x86_64", "arm64"]),
+    default=CostModel.lambda_architecture,
+    show_default=True,
+    help="Lambda architecture for the AWS cost estimate.",
 )
 @click.option(
     "--signed-s3",
@@ -163,6 +179,7 @@ def scan(
     dry_run: bool,
     full_tiles: bool,
     lambda_memory_mb: int,
+    lambda_architecture: str,
     signed_s3: bool,
     requester_pays: bool,
     contexts: tuple[str, ...],
@@ -192,10 +209,20 @@ def scan(
         f"baseline: {plan.baseline_looks} looks from {window[0]} to {window[1]}; "
         f"{plan.with_baseline} of {len(plan.tile_dates)} tile-dates have one"
     )
-    model = CostModel(lambda_memory_mb=lambda_memory_mb, local_workers=workers)
-    click.echo(
-        plan_text(plan, estimate(plan, None if full_tiles else area, _bands(rules), model), model)
+    model = CostModel(
+        lambda_memory_mb=lambda_memory_mb,
+        lambda_architecture=lambda_architecture,
+        local_workers=workers,
     )
+    cost = estimate(
+        [t.item for t in plan.tile_dates],
+        len(plan.tiles),
+        len(plan.duplicates),
+        None if full_tiles else area,
+        _bands(rules),
+        model,
+    )
+    click.echo(plan_text(plan, cost, model))
     if dry_run:
         return
     options = read_options(unsigned_s3=not signed_s3)

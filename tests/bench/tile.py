@@ -1,8 +1,9 @@
-"""Per-tile cost on a full-size 10980² synthetic tile, side by side with the ways most users
-would compute the same indices and rule (stackstac, odc-stac + xarray).
+"""Per-tile cost on a full-size 10980² tile, side by side with the ways most users would
+compute the same indices and rule (stackstac, odc-stac + xarray).
 
     pip install -e '.[bench]'       # stackstac, odc-stac, dask, xarray (optional comparisons)
-    python tests/bench/tile.py      # builds the tile once into .cache/bench-tile/
+    python tests/bench/tile.py      # builds the synthetic tile once into .cache/bench-tile/
+    python tests/bench/tile.py --landscape real-farmland   # real pixels (../shared), ~3 min build
 
 Every measurement runs in a fresh child process (best of ``--repeat`` runs) that reports the
 CPU-seconds and wall time of its work, after its imports, and its peak RSS (imports included).
@@ -432,6 +433,7 @@ def main() -> None:
     )
     wall_gb_s = job.get("wall_s", 0.0) * LAMBDA_MEMORY_GB
     summary = {
+        "landscape": args.landscape,
         "tile_px": SIZE,
         "job_cpu_s": round(job.get("cpu_s", 0.0), 1),
         "decode_cpu_s": round(decode.get("cpu_s", 0.0), 1),

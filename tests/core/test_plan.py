@@ -1,4 +1,4 @@
-"""Planning: tile-date grouping, newest duplicate kept, and cost estimates."""
+"""Planning: tile-date grouping and the newest duplicate kept."""
 
 from __future__ import annotations
 
@@ -6,10 +6,7 @@ import copy
 import json
 from typing import Any
 
-import pytest
-from shapely.geometry import box, shape
-
-from asm_core.plan import CostModel, estimate, plan_tile_dates
+from asm_core.plan import plan_tile_dates
 from tests.conftest import STAC_DATA
 
 
@@ -53,20 +50,3 @@ def test_pagination_sized_plans_stay_fast_and_complete() -> None:
         items.append(item)
     plan = plan_tile_dates(items)
     assert len(plan.tile_dates) + len(plan.duplicates) == 3000
-
-
-def test_estimate_scales_with_the_aoi_share_of_each_tile() -> None:
-    item = _item("S2A_39QTA_20230628_0_L2A")
-    plan = plan_tile_dates([item])
-    bands = {"blue", "green", "red", "nir", "swir16", "swir22", "scl"}
-    full = estimate(plan, None, bands)
-    footprint = shape(item["geometry"])
-    minx, miny, maxx, maxy = footprint.bounds
-    quarter = box(minx, miny, (minx + maxx) / 2, (miny + maxy) / 2)
-    part = estimate(plan, quarter, bands)
-    assert full.bytes_to_read == pytest.approx(4 * 108e6 + 2 * 27e6 + 3e6)
-    assert 0.2 < part.bytes_to_read / full.bytes_to_read < 0.3
-    assert full.cpu_seconds == pytest.approx(120.56 * 0.088, rel=0.01)
-    assert full.aws_usd > 0 and full.lambda_gb_seconds > 0
-    bigger = estimate(plan, None, bands, CostModel(lambda_memory_mb=4096))
-    assert bigger.lambda_gb_seconds < full.lambda_gb_seconds * 2

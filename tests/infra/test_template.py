@@ -288,7 +288,8 @@ def test_a_tile_s_attempts_fit_in_an_express_child(template: dict[str, Any]) -> 
     child, before EXPRESS's cap stops it (past it, Finalize records the tile-date)."""
     (machine,) = _resources(template, "AWS::Serverless::StateMachine").values()
     substitutions = machine["Properties"]["DefinitionSubstitutions"]
-    assert substitutions["ChildExecutionType"] == "EXPRESS"
+    assert substitutions["ChildExecutionType"] == {"Ref": "ChildWorkflowType"}
+    assert template["Parameters"]["ChildWorkflowType"]["Default"] == "EXPRESS"
     definition = json.loads(
         re.sub(r"\$\{(\w+)\}", "1", (ROOT / machine["Properties"]["DefinitionUri"]).read_text())
     )
