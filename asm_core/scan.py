@@ -22,8 +22,10 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
+from asm_core.compaction import compact, pending_partitions
 from asm_core.errors import ResultsNotWritableError
 from asm_core.known_sites import known_site_footprints
+from asm_core.monitor import site_update_lock
 from asm_core.plan import Plan, TileDate, item_source
 from asm_core.results import read_table, write_text_atomic
 from asm_core.rules import RuleSet
@@ -199,6 +201,9 @@ def run_scan(
             raise
     if stopped is not None:
         raise stopped
+    if runs:  # the tile-dates' small files merged, one per partition (asm_core/compaction.py)
+        with site_update_lock(out_dir):
+            compact(out_dir, pending_partitions(out_dir))
     return summary
 
 
