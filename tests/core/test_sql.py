@@ -11,7 +11,9 @@ from pathlib import Path
 import pytest
 
 from asm_core.cli import main
+from asm_core.errors import ResultsError
 from asm_core.rules import load_rules
+from asm_core.sql import run_query
 from asm_core.stac import load_item
 from asm_core.synthetic.scene import WrittenScene
 from asm_core.tile_job import run_item
@@ -133,3 +135,19 @@ def test_a_stray_file_in_a_results_table_is_named_not_read_as_nulls(
     assert message in err and "stray.parquet" in err and "\n" not in err
     assert main(["sites", "--results", str(copy)]) == 2
     assert "stray.parquet" in capsys.readouterr().err
+
+
+def test_a_query_checks_and_maps_only_the_tables_it_names(results: Path, tmp_path: Path) -> None:
+    """A broken detections file does not stop a query of tile_runs (each file is checked before
+    a query reads its table, which costs per file)."""
+    import shutil
+
+    copy = tmp_path / "copy"
+    shutil.copytree(results, copy)
+    broken = copy / "detections" / "dt=2024-01-01" / "utm_zone=30" / "broken.parquet"
+    broken.parent.mkdir(parents=True, exist_ok=True)
+    broken.write_bytes(b"not parquet")
+    runs = run_query("SELECT count(*) FROM tile_runs", copy).rows
+    assert runs == [(1,)]
+    with pytest.raises(ResultsError, match="broken.parquet"):
+        run_query("SELECT count(*) FROM tile_runs t JOIN detections d USING (item_id)", copy)
