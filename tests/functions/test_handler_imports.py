@@ -7,6 +7,7 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 
@@ -46,3 +47,44 @@ def test_the_tile_job_does_load_it() -> None:  # the check above can see the sta
 @pytest.mark.parametrize("handler", ["functions.api.app", "functions.detect_tile.app"])
 def test_handlers_that_run_kernels_load_the_images_compiled_ones(handler: str) -> None:
     assert "functions.numba_cache" in _loaded(handler)  # copies them where numba may read them
+
+
+#: packages the image leaves out (infra/Dockerfile): the command line's query engine
+CLI_ONLY = ("duckdb", "sqlglot")
+
+_WITHOUT_CLI_PACKAGES = """
+import sys
+for name in {blocked!r}:
+    sys.modules[name] = None  # any import of it now fails
+from pathlib import Path
+import functions.api.app, functions.api.aws_services, functions.plan.app
+import functions.detect_tile.app, functions.finalize.app
+from asm_core.monitor import update_monitoring
+from asm_core.report_html import write_report
+from asm_core.rules import load_rules
+from asm_core.stac import load_item
+from asm_core.synthetic import SceneSpec, write_scene
+from asm_core.tile_job import run_item
+
+work = Path(sys.argv[1])
+rules = load_rules()
+scene = write_scene(SceneSpec(seed=41, size=256, sites=2, baseline="05.10"), work / "scene")
+run = run_item(load_item(str(scene.item_path)), rules, work / "results")
+assert run.status == "ok", run
+update_monitoring(work / "results", rules.tracking)
+write_report(work / "results", work / "report.html")
+print("ok")
+"""
+
+
+def test_the_functions_work_without_the_packages_the_image_leaves_out(tmp_path: Path) -> None:
+    """What the functions do - import, detect a tile, track its sites, write the report - runs
+    with DuckDB and sqlglot unimportable, as in the image."""
+    script = _WITHOUT_CLI_PACKAGES.format(blocked=CLI_ONLY)
+    done = subprocess.run(
+        [sys.executable, "-c", script, str(tmp_path)], capture_output=True, text=True, check=False
+    )
+    assert done.returncode == 0 and done.stdout.strip().endswith("ok"), done.stderr[-2000:]
+    dockerfile = (Path(__file__).resolve().parents[2] / "infra" / "Dockerfile").read_text()
+    for name in CLI_ONLY:
+        assert f"${{LAMBDA_TASK_ROOT}}/{name} " in dockerfile, name
