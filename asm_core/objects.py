@@ -467,14 +467,34 @@ def _group_percentiles(
     order = np.lexsort((kept, group))
     group, kept = group[order], kept[order]
     bounds = np.searchsorted(group, np.arange(n + 1))
-    out: list[tuple[float | None, float | None]] = []
-    for i in range(n):
-        part = kept[bounds[i] : bounds[i + 1]]
-        if part.size:
-            low, high = np.percentile(part, (10, 90))
-            out.append((round(float(low), 5), round(float(high), 5)))
-        else:
-            out.append((None, None))
+    low, high = (_sorted_percentile(kept, bounds, q) for q in (10, 90))
+    return [
+        (None, None) if np.isnan(lo) else (round(float(lo), 5), round(float(hi), 5))
+        for lo, hi in zip(low, high, strict=True)
+    ]
+
+
+def _sorted_percentile(
+    kept: npt.NDArray[np.float32], bounds: npt.NDArray[np.intp], q: float
+) -> npt.NDArray[np.float64]:
+    """``np.percentile(kept[bounds[i]:bounds[i + 1]], q)`` for every group of sorted values at
+    once, in numpy's own arithmetic (its linear method, float32 differences, the upper form
+    from gamma 0.5), so the figures are the same to the last bit; NaN for an empty group.
+    (One np.percentile per object was 10 of 119 CPU-s on a real farmland tile.)"""
+    counts = np.diff(bounds)
+    has = counts > 0
+    start, size = bounds[:-1][has], counts[has]
+    virtual = (size - 1) * (np.float64(q) / 100)
+    previous = np.floor(virtual)
+    gamma = virtual - previous
+    below = previous.astype(np.int64)
+    a, b = kept[start + below], kept[start + np.minimum(below + 1, size - 1)]
+    diff = b - a
+    value = a + diff * gamma
+    upper = gamma >= 0.5
+    value[upper] = (b - diff * (1 - gamma))[upper]
+    out = np.full(len(counts), np.nan)
+    out[has] = value
     return out
 
 

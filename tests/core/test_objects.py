@@ -8,6 +8,8 @@ from scipy import ndimage
 
 from asm_core.objects import (
     EIGHT_CONNECTED,
+    _group_percentiles,
+    _sorted_percentile,
     clean_mask,
     fill_small_holes,
     grow_from_seeds,
@@ -109,3 +111,28 @@ def test_local_variation_sees_pits_not_a_uniform_parcel_or_its_edge() -> None:
     assert np.isnan(flat_cv[5, 5]) and np.isfinite(flat_cv[6, 6])
     assert np.nanmax(flat_cv) == pytest.approx(0.0, abs=1e-9)
     assert np.nanpercentile(pitted_cv, 75) > 0.25
+
+
+def test_group_percentiles_are_numpy_s_to_the_last_bit() -> None:
+    """All groups at once give what one np.percentile per group gives (sizes 0 to 300, values
+    of every scale), and None for a group with no finite chosen value."""
+    rng = np.random.default_rng(5)
+    for _ in range(50):
+        n = int(rng.integers(1, 40))
+        ids = np.repeat(np.arange(n), rng.integers(0, 300, n))
+        values = (rng.normal(size=ids.size) * rng.choice([1e-3, 1.0, 100.0])).astype(np.float32)
+        values[rng.random(ids.size) < 0.05] = np.nan
+        chosen = rng.random(ids.size) < 0.9
+        got = _group_percentiles(values, ids, chosen, n)
+        ok = chosen & np.isfinite(values)
+        order = np.lexsort((values[ok], ids[ok]))
+        kept, bounds = values[ok][order], np.searchsorted(ids[ok][order], np.arange(n + 1))
+        exact = [_sorted_percentile(kept, bounds, q) for q in (10, 90)]
+        for i in range(n):
+            part = values[(ids == i) & ok]
+            if part.size:
+                low, high = np.percentile(part, (10, 90))
+                assert (exact[0][i], exact[1][i]) == (low, high)  # bit for bit
+                assert got[i] == (round(float(low), 5), round(float(high), 5))
+            else:
+                assert got[i] == (None, None)
