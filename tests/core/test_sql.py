@@ -149,5 +149,5 @@ def test_a_query_checks_and_maps_only_the_tables_it_names(results: Path, tmp_pat
     broken.write_bytes(b"not parquet")
     runs = run_query("SELECT count(*) FROM tile_runs", copy).rows
     assert runs == [(1,)]
-    with pytest.raises(ResultsError, match="broken.parquet"):
+    with pytest.raises(ResultsError, match=r"broken\.parquet"):
         run_query("SELECT count(*) FROM tile_runs t JOIN detections d USING (item_id)", copy)
