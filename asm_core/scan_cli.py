@@ -19,7 +19,7 @@ from asm_core.catalog import (
     SearchRequest,
 )
 from asm_core.context import load_context, parse_context_option
-from asm_core.cost import CostModel, Estimate, estimate
+from asm_core.cost import MEASURED_CPU_SECONDS, CostModel, Estimate, estimate
 from asm_core.errors import AoiError
 from asm_core.gdal_settings import read_options
 from asm_core.monitor import update_monitoring
@@ -152,6 +152,15 @@ def plan_text(plan: Plan, est: Estimate, model: CostModel) -> str:
     help="Lambda architecture for the AWS cost estimate.",
 )
 @click.option(
+    "--cpu-seconds-per-tile",
+    type=click.FloatRange(0.1, 3600),
+    default=CostModel.cpu_seconds_per_tile,
+    show_default=True,
+    help="CPU-seconds of a full tile for the estimates (measured: real farmland "
+    f"{MEASURED_CPU_SECONDS['real_farmland']}, synthetic ASM scenes "
+    f"{MEASURED_CPU_SECONDS['synthetic']}; tests/bench/tile.py measures your own).",
+)
+@click.option(
     "--signed-s3",
     is_flag=True,
     help="Sign S3 requests with your AWS credentials (private buckets).",
@@ -180,6 +189,7 @@ def scan(
     full_tiles: bool,
     lambda_memory_mb: int,
     lambda_architecture: str,
+    cpu_seconds_per_tile: float,
     signed_s3: bool,
     requester_pays: bool,
     contexts: tuple[str, ...],
@@ -212,6 +222,7 @@ def scan(
     model = CostModel(
         lambda_memory_mb=lambda_memory_mb,
         lambda_architecture=lambda_architecture,
+        cpu_seconds_per_tile=cpu_seconds_per_tile,
         local_workers=workers,
     )
     cost = estimate(

@@ -167,6 +167,23 @@ def test_dry_run_plans_without_reading_pixels(
     assert "kept S2A_39QTA_20230628_1_L2A, skipped S2A_39QTA_20230628_0_L2A" in text
     assert len(proxy.log) == before  # no S3 request at all
     assert not (tmp_path / "tile_runs").exists()
+    assert "estimated CPU-seconds (119 a full tile)" in text  # the real-farmland figure
+    code, text = _scan(
+        capsys,
+        api,
+        tmp_path,
+        "--start",
+        "2023-06-01",
+        "--end",
+        "2023-07-31",
+        "--dry-run",
+        "--cpu-seconds-per-tile",
+        "25.3",
+        "--lambda-architecture",
+        "arm64",
+    )
+    assert code == 0 and "estimated CPU-seconds (25.3 a full tile)" in text
+    assert "Lambda (arm64, 2048 MB," in text
 
 
 def test_scan_reads_s3_by_range_and_matches_local_files(
