@@ -167,13 +167,16 @@ def track(
     """Match each date's sites to tracked sites, in date order (deterministic); ``runs`` (by
     item id) give the tile-dates' geology backgrounds."""
     tracked: list[TrackedSite] = []
+    # the tracked sites of each tile, and each one's footprint in metres as it stands: a new
+    # site is compared with its own tile's sites only (comparing it with every tracked site of
+    # a continent grew with the square of the sites)
+    by_tile: dict[str, list[int]] = defaultdict(list)
+    metrics: list[shapely.Geometry] = []
     for site in _date_sites(detections, runs or {}, settings.extent_closing_m):
         metric = _metric(site.footprint)
         best: tuple[float, int] | None = None
-        for i, t in enumerate(tracked):
-            if t.mgrs_tile != site.mgrs_tile:
-                continue
-            other = _metric(t.footprint)
+        for i in by_tile[site.mgrs_tile]:
+            other = metrics[i]
             if metric.distance(other) <= settings.match_distance_m:
                 overlap = metric.intersection(other.buffer(settings.match_distance_m)).area
                 if best is None or overlap > best[0]:
@@ -183,9 +186,12 @@ def track(
                 TrackedSite(_site_id(site), site.mgrs_tile, site.acquired, site.footprint)
             )
             target = tracked[-1]
+            by_tile[site.mgrs_tile].append(len(tracked) - 1)
+            metrics.append(metric)
         else:
             target = tracked[best[1]]
             target.footprint = shapely.make_valid(shapely.union(target.footprint, site.footprint))
+            metrics[best[1]] = _metric(target.footprint)
         earlier = target.seen.get(site.acquired)
         if earlier is not None:  # two pieces of one site on one date: one extent
             footprint, local = _extent(

@@ -310,3 +310,25 @@ def test_site_queries_answer_from_the_tracked_history(tmp_path: Path) -> None:
     assert len(informal) == 2  # B and C; A lies in PL-A
     assert informal[0]["nearest_tenement_m"] > informal[1]["nearest_tenement_m"] > 0
     assert _catalogue("sites_outside_tenements", tmp_path, min_distance_m="14000") == informal[:1]
+
+
+def test_sites_of_one_tile_never_match_another_tile_s() -> None:
+    """A history of two tiles at the same place tracks as each tile's history alone (sites are
+    compared with their own tile's sites only, through a per-tile index)."""
+    settings = load_rules().tracking
+    other = [
+        d
+        | {
+            "item_id": d["item_id"].replace("30NWK", "30NWL"),
+            "mgrs_tile": "30NWL",
+            "site_id": None if d["site_id"] is None else f"x{d['site_id']}",
+        }
+        for d in _history()
+    ]
+
+    def tracks(rows: list[dict[str, Any]]) -> list[tuple[str, str, int]]:
+        return sorted((s.site_id, s.mgrs_tile, len(s.seen)) for s in track(rows, settings))
+
+    both = tracks(_history() + other)
+    assert both == sorted(tracks(_history()) + tracks(other))
+    assert {tile for _, tile, _ in both} == {"30NWK", "30NWL"}
