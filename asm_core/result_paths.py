@@ -21,7 +21,23 @@ def item_utm_zone(item: SceneItem) -> int:
     if item.mgrs_tile and item.mgrs_tile[:2].isdigit():
         return int(item.mgrs_tile[:2])
     lon = shapely.geometry.shape(item.geometry).centroid.x if item.geometry else 0.0
+    return _zone_at(lon)
+
+
+#: How far (degrees of longitude) a tile's detections may lie outside its UTM zone's nominal
+#: 6° band: MGRS tiles overlap the next zone by tens of km, and the Norway and Svalbard zones
+#: (32V, 31X-37X) stretch up to 3° past their nominal bands.
+ZONE_OVERHANG_DEG = 3.5
+
+
+def _zone_at(lon: float) -> int:
     return min(60, max(1, int((lon + 180.0) // 6.0) + 1))
+
+
+def utm_zones_between(west: float, east: float) -> tuple[int, int]:
+    """The first and last UTM zone partitions that can hold detections between two
+    longitudes (``west`` ≤ ``east``; no antimeridian crossing)."""
+    return _zone_at(west - ZONE_OVERHANG_DEG), _zone_at(east + ZONE_OVERHANG_DEG)
 
 
 def result_keys(item: SceneItem) -> dict[str, str]:

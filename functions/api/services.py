@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from datetime import date
 from typing import Any, Protocol
 
+from asm_core.result_paths import utm_zones_between
 from functions.api.detect_request import DetectRequest
 from functions.events import PlanEvent
 
@@ -30,7 +31,7 @@ def _detections_sql(columns: str) -> str:
     return (
         f"SELECT {columns} FROM detections "  # nosec B608 - our own column lists
         "WHERE lon BETWEEN ? AND ? AND lat BETWEEN ? AND ? "
-        "AND CAST(dt AS VARCHAR) BETWEEN ? AND ? "
+        "AND CAST(dt AS VARCHAR) BETWEEN ? AND ? AND utm_zone BETWEEN ? AND ? "
         "AND (CAST(acquired AS VARCHAR) > ? "
         "OR (CAST(acquired AS VARCHAR) = ? AND detection_id > ?)) "
         "ORDER BY acquired, detection_id LIMIT ?"
@@ -84,6 +85,8 @@ class DetectionQuery:
         return DETECTIONS_WITH_POLYGONS_SQL if self.polygons else DETECTIONS_SQL
 
     def parameters(self) -> list[Any]:
+        """The SQL's values; the dates and the bbox's UTM zones prune the partitions (Athena's
+        projection then lists a few zones' folders, not all 60)."""
         return [
             self.west,
             self.east,
@@ -91,6 +94,7 @@ class DetectionQuery:
             self.north,
             self.start.isoformat(),
             self.end.isoformat(),
+            *utm_zones_between(self.west, self.east),
             self.after[0],
             self.after[0],
             self.after[1],

@@ -4,7 +4,9 @@ scan and bad query parameters."""
 
 from __future__ import annotations
 
+import dataclasses
 import json
+import shutil
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -16,6 +18,7 @@ from botocore.exceptions import ClientError, EndpointConnectionError
 from moto import mock_aws
 
 from asm_core.catalog import SearchRequest, SearchResult
+from asm_core.result_paths import utm_zones_between
 from asm_core.results import read_table
 from asm_core.rules import load_rules
 from asm_core.stac import load_item
@@ -386,3 +389,34 @@ def test_a_page_ends_before_it_outgrows_a_lambda_response(
         if token is None:
             break
     assert pages == everything
+
+
+@pytest.mark.parametrize(
+    ("west", "east", "zones"),
+    [
+        (-2.2, -1.4, (30, 31)),  # Ghana, zone 30, near 31
+        (32.5, 32.9, (35, 37)),  # Svalbard's zone 35X reaches 33°E
+        (-180.0, -179.0, (1, 1)),
+        (179.0, 180.0, (60, 60)),
+    ],
+)
+def test_a_bbox_names_the_utm_zones_that_can_hold_its_detections(
+    west: float, east: float, zones: tuple[int, int]
+) -> None:
+    assert utm_zones_between(west, east) == zones
+
+
+def test_detections_are_read_from_the_bbox_s_zones_only(results: Path, tmp_path: Path) -> None:
+    """The zone filter is applied: the same rows moved under another zone's partition are not
+    read for this bbox (Athena's projection then lists only those zones' folders)."""
+    query = DetectionQuery(-180, -90, 180, 90, *_dates("2015-06-23", "2030-01-01"), 5000)
+    here = LocalScanServices(results).detections(query)
+    assert here
+    moved = tmp_path / "moved"
+    shutil.copytree(results, moved)
+    for folder in sorted(moved.glob("*/dt=*/utm_zone=*")):
+        folder.rename(folder.with_name("utm_zone=45"))
+    west_africa = dataclasses.replace(query, west=-5.0, east=5.0)
+    assert LocalScanServices(results).detections(west_africa) == here
+    assert LocalScanServices(moved).detections(west_africa) == []
+    assert len(LocalScanServices(moved).detections(query)) == len(here)
