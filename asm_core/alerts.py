@@ -244,11 +244,15 @@ def _alert_line(p: Mapping[str, Any]) -> str:
     return line
 
 
-def write_alerts(path: Path, alerts: Sequence[dict[str, Any]]) -> None:
-    """``alerts.geojson``: the alerts as features, with the per-country summary beside them."""
-    collection = {
+def alert_collection(alerts: Sequence[dict[str, Any]]) -> dict[str, Any]:
+    """The alerts as a GeoJSON FeatureCollection, with the per-country summary beside them."""
+    return {
         "type": "FeatureCollection",
         "summary": country_summary(alerts),
         "features": list(alerts),
     }
-    write_text_atomic(path, json.dumps(collection, indent=1, default=str))
+
+
+def write_alerts(path: Path, alerts: Sequence[dict[str, Any]]) -> None:
+    """``alerts.geojson``: :func:`alert_collection` of the alerts."""
+    write_text_atomic(path, json.dumps(alert_collection(alerts), indent=1, default=str))

@@ -151,4 +151,6 @@ def read_table(root: Path, table: str) -> pa.Table:
         for key, value in re.findall(r"(dt|utm_zone)=([^/\\]+)", str(f.relative_to(root))):
             part = part.append_column(key, pa.array([value] * part.num_rows, pa.string()))
         parts.append(part)
-    return pa.concat_tables(parts)
+    # files of one site table can differ in their context columns (groups related to layers
+    # at different times): a column a file lacks reads as nulls
+    return pa.concat_tables(parts, promote_options="default")

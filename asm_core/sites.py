@@ -42,6 +42,13 @@ from asm_core.observed import clear_share_lookup, footprint_ndvi_lookup
 from asm_core.results import read_table, write_atomic
 from asm_core.rules import TrackingSettings, load_rules
 from asm_core.schema import DETECTIONS, SITE_CONTEXT, SITE_OBSERVATIONS, SITES
+from asm_core.site_groups import (
+    SITE_TABLES,
+    group_file,
+    groups_stored,
+    legacy_file,
+    site_group,
+)
 from asm_core.site_states import SiteLook, SiteStates
 from asm_core.vectorize import WGS84, reproject, utm_epsg_for
 
@@ -392,8 +399,8 @@ class SiteUpdate:
     context: tuple[ContextLayer, ...] = ()  # the layers the sites are related to
 
 
-#: Parquet metadata of the sites file: the tracking settings and, per tile, a digest of the
-#: tile-runs it saw and the date of the latest one.
+#: Parquet metadata of a group's sites file: the tracking settings and, per tile, a digest of
+#: the tile-runs it saw and the date of the latest one.
 TRACKING_METADATA = b"asm:tracking"
 
 
@@ -411,22 +418,63 @@ def _tile_digests(runs: Sequence[dict[str, Any]]) -> dict[str, str]:
     }
 
 
-def _previous_build(
-    results: Path, settings_hash: str
-) -> tuple[dict[str, dict[str, str]], list[dict[str, Any]], list[dict[str, Any]]]:
-    """The tile digests, site rows and observation rows of the last build, if it used the same
-    settings (empty otherwise: everything is tracked again)."""
-    sites_file = results / "sites" / "sites.parquet"
-    observations_file = results / "site_observations" / "site_observations.parquet"
+@dataclass
+class _PreviousBuild:
+    """What the last build of one site group recorded: per tile, the digest of the tile-runs
+    it saw and the date of the latest; the group's site and observation rows."""
+
+    tiles: dict[str, dict[str, str]] = field(default_factory=dict)
+    sites: list[dict[str, Any]] = field(default_factory=list)
+    observed: list[dict[str, Any]] = field(default_factory=list)
+
+
+def _read_build(
+    sites_file: Path, observations_file: Path, settings_hash: str
+) -> _PreviousBuild | None:
+    """A build's files, if both exist and it used the same settings (None otherwise: its tiles
+    are tracked again)."""
     if not (sites_file.is_file() and observations_file.is_file()):
-        return {}, [], []
+        return None
     metadata = pq.read_schema(sites_file).metadata or {}
     recorded = json.loads(metadata.get(TRACKING_METADATA, b"{}"))
     if recorded.get("settings") != settings_hash:
-        return {}, [], []
-    sites = pq.read_table(sites_file, columns=SITES.names).cast(SITES).to_pylist()
-    observed = pq.read_table(observations_file).cast(SITE_OBSERVATIONS).to_pylist()
-    return dict(recorded.get("tiles", {})), sites, observed
+        return None
+    return _PreviousBuild(
+        dict(recorded.get("tiles", {})),
+        pq.read_table(sites_file, columns=SITES.names).cast(SITES).to_pylist(),
+        pq.read_table(observations_file).cast(SITE_OBSERVATIONS).to_pylist(),
+    )
+
+
+def _previous_build(
+    results: Path, group: str, settings_hash: str, legacy: _PreviousBuild | None
+) -> _PreviousBuild:
+    """The group's last build; before its first, its share of a one-file (legacy) build."""
+    if group_file(results, "sites", group).is_file():
+        found = _read_build(
+            group_file(results, "sites", group),
+            group_file(results, "site_observations", group),
+            settings_hash,
+        )
+        return found or _PreviousBuild()
+    if legacy is None:
+        return _PreviousBuild()
+    mine = {t: v for t, v in legacy.tiles.items() if site_group(t) == group}
+    return _PreviousBuild(
+        mine,
+        [r for r in legacy.sites if r["mgrs_tile"] in mine],
+        [r for r in legacy.observed if r["mgrs_tile"] in mine],
+    )
+
+
+@dataclass
+class _GroupBuild:
+    """One group's share of a :class:`SiteUpdate`."""
+
+    states: list[str]
+    tracked: int
+    kept: int
+    news: set[str]
 
 
 def build_site_tables(
@@ -435,15 +483,17 @@ def build_site_tables(
     context: Sequence[ContextLayer] | None = None,
     rebuild: bool = False,
 ) -> SiteUpdate:
-    """Bring ``sites`` and ``site_observations`` up to date with a results folder's detections
-    and tile_runs, with the context layers' columns on the sites: the layers given, which the
-    folder keeps (``context_layers/``), or without any, those it kept last time (an update
-    without ``--context`` does not wipe the context).
+    """Bring ``sites``, ``site_observations`` and ``site_context`` up to date with a results
+    folder's detections and tile_runs, with the context layers' columns on the sites: the
+    layers given, which the folder keeps (``context_layers/``), or without any, those it kept
+    last time (an update without ``--context`` does not wipe the context).
 
+    One file per table and site group (:mod:`asm_core.site_groups`), each group built apart.
     Incremental by tile: only tiles with tile-runs the last build did not see (a new date, a
     re-run, a different rule set) are tracked again, from their whole history, so the result
     is the same as tracking everything from scratch (``rebuild``), which happens anyway when the
-    tracking settings changed. Deterministic: the same results give the same ids.
+    tracking settings changed. Deterministic: the same results give the same ids. A folder of
+    an older release (one file per table) is split into groups, then its files are removed.
     """
     settings = settings or load_rules().tracking
     if context is None:
@@ -454,22 +504,74 @@ def build_site_tables(
         settings.model_dump_json().encode(), usedforsecurity=False
     ).hexdigest()[:16]
     runs = read_table(results, "tile_runs").to_pylist()
-    digests = _tile_digests(runs)
-    known, kept_sites, kept_observed = (
-        ({}, [], []) if rebuild else _previous_build(results, settings_hash)
+    legacy = (
+        None
+        if rebuild
+        else _read_build(
+            legacy_file(results, "sites"), legacy_file(results, "site_observations"), settings_hash
+        )
     )
+    by_group: dict[str, list[dict[str, Any]]] = defaultdict(list)
+    for run in runs:
+        if run.get("mgrs_tile"):
+            by_group[site_group(str(run["mgrs_tile"]))].append(run)
+    for group in groups_stored(results) | {site_group(t) for t in (legacy.tiles if legacy else {})}:
+        by_group.setdefault(group, [])
+    detections = read_table(results, "detections") if by_group else DETECTIONS.empty_table()
+    built = [
+        _build_group(
+            results,
+            group,
+            by_group[group],
+            detections,
+            settings,
+            settings_hash,
+            context,
+            _PreviousBuild() if rebuild else _previous_build(results, group, settings_hash, legacy),
+        )
+        for group in sorted(by_group)
+    ]
+    for table in SITE_TABLES:  # split into groups above: the one-file tables go (sites last)
+        legacy_file(results, table).unlink(missing_ok=True)
+    states: dict[str, int] = defaultdict(int)
+    for part in built:
+        for state in part.states:
+            states[state] += 1
+    return SiteUpdate(
+        sum(len(part.states) for part in built),
+        dict(sorted(states.items())),
+        sum(part.tracked for part in built),
+        sum(part.kept for part in built),
+        frozenset(item for part in built for item in part.news),
+        tuple(context),
+    )
+
+
+def _build_group(
+    results: Path,
+    group: str,
+    runs: list[dict[str, Any]],
+    detections_table: pa.Table,
+    settings: TrackingSettings,
+    settings_hash: str,
+    context: Sequence[ContextLayer],
+    previous: _PreviousBuild,
+) -> _GroupBuild:
+    """Track one site group's stale tiles again and write its three files."""
+    known = previous.tiles
+    digests = _tile_digests(runs)
     stale = {t for t, digest in digests.items() if known.get(t, {}).get("digest") != digest}
-    news = frozenset(
+    news = {
         str(r["item_id"])
         for r in runs
         if r["mgrs_tile"] in stale
         and r["acquired"] is not None
         and r["acquired"].isoformat() > known.get(str(r["mgrs_tile"]), {}).get("last", "")
-    )
-    kept_sites = [r for r in kept_sites if r["mgrs_tile"] not in stale]
-    kept_observed = [r for r in kept_observed if r["mgrs_tile"] not in stale]
+    }
+    kept_sites = [r for r in previous.sites if r["mgrs_tile"] not in stale]
+    kept_observed = [r for r in previous.observed if r["mgrs_tile"] not in stale]
     detections = (
-        read_table(results, "detections").filter(pc.field("mgrs_tile").isin(sorted(stale)))
+        detections_table.filter(pc.field("mgrs_tile").isin(sorted(stale)))
         if stale
         else DETECTIONS.empty_table()
     ).to_pylist()
@@ -495,23 +597,12 @@ def build_site_tables(
     table = table.replace_schema_metadata(
         {**(table.schema.metadata or {}), TRACKING_METADATA: recorded.encode()}
     )
-    # the sites file carries the "tiles already tracked" markers: written last, so that a crash
-    # between the files leaves old markers, and the next update tracks those tiles again
-    write_atomic(
-        pa.Table.from_pylist(observed, schema=SITE_OBSERVATIONS),
-        results / "site_observations" / "site_observations.parquet",
-    )
-    # the context of every site, as related to the layers given this time
-    write_atomic(related, results / "site_context" / "site_context.parquet")
-    write_atomic(table, results / "sites" / "sites.parquet")
-    states: dict[str, int] = defaultdict(int)
-    for row in rows:
-        states[row["state"]] += 1
-    return SiteUpdate(
-        len(rows),
-        dict(sorted(states.items())),
-        len(stale),
-        len(digests) - len(stale),
-        news,
-        tuple(context),
-    )
+    tables = {
+        "site_observations": pa.Table.from_pylist(observed, schema=SITE_OBSERVATIONS),
+        # the context of every site, as related to the layers given this time
+        "site_context": related,
+        "sites": table,
+    }
+    for name in SITE_TABLES:  # the sites file, with the markers, last (see SITE_TABLES)
+        write_atomic(tables[name], group_file(results, name, group))
+    return _GroupBuild([r["state"] for r in rows], len(stale), len(digests) - len(stale), news)

@@ -14,6 +14,7 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator, model_valida
 from asm_core.aoi import check_bbox
 from asm_core.errors import AoiError
 from asm_core.rules import available_rule_sets
+from asm_core.site_groups import site_group
 
 SCAN_ID = r"^[A-Za-z0-9][A-Za-z0-9_.:-]{0,79}$"
 
@@ -88,6 +89,9 @@ class S3Location(_Event):
 class PlanResult(_Event):
     scan_id: str
     manifest: S3Location
+    #: the scan's tile-dates by site group (:class:`SiteGroupWork` rows), for the site update
+    site_groups: S3Location
+    groups: int
     tile_dates: int
     tiles: int
     searched: int
@@ -127,6 +131,26 @@ def batched(tasks: list[TileTask], size: int) -> list[TileBatch]:
 def manifest_tasks(rows: list[dict[str, Any]]) -> list[TileTask]:
     """Every tile-date of a manifest (a list of :class:`TileBatch` rows)."""
     return [task for row in rows for task in TileBatch.model_validate(row).tasks]
+
+
+class SiteGroupWork(_Event):
+    """One row of the site-groups manifest: a site group (:mod:`asm_core.site_groups`) and the
+    scan's tile-dates in it, whose sites one function updates."""
+
+    scan_id: str
+    group: str
+    tasks: list[TileTask]
+
+
+def by_site_group(tasks: list[TileTask]) -> list[SiteGroupWork]:
+    """The tasks as site-groups manifest rows (groups in order, tasks in manifest order)."""
+    groups: dict[str, list[TileTask]] = {}
+    for task in tasks:
+        groups.setdefault(site_group(task.mgrs_tile), []).append(task)
+    return [
+        SiteGroupWork(scan_id=tasks[0].scan_id, group=group, tasks=groups[group])
+        for group in sorted(groups)
+    ]
 
 
 class TileResult(_Event):

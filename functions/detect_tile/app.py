@@ -19,6 +19,7 @@ from botocore.exceptions import ClientError
 import functions.numba_cache  # noqa: F401 - before any kernel runs
 from asm_core.gdal_settings import read_options
 from asm_core.known_sites import known_site_footprints
+from asm_core.site_groups import group_file, group_key, site_group
 from asm_core.result_paths import result_keys
 from asm_core.rules import shipped_rules
 from asm_core.stac import scene_item_from_dict
@@ -39,10 +40,13 @@ class TaskFailedError(RuntimeError):
 def _known_sites(bucket: Bucket, settings: Settings, tile: str | None) -> list[Any]:
     """Footprints of the sites already tracked on the tile (hysteresis); none when the sites
     table is absent or cannot be read - the tile is detected all the same."""
+    if tile is None:
+        return []
     folder = Path(tempfile.mkdtemp(prefix="asm-known-"))
-    key = f"{settings.results_prefix}/sites/sites.parquet"
+    group = site_group(tile)  # the tile's group's sites file only
+    key = group_key(settings.results_prefix, "sites", group)
     try:
-        if not bucket.download(key, folder / "sites" / "sites.parquet"):
+        if not bucket.download(key, group_file(folder, "sites", group)):
             return []
         return known_site_footprints(folder, tile)
     except ClientError as e:  # e.g. 403 before the first Finalize wrote the table

@@ -1,107 +1,165 @@
-"""Close a scan: gather every planned tile-date's tile_runs row, bring the scan's tiles' sites
-up to date (with the alerts of the new looks), write the scan summary to S3, and tell the alert
+"""Close a scan: gather what each site group's update stored (its tile_runs summary, monitoring
+summary and alerts), write the scan's summary, alerts and report to S3, and tell the alert
 topic what is news, what was found and what failed.
 
-A planned tile-date without a tile_runs row (its task vanished past every retry and catch) gets
-a ``failed`` row here, so every planned tile ends as results or a recorded failure.
+The site update itself fans out one function per site group (:mod:`functions.track_sites.app`),
+so this step reads one small object per group, however long the history. A group whose update
+left nothing (it failed past every retry) is gathered here from its tile_runs rows, recording a
+failure for any tile-date without one (:mod:`functions.finalize.tile_runs`), and named in the
+summary, so every planned tile ends as results or a recorded failure.
 """
 
 from __future__ import annotations
 
+import html
 import json
-import shutil
-import tempfile
 from collections import Counter
-from pathlib import Path
 from typing import Any
 
 import boto3
 from aws_lambda_powertools import Logger, Metrics, Tracer
 from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.typing import LambdaContext
+from botocore.exceptions import ClientError
 
-import functions.numba_cache  # noqa: F401 - before any kernel runs
-from asm_core.alerts import alert_text
-from asm_core.results import read_table
-from asm_core.rules import shipped_rules
-from asm_core.stac import scene_item_from_dict
-from asm_core.tile_job import record_failure
-from functions.events import FinalizeEvent, manifest_tasks
-from functions.finalize.monitoring import update_sites
-from functions.finalize.site_lock import SiteTablesBusyError
+from asm_core.alerts import alert_collection, alert_text, country_summary
+from functions.events import FinalizeEvent, SiteGroupWork
+from functions.finalize.monitoring import CHIP_LINK_SECONDS
+from functions.finalize.tile_runs import MISSING, STATUSES, gather_runs, runs_summary
 from functions.settings import METRICS_NAMESPACE, Settings
 from functions.storage import Bucket
+from functions.track_sites.app import group_result_key
 
 logger = Logger(service="asm-watch-finalize")
 metrics = Metrics(namespace=METRICS_NAMESPACE, service="asm-watch-finalize")
 tracer = Tracer(service="asm-watch-finalize")
 
-MISSING = "no tile_runs row was written for this tile-date (the task vanished)"
+__all__ = ["MISSING", "finalize", "handler"]
+
+#: monitoring figures that add up over groups
+_COUNTS = ("sites", "tiles_tracked", "alerts", "evidence_chips", "new_sites_bare_before")
 
 
-#: the lock outlives the function's timeout by this much (clocks of Lambda hosts differ a little)
-LOCK_MARGIN_SECONDS = 60.0
-
-
-def finalize(
-    event: FinalizeEvent, settings: Settings, bucket: Bucket, seconds_left: float = 900.0
-) -> dict[str, Any]:
-    """Close the scan (see the module docstring); ``seconds_left`` before the function times
-    out bounds how long it may hold the site tables' lock."""
-    scan = event.scan
-    tasks = manifest_tasks(bucket.get_json(scan.manifest.key))
-    work = Path(tempfile.mkdtemp(prefix="asm-finalize-"))
+def _group_outcome(bucket: Bucket, key: str) -> dict[str, Any] | None:
     try:
-        missing = []
-        for task in tasks:
-            key = task.keys["tile_runs"]
-            local = work / Path(key).relative_to(settings.results_prefix)
-            if not bucket.download(key, local):
-                missing.append(task)
-        if missing:
-            recorded = work / "recorded"
-            for task in missing:
-                scene = scene_item_from_dict(task.item, task.item_id)
-                rules = shipped_rules(task.ruleset)
-                record_failure(scene, rules, recorded, RuntimeError(MISSING))
-                # a failed row with detections beside it would contradict itself
-                bucket.client.delete_object(Bucket=bucket.name, Key=task.keys["detections"])
-            bucket.upload_tree(recorded, settings.results_prefix)
-            shutil.copytree(recorded, work, dirs_exist_ok=True)
-            shutil.rmtree(recorded)
-        runs = read_table(work, "tile_runs").to_pylist()
-    finally:
-        shutil.rmtree(work, ignore_errors=True)
-    statuses = Counter(str(r["status"]) for r in runs)
+        return dict(bucket.get_json(key))
+    except ClientError as e:
+        if e.response.get("Error", {}).get("Code") in ("404", "NoSuchKey"):
+            return None
+        raise
+
+
+def _merged_runs(parts: list[dict[str, Any]]) -> dict[str, Any]:
+    return {
+        "statuses": {s: sum(p["statuses"][s] for p in parts) for s in STATUSES},
+        "detections": sum(p["detections"] for p in parts),
+        "sites": sum(p["sites"] for p in parts),
+        "valid_area_km2": round(sum(p["valid_area_km2"] for p in parts), 2),
+        "failures": [f for p in parts for f in p["failures"]],
+    }
+
+
+def _merged_monitoring(
+    outcomes: dict[str, dict[str, Any]], unfinished: list[str], alerts: list[dict[str, Any]]
+) -> dict[str, Any]:
+    done = {g: o["monitoring"] for g, o in outcomes.items() if "error" not in o["monitoring"]}
+    states: Counter[str] = Counter()
+    for m in done.values():
+        states.update(m["site_states"])
+    return {
+        **{n: sum(int(m[n]) for m in done.values()) for n in _COUNTS},
+        "alerts": len(alerts),
+        "site_states": dict(sorted(states.items())),
+        "alerts_by_country": country_summary(alerts),
+        "context_layers": sorted({n for m in done.values() for n in m["context_layers"]}),
+        "context_errors": sorted({e for m in done.values() for e in m["context_errors"]}),
+        "groups": len(outcomes) + len(unfinished),
+        "reports": {g: m["report"] for g, m in sorted(done.items())},
+        "groups_failed": [
+            {"group": g, "error": o["monitoring"]["error"]}
+            for g, o in sorted(outcomes.items())
+            if "error" in o["monitoring"]
+        ]
+        + [{"group": g, "error": "the group's site update did not finish"} for g in unfinished],
+    }
+
+
+def _write_report(
+    bucket: Bucket, scan_prefix: str, reports: dict[str, str], monitoring: dict[str, Any]
+) -> str | None:
+    """The scan's ``report.html``: the one group's report, or a page linking each group's
+    (pre-signed links, as the page itself is handed out pre-signed)."""
+    if not reports:
+        return None
+    key = f"{scan_prefix}/report.html"
+    keys = {g: r.split("/", 3)[3] for g, r in reports.items()}
+    if len(keys) == 1:
+        (only,) = keys.values()
+        bucket.client.copy_object(
+            Bucket=bucket.name, Key=key, CopySource={"Bucket": bucket.name, "Key": only}
+        )
+        return f"s3://{bucket.name}/{key}"
+    rows = "".join(
+        f'<li><a href="{html.escape(url)}">{html.escape(g)}</a></li>'
+        for g, url in (
+            (
+                g,
+                bucket.client.generate_presigned_url(
+                    "get_object",
+                    Params={"Bucket": bucket.name, "Key": k},
+                    ExpiresIn=CHIP_LINK_SECONDS,
+                ),
+            )
+            for g, k in sorted(keys.items())
+        )
+    )
+    page = (
+        '<!doctype html><html lang="en"><meta charset="utf-8"><title>ASM Watch scan report</title>'
+        f"<h1>ASM Watch: {len(keys)} site groups</h1><p>{monitoring['sites']} sites, "
+        f"{monitoring['alerts']} alerts. One report per site group (links last 7 days):</p>"
+        f"<ul>{rows}</ul></html>"
+    )
+    bucket.client.put_object(
+        Bucket=bucket.name, Key=key, Body=page.encode(), ContentType="text/html; charset=utf-8"
+    )
+    return f"s3://{bucket.name}/{key}"
+
+
+def finalize(event: FinalizeEvent, settings: Settings, bucket: Bucket) -> dict[str, Any]:
+    """Close the scan (see the module docstring)."""
+    scan = event.scan
+    groups = [SiteGroupWork.model_validate(r) for r in bucket.get_json(scan.site_groups.key)]
+    outcomes: dict[str, dict[str, Any]] = {}
+    unfinished: list[SiteGroupWork] = []
+    for group in groups:
+        found = _group_outcome(bucket, group_result_key(settings, scan.scan_id, group.group))
+        if found is None:
+            unfinished.append(group)
+        else:
+            outcomes[group.group] = found
+    parts = [o["runs"] for o in outcomes.values()]
+    if unfinished:
+        tasks = [t for g in unfinished for t in g.tasks]
+        parts.append(runs_summary(gather_runs(tasks, settings, bucket)))
+    runs = _merged_runs(parts)
+    alerts = [a for g in sorted(outcomes) for a in outcomes[g]["alerts"]]
+    scan_prefix = f"{settings.scans_prefix}/{scan.scan_id}"
+    monitoring = _merged_monitoring(outcomes, [g.group for g in unfinished], alerts)
+    alerts_key = f"{scan_prefix}/alerts.geojson"
+    bucket.put_json(alerts_key, alert_collection(alerts))
+    monitoring["alerts_file"] = f"s3://{bucket.name}/{alerts_key}"
+    monitoring["report"] = _write_report(bucket, scan_prefix, monitoring["reports"], monitoring)
     summary = {
         "scan_id": scan.scan_id,
         "planned": scan.tile_dates,
-        "statuses": {s: statuses.get(s, 0) for s in ("ok", "no_data", "failed")},
-        "detections": sum(int(r["detections"] or 0) for r in runs),
-        "sites": sum(int(r["sites"] or 0) for r in runs),
-        "valid_area_km2": round(sum(float(r["valid_area_km2"] or 0) for r in runs), 2),
+        **runs,
         "duplicates_replaced": scan.duplicates_replaced,
         "refused": scan.refused,
         "refused_count": scan.refused_count,
-        "failures": [
-            {"item_id": r["item_id"], "error": r["error"]} for r in runs if r["status"] == "failed"
-        ],
-        "summary": f"s3://{bucket.name}/{settings.scans_prefix}/{scan.scan_id}/summary.json",
+        "summary": f"s3://{bucket.name}/{scan_prefix}/summary.json",
+        "monitoring": monitoring,
     }
-    alerts: list[dict[str, Any]] = []
-    try:
-        tracking = shipped_rules(tasks[0].ruleset if tasks else settings.rule_set).tracking
-        tiles = {t.mgrs_tile for t in tasks}
-        hold = seconds_left + LOCK_MARGIN_SECONDS
-        monitoring = update_sites(bucket, settings, tiles, tracking, scan.scan_id, hold)
-        alerts = monitoring.pop("_alerts")
-        summary["monitoring"] = monitoring
-    except SiteTablesBusyError:  # another scan is updating them: the state machine retries
-        raise
-    except Exception as e:  # the scan's results stand; the site update can be re-run
-        logger.exception("site update failed")
-        summary["monitoring"] = {"error": f"{type(e).__name__}: {e}"}
-    bucket.put_json(f"{settings.scans_prefix}/{scan.scan_id}/summary.json", summary)
+    bucket.put_json(f"{scan_prefix}/summary.json", summary)
     if settings.alert_topic_arn:
         _alert(settings.alert_topic_arn, summary, alerts)
     return summary
@@ -125,10 +183,7 @@ def _alert(topic_arn: str, summary: dict[str, Any], alerts: list[dict[str, Any]]
 def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     settings = Settings.from_environment()
     summary = finalize(
-        FinalizeEvent.model_validate(event),
-        settings,
-        Bucket(settings.results_bucket),
-        context.get_remaining_time_in_millis() / 1000,
+        FinalizeEvent.model_validate(event), settings, Bucket(settings.results_bucket)
     )
     metrics.add_metric(name="ScanDetections", unit=MetricUnit.Count, value=summary["detections"])
     metrics.add_metric(

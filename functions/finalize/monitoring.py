@@ -1,48 +1,58 @@
-"""The Finalize step's site update: the scan's tiles tracked again from their whole history in S3,
-with the bucket's context layers, and the alerts of the new looks.
+"""One site group's update in S3 (the scan's site update fans out one function per group):
+its sites tracked again from its whole history, with the bucket's context layers, and the
+alerts of the new looks.
 
-Incremental by tile, as locally (:func:`asm_core.monitor.update_monitoring`): only the tiles
-this scan touched are downloaded (their detections and tile_runs of every date, found by the
-tile in the file names) with the current sites files; the other tiles' rows are kept as they
-are. Each alert's before/after evidence chip is cut from the looks' public COGs and stored under
-the scan beside ``alerts.geojson`` (``chips/``), and the alert message links it. The whole
-update, from the first download to the last upload, holds the site tables' lock
-(:mod:`functions.finalize.site_lock`), so two scans finalizing at once take turns.
+Each group keeps its history beside its site tables: its tiles' tile_runs and detections of
+every date merged into one file per table (``site_history/<group>/``, merged as
+:mod:`asm_core.compaction` merges a partition: the newest rows of an item win). An update
+downloads those two files, the scan's own files of the group's tile-dates and the group's site
+tables (:mod:`asm_core.site_groups`) - a fixed number of objects however long the history - so
+no piece of the update grows with the continent, and the history needs no listing of the
+bucket. A group without a history yet (its first update, or results of a release before site
+groups) finds its tiles' files by name once.
+
+The history is uploaded before the site tables, and the sites file (with the "tiles already
+tracked" markers) last: the markers are never ahead of the history they were built from. Each
+alert's before/after evidence chip is cut from the looks' public COGs and stored under the scan
+(``chips/``), and the alert links it. The whole update holds the group's lock
+(:mod:`functions.finalize.site_lock`), so two scans updating one group take turns.
 """
 
 from __future__ import annotations
 
+import re
 import shutil
 import tempfile
-from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
 from aws_lambda_powertools import Logger
 
+from asm_core.compaction import COMPACTED, compact
+from asm_core.compaction import PER_TILE_DATE as COMPACTED_TABLES
 from asm_core.context import ContextError, ContextLayer, load_context
 from asm_core.evidence_chips import CHIPS_FOLDER
 from asm_core.gdal_settings import read_options
 from asm_core.monitor import MonitorUpdate, update_monitoring
 from asm_core.report_html import write_report
 from asm_core.rules import TrackingSettings
+from asm_core.site_groups import SITE_TABLES, group_file, group_key, site_group
+from functions.events import SiteGroupWork
 from functions.finalize.site_lock import site_tables_lock
 from functions.settings import Settings
 from functions.storage import Bucket
 
 logger = Logger(service="asm-watch-finalize", child=True)
-#: uploaded in this order: the sites file carries the "tiles already tracked" markers, so it
-#: goes last (a crash before it leaves old markers, and the next scan tracks the tiles again)
-SITE_TABLES = ("site_observations", "site_context", "sites")
+#: where each group keeps its merged history, under the results prefix
+HISTORY_FOLDER = "site_history"
+#: the groups' reports, under the scan
+REPORTS_FOLDER = "reports"
+#: the tile in an item file's name (Earth Search's item ids: S2B_36NXF_20240105_0_L2A)
+_TILE_IN_NAME = re.compile(r"_(\d{2}[C-HJ-NP-X][A-HJ-NP-Z]{2})_")
 #: How long the chip links in an alert message work: SigV4's longest (a link signed with the
 #: function's role credentials stops working when they expire, often sooner; the s3:// key in
 #: alerts.geojson does not).
 CHIP_LINK_SECONDS = 7 * 24 * 3600
-
-
-def _tile_keys(bucket: Bucket, prefix: str, tiles: set[str]) -> list[str]:
-    """Result files of these tiles (item ids, hence file names, carry the MGRS tile)."""
-    return [k for k in bucket.keys(prefix) if any(f"_{t}_" in k.rsplit("/", 1)[-1] for t in tiles)]
 
 
 def _context_layers(
@@ -86,58 +96,88 @@ def _upload_chips(
             )
 
 
-def update_sites(
+def update_group(
     bucket: Bucket,
     settings: Settings,
-    tiles: Iterable[str],
+    work: SiteGroupWork,
     tracking: TrackingSettings,
-    scan_id: str,
     hold_seconds: float,
 ) -> dict[str, Any]:
-    """Bring the scan's tiles' sites up to date in S3 and store the alerts next to the scan's
-    summary; returns what the summary and the alert message need.
+    """Bring one site group's tables up to date in S3 with the scan's tile-dates in it; returns
+    the group's monitoring summary, with its alerts under ``"_alerts"``.
 
     Args:
-        hold_seconds: how long this update may hold the site tables' lock at most (the time
-            left before the function times out).
+        hold_seconds: how long this update may hold the group's lock at most (the time left
+            before the function times out).
     """
-    lock = f"{settings.locks_prefix}/{settings.results_prefix}/site-tables.json"
-    with site_tables_lock(bucket, lock, scan_id, hold_seconds):
-        return _update_sites(bucket, settings, tiles, tracking, scan_id)
+    lock = f"{settings.locks_prefix}/{settings.results_prefix}/site-groups/{work.group}.json"
+    with site_tables_lock(bucket, lock, work.scan_id, hold_seconds):
+        return _update_group(bucket, settings, work, tracking)
 
 
-def _update_sites(
-    bucket: Bucket,
-    settings: Settings,
-    tiles: Iterable[str],
-    tracking: TrackingSettings,
-    scan_id: str,
+def history_key(settings: Settings, group: str, table: str) -> str:
+    """The merged history of one group and table (outside the Athena tables' folders)."""
+    return f"{settings.results_prefix}/{HISTORY_FOLDER}/{group}/{table}.parquet"
+
+
+def _group_files(bucket: Bucket, prefix: str, group: str) -> list[str]:
+    """The item files of a group's tiles under ``prefix``, found by name (item ids, hence file
+    names, carry the MGRS tile: ``S2B_36NXF_20240105_0_L2A``): a listing of the whole table,
+    done once per group, before it has a history."""
+    return [
+        k
+        for k in bucket.keys(prefix)
+        if (tile := _tile_in_name(k.rsplit("/", 1)[-1])) and site_group(tile) == group
+    ]
+
+
+def _tile_in_name(name: str) -> str | None:
+    found = _TILE_IN_NAME.search(name)
+    return found.group(1) if found else None
+
+
+def _update_group(
+    bucket: Bucket, settings: Settings, work: SiteGroupWork, tracking: TrackingSettings
 ) -> dict[str, Any]:
-    work = Path(tempfile.mkdtemp(prefix="asm-sites-"))
-    root = settings.results_prefix
+    folder = Path(tempfile.mkdtemp(prefix="asm-sites-"))
+    results, root, group = folder / "results", settings.results_prefix, work.group
     try:
-        touched = set(tiles)
-        for table in ("detections", "tile_runs"):
-            for key in _tile_keys(bucket, f"{root}/{table}/", touched):
-                bucket.download(key, work / "results" / Path(key).relative_to(root))
+        history = {t: results / t / group for t in COMPACTED_TABLES}
+        if not bucket.download(
+            history_key(settings, group, "tile_runs"), history["tile_runs"] / COMPACTED
+        ):
+            for table in COMPACTED_TABLES:
+                for key in _group_files(bucket, f"{root}/{table}/", group):
+                    bucket.download(key, history[table] / Path(key).name)
+        else:
+            bucket.download(
+                history_key(settings, group, "detections"), history["detections"] / COMPACTED
+            )
+        for task in work.tasks:  # newer than the history: their rows replace an item's old ones
+            for table in COMPACTED_TABLES:
+                bucket.download(task.keys[table], history[table] / Path(task.keys[table]).name)
+        compact(results, [Path(group)])
         for table in SITE_TABLES:
-            key = f"{root}/{table}/{table}.parquet"
-            bucket.download(key, work / "results" / table / f"{table}.parquet")
-        layers, context_errors = _context_layers(bucket, settings.context_prefix, work)
+            bucket.download(group_key(root, table, group), group_file(results, table, group))
+        layers, context_errors = _context_layers(bucket, settings.context_prefix, folder)
         done: MonitorUpdate = update_monitoring(
-            work / "results", tracking, layers, gdal_options=read_options(unsigned_s3=True)
+            results, tracking, layers, gdal_options=read_options(unsigned_s3=True)
         )
+        for table in COMPACTED_TABLES:  # the history first (see the module docstring)
+            merged = history[table] / COMPACTED
+            if merged.exists():
+                bucket.client.upload_file(
+                    str(merged), bucket.name, history_key(settings, group, table)
+                )
         for table in SITE_TABLES:
-            local = work / "results" / table / f"{table}.parquet"
-            bucket.client.upload_file(str(local), bucket.name, f"{root}/{table}/{table}.parquet")
-        scan_prefix = f"{settings.scans_prefix}/{scan_id}"
-        _upload_chips(bucket, work / "results" / CHIPS_FOLDER, scan_prefix, done.alerts)
-        alerts_key = f"{scan_prefix}/alerts.geojson"
-        bucket.client.upload_file(str(done.alerts_path), bucket.name, alerts_key)
-        # the report of the scan's tiles (their whole history and sites); no quicklooks here;
-        # its chip links point beside it, where the chips are stored
-        report = write_report(work / "results", work / "report.html", chips_href=CHIPS_FOLDER)
-        report_key = f"{settings.scans_prefix}/{scan_id}/report.html"
+            local = group_file(results, table, group)
+            bucket.client.upload_file(str(local), bucket.name, group_key(root, table, group))
+        scan_prefix = f"{settings.scans_prefix}/{work.scan_id}"
+        _upload_chips(bucket, results / CHIPS_FOLDER, scan_prefix, done.alerts)
+        # the report of the group (its tiles' whole history and sites); no quicklooks here;
+        # its chip links point where the chips are stored, beside the reports' folder
+        report = write_report(results, folder / "report.html", chips_href=f"../{CHIPS_FOLDER}")
+        report_key = f"{scan_prefix}/{REPORTS_FOLDER}/{group}.html"
         bucket.client.upload_file(
             str(report.path),
             bucket.name,
@@ -146,14 +186,15 @@ def _update_sites(
         )
         logger.info(
             "sites updated",
-            extra={"tiles": len(touched), "alerts": len(done.alerts), "layers": len(layers)},
+            extra={"group": group, "alerts": len(done.alerts), "layers": len(layers)},
         )
-        return done.summary() | {
-            "alerts_file": f"s3://{bucket.name}/{alerts_key}",
+        summary = done.summary()
+        del summary["alerts_file"]  # a local path; the scan's alerts file gathers the groups'
+        return summary | {
             "report": f"s3://{bucket.name}/{report_key}",
             "context_layers": sorted(layer.name for layer in layers),
             "context_errors": context_errors,
             "_alerts": done.alerts,
         }
     finally:
-        shutil.rmtree(work, ignore_errors=True)
+        shutil.rmtree(folder, ignore_errors=True)

@@ -3,7 +3,8 @@
 The manifest is the Distributed Map's ItemReader input: a JSON array of batches of tile-dates,
 one child workflow each (``TILES_PER_BATCH``). The plan batches rather than the Map's
 ``ItemBatcher`` so that the batching is the one moto's interpreter runs in the tests (its ASL
-grammar has no ItemBatcher).
+grammar has no ItemBatcher). Beside it, the same tile-dates by site group
+(``site_groups.json``): the input of the map that updates the sites, one group per function.
 Scans above the configured tile cap are refused before anything is written.
 """
 
@@ -23,7 +24,14 @@ from asm_core.result_paths import result_keys
 from asm_core.rules import shipped_rules
 from asm_core.scan_planning import plan_scan
 from asm_core.stac import scene_item_from_dict
-from functions.events import PlanEvent, PlanResult, S3Location, TileTask, batched
+from functions.events import (
+    PlanEvent,
+    PlanResult,
+    S3Location,
+    TileTask,
+    batched,
+    by_site_group,
+)
 from functions.settings import METRICS_NAMESPACE, Settings
 from functions.storage import Bucket
 
@@ -84,9 +92,16 @@ def plan(event: PlanEvent, settings: Settings, bucket: Bucket) -> PlanResult:
         for b in batched(tasks, settings.tiles_per_batch)
     ]
     bucket.put_json(manifest.key, rows)
+    groups = S3Location(
+        bucket=bucket.name, key=f"{settings.manifests_prefix}/{scan_id}/site_groups.json"
+    )
+    group_rows = by_site_group(tasks) if tasks else []
+    bucket.put_json(groups.key, [g.model_dump(mode="json", exclude_none=True) for g in group_rows])
     return PlanResult(
         scan_id=scan_id,
         manifest=manifest,
+        site_groups=groups,
+        groups=len(group_rows),
         tile_dates=len(tasks),
         tiles=len(planned.tiles),
         searched=planned.searched,

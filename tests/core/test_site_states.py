@@ -6,10 +6,10 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import pyarrow.parquet as pq
 import pytest
 
 from asm_core.cli import main
+from asm_core.results import read_table
 from asm_core.rules import load_rules
 from asm_core.sites import build_site_tables
 from asm_core.stac import load_item
@@ -28,11 +28,9 @@ def _detect(paths: list[Path], results: Path) -> None:
 
 
 def _tables(results: Path) -> tuple[list[dict[str, object]], list[dict[str, object]]]:
-    sites = pq.read_table(results / "sites" / "sites.parquet").to_pylist()
-    observed = pq.read_table(
-        results / "site_observations" / "site_observations.parquet"
+    return read_table(results, "sites").to_pylist(), read_table(
+        results, "site_observations"
     ).to_pylist()
-    return sites, observed
 
 
 @pytest.mark.parametrize("seed", SEEDS)

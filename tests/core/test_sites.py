@@ -11,13 +11,12 @@ from typing import Any
 
 import geopandas as gpd
 import pyarrow as pa
-import pyarrow.parquet as pq
 import pytest
 import shapely
 
 from asm_core.cli import main
 from asm_core.context import ContextLayer
-from asm_core.results import write_atomic
+from asm_core.results import read_table, result_files, write_atomic
 from asm_core.rules import load_rules
 from asm_core.schema import SITE_OBSERVATIONS
 from asm_core.sites import (
@@ -137,17 +136,16 @@ def test_sites_from_a_two_date_scan_are_rebuilt_identically_and_queryable(
     update = build_site_tables(tmp_path)
     assert update.sites > 0 and sum(update.states.values()) == update.sites
     assert (update.tiles_tracked, update.tiles_kept) == (1, 0)
-    first = (tmp_path / "sites" / "sites.parquet").read_bytes()
-    observed = pq.read_table(tmp_path / "site_observations" / "site_observations.parquet")
+    (sites_file,) = result_files(tmp_path, "sites")  # the tile's site group's
+    first = sites_file.read_bytes()
+    observed = read_table(tmp_path, "site_observations")
     again = build_site_tables(tmp_path)
     assert (again.tiles_tracked, again.tiles_kept) == (0, 1)  # nothing new: kept as it was
-    assert (tmp_path / "sites" / "sites.parquet").read_bytes() == first  # same ids, same rows
+    assert sites_file.read_bytes() == first  # same ids, same rows
     build_site_tables(tmp_path, rebuild=True)
-    assert (tmp_path / "sites" / "sites.parquet").read_bytes() == first
+    assert sites_file.read_bytes() == first
     rows = observed.to_pylist()
-    site_ids = {
-        r["site_id"] for r in pq.read_table(tmp_path / "sites" / "sites.parquet").to_pylist()
-    }
+    site_ids = {r["site_id"] for r in read_table(tmp_path, "sites").to_pylist()}
     assert {r["site_id"] for r in rows} == site_ids
     second_day = max(r["acquired"] for r in rows)
     assert any(r["acquired"] == second_day and not r["detected"] for r in rows) or all(
@@ -157,7 +155,7 @@ def test_sites_from_a_two_date_scan_are_rebuilt_identically_and_queryable(
     assert dict(answer.rows) == update.states
 
 
-@pytest.mark.parametrize("crash_at", ["site_observations.parquet", "sites.parquet"])
+@pytest.mark.parametrize("crash_at", ["site_observations", "sites"])
 def test_a_crash_between_the_site_files_is_repaired_by_the_next_update(
     scene_factory: Callable[..., WrittenScene],
     tmp_path: Path,
@@ -176,7 +174,7 @@ def test_a_crash_between_the_site_files_is_repaired_by_the_next_update(
     real = sites_module.write_atomic
 
     def crash(table: pa.Table, path: Path) -> None:
-        if path.name == crash_at:
+        if path.parent.name == crash_at:
             raise OSError("the machine stopped here")
         real(table, path)
 
@@ -190,8 +188,7 @@ def test_a_crash_between_the_site_files_is_repaired_by_the_next_update(
         run_item(load_item(str(scene.item_path)), rules, whole)
     build_site_tables(whole)
     for table in ("sites", "site_observations"):
-        path = Path(table) / f"{table}.parquet"
-        assert pq.read_table(tmp_path / path).to_pylist() == pq.read_table(whole / path).to_pylist()
+        assert read_table(tmp_path, table).to_pylist() == read_table(whole, table).to_pylist()
 
 
 def test_context_layers_add_inside_distance_and_flags(
@@ -225,7 +222,7 @@ def test_context_layers_add_inside_distance_and_flags(
         )
         == 0
     )
-    rows = pq.read_table(tmp_path / "results" / "sites" / "sites.parquet").to_pylist()
+    rows = read_table(tmp_path / "results", "sites").to_pylist()
     assert rows
     for row in rows:
         west_side = row["lon"] < middle
@@ -234,7 +231,7 @@ def test_context_layers_add_inside_distance_and_flags(
         assert row["high_priority"] == (row["inside_protected_areas"] == "555")
         assert (row["distance_to_tenements_m"] == 0) == (row["inside_tenements"] is not None)
         assert row["tenements_status"] == ("application" if row["inside_tenements"] else None)
-    context = pq.read_table(tmp_path / "results" / "site_context" / "site_context.parquet")
+    context = read_table(tmp_path / "results", "site_context")
     assert context.num_rows == 2 * len(rows)  # one per site and layer
     licensed = [r for r in context.to_pylist() if r["layer"] == "tenements" and r["feature_id"]]
     assert all(r["feature_status"] == "application" for r in licensed)
@@ -243,13 +240,13 @@ def test_context_layers_add_inside_distance_and_flags(
     # --context set replaces it
     (tmp_path / "licences.gpkg").unlink()  # the folder's own copy is what counts
     assert main(["sites", "--results", str(tmp_path / "results"), "--rebuild"]) == 0
-    again = pq.read_table(tmp_path / "results" / "sites" / "sites.parquet").to_pylist()
+    again = read_table(tmp_path / "results", "sites").to_pylist()
     assert again == rows
-    kept = pq.read_table(tmp_path / "results" / "site_context" / "site_context.parquet")
+    kept = read_table(tmp_path / "results", "site_context")
     assert kept.to_pylist() == context.to_pylist()
     parks_only = ["--context", f"protected_areas={tmp_path / 'parks.geojson'}"]
     assert main(["sites", "--results", str(tmp_path / "results"), *parks_only]) == 0
-    replaced = pq.read_table(tmp_path / "results" / "sites" / "sites.parquet")
+    replaced = read_table(tmp_path / "results", "sites")
     assert "inside_tenements" not in replaced.column_names
     assert "inside_protected_areas" in replaced.column_names
 

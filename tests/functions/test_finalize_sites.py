@@ -1,22 +1,29 @@
-"""The Finalize step's site update in S3: incremental by tile, and the same tables as tracking
-everything locally in one go."""
+"""A site group's update in S3: the group's tables and merged history, a second scan that
+reads its history instead of listing the bucket, and the same tables as tracking everything
+locally in one go."""
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import Any
 
 import boto3
 import pyarrow.parquet as pq
 import pytest
 from moto import mock_aws
 
+from asm_core.result_paths import result_keys
+from asm_core.results import read_table
 from asm_core.rules import load_rules
+from asm_core.site_groups import SITE_TABLES
 from asm_core.sites import build_site_tables
-from asm_core.stac import load_item
+from asm_core.stac import SceneItem, load_item
 from asm_core.synthetic.scene import WrittenScene
 from asm_core.tile_job import run_item
-from functions.finalize.monitoring import update_sites
+from functions.events import SiteGroupWork, TileTask
+from functions.finalize.monitoring import update_group
 from functions.settings import Settings
 from functions.storage import Bucket
 
@@ -30,50 +37,86 @@ def bucket(fake_aws: None) -> Iterator[Bucket]:
         yield Bucket(BUCKET)
 
 
-def _sites(path: Path) -> list[dict[str, object]]:
-    return pq.read_table(path).to_pylist()
+def _work(scan_id: str, group: str, scenes: list[tuple[SceneItem, Path]]) -> SiteGroupWork:
+    return SiteGroupWork(
+        scan_id=scan_id,
+        group=group,
+        tasks=[
+            TileTask(
+                scan_id=scan_id,
+                item_id=item.item_id,
+                mgrs_tile=str(item.mgrs_tile),
+                day=item.acquired.date(),
+                item=json.loads(path.read_text()),
+                keys={t: f"results/{k}" for t, k in result_keys(item).items()},
+            )
+            for item, path in scenes
+        ],
+    )
 
 
-def test_a_second_scan_updates_only_its_tile_and_matches_a_local_build(
-    bucket: Bucket, scene_factory: Callable[..., WrittenScene], tmp_path: Path
-) -> None:
-    rules = load_rules()
-    # seeds 3 and 38: one tile 35 days apart; 11: another tile
-    scenes = {s: scene_factory(seed=s, size=512, sites=3, baseline="05.10") for s in (3, 11, 38)}
-    items = {s: load_item(str(w.item_path)) for s, w in scenes.items()}
+def _scan(
+    bucket: Bucket, folder: Path, scenes: list[tuple[SceneItem, Path]], scan_id: str, group: str
+) -> dict[str, Any]:
+    """Detect the scenes as the scan's functions would (their files uploaded), then update the
+    group."""
+    for item, _ in scenes:
+        run_item(item, load_rules(), folder)
+    bucket.upload_tree(folder, "results")
     settings = Settings(results_bucket=BUCKET)
-    first = tmp_path / "first"
-    for seed in (3, 11):
-        run_item(items[seed], rules, first)
-    bucket.upload_tree(first, "results")
-    tiles = {items[3].mgrs_tile, items[11].mgrs_tile}
-    one = update_sites(bucket, settings, tiles, rules.tracking, "scan-1", hold_seconds=900)
-    assert one["tiles_tracked"] == 2 and one["alerts"] == one["sites"]  # all new
-    # every alert's evidence chip is stored under the scan, beside alerts.geojson, and linked
+    return update_group(bucket, settings, _work(scan_id, group, scenes), load_rules().tracking, 900)
+
+
+def test_a_group_update_keeps_its_history_and_matches_a_local_build(
+    bucket: Bucket,
+    scene_factory: Callable[..., WrittenScene],
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # seeds 3 and 38: tile 30NWK 35 days apart; 10: tile 30NWL (same group 30NW); 11: 30NXL
+    written = {
+        s: scene_factory(seed=s, size=512, sites=3, baseline="05.10") for s in (3, 10, 11, 38)
+    }
+    scenes = {s: (load_item(str(w.item_path)), w.item_path) for s, w in written.items()}
+    one = _scan(bucket, tmp_path / "one", [scenes[3], scenes[10]], "scan-1", "30NW")
+    assert one["tiles_tracked"] == 2 and len(one["_alerts"]) == one["sites"] > 0  # all new
+    other = _scan(bucket, tmp_path / "other", [scenes[11]], "scan-1", "30NX")
+    assert other["tiles_tracked"] == 1
+    # every alert's evidence chip is stored under the scan and linked
     chips = bucket.keys("scans/scan-1/chips/")
-    assert len(chips) == one["evidence_chips"] == one["alerts"] > 0
-    alerts = bucket.get_json("scans/scan-1/alerts.geojson")["features"]
-    assert {f"scans/scan-1/{a['properties']['chip']}" for a in alerts} == set(chips)
+    assert len(chips) == one["evidence_chips"] + other["evidence_chips"] > 0
     for alert in one["_alerts"]:
         assert alert["properties"]["chip_url"].startswith("https://")
-        assert alert["properties"]["chip"] in alert["properties"]["chip_url"]
+        assert f"scans/scan-1/{alert['properties']['chip']}" in chips
     head = bucket.client.head_object(Bucket=BUCKET, Key=chips[0])
     assert head["ContentType"] == "image/jpeg" and head["ContentLength"] <= 60_000
-    report = bucket.client.get_object(Bucket=BUCKET, Key="scans/scan-1/report.html")
-    assert f'"{alerts[0]["properties"]["chip"]}"' in report["Body"].read().decode()
+    report = bucket.client.get_object(Bucket=BUCKET, Key="scans/scan-1/reports/30NW.html")
+    assert f'"../{one["_alerts"][0]["properties"]["chip"]}"' in report["Body"].read().decode()
+    assert len(bucket.keys("results/site_history/30NW/")) == 2
 
-    second = tmp_path / "second"
-    run_item(items[38], rules, second)
-    bucket.upload_tree(second, "results")
-    two = update_sites(bucket, settings, {items[38].mgrs_tile}, rules.tracking, "scan-2", 900)
-    assert two["tiles_tracked"] == 1
+    # the second scan of the group reads the group's history: it lists nothing
+    def no_listing(self: Bucket, prefix: str) -> list[str]:
+        if prefix.startswith("results/"):
+            raise AssertionError(f"listed {prefix}")
+        return []
+
+    monkeypatch.setattr(Bucket, "keys", no_listing)
+    two = _scan(bucket, tmp_path / "two", [scenes[38]], "scan-2", "30NW")
+    assert two["tiles_tracked"] == 1 and two["sites"] >= one["sites"] // 2
+    monkeypatch.undo()
 
     everything = tmp_path / "everything"
-    for seed in (3, 11, 38):
-        run_item(items[seed], rules, everything)
-    build_site_tables(everything, rules.tracking)
-    for table in ("sites", "site_observations"):
-        bucket.download(f"results/{table}/{table}.parquet", tmp_path / "s3" / f"{table}.parquet")
-        assert _sites(tmp_path / "s3" / f"{table}.parquet") == _sites(
-            everything / table / f"{table}.parquet"
-        ), table
+    for seed in (3, 10, 11, 38):
+        run_item(scenes[seed][0], load_rules(), everything)
+    build_site_tables(everything, load_rules().tracking)
+    stored = tmp_path / "stored"
+    for key in bucket.keys("results/site"):
+        if not key.startswith("results/site_history/"):
+            bucket.download(key, stored / Path(key).relative_to("results"))
+    for table in SITE_TABLES:
+        assert read_table(stored, table).to_pylist() == read_table(everything, table).to_pylist()
+    history = tmp_path / "history.parquet"
+    bucket.download("results/site_history/30NW/tile_runs.parquet", history)
+    assert sorted(pq.read_table(history).column("item_id").to_pylist()) == sorted(
+        scenes[s][0].item_id for s in (3, 10, 38)
+    )

@@ -54,8 +54,14 @@ def _handlers() -> dict[str, Callable[[dict[str, Any], Any], dict[str, Any]]]:
     from functions.detect_tile.app import handler as detect_tile
     from functions.finalize.app import handler as finalize
     from functions.plan.app import handler as plan
+    from functions.track_sites.app import handler as track_sites
 
-    return {"plan": plan, "detect_tile": detect_tile, "finalize": finalize}
+    return {
+        "plan": plan,
+        "detect_tile": detect_tile,
+        "track_sites": track_sites,
+        "finalize": finalize,
+    }
 
 
 def _route_lambda_to_handlers(
@@ -86,6 +92,7 @@ def _state_machine(arns: dict[str, str]) -> str:
     for key, value in {
         "PlanFunctionArn": arns["plan"],
         "DetectTileFunctionArn": arns["detect_tile"],
+        "TrackSitesFunctionArn": arns["track_sites"],
         "FinalizeFunctionArn": arns["finalize"],
         "MapMaxConcurrency": "4",
         # moto's ASL grammar wants a decimal here (AWS takes either)
@@ -113,7 +120,7 @@ def _deploy() -> str:
             PackageType="Image",
             Code={"ImageUri": "123456789012.dkr.ecr.us-east-1.amazonaws.com/asm-watch:test"},
         )["FunctionArn"]
-        for name in ("plan", "detect_tile", "finalize")
+        for name in ("plan", "detect_tile", "track_sites", "finalize")
     }
     boto3.client("s3").create_bucket(Bucket=BUCKET)
     sfn = boto3.client("stepfunctions")
@@ -239,20 +246,33 @@ def test_scan_plans_detects_every_tile_and_records_a_failing_one(
     )
     assert [len(row["tasks"]) for row in manifest] == [2, 1]
     assert sorted(t.item_id for t in manifest_tasks(manifest)) == sorted(i["id"] for i in items)
-    # the scan's report, as GET /scans/{id}/report hands it out: a pre-signed link
+    # one site group per tile here (30NZ, 30NT, 30NU): each group's sites updated apart
+    assert monitoring["groups"] == 3 and monitoring["groups_failed"] == []
+    assert sorted(monitoring["reports"]) == ["30NT", "30NU", "30NZ"]
+    assert [name for name, _ in calls].count("track_sites") == 3
+    # the scan's report, as GET /scans/{id}/report hands it out: a pre-signed link to a page
+    # that links each group's report
     assert monitoring["report"] == f"s3://{BUCKET}/scans/test-scan/report.html"
     link = AwsScanServices(machine, Bucket(BUCKET), "asm-watch", "asm_watch").report("test-scan")
     assert link.url is not None and "/scans/test-scan/report.html?" in link.url
     page = s3.get_object(Bucket=BUCKET, Key="scans/test-scan/report.html")
     assert page["ContentType"] == "text/html; charset=utf-8"
-    assert b"window.ASM_REPORT" in page["Body"].read()
+    assert page["Body"].read().decode().count("/scans/test-scan/reports/") == 3
+    group_page = s3.get_object(Bucket=BUCKET, Key="scans/test-scan/reports/30NZ.html")
+    assert group_page["ContentType"] == "text/html; charset=utf-8"
+    assert b"window.ASM_REPORT" in group_page["Body"].read()
     site_keys = {
         o["Key"] for o in s3.list_objects_v2(Bucket=BUCKET, Prefix="results/site")["Contents"]
     }
     assert site_keys == {
-        "results/sites/sites.parquet",
-        "results/site_observations/site_observations.parquet",
-        "results/site_context/site_context.parquet",
+        f"results/{table}/{table}_{group}.parquet"
+        for table in ("sites", "site_observations", "site_context")
+        for group in ("30NT", "30NU", "30NZ")
+    } | {
+        f"results/site_history/{group}/{table}.parquet"
+        for table in ("tile_runs", "detections")
+        for group in ("30NT", "30NU", "30NZ")
+        if (table, group) != ("detections", "30NU")  # the failed tile's: no detections
     }
 
 

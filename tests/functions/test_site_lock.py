@@ -1,5 +1,5 @@
-"""One Finalize at a time: the site tables' lock in S3 (moto honours If-None-Match and If-Match
-on PutObject and DeleteObject, as S3 does)."""
+"""One update of a site group at a time: the group's lock in S3 (moto honours If-None-Match and
+If-Match on PutObject and DeleteObject, as S3 does)."""
 
 from __future__ import annotations
 
@@ -10,13 +10,14 @@ import pytest
 from moto import mock_aws
 
 from asm_core.rules import load_rules
-from functions.finalize.monitoring import update_sites
+from functions.events import SiteGroupWork
+from functions.finalize.monitoring import update_group
 from functions.finalize.site_lock import SiteTablesBusyError, site_tables_lock
 from functions.settings import Settings
 from functions.storage import Bucket
 
 BUCKET = "asm-watch-lock-test"
-LOCK = "locks/results/site-tables.json"
+LOCK = "locks/results/site-groups/20LQ.json"
 
 
 @pytest.fixture
@@ -57,15 +58,16 @@ def test_a_lapsed_lock_is_taken_over_and_its_old_holder_cannot_release_the_new_o
     assert not bucket.exists(LOCK)
 
 
-def test_update_sites_refuses_to_start_while_another_scan_holds_the_tables(
+def test_a_group_update_refuses_to_start_while_another_scan_holds_the_group(
     bucket: Bucket,
 ) -> None:
-    bucket.put_json("results/sites/sites.parquet", {"stand-in": "of another scan's tables"})
+    bucket.put_json("results/sites/sites_20LQ.parquet", {"stand-in": "of another scan's tables"})
     before = {k: bucket.client.head_object(Bucket=BUCKET, Key=k)["ETag"] for k in bucket.keys("")}
     settings = Settings(results_bucket=BUCKET)
     with site_tables_lock(bucket, LOCK, "scan-a", 900):
         with pytest.raises(SiteTablesBusyError):
-            update_sites(bucket, settings, {"20LQR"}, load_rules().tracking, "scan-b", 900)
+            work = SiteGroupWork(scan_id="scan-b", group="20LQ", tasks=[])
+            update_group(bucket, settings, work, load_rules().tracking, 900)
         after = {
             k: bucket.client.head_object(Bucket=BUCKET, Key=k)["ETag"]
             for k in bucket.keys("")

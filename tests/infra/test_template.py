@@ -24,9 +24,9 @@ from asm_core.schema import (
     TILE_RUNS,
     glue_columns,
 )
-from functions.finalize.app import LOCK_MARGIN_SECONDS
 from functions.finalize.site_lock import SiteTablesBusyError
 from functions.settings import Settings
+from functions.track_sites.app import LOCK_MARGIN_SECONDS
 
 ROOT = Path(__file__).resolve().parents[2]
 TEMPLATE = ROOT / "template.yaml"
@@ -125,14 +125,15 @@ def test_no_wildcards_on_s3_actions(template: dict[str, Any]) -> None:
             assert statement["Resource"] != "*", statement
 
 
-def test_finalize_may_list_its_bucket_so_missing_site_tables_read_as_missing(
-    template: dict[str, Any],
+@pytest.mark.parametrize("function", ["TrackSitesFunction", "FinalizeFunction"])
+def test_the_site_functions_may_list_their_bucket_so_missing_objects_read_as_missing(
+    template: dict[str, Any], function: str
 ) -> None:
     """S3 answers a GetObject of a missing key with 403, not 404, unless the caller has
-    s3:ListBucket on the bucket; a condition on s3:prefix does not count for that check. The
-    first Finalize of a deployment reads site tables that do not exist yet (moto does not
-    enforce IAM, so only this test sees it)."""
-    finalize = template["Resources"]["FinalizeFunction"]["Properties"]["Policies"]
+    s3:ListBucket on the bucket; a condition on s3:prefix does not count for that check. A
+    group's first update reads site tables that do not exist yet, and Finalize reads the
+    outcome of a group that left none (moto does not enforce IAM, so only this test sees it)."""
+    finalize = template["Resources"][function]["Properties"]["Policies"]
     lists = [
         st
         for policy in finalize
@@ -143,11 +144,11 @@ def test_finalize_may_list_its_bucket_so_missing_site_tables_read_as_missing(
     assert lists and any("Condition" not in st for st in lists), lists
 
 
-def test_finalize_may_take_the_site_lock_and_the_state_machine_retries_a_busy_one(
+def test_a_group_update_may_take_its_lock_and_the_state_machine_retries_a_busy_one(
     template: dict[str, Any],
 ) -> None:
-    lock = f"{Settings.locks_prefix}/{Settings.results_prefix}/site-tables.json"
-    policies = template["Resources"]["FinalizeFunction"]["Properties"]["Policies"]
+    lock = f"{Settings.locks_prefix}/{Settings.results_prefix}/site-groups/36NX.json"
+    policies = template["Resources"]["TrackSitesFunction"]["Properties"]["Policies"]
     statements = [st for p in policies if isinstance(p, dict) for st in p.get("Statement", [])]
     for action in ("s3:GetObject", "s3:PutObject", "s3:DeleteObject"):
         patterns = [
@@ -161,14 +162,11 @@ def test_finalize_may_take_the_site_lock_and_the_state_machine_retries_a_busy_on
     (sm,) = _resources(template, "AWS::Serverless::StateMachine").values()
     definition = (ROOT / sm["Properties"]["DefinitionUri"]).read_text()
     machine = json.loads(re.sub(r"\$\{\w+\}", "0", definition))  # placeholders: numbers or ARNs
-    (busy,) = [
-        r
-        for r in machine["States"]["Finalize"]["Retry"]
-        if SiteTablesBusyError.__name__ in r["ErrorEquals"]
-    ]
-    finalize_timeout = template["Resources"]["FinalizeFunction"]["Properties"]["Timeout"]
+    track = machine["States"]["TrackSites"]["ItemProcessor"]["States"]["TrackGroup"]
+    (busy,) = [r for r in track["Retry"] if SiteTablesBusyError.__name__ in r["ErrorEquals"]]
+    track_timeout = template["Resources"]["TrackSitesFunction"]["Properties"]["Timeout"]
     # retried for longer than a holder can live (its timeout, and the lock's margin)
-    assert busy["IntervalSeconds"] * busy["MaxAttempts"] > finalize_timeout + LOCK_MARGIN_SECONDS
+    assert busy["IntervalSeconds"] * busy["MaxAttempts"] > track_timeout + LOCK_MARGIN_SECONDS
 
 
 def test_results_keep_versions_and_the_api_cannot_take_all_concurrency(
