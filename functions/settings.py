@@ -37,6 +37,10 @@ class Settings:
     #: where the bands of items posted to POST /scans may be read from (URL or bucket prefixes)
     asset_sources: tuple[str, ...] = PUBLIC_COG_SOURCES
 
+    def group_outcome_key(self, scan_id: str, group: str) -> str:
+        """Where a site group's update stores its outcome for the scan's Finalize step."""
+        return f"{self.scans_prefix}/{scan_id}/groups/{group}.json"
+
     @property
     def item_sources(self) -> tuple[str, ...]:
         """Where a scan may read bands from: the configured sources and the catalogue's host."""

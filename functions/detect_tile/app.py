@@ -19,9 +19,9 @@ from botocore.exceptions import ClientError
 import functions.numba_cache  # noqa: F401 - before any kernel runs
 from asm_core.gdal_settings import read_options
 from asm_core.known_sites import known_site_footprints
-from asm_core.site_groups import group_file, group_key, site_group
 from asm_core.result_paths import result_keys
 from asm_core.rules import shipped_rules
+from asm_core.site_groups import group_file, group_key, site_group
 from asm_core.stac import scene_item_from_dict
 from asm_core.tile_job import TileRun, record_failure, run_item
 from functions.events import TileResult, TileTask

@@ -24,11 +24,9 @@ from botocore.exceptions import ClientError
 
 from asm_core.alerts import alert_collection, alert_text, country_summary
 from functions.events import FinalizeEvent, SiteGroupWork
-from functions.finalize.monitoring import CHIP_LINK_SECONDS
 from functions.finalize.tile_runs import MISSING, STATUSES, gather_runs, runs_summary
 from functions.settings import METRICS_NAMESPACE, Settings
 from functions.storage import Bucket
-from functions.track_sites.app import group_result_key
 
 logger = Logger(service="asm-watch-finalize")
 metrics = Metrics(namespace=METRICS_NAMESPACE, service="asm-watch-finalize")
@@ -36,6 +34,8 @@ tracer = Tracer(service="asm-watch-finalize")
 
 __all__ = ["MISSING", "finalize", "handler"]
 
+#: how long the scan page's links to the groups' reports work: SigV4's longest
+REPORT_LINK_SECONDS = 7 * 24 * 3600
 #: monitoring figures that add up over groups
 _COUNTS = ("sites", "tiles_tracked", "alerts", "evidence_chips", "new_sites_bare_before")
 
@@ -107,7 +107,7 @@ def _write_report(
                 bucket.client.generate_presigned_url(
                     "get_object",
                     Params={"Bucket": bucket.name, "Key": k},
-                    ExpiresIn=CHIP_LINK_SECONDS,
+                    ExpiresIn=REPORT_LINK_SECONDS,
                 ),
             )
             for g, k in sorted(keys.items())
@@ -132,7 +132,7 @@ def finalize(event: FinalizeEvent, settings: Settings, bucket: Bucket) -> dict[s
     outcomes: dict[str, dict[str, Any]] = {}
     unfinished: list[SiteGroupWork] = []
     for group in groups:
-        found = _group_outcome(bucket, group_result_key(settings, scan.scan_id, group.group))
+        found = _group_outcome(bucket, settings.group_outcome_key(scan.scan_id, group.group))
         if found is None:
             unfinished.append(group)
         else:

@@ -34,11 +34,6 @@ tracer = Tracer(service="asm-watch-track-sites")
 LOCK_MARGIN_SECONDS = 60.0
 
 
-def group_result_key(settings: Settings, scan_id: str, group: str) -> str:
-    """Where a group's outcome is stored for the Finalize step."""
-    return f"{settings.scans_prefix}/{scan_id}/groups/{group}.json"
-
-
 def track_group(
     work: SiteGroupWork, settings: Settings, bucket: Bucket, seconds_left: float = 900.0
 ) -> dict[str, Any]:
@@ -58,7 +53,7 @@ def track_group(
     except Exception as e:  # the scan's results stand; the site update can be re-run
         logger.exception("site update failed", extra={"group": work.group})
         outcome["monitoring"] = {"error": f"{type(e).__name__}: {e}"}
-    bucket.put_json(group_result_key(settings, work.scan_id, work.group), outcome)
+    bucket.put_json(settings.group_outcome_key(work.scan_id, work.group), outcome)
     return {
         "group": work.group,
         "statuses": outcome["runs"]["statuses"],
