@@ -28,6 +28,7 @@ from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
 import shapely
@@ -54,7 +55,7 @@ def _denser(template: pa.Table, density: int) -> pa.Table:
     for k in range(density):
         shift = 0.05 * k
         geoms = shapely.from_wkb(template.column("geometry").to_pylist())
-        moved = shapely.transform(geoms, lambda xy, s=shift: xy + [s, 0.0])
+        moved = shapely.transform(geoms, lambda xy, s=shift: xy + np.array([s, 0.0]))
         part = template.set_column(
             template.schema.get_field_index("geometry"),
             "geometry",
@@ -164,7 +165,8 @@ def main() -> None:
     longest = rows[-1]
     print(
         f"per tile-date of the group's history: {per * 1000:.1f} ms; the longest history "
-        f"({longest['weeks']} weeks) took {longest['wall_s']} s of the function's {TRACK_TIMEOUT_S} s",
+        f"({longest['weeks']} weeks) took {longest['wall_s']} s of the function's "
+        f"{TRACK_TIMEOUT_S} s",
         file=sys.stderr,
     )
     print(

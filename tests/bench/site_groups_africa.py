@@ -22,11 +22,13 @@ from pyproj import Transformer
 
 ROOT = Path(__file__).resolve().parents[2]
 #: UN M49 Africa, with Western Sahara
-AFRICA = set(
-    "DZA AGO BEN BWA BFA BDI CPV CMR CAF TCD COM COG COD CIV DJI EGY GNQ ERI SWZ ETH GAB GMB GHA "
-    "GIN GNB KEN LSO LBR LBY MDG MWI MLI MRT MUS MAR MOZ NAM NER NGA RWA STP SEN SYC SLE SOM ZAF "
-    "SSD SDN TZA TGO TUN UGA ZMB ZWE ESH".split()
-)
+AFRICA = {
+    *("DZA", "AGO", "BEN", "BWA", "BFA", "BDI", "CPV", "CMR", "CAF", "TCD", "COM", "COG", "COD"),
+    *("CIV", "DJI", "EGY", "GNQ", "ERI", "SWZ", "ETH", "GAB", "GMB", "GHA", "GIN", "GNB", "KEN"),
+    *("LSO", "LBR", "LBY", "MDG", "MWI", "MLI", "MRT", "MUS", "MAR", "MOZ", "NAM", "NER", "NGA"),
+    *("RWA", "STP", "SEN", "SYC", "SLE", "SOM", "ZAF", "SSD", "SDN", "TZA", "TGO", "TUN", "UGA"),
+    *("ZMB", "ZWE", "ESH"),
+}
 STEP_DEGREES = 0.04
 
 
@@ -52,6 +54,7 @@ def main() -> None:
             band[m].tolist(),
             (e // 100_000).astype(int).tolist(),
             (n // 100_000).astype(int).tolist(),
+            strict=True,
         )
         squares |= {(z, b, c, r) for b, c, r in keys}
     groups = {s[:3] for s in squares}
