@@ -3,7 +3,9 @@
 The AWS figure follows the deployed application line by line (``template.yaml``,
 ``infra/statemachine/scan.asl.json``): one per-tile Lambda invocation per tile-date; one
 EXPRESS child workflow per batch of tile-dates, started by the Distributed Map (one state
-transition each, plus the parent's own few); two result objects written to S3 per tile-date.
+transition each, plus the parent's own few); two result objects written to S3 per tile-date;
+then one site update per site group (:mod:`asm_core.site_groups`), a STANDARD child of the
+second map, which tracks its tiles again from their whole history.
 Prices are AWS list prices in us-west-2, where ``sentinel-cogs`` lives.
 The machine figures come from ``tests/bench/tile.py`` (see :class:`CostModel`).
 """
@@ -40,6 +42,18 @@ LAMBDA_GB_SECOND_USD = {"x86_64": 0.0000166667, "arm64": 0.0000133334}
 #: less than either and dense smallholder farmland the most.
 MEASURED_CPU_SECONDS = {"real_farmland": 119.0, "synthetic": 25.3}
 
+#: One site group's update, measured by ``python tests/bench/finalize_scale.py --weeks 13
+#: --weeks 52`` (a group of 10 tiles, weekly history, synthetic rows: 2 sites a tile) on the same
+#: machine: 7.1 CPU-s with 13 weeks, 29.3 with 52, so 0.057 CPU-s per tile-date of history (each
+#: tile is tracked again from its whole history when it has a new look) and nothing measurable
+#: besides; the fixed part is the function's cold import of the detection stack (3.5 CPU-s,
+#: measured for the old Finalize in issue 15).
+TRACK_CPU_SECONDS_FIXED = 3.5
+TRACK_CPU_SECONDS_PER_TILE_DATE = 0.057
+#: Sentinel-2 tiles per site group over Africa: 100 km squares over its land per grid-zone
+#: column (``python tests/bench/site_groups_africa.py``: 4,195 squares in 556 groups)
+TILES_PER_SITE_GROUP = 7.54
+
 
 @dataclass(frozen=True)
 class CostModel:
@@ -58,8 +72,8 @@ class CostModel:
     #: tile-dates per child workflow (the template's TilesPerBatch), detected in parallel
     tiles_per_batch: int = 8
     sfn_transition_usd: float = 0.025 / 1000
-    #: the parent workflow's own transitions: Plan, the Map, Finalize and the end
-    sfn_transitions_per_scan: int = 4
+    #: the parent workflow's own transitions: Plan, the two Maps, Finalize and the end
+    sfn_transitions_per_scan: int = 5
     express_request_usd: float = 1.00 / 1e6
     express_gb_second_usd: float = 0.00001667
     #: EXPRESS bills memory in 64 MB steps; a child's few kB of state round up to one
@@ -69,6 +83,16 @@ class CostModel:
     s3_put_usd: float = 0.005 / 1000
     puts_per_tile: int = 2
     local_workers: int = 2
+    #: the template's TrackSitesMemory (the bench's group peaks at 538 MB with a year of history)
+    track_memory_mb: int = 1024
+    #: weeks of history each tile of a group is tracked through
+    history_weeks: int = 52
+    track_cpu_seconds_fixed: float = TRACK_CPU_SECONDS_FIXED
+    track_cpu_seconds_per_tile_date: float = TRACK_CPU_SECONDS_PER_TILE_DATE
+    #: a STANDARD child per group: its task and its end
+    track_transitions_per_group: int = 2
+    #: three site tables, two history files, the outcome, the report, the lock
+    puts_per_group: int = 8
 
     def __post_init__(self) -> None:
         if self.tiles_per_batch < 1:
@@ -104,6 +128,10 @@ class Estimate:
     express_gb_seconds: float
     express_usd: float
     s3_usd: float
+    site_groups: int = 0
+    track_gb_seconds: float = 0.0
+    #: the site update's Lambda time and requests (its transitions and PUTs are in theirs)
+    track_usd: float = 0.0
 
     @property
     def step_functions_usd(self) -> float:
@@ -111,7 +139,13 @@ class Estimate:
 
     @property
     def aws_usd(self) -> float:
-        return self.lambda_usd + self.lambda_requests_usd + self.step_functions_usd + self.s3_usd
+        return (
+            self.lambda_usd
+            + self.lambda_requests_usd
+            + self.step_functions_usd
+            + self.s3_usd
+            + self.track_usd
+        )
 
 
 def _coverage(item: dict[str, Any], aoi: Polygon | MultiPolygon | None) -> float:
@@ -140,9 +174,11 @@ def estimate(
     aoi: Polygon | MultiPolygon | None,
     bands: set[str],
     model: CostModel | None = None,
+    site_groups: int | None = None,
 ) -> Estimate:
     """The cost of running one job per item of ``items`` (one per tile-date), each reading the
-    share of its tile under ``aoi``."""
+    share of its tile under ``aoi``, then updating the sites of ``site_groups`` groups (the
+    tiles' groups; Africa's share of tiles per group when not given)."""
     m = model or CostModel()
     shares = [_coverage(item, aoi) for item in items]
     n = len(items)
@@ -157,7 +193,16 @@ def estimate(
     children = math.ceil(n / m.tiles_per_batch)
     # a child lasts about as long as its slowest tile (its tiles run at once)
     express_gb_s = children * per_tile_s * m.express_memory_gb
-    transitions = children + (m.sfn_transitions_per_scan if n else 0)
+    groups = site_groups if site_groups is not None else math.ceil(tiles / TILES_PER_SITE_GROUP)
+    track_cpu = groups * m.track_cpu_seconds_fixed + (
+        tiles * m.history_weeks * m.track_cpu_seconds_per_tile_date
+    )
+    track_gb_s = (
+        track_cpu / min(m.track_memory_mb / LAMBDA_MB_PER_VCPU, 1.0) * (m.track_memory_mb / 1024.0)
+    )
+    transitions = (
+        children + groups * m.track_transitions_per_group + (m.sfn_transitions_per_scan if n else 0)
+    )
     return Estimate(
         tile_dates=n,
         tiles=tiles,
@@ -174,5 +219,9 @@ def estimate(
         transitions_usd=transitions * m.sfn_transition_usd,
         express_gb_seconds=round(express_gb_s, 1),
         express_usd=children * m.express_request_usd + express_gb_s * m.express_gb_second_usd,
-        s3_usd=n * m.puts_per_tile * m.s3_put_usd,
+        s3_usd=(n * m.puts_per_tile + groups * m.puts_per_group) * m.s3_put_usd,
+        site_groups=groups,
+        track_gb_seconds=round(track_gb_s, 1),
+        track_usd=track_gb_s * LAMBDA_GB_SECOND_USD[m.lambda_architecture]
+        + groups * m.lambda_request_usd,
     )

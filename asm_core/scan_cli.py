@@ -28,6 +28,7 @@ from asm_core.report_text import monitoring_text, table
 from asm_core.rules import RuleSet, load_rules
 from asm_core.scan import SUMMARY_FILE, ScanProgress, run_scan
 from asm_core.scan_planning import plan_scan
+from asm_core.site_groups import site_group
 from asm_core.tile_job import TileRun
 
 
@@ -82,7 +83,12 @@ def plan_text(plan: Plan, est: Estimate, model: CostModel) -> str:
             "EXPRESS child workflows",
             f"{est.express_gb_seconds:,.0f} GB-s, ${est.express_usd:,.4f}",
         ],
-        ["S3 PUTs of results", f"${est.s3_usd:,.4f}"],
+        [
+            f"site update ({est.site_groups:,} site groups, {model.track_memory_mb} MB, "
+            f"{model.history_weeks} weeks of history)",
+            f"{est.track_gb_seconds:,.0f} GB-s, ${est.track_usd:,.4f}",
+        ],
+        ["S3 PUTs of results and site tables", f"${est.s3_usd:,.4f}"],
         ["AWS total (estimate)", f"${est.aws_usd:,.4f}"],
     ]
     lines = [table(["plan", "value"], rows)]
@@ -232,6 +238,7 @@ def scan(
         None if full_tiles else area,
         _bands(rules),
         model,
+        site_groups=len({site_group(t) for t in plan.tiles}),
     )
     click.echo(plan_text(plan, cost, model))
     if dry_run:

@@ -58,16 +58,46 @@ def test_step_functions_bill_a_transition_per_child_and_express_time_per_batch(
     model = CostModel(tiles_per_batch=per_batch)
     est = estimate(items, 3450, 0, None, BANDS, model)
     children = math.ceil(3450 / per_batch)
-    assert est.child_workflows == children
-    assert est.transitions == children + 4
-    assert est.transitions_usd == pytest.approx((children + 4) * 0.025 / 1000)
+    groups = math.ceil(3450 / 7.54)  # Africa's tiles per site group
+    assert est.child_workflows == children and est.site_groups == groups
+    # a transition per detection child, two per site group's child, the parent's five
+    assert est.transitions == children + 2 * groups + 5
+    assert est.transitions_usd == pytest.approx((children + 2 * groups + 5) * 0.025 / 1000)
     child_gb_s = est.lambda_seconds_per_tile * 64 / 1024
     assert est.express_gb_seconds == pytest.approx(children * child_gb_s, rel=1e-3)
     assert est.express_usd == pytest.approx(
         children * 1e-6 + children * child_gb_s * 0.00001667, rel=1e-3
     )
     assert est.lambda_requests_usd == pytest.approx(3450 * 0.2e-6)
-    assert est.s3_usd == pytest.approx(3450 * 2 * 0.005 / 1000)  # PUTs; public GETs are free
+    # PUTs (public GETs are free): two per tile-date, eight per site group
+    assert est.s3_usd == pytest.approx((3450 * 2 + groups * 8) * 0.005 / 1000)
+
+
+def test_the_site_update_tracks_every_tile_through_its_history_once_per_pass() -> None:
+    model = CostModel(
+        track_cpu_seconds_fixed=2.0,
+        track_cpu_seconds_per_tile_date=0.05,
+        track_memory_mb=1024,
+        history_weeks=52,
+    )
+    est = estimate([_item()] * 20, 20, 0, None, BANDS, model, site_groups=3)
+    cpu = 3 * 2.0 + 20 * 52 * 0.05
+    gb_s = cpu / (1024 / 1769) * 1.0  # 0.58 vCPU, 1 GB
+    assert est.track_gb_seconds == pytest.approx(gb_s, abs=0.05)
+    assert est.track_usd == pytest.approx(gb_s * 0.0000166667 + 3 * 0.2e-6, rel=1e-3)
+    longer = estimate(
+        [_item()] * 20,
+        20,
+        0,
+        None,
+        BANDS,
+        CostModel(**{**model.__dict__, "history_weeks": 104}),
+        site_groups=3,
+    )
+    # the whole history, every pass: twice the history, twice the per-tile-date part
+    assert longer.track_gb_seconds == pytest.approx(
+        (6.0 + 20 * 104 * 0.05) / (1024 / 1769), abs=0.05
+    )
 
 
 def test_arm64_bills_a_fifth_less_for_the_same_seconds() -> None:
