@@ -175,7 +175,8 @@ class _Detector:
             and in_metres(self.pixels.files.crs)
         )
         for crop, polygon in zip(crops, polygons, strict=True):
-            metric = metric_geometry(polygon, self.pixels.files.crs)
+            # (a metric grid's polygon is its own metric geometry: asked once, not per object)
+            metric = polygon if on_grid else metric_geometry(polygon, self.pixels.files.crs)
             shape_fill = (
                 _rectangularity_on_grid(crop.mask)
                 if on_grid
