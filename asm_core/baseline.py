@@ -13,13 +13,14 @@ drop from then to now is the ``vegetation_loss`` sign; a site that was already b
 news when first seen (:mod:`asm_core.alerts`) - the commonest false alarm is permanently bare
 ground (crusts, outcrops, old workings) found for the first time.
 
-Reading windows rather than whole tiles keeps the cost of the extra looks proportional to the
+Reading parts rather than whole tiles keeps the cost of the extra looks proportional to the
 candidates: a full tile of three looks read whole cost 13.7 CPU-s and 880 MB with stackstac.
+The parts are blocks of 5 km, each read once (a tile with candidates everywhere, as real
+farmland is, asked for 54,000 small windows), and the composite is the median of the looks.
 """
 
 from __future__ import annotations
 
-import warnings
 from collections.abc import Sequence
 from contextlib import ExitStack
 from dataclasses import dataclass, field
@@ -37,6 +38,11 @@ from asm_core.errors import AsmError
 from asm_core.reader import RetryPolicy, gdal_path
 from asm_core.reflectance import decide_boa_offset
 from asm_core.stac import SceneItem
+
+#: the side of the blocks the looks are read in when the grid's width is known (256 baseline
+#: pixels: 5.1 km at 20 m), and how many composites of blocks are kept (256 kB each)
+BASELINE_BLOCK = 256
+BASELINE_BLOCKS_KEPT = 128
 
 
 @dataclass
@@ -60,6 +66,12 @@ class BaselineNdvi:
     #: looks given or searched but not used, each with its reason
     skipped: list[str] = field(default_factory=list)
     retry: RetryPolicy = field(default_factory=RetryPolicy)
+    #: the item grid's width in fine pixels; with it, the looks are read in blocks (see
+    #: :meth:`composite`), without it window by window
+    width: int = 0
+    _blocks: dict[tuple[int, int], npt.NDArray[np.float32]] = field(
+        default_factory=dict, init=False, repr=False
+    )
 
     @property
     def looks(self) -> list[str]:
@@ -72,6 +84,38 @@ class BaselineNdvi:
         f = self.factor
         r0, c0 = rows.start // f, cols.start // f
         r1, c1 = -(-rows.stop // f), -(-cols.stop // f)
+        if not self.width:
+            return self._composite(r0, r1, c0, c1), r0, c0
+        # The looks are read in square blocks of the baseline grid, each once, and each site's
+        # composite is cut from them: window by window, a real farmland tile's ~6,000 judged
+        # sites cost 54,000 small reads (20 of its 81 CPU-s). A block's pixels are the windows'
+        # own: the same grid, the same overview, offsets on whole baseline pixels.
+        size = BASELINE_BLOCK
+        out = np.empty((r1 - r0, c1 - c0), dtype=np.float32)
+        for br in range(r0 // size, (r1 - 1) // size + 1):
+            for bc in range(c0 // size, (c1 - 1) // size + 1):
+                block = self._block(br, bc)
+                top, left = max(r0, br * size), max(c0, bc * size)
+                bottom, right = min(r1, (br + 1) * size), min(c1, (bc + 1) * size)
+                out[top - r0 : bottom - r0, left - c0 : right - c0] = block[
+                    top - br * size : bottom - br * size, left - bc * size : right - bc * size
+                ]
+        return out, r0, c0
+
+    def _block(self, br: int, bc: int) -> npt.NDArray[np.float32]:
+        """The composite of one block of the baseline grid (kept, the latest few hundred)."""
+        found = self._blocks.pop((br, bc), None)
+        if found is None:
+            size = BASELINE_BLOCK
+            found = self._composite(br * size, (br + 1) * size, bc * size, (bc + 1) * size)
+            if len(self._blocks) >= BASELINE_BLOCKS_KEPT:
+                self._blocks.pop(next(iter(self._blocks)))
+        self._blocks[(br, bc)] = found  # the newest last
+        return found
+
+    def _composite(self, r0: int, r1: int, c0: int, c1: int) -> npt.NDArray[np.float32]:
+        """The median NDVI of the looks over baseline-grid rows r0:r1 and columns c0:c1."""
+        f = self.factor
         left, top = self.transform @ (c0 * f, r0 * f)
         right, bottom = self.transform @ (c1 * f, r1 * f)
         bounds = (min(left, right), min(top, bottom), max(left, right), max(top, bottom))
@@ -84,10 +128,8 @@ class BaselineNdvi:
                 self.opened.remove(look)
                 self.skipped.append(f"{look.item_id}: unreadable ({str(e).splitlines()[0]})")
         if not ndvi:
-            return np.full(shape, np.nan, dtype=np.float32), r0, c0
-        with warnings.catch_warnings(), np.errstate(all="ignore"):
-            warnings.filterwarnings("ignore", "All-NaN slice", RuntimeWarning)
-            return np.nanmedian(np.stack(ndvi), axis=0).astype(np.float32), r0, c0
+            return np.full(shape, np.nan, dtype=np.float32)
+        return median_of_looks(np.stack(ndvi))
 
     def _look_ndvi(
         self, look: _Look, bounds: tuple[float, float, float, float], shape: tuple[int, int]
@@ -120,6 +162,22 @@ class BaselineNdvi:
         values = composite[rr, cc]
         known = values[np.isfinite(values)]
         return float(known.sum()), int(known.size)
+
+
+def median_of_looks(stack: npt.NDArray[np.float32]) -> npt.NDArray[np.float32]:
+    """Per pixel, the median of the finite values of a few looks (NaN where none): bit for bit
+    ``np.nanmedian(stack, axis=0)``, three times as fast for a handful of looks (a sort along
+    the looks puts NaN last; the middle one, or the mean of the middle two, of the finite)."""
+    ordered = np.sort(stack, axis=0)
+    finite = np.isfinite(stack).sum(axis=0)
+    last = stack.shape[0] - 1
+    low = np.take_along_axis(ordered, np.maximum((finite - 1) // 2, 0)[None], 0)[0]
+    high = np.take_along_axis(ordered, np.minimum(finite // 2, last)[None], 0)[0]
+    median: npt.NDArray[np.float32] = np.where(
+        finite % 2 == 1, high, (low + high) / np.float32(2)
+    ).astype(np.float32)
+    median[finite == 0] = np.nan
+    return median
 
 
 def _read_clipped(
@@ -170,11 +228,13 @@ def open_baseline(
     resolution_m: float,
     masked_scl: tuple[int, ...],
     retry: RetryPolicy | None = None,
+    width: int = 0,
 ) -> BaselineNdvi:
     """Open the usable ``looks`` (red and NIR, in the item's CRS ``epsg``; SCL when they have
     it) for windowed reads on the item's grid ``transform`` at ``resolution_m``, SCL classes
     ``masked_scl`` masked; the others are listed in ``skipped`` with their reason, as is a look
-    that cannot be opened. Datasets close with ``stack``."""
+    that cannot be opened. Datasets close with ``stack``. With the grid's ``width`` (fine
+    pixels) the looks are read in blocks (:meth:`BaselineNdvi.composite`)."""
     retry = retry or RetryPolicy()
     factor = max(1, round(resolution_m / abs(transform.a)))
     opened, skipped = [], []
@@ -192,4 +252,4 @@ def open_baseline(
         offset = decide_boa_offset(look.baseline, look.boa_offset_flag, look.bands, "inconclusive")
         scale = {n: look.bands[n].scale for n in NDVI_BANDS}
         opened.append(_Look(look.item_id, bands, offset.dn_offset, scale))
-    return BaselineNdvi(transform, factor, opened, masked_scl, skipped, retry)
+    return BaselineNdvi(transform, factor, opened, masked_scl, skipped, retry, width)

@@ -292,3 +292,49 @@ def test_looks_given_outside_the_window_are_named_not_used(
     assert row["baseline_skipped"] == [
         f"{too_recent.item_id}: outside the window (45 days of the same date a year before)"
     ]
+
+
+def test_the_composite_read_in_blocks_is_the_one_read_window_by_window(
+    series: tuple[WrittenSeries, list[SceneItem]], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Given the grid's width, the looks are read in blocks, each once; every window cut from
+    them equals the window read alone, bit for bit, in raster order, out of order and across
+    block edges, with blocks dropped from the cache and read again."""
+    import asm_core.baseline as baseline_module
+
+    monkeypatch.setattr(baseline_module, "BASELINE_BLOCK", 16)  # many blocks, many edges
+    monkeypatch.setattr(baseline_module, "BASELINE_BLOCKS_KEPT", 8)
+    _, items = series
+    item = items[-1]
+    rng = np.random.default_rng(3)
+    windows = []
+    for _ in range(60):
+        r, c = (int(v) for v in rng.integers(0, 480, 2))
+        h, w = (int(v) for v in rng.integers(1, 60, 2))
+        windows.append((slice(r, min(512, r + h)), slice(c, min(512, c + w))))
+    ordered = sorted(windows, key=lambda rc: (rc[0].start, rc[1].start))
+    with (
+        open_bands(item.bands, ["red"], item.epsg, {}, None) as files,
+        ExitStack() as stack,
+    ):
+        alone = open_baseline(items[:3], item.epsg or 0, files.transform, stack, *_SETTINGS)
+        banded = open_baseline(
+            items[:3], item.epsg or 0, files.transform, stack, *_SETTINGS, width=files.shape[1]
+        )
+        for rows, cols in ordered + windows:
+            part, r0, c0 = banded.composite(rows, cols)
+            expected, er0, ec0 = alone.composite(rows, cols)
+            assert (r0, c0) == (er0, ec0)
+            np.testing.assert_array_equal(part, expected)
+
+
+@pytest.mark.parametrize("looks", [1, 2, 3, 4, 5])
+def test_the_median_of_the_looks_is_numpy_s_nanmedian_bit_for_bit(looks: int) -> None:
+    from asm_core.baseline import median_of_looks
+
+    rng = np.random.default_rng(looks)
+    stack = rng.standard_normal((looks, 120, 90)).astype(np.float32)
+    stack[rng.random(stack.shape) < 0.35] = np.nan  # some pixels seen by none
+    with np.errstate(all="ignore"), pytest.warns(RuntimeWarning, match="All-NaN"):
+        expected = np.nanmedian(stack, axis=0).astype(np.float32)
+    np.testing.assert_array_equal(median_of_looks(stack).view(np.int32), expected.view(np.int32))
