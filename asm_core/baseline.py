@@ -15,8 +15,9 @@ ground (crusts, outcrops, old workings) found for the first time.
 
 Reading parts rather than whole tiles keeps the cost of the extra looks proportional to the
 candidates: a full tile of three looks read whole cost 13.7 CPU-s and 880 MB with stackstac.
-The parts are blocks of 5 km, each read once (a tile with candidates everywhere, as real
-farmland is, asked for 54,000 small windows), and the composite is the median of the looks.
+A block of 5 km asked for a second time is read whole, once (a tile with candidates
+everywhere, as real farmland is, asked for 54,000 small windows); the composite is the median
+of the looks.
 """
 
 from __future__ import annotations
@@ -72,6 +73,7 @@ class BaselineNdvi:
     _blocks: dict[tuple[int, int], npt.NDArray[np.float32]] = field(
         default_factory=dict, init=False, repr=False
     )
+    _asked: dict[tuple[int, int], int] = field(default_factory=dict, init=False, repr=False)
 
     @property
     def looks(self) -> list[str]:
@@ -86,20 +88,31 @@ class BaselineNdvi:
         r1, c1 = -(-rows.stop // f), -(-cols.stop // f)
         if not self.width:
             return self._composite(r0, r1, c0, c1), r0, c0
-        # The looks are read in square blocks of the baseline grid, each once, and each site's
-        # composite is cut from them: window by window, a real farmland tile's ~6,000 judged
-        # sites cost 54,000 small reads (20 of its 81 CPU-s). A block's pixels are the windows'
-        # own: the same grid, the same overview, offsets on whole baseline pixels.
+        # The looks are read in square blocks of the baseline grid, each once (from the second
+        # time it is asked for), and each site's composite is cut from them: window by window,
+        # a real farmland tile's ~6,000 judged sites cost 54,000 small reads (20 of its 81
+        # CPU-s). A block's pixels are the windows' own: the same grid, the same overview,
+        # offsets on whole baseline pixels.
         size = BASELINE_BLOCK
+        touched = [
+            (br, bc)
+            for br in range(r0 // size, (r1 - 1) // size + 1)
+            for bc in range(c0 // size, (c1 - 1) // size + 1)
+        ]
+        for key in touched:
+            self._asked[key] = self._asked.get(key, 0) + 1
+        if all(self._asked[key] == 1 and key not in self._blocks for key in touched):
+            # a block asked for once is read as the window alone: a tile with few sites reads
+            # no more than they need (whole blocks cost the synthetic tile 3 of its 26 CPU-s)
+            return self._composite(r0, r1, c0, c1), r0, c0
         out = np.empty((r1 - r0, c1 - c0), dtype=np.float32)
-        for br in range(r0 // size, (r1 - 1) // size + 1):
-            for bc in range(c0 // size, (c1 - 1) // size + 1):
-                block = self._block(br, bc)
-                top, left = max(r0, br * size), max(c0, bc * size)
-                bottom, right = min(r1, (br + 1) * size), min(c1, (bc + 1) * size)
-                out[top - r0 : bottom - r0, left - c0 : right - c0] = block[
-                    top - br * size : bottom - br * size, left - bc * size : right - bc * size
-                ]
+        for br, bc in touched:
+            block = self._block(br, bc)
+            top, left = max(r0, br * size), max(c0, bc * size)
+            bottom, right = min(r1, (br + 1) * size), min(c1, (bc + 1) * size)
+            out[top - r0 : bottom - r0, left - c0 : right - c0] = block[
+                top - br * size : bottom - br * size, left - bc * size : right - bc * size
+            ]
         return out, r0, c0
 
     def _block(self, br: int, bc: int) -> npt.NDArray[np.float32]:

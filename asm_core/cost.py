@@ -35,14 +35,14 @@ LAMBDA_GB_SECOND_USD = {"x86_64": 0.0000166667, "arm64": 0.0000133334}
 #: this project's 2-core development machine (an AMD EPYC; the same job ran 2.2× faster on the
 #: machine of an earlier session, so Lambda's own CPUs may well be faster):
 #: - ``real_farmland``: a tile of real Sentinel-2 farmland pixels (the real development set's
-#:   Indian patches, mosaicked): ~25,000 objects to judge, 68.3 CPU-s, 1,064 MB (119.0 before
+#:   Indian patches, mosaicked): ~25,000 objects to judge, 69.9 CPU-s, 1,064 MB (119.0 before
 #:   its candidates were traced together, only mappable sites measured and the looks read in
 #:   blocks);
-#: - ``synthetic``: the synthetic tile, ASM sites among look-alikes: ~1,200 objects, 28.8 CPU-s,
-#:   684 MB (26.1 with the looks read window by window: blocks cost sparse tiles a little).
+#: - ``synthetic``: the synthetic tile, ASM sites among look-alikes: ~1,200 objects, 27.7 CPU-s,
+#:   683 MB (26.1 with the looks read window by window only).
 #: The job's time grows with the objects it judges, so a tile of forest or open water costs
 #: less than either and dense smallholder farmland the most.
-MEASURED_CPU_SECONDS = {"real_farmland": 68.3, "synthetic": 28.8}
+MEASURED_CPU_SECONDS = {"real_farmland": 69.9, "synthetic": 27.7}
 
 #: One site group's update, measured by ``python tests/bench/finalize_scale.py --weeks 13
 #: --weeks 52`` (a group of 10 tiles, weekly history, synthetic rows: 2 sites a tile) on the same

@@ -297,9 +297,9 @@ def test_looks_given_outside_the_window_are_named_not_used(
 def test_the_composite_read_in_blocks_is_the_one_read_window_by_window(
     series: tuple[WrittenSeries, list[SceneItem]], monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """Given the grid's width, the looks are read in blocks, each once; every window cut from
-    them equals the window read alone, bit for bit, in raster order, out of order and across
-    block edges, with blocks dropped from the cache and read again."""
+    """Given the grid's width, the looks are read in blocks, each once from its second request;
+    every window cut from them equals the window read alone, bit for bit, in raster order, out
+    of order and across block edges, with blocks dropped from the cache and read again."""
     import asm_core.baseline as baseline_module
 
     monkeypatch.setattr(baseline_module, "BASELINE_BLOCK", 16)  # many blocks, many edges
@@ -326,6 +326,13 @@ def test_the_composite_read_in_blocks_is_the_one_read_window_by_window(
             expected, er0, ec0 = alone.composite(rows, cols)
             assert (r0, c0) == (er0, ec0)
             np.testing.assert_array_equal(part, expected)
+        assert 0 < len(banded._blocks) <= 8  # read whole from their second request, some dropped
+        once = open_baseline(
+            items[:3], item.epsg or 0, files.transform, stack, *_SETTINGS, width=files.shape[1]
+        )
+        part, _, _ = once.composite(slice(40, 60), slice(40, 60))
+        np.testing.assert_array_equal(part, alone.composite(slice(40, 60), slice(40, 60))[0])
+        assert once._blocks == {}  # a block asked for once: the window alone was read
 
 
 @pytest.mark.parametrize("looks", [1, 2, 3, 4, 5])
