@@ -120,3 +120,47 @@ def test_a_group_update_keeps_its_history_and_matches_a_local_build(
     assert sorted(pq.read_table(history).column("item_id").to_pylist()) == sorted(
         scenes[s][0].item_id for s in (3, 10, 38)
     )
+
+
+def test_finalize_gathers_a_group_whose_update_never_finished_from_its_rows(
+    bucket: Bucket, scene_factory: Callable[..., WrittenScene], tmp_path: Path
+) -> None:
+    """A site group whose function failed past its retries left no outcome: Finalize names it,
+    takes its tile-dates from their rows and records the one that has none."""
+    from functions.events import FinalizeEvent, PlanResult, S3Location
+    from functions.finalize.app import MISSING, finalize
+
+    scenes = {
+        s: (load_item(str(w.item_path)), w.item_path)
+        for s, w in (
+            (s, scene_factory(seed=s, size=512, sites=3, baseline="05.10")) for s in (3, 10)
+        )
+    }
+    run_item(scenes[3][0], load_rules(), tmp_path / "done")  # seed 10's task vanished
+    bucket.upload_tree(tmp_path / "done", "results")
+    work = _work("stuck", "30NW", [scenes[3], scenes[10]])
+    bucket.put_json("manifests/stuck/site_groups.json", [work.model_dump(mode="json")])
+    bucket.put_json(
+        "manifests/stuck/manifest.json", [{"tasks": work.model_dump(mode="json")["tasks"]}]
+    )
+    plan = PlanResult(
+        scan_id="stuck",
+        manifest=S3Location(bucket=BUCKET, key="manifests/stuck/manifest.json"),
+        site_groups=S3Location(bucket=BUCKET, key="manifests/stuck/site_groups.json"),
+        groups=1,
+        tile_dates=2,
+        tiles=2,
+        searched=2,
+        duplicates_replaced=0,
+    )
+    summary = finalize(FinalizeEvent(scan=plan), Settings(results_bucket=BUCKET), bucket)
+    assert summary["statuses"] == {"ok": 1, "no_data": 0, "failed": 1}
+    assert summary["failures"] == [{"item_id": scenes[10][0].item_id, "error": MISSING}]
+    monitoring = summary["monitoring"]
+    assert monitoring["groups"] == 1 and monitoring["reports"] == {}
+    assert monitoring["groups_failed"] == [
+        {"group": "30NW", "error": "the group's site update did not finish"}
+    ]
+    assert monitoring["report"] is None and monitoring["alerts"] == 0
+    assert bucket.get_json("scans/stuck/alerts.geojson")["features"] == []
+    assert bucket.get_json("scans/stuck/summary.json")["statuses"] == summary["statuses"]
