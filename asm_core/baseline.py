@@ -40,7 +40,7 @@ from asm_core.reader import RetryPolicy, gdal_path
 from asm_core.reflectance import decide_boa_offset
 from asm_core.stac import SceneItem
 
-#: the side of the blocks the looks are read in when the grid's width is known (256 baseline
+#: the side of the blocks the looks are read in (with ``blocks``; 256 baseline
 #: pixels: 5.1 km at 20 m), and how many composites of blocks are kept (256 kB each)
 BASELINE_BLOCK = 256
 BASELINE_BLOCKS_KEPT = 128
@@ -67,9 +67,8 @@ class BaselineNdvi:
     #: looks given or searched but not used, each with its reason
     skipped: list[str] = field(default_factory=list)
     retry: RetryPolicy = field(default_factory=RetryPolicy)
-    #: the item grid's width in fine pixels; with it, the looks are read in blocks (see
-    #: :meth:`composite`), without it window by window
-    width: int = 0
+    #: read the looks in blocks (see :meth:`composite`), not window by window
+    blocks: bool = False
     _blocks: dict[tuple[int, int], npt.NDArray[np.float32]] = field(
         default_factory=dict, init=False, repr=False
     )
@@ -86,7 +85,7 @@ class BaselineNdvi:
         f = self.factor
         r0, c0 = rows.start // f, cols.start // f
         r1, c1 = -(-rows.stop // f), -(-cols.stop // f)
-        if not self.width:
+        if not self.blocks:
             return self._composite(r0, r1, c0, c1), r0, c0
         # The looks are read in square blocks of the baseline grid, each once (from the second
         # time it is asked for), and each site's composite is cut from them: window by window,
@@ -241,13 +240,13 @@ def open_baseline(
     resolution_m: float,
     masked_scl: tuple[int, ...],
     retry: RetryPolicy | None = None,
-    width: int = 0,
+    blocks: bool = False,
 ) -> BaselineNdvi:
     """Open the usable ``looks`` (red and NIR, in the item's CRS ``epsg``; SCL when they have
     it) for windowed reads on the item's grid ``transform`` at ``resolution_m``, SCL classes
     ``masked_scl`` masked; the others are listed in ``skipped`` with their reason, as is a look
-    that cannot be opened. Datasets close with ``stack``. With the grid's ``width`` (fine
-    pixels) the looks are read in blocks (:meth:`BaselineNdvi.composite`)."""
+    that cannot be opened. Datasets close with ``stack``. With ``blocks`` the looks are read
+    in blocks (:meth:`BaselineNdvi.composite`)."""
     retry = retry or RetryPolicy()
     factor = max(1, round(resolution_m / abs(transform.a)))
     opened, skipped = [], []
@@ -265,4 +264,4 @@ def open_baseline(
         offset = decide_boa_offset(look.baseline, look.boa_offset_flag, look.bands, "inconclusive")
         scale = {n: look.bands[n].scale for n in NDVI_BANDS}
         opened.append(_Look(look.item_id, bands, offset.dn_offset, scale))
-    return BaselineNdvi(transform, factor, opened, masked_scl, skipped, retry, width)
+    return BaselineNdvi(transform, factor, opened, masked_scl, skipped, retry, blocks)

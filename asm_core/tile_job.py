@@ -175,7 +175,7 @@ def _baseline(
         stack,
         rules.tracking.baseline_resolution_m,
         rules.mask.invalid_scl,
-        width=files.shape[1],
+        blocks=True,
     )
     baseline.skipped[:0] = outside
     _record_baseline(baseline, row)

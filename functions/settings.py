@@ -41,6 +41,10 @@ class Settings:
         """Where a site group's update stores its outcome for the scan's Finalize step."""
         return f"{self.scans_prefix}/{scan_id}/groups/{group}.json"
 
+    def group_report_key(self, scan_id: str, group: str) -> str:
+        """Where a site group's update stores its report, under the scan."""
+        return f"{self.scans_prefix}/{scan_id}/reports/{group}.html"
+
     @property
     def item_sources(self) -> tuple[str, ...]:
         """Where a scan may read bands from: the configured sources and the catalogue's host."""

@@ -37,7 +37,7 @@ __all__ = ["MISSING", "finalize", "handler"]
 #: how long the scan page's links to the groups' reports work: SigV4's longest
 REPORT_LINK_SECONDS = 7 * 24 * 3600
 #: monitoring figures that add up over groups
-_COUNTS = ("sites", "tiles_tracked", "alerts", "evidence_chips", "new_sites_bare_before")
+_COUNTS = ("sites", "tiles_tracked", "evidence_chips", "new_sites_bare_before")
 
 
 def _group_outcome(bucket: Bucket, key: str) -> dict[str, Any] | None:
@@ -85,14 +85,18 @@ def _merged_monitoring(
 
 
 def _write_report(
-    bucket: Bucket, scan_prefix: str, reports: dict[str, str], monitoring: dict[str, Any]
+    bucket: Bucket,
+    settings: Settings,
+    scan_id: str,
+    reports: dict[str, str],
+    monitoring: dict[str, Any],
 ) -> str | None:
     """The scan's ``report.html``: the one group's report, or a page linking each group's
     (pre-signed links, as the page itself is handed out pre-signed)."""
     if not reports:
         return None
-    key = f"{scan_prefix}/report.html"
-    keys = {g: r.split("/", 3)[3] for g, r in reports.items()}
+    key = f"{settings.scans_prefix}/{scan_id}/report.html"
+    keys = {g: settings.group_report_key(scan_id, g) for g in reports}
     if len(keys) == 1:
         (only,) = keys.values()
         bucket.client.copy_object(
@@ -148,7 +152,9 @@ def finalize(event: FinalizeEvent, settings: Settings, bucket: Bucket) -> dict[s
     alerts_key = f"{scan_prefix}/alerts.geojson"
     bucket.put_json(alerts_key, alert_collection(alerts))
     monitoring["alerts_file"] = f"s3://{bucket.name}/{alerts_key}"
-    monitoring["report"] = _write_report(bucket, scan_prefix, monitoring["reports"], monitoring)
+    monitoring["report"] = _write_report(
+        bucket, settings, scan.scan_id, monitoring["reports"], monitoring
+    )
     summary = {
         "scan_id": scan.scan_id,
         "planned": scan.tile_dates,

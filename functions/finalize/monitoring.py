@@ -45,8 +45,6 @@ from functions.storage import Bucket
 logger = Logger(service="asm-watch-finalize", child=True)
 #: where each group keeps its merged history, under the results prefix
 HISTORY_FOLDER = "site_history"
-#: the groups' reports, under the scan
-REPORTS_FOLDER = "reports"
 #: the tile in an item file's name (Earth Search's item ids: S2B_36NXF_20240105_0_L2A)
 _TILE_IN_NAME = re.compile(r"_(\d{2}[C-HJ-NP-X][A-HJ-NP-Z]{2})_")
 #: How long the chip links in an alert message work: SigV4's longest (a link signed with the
@@ -177,7 +175,7 @@ def _update_group(
         # the report of the group (its tiles' whole history and sites); no quicklooks here;
         # its chip links point where the chips are stored, beside the reports' folder
         report = write_report(results, folder / "report.html", chips_href=f"../{CHIPS_FOLDER}")
-        report_key = f"{scan_prefix}/{REPORTS_FOLDER}/{group}.html"
+        report_key = settings.group_report_key(work.scan_id, group)
         bucket.client.upload_file(
             str(report.path),
             bucket.name,

@@ -40,6 +40,8 @@ sys.path.insert(0, str(Path(__file__).parent))
 from athena_layout import START, _copy, _template  # noqa: E402
 
 from asm_core.compaction import COMPACTED, compact  # noqa: E402
+from asm_core.monitor import update_monitoring  # noqa: E402
+from asm_core.rules import load_rules  # noqa: E402
 
 GROUP = "36NX"
 ROWS = "ABCDEFGHJKLMNPQRSTUV"  # MGRS row letters (no I, no O)
@@ -87,16 +89,10 @@ def simulate(root: Path, tables: dict[str, pa.Table], tiles: int, weeks: int) ->
                 pq.write_table(copy, folder / f"{item_id}.parquet", compression="zstd")
         if week == weeks - 2:
             compact(root, [Path(GROUP)])
-            from asm_core.monitor import update_monitoring
-            from asm_core.rules import load_rules
-
             update_monitoring(root, load_rules().tracking)
 
 
 def child(root: Path) -> dict[str, Any]:
-    from asm_core.monitor import update_monitoring
-    from asm_core.rules import load_rules
-
     started = time.perf_counter()
     me = resource.getrusage(resource.RUSAGE_SELF)
     compact(root, [Path(GROUP)])

@@ -297,7 +297,7 @@ def test_looks_given_outside_the_window_are_named_not_used(
 def test_the_composite_read_in_blocks_is_the_one_read_window_by_window(
     series: tuple[WrittenSeries, list[SceneItem]], monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """Given the grid's width, the looks are read in blocks, each once from its second request;
+    """With ``blocks``, the looks are read in blocks, each once from its second request;
     every window cut from them equals the window read alone, bit for bit, in raster order, out
     of order and across block edges, with blocks dropped from the cache and read again."""
     import asm_core.baseline as baseline_module
@@ -319,7 +319,7 @@ def test_the_composite_read_in_blocks_is_the_one_read_window_by_window(
     ):
         alone = open_baseline(items[:3], item.epsg or 0, files.transform, stack, *_SETTINGS)
         banded = open_baseline(
-            items[:3], item.epsg or 0, files.transform, stack, *_SETTINGS, width=files.shape[1]
+            items[:3], item.epsg or 0, files.transform, stack, *_SETTINGS, blocks=True
         )
         for rows, cols in ordered + windows:
             part, r0, c0 = banded.composite(rows, cols)
@@ -328,7 +328,7 @@ def test_the_composite_read_in_blocks_is_the_one_read_window_by_window(
             np.testing.assert_array_equal(part, expected)
         assert 0 < len(banded._blocks) <= 8  # read whole from their second request, some dropped
         once = open_baseline(
-            items[:3], item.epsg or 0, files.transform, stack, *_SETTINGS, width=files.shape[1]
+            items[:3], item.epsg or 0, files.transform, stack, *_SETTINGS, blocks=True
         )
         part, _, _ = once.composite(slice(40, 60), slice(40, 60))
         np.testing.assert_array_equal(part, alone.composite(slice(40, 60), slice(40, 60))[0])
