@@ -8,6 +8,7 @@ never leaves a half-written file where a reader would find it.
 
 from __future__ import annotations
 
+import functools
 import os
 import re
 import tempfile
@@ -41,6 +42,14 @@ def check_results_folder(root: Path, table: str) -> None:
         )
 
 
+@functools.cache
+def _umask() -> int:
+    """The process's umask (read once: setting it to read it is not thread-safe)."""
+    mask = os.umask(0o022)
+    os.umask(mask)
+    return mask
+
+
 def write_replacing(path: Path, write: Callable[[str], object]) -> None:
     """Write through a temporary file beside ``path`` and rename it over ``path``, so readers
     see the old file or the new one, never half of one."""
@@ -50,6 +59,9 @@ def write_replacing(path: Path, write: Callable[[str], object]) -> None:
     os.close(fd)
     try:
         write(tmp)
+        # mkstemp makes the file private (0600); results are for sharing: what the umask
+        # gives a new file (0644 under the usual 022)
+        Path(tmp).chmod(0o666 & ~_umask())
         Path(tmp).replace(path)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)

@@ -9,6 +9,7 @@ geometry as WKB (EPSG:4326) with GeoParquet 1.1 metadata. Partition columns (``d
 from __future__ import annotations
 
 import json
+import math
 from typing import Any
 
 import pyarrow as pa
@@ -19,10 +20,11 @@ from asm_core.indices import ROW_INDICES
 TIMESTAMP = pa.timestamp("ms", tz="UTC")
 PARTITION_COLUMNS = (("dt", "date"), ("utm_zone", "int"))
 GEOPARQUET_VERSION = "1.1.0"
+BBOX_NAMES = ("xmin", "ymin", "xmax", "ymax")
 
-BBOX = pa.struct(
-    [("xmin", pa.float64()), ("ymin", pa.float64()), ("xmax", pa.float64()), ("ymax", pa.float64())]
-)
+#: the row's bounding box, the GeoParquet 1.1 covering of its geometry: required like the
+#: geometry (the spec: "the repetition of a bounding box column MUST match the geometry column's")
+BBOX = pa.struct([pa.field(name, pa.float64(), nullable=False) for name in BBOX_NAMES])
 
 DETECTIONS = pa.schema(
     [
@@ -47,7 +49,7 @@ DETECTIONS = pa.schema(
         pa.field("lat", pa.float64(), nullable=False),
         # country containing the centroid (Natural Earth, bundled); null at sea / outside
         pa.field("country_iso3", pa.string()),
-        pa.field("bbox", BBOX),
+        pa.field("bbox", BBOX, nullable=False),
         *[pa.field(f"{name}_mean", pa.float64()) for name in ROW_INDICES],
         pa.field("ndvi_p10", pa.float64()),
         pa.field("ndvi_p90", pa.float64()),
@@ -121,24 +123,41 @@ TILE_RUNS = pa.schema(
 )
 
 STATUSES = ("ok", "no_data", "failed")
+#: the geometry types of detections and sites: an object's outline, or several
+POLYGONAL = ("Polygon", "MultiPolygon")
 
 
-def geoparquet_metadata(bbox: list[float] | None) -> dict[bytes, bytes]:
-    """GeoParquet 1.1 file metadata for the detections' WKB geometry column."""
+def covering_bbox(bounds: tuple[float, float, float, float], places: int = 7) -> dict[str, float]:
+    """A geometry's ``bounds`` as its row's ``bbox``, rounded outward to ``places`` decimals
+    (1e-7 degrees is about 1 cm): rounded to nearest, a corner could fall inside the geometry,
+    and the covering must contain it."""
+    scale = 10.0**places
+    low = [math.floor(v * scale) / scale for v in bounds[:2]]
+    high = [math.ceil(v * scale) / scale for v in bounds[2:]]
+    # the division can land one float step inside the true value: step back out
+    low = [
+        v if v <= b else math.nextafter(v, -math.inf) for v, b in zip(low, bounds[:2], strict=True)
+    ]
+    high = [
+        v if v >= b else math.nextafter(v, math.inf) for v, b in zip(high, bounds[2:], strict=True)
+    ]
+    return dict(zip(BBOX_NAMES, low + high, strict=True))
+
+
+def geoparquet_metadata(
+    bbox: list[float] | None, covering: bool = True, geometry_types: tuple[str, ...] = POLYGONAL
+) -> dict[bytes, bytes]:
+    """GeoParquet 1.1 file metadata of a table's WKB ``geometry`` column (lon/lat, EPSG:4326):
+    its extent ``bbox`` (none for an empty table) and, with ``covering``, the ``bbox`` column
+    that covers each row's geometry."""
     column: dict[str, Any] = {
         "encoding": "WKB",
-        "geometry_types": ["Polygon", "MultiPolygon"],
+        "geometry_types": list(geometry_types),
         "crs": CRS.from_epsg(4326).to_json_dict(),
         "edges": "planar",
-        "covering": {
-            "bbox": {
-                "xmin": ["bbox", "xmin"],
-                "ymin": ["bbox", "ymin"],
-                "xmax": ["bbox", "xmax"],
-                "ymax": ["bbox", "ymax"],
-            }
-        },
     }
+    if covering:
+        column["covering"] = {"bbox": {name: ["bbox", name] for name in BBOX_NAMES}}
     if bbox is not None:
         column["bbox"] = bbox
     meta = {
@@ -170,6 +189,7 @@ SITES = pa.schema(
         pa.field("clay_anomaly", pa.float64()),
         # baseline NDVI under the site when first seen (below bare_baseline_ndvi: bare already)
         pa.field("baseline_ndvi", pa.float64()),
+        pa.field("bbox", BBOX, nullable=False),  # the footprint's (GeoParquet covering)
         pa.field("geometry", pa.binary(), nullable=False),
     ],
     metadata={"asm_watch": "sites: one row per tracked site (asm_core/sites.py)"},

@@ -41,7 +41,14 @@ from asm_core.geology import anomaly
 from asm_core.observed import clear_share_lookup, footprint_ndvi_lookup
 from asm_core.results import read_table, write_atomic
 from asm_core.rules import TrackingSettings, load_rules
-from asm_core.schema import DETECTIONS, SITE_CONTEXT, SITE_OBSERVATIONS, SITES
+from asm_core.schema import (
+    DETECTIONS,
+    SITE_CONTEXT,
+    SITE_OBSERVATIONS,
+    SITES,
+    covering_bbox,
+    geoparquet_metadata,
+)
 from asm_core.site_groups import (
     SITE_TABLES,
     group_file,
@@ -383,10 +390,15 @@ def with_context(
         | {
             "possibly_informal": None if tenement is None else tenement[i] is None,
             "high_priority": None if protected is None else protected[i] is not None,
+            "bbox": covering_bbox(footprints[i].bounds),
         }
         for i, r in enumerate(rows)
     ]
     table = pa.Table.from_pylist(flagged, schema=SITES)
+    extent = [float(v) for v in shapely.total_bounds(footprints)] if footprints else None
+    # GeoParquet, so GIS tools and geopandas open the sites as the map layer they are
+    geo = geoparquet_metadata(extent)
+    table = table.replace_schema_metadata({**(table.schema.metadata or {}), **geo})
     for name, values in columns.items():
         kind = pa.float64() if name.startswith("distance_to_") else pa.string()
         table = table.append_column(pa.field(name, kind), pa.array(values, kind))
@@ -434,6 +446,11 @@ class _PreviousBuild:
     observed: list[dict[str, Any]] = field(default_factory=list)
 
 
+#: what a build keeps of its sites: the row bboxes are made again from the footprints (files
+#: written before sites had them have none)
+_KEPT_SITE_COLUMNS = pa.schema([f for f in SITES if f.name != "bbox"])
+
+
 def _read_build(
     sites_file: Path, observations_file: Path, settings_hash: str
 ) -> _PreviousBuild | None:
@@ -447,7 +464,9 @@ def _read_build(
         return None
     return _PreviousBuild(
         dict(recorded.get("tiles", {})),
-        pq.read_table(sites_file, columns=SITES.names).cast(SITES).to_pylist(),
+        pq.read_table(sites_file, columns=_KEPT_SITE_COLUMNS.names)
+        .cast(_KEPT_SITE_COLUMNS)
+        .to_pylist(),
         pq.read_table(observations_file).cast(SITE_OBSERVATIONS).to_pylist(),
     )
 

@@ -43,6 +43,7 @@ from asm_core.results import (
 )
 from asm_core.rules import RuleSet
 from asm_core.scene_statistics import scene_rules, scene_statistics
+from asm_core.schema import covering_bbox
 from asm_core.sentinel2 import REFLECTANCE_BANDS
 from asm_core.stac import SceneItem
 from asm_core.vectorize import WGS84, crs_key, metric_geometry, reproject, utm_zone_of
@@ -112,7 +113,6 @@ def _detection_row(
     d: Detection, item: SceneItem, rules: RuleSet, files: BandFiles
 ) -> dict[str, Any]:
     lonlat = reproject(d.geometry, crs_key(files.crs), WGS84)
-    xmin, ymin, xmax, ymax = (round(v, 7) for v in lonlat.bounds)
     centre = lonlat.centroid
     means = {f"{k}_mean": v for k, v in d.stats.means.items()}
     compactness = 4 * math.pi * d.area_m2 / d.perimeter_m**2 if d.perimeter_m else None
@@ -136,7 +136,7 @@ def _detection_row(
         "valid_fraction": round(float(d.stats.valid_fraction), 4),
         "lon": round(centre.x, 7),
         "lat": round(centre.y, 7),
-        "bbox": {"xmin": xmin, "ymin": ymin, "xmax": xmax, "ymax": ymax},
+        "bbox": covering_bbox(lonlat.bounds),
         **means,
         **d.stats.percentiles,
         "ring_ndvi_mean": d.stats.ring_ndvi,

@@ -28,9 +28,7 @@ def main() -> None:
     args = parser.parse_args()
     work = Path(tempfile.mkdtemp(prefix="leaflet-"))
     try:
-        subprocess.run(
-            ["npm", "pack", f"leaflet@{args.version}", "--silent"], cwd=work, check=True
-        )
+        subprocess.run(["npm", "pack", f"leaflet@{args.version}", "--silent"], cwd=work, check=True)
         (tarball,) = work.glob("leaflet-*.tgz")
         with tarfile.open(tarball) as tar:
             tar.extractall(work, filter="data")

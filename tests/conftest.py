@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import contextlib
+import io
 import json
 from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -41,6 +44,27 @@ def absolute_items(
             asset["href"] = str((scene.item_path.parent / asset["href"]).resolve())
         items.append(data)
     return items
+
+
+@dataclass(frozen=True)
+class DemoRun:
+    """What ``asm demo --size 512`` printed and where it wrote (``out``): read, don't write."""
+
+    code: int
+    printed: str
+    out: Path
+
+
+@pytest.fixture(scope="session")
+def demo_run(tmp_path_factory: pytest.TempPathFactory) -> DemoRun:
+    """The whole demo run once for the session (its figures, files and formats are tested)."""
+    from asm_core.cli import main
+
+    out = tmp_path_factory.mktemp("demo") / "demo"
+    printed = io.StringIO()
+    with contextlib.redirect_stdout(printed):
+        code = main(["demo", "--out", str(out), "--size", "512"])
+    return DemoRun(code, printed.getvalue(), out)
 
 
 @pytest.fixture(scope="session")

@@ -16,7 +16,7 @@ from asm_core.cli import main
 from asm_core.results import read_table, result_files
 from asm_core.rules import DEFAULT_RULES_PATH
 from asm_core.synthetic.scene import WrittenScene
-from tests.conftest import edit_item
+from tests.conftest import DemoRun, edit_item
 
 
 def run(capsys: pytest.CaptureFixture[str], *args: str) -> tuple[int, str, str]:
@@ -239,14 +239,14 @@ def test_synth_detect_evaluate_round_trip_with_json(
     assert code == 0 and {"precision", "recall", "f1", "pixel_iou", "confusion"} <= set(scores)
 
 
-def test_demo_runs_offline(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
-    code, out, _ = run(capsys, "demo", "--out", str(tmp_path / "demo"), "--size", "512")
+def test_demo_runs_offline(demo_run: DemoRun) -> None:
+    code, out = demo_run.code, demo_run.printed
     assert code == 0
     assert "where everything is" in out and "precision" in out and "mining_scar" in out
-    assert len(list((tmp_path / "demo" / "quicklooks").glob("*.png"))) == 4
-    assert result_files(tmp_path / "demo" / "results", "detections")
+    assert len(list((demo_run.out / "quicklooks").glob("*.png"))) == 4
+    assert result_files(demo_run.out / "results", "detections")
     # the two-year series: sites tracked in context, alerts with their reasons, states scored
-    monitoring = tmp_path / "demo" / "monitoring"
+    monitoring = demo_run.out / "monitoring"
     assert {p.name for p in (monitoring / "scenes" / "context").iterdir()} == {
         "tenements.gpkg",
         "protected_areas.geojson",
