@@ -19,6 +19,7 @@ from asm_core import __version__
 from asm_core.alert_listing import FORMATS, read_alerts, render, since
 from asm_core.aoi import bbox_geometry, check_overlap, parse_bbox, window_bounds
 from asm_core.baseline_looks import baseline_looks
+from asm_core.cli_json import emit, json_option, say
 from asm_core.context import ContextLayer, load_context, parse_context_option
 from asm_core.errors import AsmError
 from asm_core.evaluate import Evaluation, evaluate
@@ -122,8 +123,14 @@ def _detect_items(
     default=False,
     help="Also write a true-colour PNG per scene with detections outlined.",
 )
+@json_option
 def detect(
-    items: tuple[str, ...], out: Path, rules_file: Path | None, bbox: str | None, quicklooks: bool
+    items: tuple[str, ...],
+    out: Path,
+    rules_file: Path | None,
+    bbox: str | None,
+    quicklooks: bool,
+    as_json: bool,
 ) -> None:
     """Detect ASM in Sentinel-2 L2A STAC ITEMS (JSON files or https URLs).
 
@@ -139,9 +146,18 @@ def detect(
     started = time.perf_counter()
     aoi = bbox_geometry(box) if box is not None else None
     runs = _detect_items(scenes, rules, out, out / "quicklooks" if quicklooks else None, aoi)
-    click.echo(detect_table(runs, time.perf_counter() - started))
-    click.echo(f"results: {out / 'detections'} and {out / 'tile_runs'}")
+    seconds = time.perf_counter() - started
+    say(detect_table(runs, seconds), as_json)
+    say(f"results: {out / 'detections'} and {out / 'tile_runs'}", as_json)
     failed = [r for r in runs if r.status == "failed"]
+    summary = {
+        "results": out,
+        "items": runs,
+        "detections": sum(r.detections for r in runs),
+        "failed": len(failed),
+        "seconds": round(seconds, 3),
+    }
+    emit(summary, as_json)
     if failed:
         raise click.ClickException(
             f"{len(failed)} of {len(runs)} items failed: "
@@ -430,20 +446,27 @@ def query(
 @click.option(
     "--rebuild", is_flag=True, help="Track every tile again, not only tiles with new runs."
 )
-def sites(results: Path, contexts: tuple[str, ...], rebuild: bool) -> None:
+@json_option
+def sites(results: Path, contexts: tuple[str, ...], rebuild: bool, as_json: bool) -> None:
     """Track sites over the dates in a results folder: writes sites/ and site_observations/."""
     check_results_folder(results, "detections")
     layers = [load_context(*parse_context_option(c)) for c in contexts]
-    _monitor(results, layers or None, rebuild)
+    _monitor(results, layers or None, rebuild, as_json)
 
 
-def _monitor(results: Path, layers: Sequence[ContextLayer] | None, rebuild: bool = False) -> None:
+def _monitor(
+    results: Path,
+    layers: Sequence[ContextLayer] | None,
+    rebuild: bool = False,
+    as_json: bool = False,
+) -> None:
     """Update the sites and alerts (without layers: with those the folder kept last time)."""
     done = update_monitoring(
         results, load_rules().tracking, layers, rebuild=rebuild, gdal_options=read_options()
     )
-    click.echo(monitoring_text(done))
-    click.echo(f"written: {results / 'sites'} and {results / 'site_observations'}")
+    say(monitoring_text(done), as_json)
+    say(f"written: {results / 'sites'} and {results / 'site_observations'}", as_json)
+    emit({"results": results, **done.summary()}, as_json)
 
 
 @cli.command()

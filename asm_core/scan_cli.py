@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import sys
 import urllib.parse
 from datetime import date, datetime
 from pathlib import Path
+from typing import Any
 
 import click
 from shapely.geometry import MultiPolygon, Polygon
@@ -18,6 +20,7 @@ from asm_core.catalog import (
     SENTINEL2_L2A,
     SearchRequest,
 )
+from asm_core.cli_json import emit, json_option, say
 from asm_core.context import load_context, parse_context_option
 from asm_core.cost import MEASURED_CPU_SECONDS, CostModel, Estimate, estimate
 from asm_core.errors import AoiError
@@ -179,6 +182,7 @@ def plan_text(plan: Plan, est: Estimate, model: CostModel) -> str:
     help="NAME=PATH of a vector layer for the sites (tenements, protected_areas, rivers, …).",
 )
 @click.option("--no-sites", is_flag=True, help="Skip updating sites and alerts after the scan.")
+@json_option
 def scan(
     aoi_file: Path | None,
     bbox: str | None,
@@ -200,6 +204,7 @@ def scan(
     requester_pays: bool,
     contexts: tuple[str, ...],
     no_sites: bool,
+    as_json: bool,
 ) -> None:
     """Detect ASM over an area and date range, straight from a STAC API and COGs on S3.
 
@@ -221,9 +226,10 @@ def scan(
     if plan.baseline_error:  # a scan without a baseline still finds scars
         click.echo(f"no baseline looks ({plan.baseline_error}): no vegetation-loss cue", err=True)
     window = plan.baseline_window or (None, None)
-    click.echo(
+    say(
         f"baseline: {plan.baseline_looks} looks from {window[0]} to {window[1]}; "
-        f"{plan.with_baseline} of {len(plan.tile_dates)} tile-dates have one"
+        f"{plan.with_baseline} of {len(plan.tile_dates)} tile-dates have one",
+        as_json,
     )
     model = CostModel(
         lambda_memory_mb=lambda_memory_mb,
@@ -240,8 +246,17 @@ def scan(
         model,
         site_groups=len({site_group(t) for t in plan.tiles}),
     )
-    click.echo(plan_text(plan, cost, model))
+    say(plan_text(plan, cost, model), as_json)
+    planned = {
+        "tile_dates": len(plan.tile_dates),
+        "tiles": len(plan.tiles),
+        "duplicates_replaced": len(plan.duplicates),
+        "baseline_looks": plan.baseline_looks,
+        "with_baseline": plan.with_baseline,
+        "estimate": {**dataclasses.asdict(cost), "aws_usd": cost.aws_usd},
+    }
     if dry_run:
+        emit({"results": out, "dry_run": True, "plan": planned}, as_json)
         return
     options = read_options(unsigned_s3=not signed_s3)
     if requester_pays:
@@ -275,12 +290,17 @@ def scan(
     rows += [["skipped (already done)", str(summary.skipped)], ["not run", str(summary.not_run)]]
     rows += [[f"detections: {k}", str(v)] for k, v in summary.detections.items()]
     rows += [["MB read", f"{summary.megabytes_read:,.1f}"], ["seconds", f"{summary.seconds}"]]
-    click.echo(table(["scan", "count"], rows))
-    click.echo(f"summary: {out / SUMMARY_FILE}")
+    say(table(["scan", "count"], rows), as_json)
+    say(f"summary: {out / SUMMARY_FILE}", as_json)
+    result: dict[str, Any] = {"results": out, "dry_run": False, "plan": planned, "scan": summary}
     if summary.interrupted:
+        emit(result, as_json)
         raise click.exceptions.Exit(130)
     if not no_sites:  # the tile-dates that did finish are tracked even if some failed
-        click.echo(monitoring_text(update_monitoring(out, rules.tracking, layers or None)))
+        done = update_monitoring(out, rules.tracking, layers or None)
+        say(monitoring_text(done), as_json)
+        result["sites"] = done.summary()
+    emit(result, as_json)
     if summary.failures:
         raise click.ClickException(
             f"{len(summary.failures)} of {summary.planned} tile-dates failed; see tile_runs"

@@ -354,3 +354,30 @@ def test_an_interrupted_scan_exits_130_as_the_readme_says(
     code, _, _ = run(capsys, "scan", "--bbox", "0,0,1,1", "--start", "2024-01-01",
                      "--end", "2024-01-31", "--out", str(tmp_path / "out"))  # fmt: skip
     assert code == 130
+
+
+def test_detect_and_sites_print_one_json_object_with_json(
+    capsys: pytest.CaptureFixture[str], small_scene: WrittenScene, tmp_path: Path
+) -> None:
+    out = tmp_path / "r"
+    code, stdout, stderr = run(
+        capsys, "detect", str(small_scene.item_path), "--out", str(out), "--json"
+    )
+    detected = json.loads(stdout)  # stdout is the JSON alone; the table went to stderr
+    assert code == 0 and "total" in stderr
+    (item,) = detected["items"]
+    rows = read_table(out, "detections").num_rows
+    assert item["status"] == "ok" and detected["detections"] == item["detections"] == rows > 0
+    assert detected["failed"] == 0 and detected["results"] == str(out)
+    code, stdout, stderr = run(capsys, "sites", "--results", str(out), "--json")
+    tracked = json.loads(stdout)
+    assert code == 0 and "sites:" in stderr
+    sites = read_table(out, "sites")
+    assert tracked["sites"] == sites.num_rows > 0
+    assert sum(tracked["site_states"].values()) == sites.num_rows
+    assert tracked["alerts"] == len(
+        json.loads(Path(tracked["alerts_file"]).read_text())["features"]
+    )
+    # without the flag: the human summary on stdout, no JSON
+    code, stdout, _ = run(capsys, "sites", "--results", str(out))
+    assert code == 0 and stdout.startswith(f"{sites.num_rows} sites")

@@ -17,6 +17,7 @@ from shapely.geometry import box
 
 from asm_core.catalog import SearchRequest, SearchResult, search_items
 from asm_core.cli import main
+from asm_core.cost import MEASURED_CPU_SECONDS
 from asm_core.results import read_table, result_files
 from asm_core.scan import SUMMARY_FILE
 from asm_core.sentinel2 import COMMON_TO_BAND_ID
@@ -167,7 +168,17 @@ def test_dry_run_plans_without_reading_pixels(
     assert "kept S2A_39QTA_20230628_1_L2A, skipped S2A_39QTA_20230628_0_L2A" in text
     assert len(proxy.log) == before  # no S3 request at all
     assert not (tmp_path / "tile_runs").exists()
-    assert "estimated CPU-seconds (119 a full tile)" in text  # the real-farmland figure
+    # the real-farmland figure
+    assert f"estimated CPU-seconds ({MEASURED_CPU_SECONDS['real_farmland']:g} a full tile)" in text
+    # --json: the plan and each AWS line on stdout, for scripts
+    dates = ["--start", "2023-06-01", "--end", "2023-07-31"]
+    area = ["--bbox", "48.0,18.7,49.8,19.0", "--stac-url", api.url, "--out", str(tmp_path)]
+    code = main(["scan", *area, *dates, "--dry-run", "--json"])
+    out, err = capsys.readouterr()
+    planned = json.loads(out)
+    assert code == 0 and planned["dry_run"] is True and "tile-dates to process" in err
+    assert planned["plan"]["tile_dates"] == 6 and planned["plan"]["duplicates_replaced"] == 1
+    assert planned["plan"]["estimate"]["aws_usd"] > 0
     code, text = _scan(
         capsys,
         api,
