@@ -23,6 +23,7 @@ from asm_core.cli_json import emit, json_option, say
 from asm_core.context import ContextLayer, load_context, parse_context_option
 from asm_core.errors import AsmError
 from asm_core.evaluate import Evaluation, evaluate
+from asm_core.export import EXPORT_FORMATS, EXPORT_TABLES, export_format, read_results, write_export
 from asm_core.gdal_settings import read_options
 from asm_core.known_sites import known_site_footprints
 from asm_core.monitor import update_monitoring
@@ -467,6 +468,56 @@ def _monitor(
     say(monitoring_text(done), as_json)
     say(f"written: {results / 'sites'} and {results / 'site_observations'}", as_json)
     emit({"results": results, **done.summary()}, as_json)
+
+
+@cli.command("export")
+@_results_option
+@click.option(
+    "--table", "table", type=click.Choice(EXPORT_TABLES), default="sites", show_default=True
+)
+@click.option(
+    "--since",
+    "since_day",
+    type=click.DateTime(["%Y-%m-%d"]),
+    default=None,
+    help="First day (YYYY-MM-DD).",
+)
+@click.option(
+    "--until",
+    "until_day",
+    type=click.DateTime(["%Y-%m-%d"]),
+    default=None,
+    help="Last day (YYYY-MM-DD).",
+)
+@click.option("--bbox", default=None, help="Only what touches W,S,E,N (degrees).")
+@click.option(
+    "--format",
+    "fmt",
+    type=click.Choice(list(EXPORT_FORMATS)),
+    default=None,
+    help="File format (default: from the suffix of --out).",
+)
+@click.option("--out", "out", required=True, type=click.Path(dir_okay=False, path_type=Path))
+def export_cmd(
+    results: Path,
+    table: str,
+    since_day: datetime | None,
+    until_day: datetime | None,
+    bbox: str | None,
+    fmt: str | None,
+    out: Path,
+) -> None:
+    """Export sites, detections or alerts for GIS tools: GeoPackage, FlatGeobuf, GeoJSON, CSV."""
+    chosen = export_format(out, fmt)
+    frame = read_results(
+        results,
+        table,
+        since_day.date() if since_day else None,
+        until_day.date() if until_day else None,
+        parse_bbox(bbox) if bbox is not None else None,
+    )
+    write_export(frame, out, chosen, table)
+    click.echo(f"{len(frame)} {table} written to {out} ({EXPORT_FORMATS[chosen]})")
 
 
 @cli.command()

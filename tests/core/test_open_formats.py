@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import stat
 from pathlib import Path
@@ -10,9 +11,13 @@ from pathlib import Path
 import geopandas as gpd
 import geoparquet_validator
 import pyarrow.parquet as pq
+import pyogrio
 import pytest
 import shapely
 
+from asm_core.cli import main
+from asm_core.export import read_results
+from asm_core.results import read_table
 from asm_core.schema import covering_bbox
 from tests.conftest import DemoRun
 
@@ -83,3 +88,103 @@ def test_a_row_bbox_is_rounded_outward(bounds: tuple[float, float, float, float]
     # and not by more than the rounding step
     assert all(abs(box[k] - v) <= 1.0000001e-7 for k, v in zip(box, bounds, strict=True))
     assert shapely.box(*box.values()).covers(shapely.box(*bounds))
+
+
+_KEYS = {"detections": "detection_id", "sites": "site_id", "alerts": "reason"}
+
+
+@pytest.mark.parametrize("table", ["detections", "sites", "alerts"])
+@pytest.mark.parametrize("fmt", ["gpkg", "fgb", "geojson", "csv"])
+def test_each_export_opens_in_gdal_with_the_rows_of_the_results(
+    demo_run: DemoRun, tmp_path: Path, table: str, fmt: str
+) -> None:
+    results = demo_run.out / "monitoring" / "results"
+    out = tmp_path / f"{table}.{fmt}"
+    code = main(["export", "--results", str(results), "--table", table, "--out", str(out)])
+    assert code == 0
+    written = pyogrio.read_dataframe(out)
+    if table == "alerts":
+        source = json.loads((results / "alerts.geojson").read_text())["features"]
+        expected = sorted(f["properties"]["reason"] for f in source)
+        areas = sorted(f["properties"]["area_m2"] for f in source)
+    else:
+        parquet = pq.read_table(results / table) if table == "sites" else None
+        rows = parquet if parquet is not None else read_table(results, table)
+        expected = sorted(rows.column(_KEYS[table]).to_pylist())
+        areas = sorted(rows.column("max_area_m2" if table == "sites" else "area_m2").to_pylist())
+    assert len(expected) > 0
+    assert sorted(written[_KEYS[table]]) == expected
+    area_column = "max_area_m2" if table == "sites" else "area_m2"
+    assert sorted(written[area_column].astype(float)) == pytest.approx(areas)
+    # the geometry survives (CSV as WKT, read back by GDAL's CSV driver)
+    assert written.geometry.notna().all() and not written.geometry.is_empty.any()
+
+
+def test_exports_keep_a_period_and_an_area(demo_run: DemoRun, tmp_path: Path) -> None:
+    results = demo_run.out / "monitoring" / "results"
+    every = read_results(results, "detections")
+    day = every["acquired"].dt.date
+    middle = sorted(set(day))[len(set(day)) // 2]
+    some = read_results(results, "detections", since=middle, until=middle)
+    assert 0 < len(some) == int((day == middle).sum()) < len(every)
+    sites = read_results(results, "sites")
+    west, south, east, north = sites.geometry.iloc[0].bounds
+    near = read_results(results, "sites", bbox=(west, south, east, north))
+    assert sites["site_id"].iloc[0] in set(near["site_id"]) and len(near) < len(sites)
+    out = tmp_path / "one-day.gpkg"
+    assert (
+        main(
+            [
+                "export",
+                "--results",
+                str(results),
+                "--table",
+                "detections",
+                "--since",
+                middle.isoformat(),
+                "--until",
+                middle.isoformat(),
+                "--out",
+                str(out),
+            ]
+        )
+        == 0
+    )
+    assert len(pyogrio.read_dataframe(out)) == len(some)
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["--table", "sites", "--out", "{tmp}/x.shp"], "format 'shp'"),
+        (
+            [
+                "--table",
+                "sites",
+                "--since",
+                "2024-02-01",
+                "--until",
+                "2024-01-01",
+                "--out",
+                "{tmp}/x.gpkg",
+            ],
+            "until 2024-01-01 is before since 2024-02-01",
+        ),
+        (["--table", "sites", "--bbox", "1,2,3", "--out", "{tmp}/x.gpkg"], "not four numbers"),
+    ],
+)
+def test_bad_exports_are_one_line_errors_and_keep_an_earlier_file(
+    demo_run: DemoRun,
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+    args: list[str],
+    message: str,
+) -> None:
+    earlier = tmp_path / "x.gpkg"
+    earlier.write_bytes(b"an earlier export")
+    results = demo_run.out / "monitoring" / "results"
+    given = [a.replace("{tmp}", str(tmp_path)) for a in args]
+    assert main(["export", "--results", str(results), *given]) != 0
+    err = capsys.readouterr().err
+    assert message in err and len(err.strip().splitlines()) == 1
+    assert earlier.read_bytes() == b"an earlier export"
