@@ -4,7 +4,7 @@ ground that was always bare.
 For an item, the baseline looks are the items of the same MGRS tile acquired within
 ``baseline_days`` of the same date a year earlier (the same season: a savanna in the dry
 season is judged against the dry season). Each is opened on the item's CRS, and only the windows
-around the candidate sites a decision needs are read (asm_core/detect.py asks for a site whose
+around the candidate sites a decision needs are read (asm_core/detector.py asks for a site whose
 fate the vegetation-loss sign could change, and for every site kept), at 20 m from the COG
 overviews: red and NIR, masked by the look's SCL (cloud, shadow, no data) where it has one and
 by its nodata alone where it has none (annual composites and most published datasets ship no

@@ -54,5 +54,9 @@ class ResultsNotWritableError(ResultsError):
     since every further tile-date would fail and its failure could not be recorded."""
 
 
+class DetectionFailedError(AsmError):
+    """A scene could not be read or judged (its tile_runs row says why)."""
+
+
 class SyntheticSceneError(AsmError):
     """Synthetic scene parameters are out of the supported range."""

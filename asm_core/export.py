@@ -23,6 +23,7 @@ import pandas as pd
 import shapely
 
 from asm_core.alert_listing import read_alerts
+from asm_core.aoi import bbox_geometry, check_bbox
 from asm_core.errors import ResultsError
 from asm_core.results import check_results_folder, read_table
 
@@ -47,6 +48,8 @@ class Selection:
     bbox: tuple[float, float, float, float] | None = None
 
     def __post_init__(self) -> None:
+        if self.bbox is not None:
+            check_bbox(self.bbox)
         if self.since and self.until and self.until < self.since:
             raise ResultsError(
                 f"until {self.until.isoformat()} is before since {self.since.isoformat()}; "
@@ -99,7 +102,7 @@ def read_results(
         return frame
     keep = _in_period(frame, name, chosen)
     if chosen.bbox is not None:
-        keep &= frame.geometry.intersects(shapely.box(*chosen.bbox))
+        keep &= frame.geometry.intersects(bbox_geometry(chosen.bbox))
     return frame[keep].reset_index(drop=True)
 
 

@@ -13,7 +13,7 @@ from PIL import Image, ImageDraw
 from asm_core.reflectance import to_reflectance
 
 if TYPE_CHECKING:
-    from asm_core.detect import Detection
+    from asm_core.detector import Detection
     from asm_core.layers import ScenePixels
 
 MAX_SIDE = 1024

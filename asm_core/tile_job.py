@@ -24,7 +24,7 @@ import asm_core
 from asm_core.baseline import BaselineNdvi, open_baseline
 from asm_core.baseline_looks import baseline_looks
 from asm_core.countries import countries_at
-from asm_core.detect import Detection, SceneDetections, detect_objects
+from asm_core.detector import Detection, SceneDetections, detect_objects
 from asm_core.errors import AsmError, BandError
 from asm_core.geology import GEOLOGY_BANDS, tile_background
 from asm_core.heap import release_free_heap
