@@ -35,6 +35,7 @@ from asm_core.report_text import (
     monitoring_text,
 )
 from asm_core.results import check_results_folder
+from asm_core.results_stac import write_results_collection
 from asm_core.rules import RuleSet, load_rules
 from asm_core.scan_cli import scan
 from asm_core.sql import QueryError, bind, parse_query, read_query_file, run_query
@@ -95,6 +96,7 @@ def _detect_items(
         if looks:
             click.echo(f"    {baseline_line(run, len(looks))}", err=True)
         runs.append(run)
+    write_results_collection(out)  # the STAC catalogue of the folder, with these items
     return runs
 
 

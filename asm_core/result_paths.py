@@ -40,14 +40,23 @@ def utm_zones_between(west: float, east: float) -> tuple[int, int]:
     return _zone_at(west - ZONE_OVERHANG_DEG), _zone_at(east + ZONE_OVERHANG_DEG)
 
 
+#: an item's files: the folder (a table, or the class masks) and the file's suffix
+ITEM_FILES = {"detections": ".parquet", "tile_runs": ".parquet", "masks": ".tif"}
+
+
 def result_keys(item: SceneItem) -> dict[str, str]:
-    """Where an item's detections and tile_runs files go, relative to a results root (POSIX
-    paths, the same on disk and as S3 keys): deterministic, so a retry overwrites."""
-    zone, name = item_utm_zone(item), file_name(item.item_id)
-    return {
-        table: (partition_dir(Path(), table, item.acquired, zone) / name).as_posix()
-        for table in ("detections", "tile_runs")
+    """Where an item's detections, tile_runs, class mask and STAC item go, relative to a results
+    root (POSIX paths, the same on disk and as S3 keys): deterministic, so a retry overwrites."""
+    zone = item_utm_zone(item)
+    keys = {
+        folder: (
+            partition_dir(Path(), folder, item.acquired, zone) / file_name(item.item_id, suffix)
+        ).as_posix()
+        for folder, suffix in ITEM_FILES.items()
     }
+    # the tile-date's STAC item (asm_core.results_stac)
+    keys["stac_item"] = f"stac/items/{file_name(item.item_id, '.json')}"
+    return keys
 
 
 def partition_dir(root: Path, table: str, acquired: datetime, utm_zone: int) -> Path:
@@ -55,5 +64,5 @@ def partition_dir(root: Path, table: str, acquired: datetime, utm_zone: int) -> 
     return root / table / f"dt={acquired:%Y-%m-%d}" / f"utm_zone={utm_zone}"
 
 
-def file_name(item_id: str) -> str:
-    return _SAFE_NAME.sub("_", item_id) + ".parquet"
+def file_name(item_id: str, suffix: str = ".parquet") -> str:
+    return _SAFE_NAME.sub("_", item_id) + suffix

@@ -28,6 +28,7 @@ from asm_core.known_sites import known_site_footprints
 from asm_core.monitor import site_update_lock
 from asm_core.plan import Plan, TileDate, item_source
 from asm_core.results import read_table, write_text_atomic
+from asm_core.results_stac import write_results_collection
 from asm_core.rules import RuleSet
 from asm_core.stac import scene_item_from_dict
 from asm_core.tile_job import TileRun, record_failure, run_item
@@ -204,6 +205,7 @@ def run_scan(
     if runs:  # the tile-dates' small files merged, one per partition (asm_core/compaction.py)
         with site_update_lock(out_dir):
             compact(out_dir, pending_partitions(out_dir))
+            write_results_collection(out_dir)  # the STAC catalogue, after the merge
     return summary
 
 

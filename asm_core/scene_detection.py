@@ -14,6 +14,7 @@ from asm_core.aoi import bbox_geometry, check_bbox, check_overlap, window_bounds
 from asm_core.errors import AsmError, DetectionFailedError
 from asm_core.export import read_results
 from asm_core.gdal_settings import read_options
+from asm_core.results_stac import write_results_collection
 from asm_core.rules import RuleSet, load_rules
 from asm_core.stac import SceneItem, load_item, scene_item_from_dict
 
@@ -82,6 +83,8 @@ def detect(
     with tempfile.TemporaryDirectory(prefix="asm-detect-") as scratch:
         folder = Path(out) if out is not None else Path(scratch)
         run = run_item(scene, chosen, folder, read_options(), aoi=window, baseline=looks)
+        if out is not None:
+            write_results_collection(folder)
         if run.status == "failed":
             raise DetectionFailedError(f"item {scene.item_id}: {run.error}")
         found = read_results(folder, "detections")

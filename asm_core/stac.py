@@ -45,6 +45,8 @@ class SceneItem:
     bands: dict[str, BandAsset]
     geometry: Mapping[str, Any] | None
     source: str
+    #: the item's own URL (its ``self`` link), where results derived from it point back to
+    self_href: str | None = None
 
     @property
     def baseline_text(self) -> str | None:
@@ -169,6 +171,7 @@ def scene_item_from_dict(data: Mapping[str, Any], source: str) -> SceneItem:
         bands=bands,
         geometry=data.get("geometry"),
         source=source,
+        self_href=self_href or (source if not source.startswith("<") else None),
     )
 
 

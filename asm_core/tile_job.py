@@ -23,6 +23,7 @@ from rasterio.errors import RasterioError
 import asm_core
 from asm_core.baseline import BaselineNdvi, open_baseline
 from asm_core.baseline_looks import baseline_looks
+from asm_core.class_mask import write_class_mask
 from asm_core.countries import countries_at
 from asm_core.detector import Detection, SceneDetections, detect_objects
 from asm_core.errors import AsmError, BandError
@@ -35,12 +36,13 @@ from asm_core.pixel_samples import PixelSamples
 from asm_core.quicklook import write_quicklook
 from asm_core.reader import BandFiles, open_bands
 from asm_core.reflectance import OffsetDecision, decide_boa_offset, pixel_evidence
-from asm_core.result_paths import file_name, item_utm_zone, partition_dir
+from asm_core.result_paths import ITEM_FILES, file_name, item_utm_zone, partition_dir
 from asm_core.results import (
     detections_table,
     tile_run_table,
     write_atomic,
 )
+from asm_core.results_stac import results_item, withdraw_results_item, write_results_item
 from asm_core.rules import RuleSet
 from asm_core.scene_statistics import scene_rules, scene_statistics
 from asm_core.schema import covering_bbox
@@ -358,6 +360,15 @@ def run_item(
                 )
                 _record_baseline(composite, row)
                 row["status"] = "ok"
+            stage("post_process")
+            write_class_mask(
+                _item_file(out_dir, "masks", item, _utm_zone(item, files)),
+                found.detections,
+                layers.valid,
+                files.transform,
+                files.crs,
+            )
+            stage("mask")
             del layers
             with rasterio.Env(GDAL_CACHEMAX=0):
                 pass  # drop cached blocks (and the layers) before the rows are built
@@ -395,6 +406,8 @@ def run_item(
     if row["status"] == "failed":
         withdraw_detections(item, out_dir, opened)
     _write_run(row, item, opened, out_dir)
+    if row["status"] != "failed" and opened is not None:
+        _write_stac_item(out_dir, item, row, opened, quicklook)
     dets = found.detections if found and row["status"] != "failed" else []
     classes: dict[str, int] = {}
     for d in dets:
@@ -432,13 +445,43 @@ def _write_run(
 
 
 def withdraw_detections(item: SceneItem, out_dir: Path, files: BandFiles | None = None) -> None:
-    """Remove an item's detections file from an earlier run: a failed run's tile_runs row says
-    no detections, and the folder must not say otherwise (the next scan re-runs failed items,
-    so the withdrawn detections come back with a successful run)."""
+    """Remove an item's detections file and class mask from an earlier run: a failed run's
+    tile_runs row says no detections, and the folder must not say otherwise (the next scan
+    re-runs failed items, so the withdrawn files come back with a successful run)."""
     zones = {_utm_zone(item, None)} | ({_utm_zone(item, files)} if files is not None else set())
     for zone in zones:
-        path = partition_dir(out_dir, "detections", item.acquired, zone) / file_name(item.item_id)
-        path.unlink(missing_ok=True)
+        for folder in ("detections", "masks"):
+            _item_file(out_dir, folder, item, zone).unlink(missing_ok=True)
+    withdraw_results_item(out_dir, item.item_id)
+
+
+def _write_stac_item(
+    out_dir: Path, item: SceneItem, row: dict[str, Any], files: BandFiles, quicklook: Path | None
+) -> None:
+    """The tile-date's STAC item, its assets the files just written."""
+    zone = _utm_zone(item, files)
+    written = {
+        "detections": _item_file(out_dir, "detections", item, zone),
+        "mask": _item_file(out_dir, "masks", item, zone),
+        "tile_run": _item_file(out_dir, "tile_runs", item, zone),
+    }
+    if quicklook is not None:
+        written["quicklook"] = quicklook
+    epsg = files.crs.to_epsg()
+    grid = {
+        "proj:code": f"EPSG:{epsg}" if epsg else None,
+        "proj:shape": list(files.shape),
+        "proj:transform": list(files.transform)[:6],
+    }
+    if epsg is None:
+        grid["proj:wkt2"] = files.crs.to_wkt()
+    write_results_item(out_dir, results_item(out_dir, item, row, written, grid))
+
+
+def _item_file(out_dir: Path, folder: str, item: SceneItem, zone: int) -> Path:
+    return partition_dir(out_dir, folder, item.acquired, zone) / file_name(
+        item.item_id, ITEM_FILES[folder]
+    )
 
 
 def record_failure(item: SceneItem, rules: RuleSet, out_dir: Path, error: BaseException) -> TileRun:

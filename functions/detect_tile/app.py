@@ -75,8 +75,10 @@ def detect_tile(task: TileTask, settings: Settings, bucket: Bucket) -> TileResul
                 known_sites=_known_sites(bucket, settings, scene.mgrs_tile),
             )
         if run.status == "failed":  # an earlier run's detections would contradict the row
-            key = f"{settings.results_prefix}/{result_keys(scene)['detections']}"
-            bucket.client.delete_object(Bucket=bucket.name, Key=key)
+            keys = result_keys(scene)
+            for folder in ("detections", "masks", "stac_item"):
+                key = f"{settings.results_prefix}/{keys[folder]}"
+                bucket.client.delete_object(Bucket=bucket.name, Key=key)
         bucket.upload_tree(work, settings.results_prefix)
     finally:
         shutil.rmtree(work, ignore_errors=True)

@@ -7,18 +7,29 @@ import json
 import os
 import stat
 from pathlib import Path
+from typing import Any
 
 import geopandas as gpd
 import geoparquet_validator
+import numpy as np
+import pyarrow.compute as pc
 import pyarrow.parquet as pq
 import pyogrio
+import pystac
+import pystac.validation
+import pystac_client
 import pytest
+import rasterio
+import rasterio.transform
 import shapely
+from pystac.extensions.projection import ProjectionExtension
+from pystac.extensions.table import TableExtension
 
+from asm_core.class_mask import CLASS_CODES
 from asm_core.cli import main
 from asm_core.export import read_results
 from asm_core.results import read_table
-from asm_core.schema import covering_bbox
+from asm_core.schema import DETECTIONS, covering_bbox
 from tests.conftest import DemoRun
 
 
@@ -188,3 +199,85 @@ def test_bad_exports_are_one_line_errors_and_keep_an_earlier_file(
     err = capsys.readouterr().err
     assert message in err and len(err.strip().splitlines()) == 1
     assert earlier.read_bytes() == b"an earlier export"
+
+
+def test_class_masks_are_cogs_that_show_the_detections(demo_run: DemoRun) -> None:
+    results = demo_run.out / "results"
+    masks = sorted((results / "masks").rglob("*.tif"))
+    detections = read_results(results, "detections")
+    assert len(masks) == 4 == detections["item_id"].nunique()
+    for path in masks:
+        item_id = path.stem
+        with rasterio.open(path) as src:
+            assert src.tags(ns="IMAGE_STRUCTURE").get("LAYOUT") == "COG"  # GDAL's own verdict
+            assert src.overviews(1) and src.dtypes[0] == "uint8"
+            assert src.profile["compress"].lower() == "deflate"
+            colours = src.colormap(1)
+            assert len({colours[code] for code in CLASS_CODES.values()}) == len(CLASS_CODES)
+            codes = src.read(1)
+            transform, crs = src.transform, src.crs
+        assert set(np.unique(codes)) <= set(CLASS_CODES.values())
+        mine = detections[detections["item_id"] == item_id].to_crs(crs)
+        for cls in ("mining_scar", "pond", "turbid_water"):
+            rows, cols = np.nonzero(codes == CLASS_CODES[cls])
+            polygons = mine[mine["class"] == cls]
+            if not len(rows):
+                assert polygons.empty or polygons.area.sum() < 2 * abs(transform.a * transform.e)
+                continue
+            xs, ys = rasterio.transform.xy(transform, rows, cols)
+            centres = shapely.points(xs, ys)
+            inside = shapely.contains(polygons.union_all(), centres).mean()
+            assert inside >= 0.95, (item_id, cls, inside)
+            # and the polygons are covered: their area within a pixel ring of the coded area
+            pixel_area = abs(transform.a * transform.e)
+            assert len(rows) * pixel_area == pytest.approx(polygons.area.sum(), rel=0.25)
+
+
+def _core_valid(stac: dict[str, Any]) -> None:
+    """pystac's validator on the STAC core schemas it bundles. (The extensions' schemas are
+    fetched from stac-extensions.github.io, which no test may reach: their fields are read
+    back through pystac's own extension classes instead.)"""
+    pystac.validation.validate_dict(stac, extensions=[])
+
+
+def test_results_are_a_stac_catalogue_that_validates_and_opens(demo_run: DemoRun) -> None:
+    results = demo_run.out / "results"
+    collection_path = results / "stac" / "collection.json"
+    collection = json.loads(collection_path.read_text())
+    _core_valid(collection)
+    items = [json.loads(p.read_text()) for p in sorted((results / "stac" / "items").glob("*"))]
+    assert len(items) == 4
+    for stac in items:
+        _core_valid(stac)
+    # the table extension's columns, read by pystac: the detections' schema
+    opened = pystac.Collection.from_file(str(collection_path))
+    columns = TableExtension.ext(opened).columns or []
+    assert [c.name for c in columns] == DETECTIONS.names
+    assert set(opened.extra_fields["item_assets"]) == {
+        "detections",
+        "mask",
+        "tile_run",
+        "quicklook",
+    }
+    # pystac-client walks the static catalogue like an API's items
+    catalog = results / "stac" / "catalog.json"
+    _core_valid(json.loads(catalog.read_text()))
+    client = pystac_client.Client.from_file(str(catalog))
+    walked = {i.id: i for i in client.get_items(recursive=True)}
+    assert set(walked) == {i["id"] for i in items}
+    detections = read_results(results, "detections")
+    for item_id, item in walked.items():
+        assert any(link.rel == "derived_from" for link in item.links)
+        assert item.properties["asm:ruleset_hash"] and "processing:software" in item.properties
+        table = pq.read_table(item.assets["detections"].get_absolute_href())
+        assert (
+            table.filter(pc.field("item_id") == item_id).num_rows
+            == int((detections["item_id"] == item_id).sum())
+            == item.properties["asm:detections"]
+        )
+        mask = ProjectionExtension.ext(item.assets["mask"])
+        with rasterio.open(item.assets["mask"].get_absolute_href()) as src:
+            assert list(src.shape) == mask.shape and src.crs.to_string() == mask.code
+        with rasterio.open(item.assets["quicklook"].get_absolute_href()) as png:
+            assert png.count >= 3
+        assert pq.read_table(item.assets["tile_run"].get_absolute_href()).num_rows == 1

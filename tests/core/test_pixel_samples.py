@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 
 from asm_core import objects
-from asm_core.detector import _Detector, detect_objects
+from asm_core.detector import _Detector, _near, detect_objects
 from asm_core.layers import ScenePixels, compute_layers
 from asm_core.objects import radius_px
 from asm_core.pixel_samples import PixelSamples
@@ -92,5 +92,5 @@ def test_ponds_found_through_the_index_are_those_near_any_scar(
         small, _ = detector.water_bodies()
         reach = radius_px(detector.rules.objects.pond_max_distance_to_scar_m, 10.0) + 1
         every = [c.crop.anchor for c in detector.ponds(small, scars)]
-        assert every == [c.anchor for c in small if detector._near(scars, c, reach)]
+        assert every == [c.anchor for c in small if _near(scars, c, reach)]
         assert every and len(every) < len(small), "the scene has ponds of both kinds"
