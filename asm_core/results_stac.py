@@ -168,17 +168,34 @@ def _columns() -> list[dict[str, str]]:
     return [{"name": f.name, "type": str(f.type)} for f in DETECTIONS]
 
 
-def results_collection(items: Sequence[Mapping[str, Any]]) -> dict[str, Any]:
-    """The collection of these results items (their extent, item_assets, table:columns and
-    a link to each, relative to ``stac/``)."""
-    boxes = [i["bbox"] for i in items if i.get("bbox")]
+def _item_link(item_id: str) -> str:
+    return f"./items/{file_name(item_id, '.json')}"
+
+
+def results_collection(
+    items: Sequence[Mapping[str, Any]], existing: Mapping[str, Any] | None = None
+) -> dict[str, Any]:
+    """The collection of these items (anything with a STAC item's ``id``, ``bbox`` and
+    ``properties.datetime``: a results item, or the Sentinel-2 item it came from): their
+    extent, item_assets, table:columns and a link to each, relative to ``stac/``. With
+    ``existing``, its items and extent are kept and these added (on AWS each scan adds its
+    own without reading the others)."""
+    boxes = [list(i["bbox"]) for i in items if i.get("bbox")]
+    times = [pystac.utils.str_to_datetime(i["properties"]["datetime"]) for i in items]
+    links = {_item_link(str(i["id"])) for i in items}
+    if existing is not None:
+        old = existing["extent"]
+        if existing.get("links") and any(link["rel"] == "item" for link in existing["links"]):
+            boxes += [list(b) for b in old["spatial"]["bbox"][:1]]
+        times += [pystac.utils.str_to_datetime(t) for t in old["temporal"]["interval"][0] if t]
+        links |= {link["href"] for link in existing.get("links", []) if link["rel"] == "item"}
     corners = list(zip(*boxes, strict=True)) if boxes else []
     spatial = (
         [[min(corners[0]), min(corners[1]), max(corners[2]), max(corners[3])]]
         if boxes
         else [[-180.0, -90.0, 180.0, 90.0]]
     )
-    times = sorted(pystac.utils.str_to_datetime(i["properties"]["datetime"]) for i in items)
+    times.sort()
     interval: list[datetime | None] = [times[0], times[-1]] if times else [None, None]
     collection = pystac.Collection(
         id=COLLECTION_ID,
@@ -187,10 +204,7 @@ def results_collection(items: Sequence[Mapping[str, Any]]) -> dict[str, Any]:
             "Artisanal and small-scale mining detected in Sentinel-2 L2A scenes: one item per "
             f"tile-date with its detections, class mask and run record. {ATTRIBUTION}"
         ),
-        extent=pystac.Extent(
-            pystac.SpatialExtent(spatial),
-            pystac.TemporalExtent([interval]),
-        ),
+        extent=pystac.Extent(pystac.SpatialExtent(spatial), pystac.TemporalExtent([interval])),
         license="other",
         stac_extensions=list(EXTENSIONS),
         extra_fields={
@@ -212,8 +226,7 @@ def results_collection(items: Sequence[Mapping[str, Any]]) -> dict[str, Any]:
     )
     for rel in ("root", "parent"):
         collection.add_link(pystac.Link(rel, f"./{CATALOG_FILE}", pystac.MediaType.JSON))
-    for i in sorted(items, key=lambda i: str(i["id"])):
-        href = f"./items/{file_name(str(i['id']), '.json')}"
+    for href in sorted(links):
         collection.add_link(pystac.Link("item", href, pystac.MediaType.GEOJSON))
     out: dict[str, Any] = collection.to_dict(include_self_link=False, transform_hrefs=False)
     return out

@@ -13,6 +13,14 @@ from typing import Any
 import boto3
 from botocore.exceptions import ClientError
 
+#: S3 refuses a conditional write whose condition fails (412), or that races another
+#: conditional write of the same key (409)
+LOST_RACE = ("PreconditionFailed", "ConditionalRequestConflict", "412", "409")
+
+
+def error_code(e: ClientError) -> str:
+    return str(e.response.get("Error", {}).get("Code", ""))
+
 
 class Bucket:
     """One S3 bucket, addressed by key."""
@@ -24,6 +32,33 @@ class Bucket:
     def put_json(self, key: str, value: Any) -> None:
         body = json.dumps(value, separators=(",", ":"), default=str).encode()
         self.client.put_object(Bucket=self.name, Key=key, Body=body, ContentType="application/json")
+
+    def put_json_if(self, key: str, value: Any, **condition: str) -> str | None:
+        """Write ``value`` only if the condition (``IfNoneMatch="*"``, ``IfMatch=etag``)
+        holds: its ETag, or None if another writer got there first."""
+        try:
+            answer = self.client.put_object(
+                Bucket=self.name,
+                Key=key,
+                Body=json.dumps(value).encode(),
+                ContentType="application/json",
+                **condition,
+            )
+        except ClientError as e:
+            if error_code(e) in LOST_RACE:
+                return None
+            raise
+        return str(answer["ETag"])
+
+    def get_json_with_etag(self, key: str) -> tuple[Any, str] | None:
+        """An object's JSON and its ETag; None if there is no such object."""
+        try:
+            answer = self.client.get_object(Bucket=self.name, Key=key)
+        except ClientError as e:
+            if error_code(e) in ("NoSuchKey", "404"):
+                return None
+            raise
+        return json.loads(answer["Body"].read()), str(answer["ETag"])
 
     def get_json(self, key: str) -> Any:
         return json.loads(self.client.get_object(Bucket=self.name, Key=key)["Body"].read())

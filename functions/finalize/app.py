@@ -24,6 +24,7 @@ from botocore.exceptions import ClientError
 
 from asm_core.alerts import alert_collection, alert_text, country_summary
 from functions.events import FinalizeEvent, SiteGroupWork
+from functions.finalize.catalogue import add_to_catalogue
 from functions.finalize.tile_runs import MISSING, STATUSES, gather_runs, runs_summary
 from functions.settings import METRICS_NAMESPACE, Settings
 from functions.storage import Bucket
@@ -155,6 +156,9 @@ def finalize(event: FinalizeEvent, settings: Settings, bucket: Bucket) -> dict[s
     monitoring["report"] = _write_report(
         bucket, settings, scan.scan_id, monitoring["reports"], monitoring
     )
+    failed = {f["item_id"] for f in runs["failures"]}
+    finished = [t.item for g in groups for t in g.tasks if t.item_id not in failed]
+    catalogue = add_to_catalogue(bucket, settings, finished)
     summary = {
         "scan_id": scan.scan_id,
         "planned": scan.tile_dates,
@@ -164,6 +168,7 @@ def finalize(event: FinalizeEvent, settings: Settings, bucket: Bucket) -> dict[s
         "refused_count": scan.refused_count,
         "summary": f"s3://{bucket.name}/{scan_prefix}/summary.json",
         "monitoring": monitoring,
+        "stac_collection": f"s3://{bucket.name}/{catalogue}",
     }
     bucket.put_json(f"{scan_prefix}/summary.json", summary)
     if settings.alert_topic_arn:

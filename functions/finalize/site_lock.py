@@ -20,11 +20,7 @@ from typing import Any
 
 from botocore.exceptions import ClientError
 
-from functions.storage import Bucket
-
-#: S3 refuses a conditional write whose condition fails (412), or that races another
-#: conditional write of the same key (409)
-_LOST_RACE = ("PreconditionFailed", "ConditionalRequestConflict", "412", "409")
+from functions.storage import LOST_RACE, Bucket, error_code
 
 
 class SiteTablesBusyError(RuntimeError):
@@ -32,25 +28,9 @@ class SiteTablesBusyError(RuntimeError):
     name every 60 s, 20 times: longer than a holder can live (its 900 s timeout)."""
 
 
-def _error_code(e: ClientError) -> str:
-    return str(e.response.get("Error", {}).get("Code", ""))
-
-
 def _put(bucket: Bucket, key: str, body: dict[str, Any], **condition: str) -> str | None:
     """Write the lock if the condition holds; its ETag, or None if another writer won."""
-    try:
-        answer = bucket.client.put_object(
-            Bucket=bucket.name,
-            Key=key,
-            Body=json.dumps(body).encode(),
-            ContentType="application/json",
-            **condition,
-        )
-    except ClientError as e:
-        if _error_code(e) in _LOST_RACE:
-            return None
-        raise
-    return str(answer["ETag"])
+    return bucket.put_json_if(key, body, **condition)
 
 
 def _take(bucket: Bucket, key: str, body: dict[str, Any], now: float) -> str:
@@ -61,7 +41,7 @@ def _take(bucket: Bucket, key: str, body: dict[str, Any], now: float) -> str:
     try:
         held = bucket.client.get_object(Bucket=bucket.name, Key=key)
     except ClientError as e:
-        if _error_code(e) in ("NoSuchKey", "404"):  # released since: try once more
+        if error_code(e) in ("NoSuchKey", "404"):  # released since: try once more
             etag = _put(bucket, key, body, IfNoneMatch="*")
             if etag is not None:
                 return etag
@@ -97,5 +77,5 @@ def site_tables_lock(
         try:
             bucket.client.delete_object(Bucket=bucket.name, Key=key, IfMatch=etag)
         except ClientError as e:  # taken over after lapsing: it is no longer ours to delete
-            if _error_code(e) not in (*_LOST_RACE, "NoSuchKey", "404"):
+            if error_code(e) not in (*LOST_RACE, "NoSuchKey", "404"):
                 raise

@@ -11,6 +11,7 @@ from typing import Any
 
 import boto3
 import pyarrow.parquet as pq
+import pystac_client
 import pytest
 from moto import mock_aws
 
@@ -164,3 +165,44 @@ def test_finalize_gathers_a_group_whose_update_never_finished_from_its_rows(
     assert monitoring["report"] is None and monitoring["alerts"] == 0
     assert bucket.get_json("scans/stuck/alerts.geojson")["features"] == []
     assert bucket.get_json("scans/stuck/summary.json")["statuses"] == summary["statuses"]
+    # the scan's finished tile-date joins the bucket's STAC catalogue; the failed one does not
+    assert summary["stac_collection"] == f"s3://{BUCKET}/results/stac/collection.json"
+    stac = tmp_path / "stac"
+    for key in bucket.keys("results/stac/"):
+        bucket.download(key, stac / key.removeprefix("results/stac/"))
+    walked = pystac_client.Client.from_file(str(stac / "catalog.json")).get_items(recursive=True)
+    assert [i.id for i in walked] == [scenes[3][0].item_id]
+
+
+def test_scans_ending_together_both_join_the_catalogue(
+    bucket: Bucket, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Another Finalize replaces the collection between this one's read and write: the write
+    is refused (If-Match) and made again over the other's, so neither scan's items are lost."""
+    from functions.finalize.catalogue import add_to_catalogue
+
+    settings = Settings(results_bucket=BUCKET)
+
+    def item(item_id: str, day: str, west: float) -> dict[str, Any]:
+        bbox = [west, 5.0, west + 1, 6.0]
+        return {"id": item_id, "bbox": bbox, "properties": {"datetime": f"{day}T10:00:00Z"}}
+
+    add_to_catalogue(bucket, settings, [item("first", "2024-01-01", -2.0)])
+    read = bucket.get_json_with_etag
+    raced = []
+
+    def read_then_lose_the_race(key: str) -> Any:
+        found = read(key)
+        if not raced:  # the other scan writes after this one has read
+            raced.append(True)
+            add_to_catalogue(bucket, settings, [item("other", "2024-03-01", 4.0)])
+        return found
+
+    monkeypatch.setattr(bucket, "get_json_with_etag", read_then_lose_the_race)
+    add_to_catalogue(bucket, settings, [item("mine", "2024-02-01", 0.0)])
+    collection = bucket.get_json("results/stac/collection.json")
+    links = sorted(link["href"] for link in collection["links"] if link["rel"] == "item")
+    assert links == ["./items/first.json", "./items/mine.json", "./items/other.json"]
+    assert collection["extent"]["spatial"]["bbox"] == [[-2.0, 5.0, 5.0, 6.0]]
+    interval = collection["extent"]["temporal"]["interval"][0]
+    assert interval[0].startswith("2024-01-01") and interval[1].startswith("2024-03-01")
