@@ -567,9 +567,10 @@ def report(results: Path, out: Path | None, quicklooks: Path | None) -> None:
 )
 def serve(port: int, results: Path, workers: int, asset_sources: tuple[str, ...]) -> None:
     """Run the REST API (the Lambda's own handler) on 127.0.0.1, scans on this machine."""
-    # the API handler lives with the Lambdas (functions/api); imported here, not at start-up
-    from functions.api.local_services import LocalScanServices
-    from functions.api.serve import make_server
+    # the API handler lives with the Lambdas (asm_watch_functions.api): imported here, not at
+    # start-up
+    from asm_watch_functions.api.local_services import LocalScanServices
+    from asm_watch_functions.api.serve import make_server
 
     sources = asset_sources or PUBLIC_COG_SOURCES
     server = make_server(results, port, LocalScanServices(results, workers, asset_sources=sources))

@@ -1,6 +1,6 @@
 """What one piece of the scan's site update costs as the history grows: CPU, wall time and peak
-memory of one site group's update (``functions.finalize.monitoring``'s work, without S3) over a
-simulated weekly history, against the function's 900 s and its memory.
+memory of one site group's update (``asm_watch_functions.finalize.monitoring``'s work, without
+S3) over a simulated weekly history, against the function's 900 s and its memory.
 
     python tests/bench/finalize_scale.py --group-tiles 10 --weeks 13 --weeks 26 --weeks 52
 

@@ -24,14 +24,14 @@ from asm_core.rules import load_rules
 from asm_core.stac import load_item
 from asm_core.synthetic.scene import WrittenScene
 from asm_core.tile_job import run_item
-from functions.api import app as api_app
-from functions.api.app import handler, use_services
-from functions.api.aws_services import AwsScanServices
-from functions.api.local_services import LocalScanServices
-from functions.api.serve import LocalContext
-from functions.api.services import DetectionQuery, ScanReport
-from functions.events import PlanEvent
-from functions.storage import Bucket
+from asm_watch_functions.api import app as api_app
+from asm_watch_functions.api.app import handler, use_services
+from asm_watch_functions.api.aws_services import AwsScanServices
+from asm_watch_functions.api.local_services import LocalScanServices
+from asm_watch_functions.api.serve import LocalContext
+from asm_watch_functions.api.services import DetectionQuery, ScanReport
+from asm_watch_functions.events import PlanEvent
+from asm_watch_functions.storage import Bucket
 from tests.conftest import edit_item
 
 EVENTS = Path(__file__).resolve().parents[1] / "events"

@@ -23,10 +23,10 @@ from asm_core.sites import build_site_tables
 from asm_core.stac import SceneItem, load_item
 from asm_core.synthetic.scene import WrittenScene
 from asm_core.tile_job import run_item
-from functions.events import SiteGroupWork, TileTask
-from functions.finalize.monitoring import update_group
-from functions.settings import Settings
-from functions.storage import Bucket
+from asm_watch_functions.events import SiteGroupWork, TileTask
+from asm_watch_functions.finalize.monitoring import update_group
+from asm_watch_functions.settings import Settings
+from asm_watch_functions.storage import Bucket
 
 BUCKET = "asm-watch-sites-test"
 
@@ -128,8 +128,8 @@ def test_finalize_gathers_a_group_whose_update_never_finished_from_its_rows(
 ) -> None:
     """A site group whose function failed past its retries left no outcome: Finalize names it,
     takes its tile-dates from their rows and records the one that has none."""
-    from functions.events import FinalizeEvent, PlanResult, S3Location
-    from functions.finalize.app import MISSING, finalize
+    from asm_watch_functions.events import FinalizeEvent, PlanResult, S3Location
+    from asm_watch_functions.finalize.app import MISSING, finalize
 
     scenes = {
         s: (load_item(str(w.item_path)), w.item_path)
@@ -179,7 +179,7 @@ def test_scans_ending_together_both_join_the_catalogue(
 ) -> None:
     """Another Finalize replaces the collection between this one's read and write: the write
     is refused (If-Match) and made again over the other's, so neither scan's items are lost."""
-    from functions.finalize.catalogue import add_to_catalogue
+    from asm_watch_functions.finalize.catalogue import add_to_catalogue
 
     settings = Settings(results_bucket=BUCKET)
 

@@ -33,7 +33,12 @@ def _modules_after_import(module: str) -> set[str]:
 
 
 @pytest.mark.parametrize(
-    "handler", ["functions.plan.app", "functions.api.app", "functions.api.aws_services"]
+    "handler",
+    [
+        "asm_watch_functions.plan.app",
+        "asm_watch_functions.api.app",
+        "asm_watch_functions.api.aws_services",
+    ],
 )
 def test_planning_and_the_api_load_no_raster_stack(handler: str) -> None:
     loaded = _modules_after_import(handler)
@@ -41,12 +46,16 @@ def test_planning_and_the_api_load_no_raster_stack(handler: str) -> None:
 
 
 def test_the_tile_job_does_load_it() -> None:  # the check above can see the stack when it is there
-    assert set(RASTER_STACK) <= _modules_after_import("functions.detect_tile.app")
+    assert set(RASTER_STACK) <= _modules_after_import("asm_watch_functions.detect_tile.app")
 
 
-@pytest.mark.parametrize("handler", ["functions.api.app", "functions.detect_tile.app"])
+@pytest.mark.parametrize(
+    "handler", ["asm_watch_functions.api.app", "asm_watch_functions.detect_tile.app"]
+)
 def test_handlers_that_run_kernels_load_the_images_compiled_ones(handler: str) -> None:
-    assert "functions.numba_cache" in _loaded(handler)  # copies them where numba may read them
+    assert "asm_watch_functions.numba_cache" in _loaded(
+        handler
+    )  # copies them where numba may read them
 
 
 #: packages the image leaves out (infra/Dockerfile): the command line's query engine
@@ -57,8 +66,9 @@ import sys
 for name in {blocked!r}:
     sys.modules[name] = None  # any import of it now fails
 from pathlib import Path
-import functions.api.app, functions.api.aws_services, functions.plan.app
-import functions.detect_tile.app, functions.finalize.app
+import asm_watch_functions.api.app, asm_watch_functions.api.aws_services
+import asm_watch_functions.plan.app
+import asm_watch_functions.detect_tile.app, asm_watch_functions.finalize.app
 from asm_core.monitor import update_monitoring
 from asm_core.report_html import write_report
 from asm_core.rules import load_rules

@@ -18,11 +18,11 @@ from moto.awslambda_simple.models import LambdaSimpleBackend
 from moto.stepfunctions.parser.asl.component.common.retry import retrier_decl
 
 from asm_core.synthetic.scene import WrittenScene
-from functions.api.aws_services import AwsScanServices
-from functions.api.serve import LocalContext
-from functions.events import manifest_tasks
-from functions.finalize.app import MISSING
-from functions.storage import Bucket
+from asm_watch_functions.api.aws_services import AwsScanServices
+from asm_watch_functions.api.serve import LocalContext
+from asm_watch_functions.events import manifest_tasks
+from asm_watch_functions.finalize.app import MISSING
+from asm_watch_functions.storage import Bucket
 from tests.conftest import edit_item
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -51,10 +51,10 @@ def aws(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
 
 
 def _handlers() -> dict[str, Callable[[dict[str, Any], Any], dict[str, Any]]]:
-    from functions.detect_tile.app import handler as detect_tile
-    from functions.finalize.app import handler as finalize
-    from functions.plan.app import handler as plan
-    from functions.track_sites.app import handler as track_sites
+    from asm_watch_functions.detect_tile.app import handler as detect_tile
+    from asm_watch_functions.finalize.app import handler as finalize
+    from asm_watch_functions.plan.app import handler as plan
+    from asm_watch_functions.track_sites.app import handler as track_sites
 
     return {
         "plan": plan,
@@ -171,7 +171,7 @@ def test_scan_plans_detects_every_tile_and_records_a_failing_one(
     # the deployment reads bands from the scenes' folder (as it would from sentinel-cogs)
     monkeypatch.setenv("ASSET_SOURCES", str(scenes[0].item_path.resolve().parents[2]))
     doomed = items[2]["id"]
-    import functions.detect_tile.app as detect_app
+    import asm_watch_functions.detect_tile.app as detect_app
 
     real_run_item = detect_app.run_item
 
@@ -292,7 +292,7 @@ def test_a_child_workflow_that_fails_whole_still_ends_in_recorded_failures(
     monkeypatch.setenv("ASSET_SOURCES", str(scenes[0].item_path.resolve().parents[2]))
     monkeypatch.setenv("TILES_PER_BATCH", "1")
     doomed = items[1]["id"]
-    import functions.detect_tile.app as detect_app
+    import asm_watch_functions.detect_tile.app as detect_app
 
     real_detect = detect_app.detect_tile
 

@@ -10,11 +10,11 @@ import pytest
 from moto import mock_aws
 
 from asm_core.rules import load_rules
-from functions.events import SiteGroupWork
-from functions.finalize.monitoring import update_group
-from functions.finalize.site_lock import SiteTablesBusyError, site_tables_lock
-from functions.settings import Settings
-from functions.storage import Bucket
+from asm_watch_functions.events import SiteGroupWork
+from asm_watch_functions.finalize.monitoring import update_group
+from asm_watch_functions.finalize.site_lock import SiteTablesBusyError, site_tables_lock
+from asm_watch_functions.settings import Settings
+from asm_watch_functions.storage import Bucket
 
 BUCKET = "asm-watch-lock-test"
 LOCK = "locks/results/site-groups/20LQ.json"

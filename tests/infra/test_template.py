@@ -24,9 +24,9 @@ from asm_core.schema import (
     TILE_RUNS,
     glue_columns,
 )
-from functions.finalize.site_lock import SiteTablesBusyError
-from functions.settings import Settings
-from functions.track_sites.app import LOCK_MARGIN_SECONDS
+from asm_watch_functions.finalize.site_lock import SiteTablesBusyError
+from asm_watch_functions.settings import Settings
+from asm_watch_functions.track_sites.app import LOCK_MARGIN_SECONDS
 
 ROOT = Path(__file__).resolve().parents[2]
 TEMPLATE = ROOT / "template.yaml"
@@ -246,7 +246,7 @@ def test_image_commands_name_real_handlers(template: dict[str, Any]) -> None:
 
 
 def test_every_api_route_is_an_api_gateway_event_and_back(template: dict[str, Any]) -> None:
-    source = (ROOT / "functions" / "api" / "app.py").read_text()
+    source = (ROOT / "functions" / "asm_watch_functions" / "api" / "app.py").read_text()
     routes = {
         (method.upper(), re.sub(r"<(\w+)>", r"{\1}", path))
         for method, path in re.findall(r'@app\.(get|post|put|delete)\("([^"]+)"\)', source)
@@ -254,7 +254,7 @@ def test_every_api_route_is_an_api_gateway_event_and_back(template: dict[str, An
     (api,) = (
         fn
         for fn in _resources(template, "AWS::Serverless::Function").values()
-        if fn["Properties"]["ImageConfig"]["Command"] == ["functions.api.app.handler"]
+        if fn["Properties"]["ImageConfig"]["Command"] == ["asm_watch_functions.api.app.handler"]
     )
     events = {
         (e["Properties"]["Method"], e["Properties"]["Path"])

@@ -14,8 +14,8 @@ from typing import Any
 import pytest
 
 from asm_core.synthetic.scene import WrittenScene
-from functions.api.local_services import LocalScanServices
-from functions.api.serve import make_server
+from asm_watch_functions.api.local_services import LocalScanServices
+from asm_watch_functions.api.serve import make_server
 from tests.conftest import edit_item
 
 

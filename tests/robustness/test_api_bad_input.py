@@ -14,10 +14,10 @@ from typing import Any
 import pytest
 
 from asm_core.synthetic.scene import WrittenScene
-from functions.api.app import handler, use_services
-from functions.api.local_services import LocalScanServices
-from functions.api.serve import LocalContext
-from functions.events import PlanEvent
+from asm_watch_functions.api.app import handler, use_services
+from asm_watch_functions.api.local_services import LocalScanServices
+from asm_watch_functions.api.serve import LocalContext
+from asm_watch_functions.events import PlanEvent
 from tests.robustness.test_bad_input import _tree_hash
 
 EVENTS = Path(__file__).resolve().parents[1] / "events"

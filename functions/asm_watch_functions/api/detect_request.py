@@ -1,6 +1,6 @@
 """What POST /detect accepts, and its refusals: kept apart from the detection itself
-(:mod:`functions.api.detect_now`), so the API function imports the raster stack only when a
-/detect request comes, not for every request (2.5 CPU-s and 250 MB of imports measured)."""
+(:mod:`asm_watch_functions.api.detect_now`), so the API function imports the raster stack only
+when a /detect request comes, not for every request (2.5 CPU-s and 250 MB of imports measured)."""
 
 from __future__ import annotations
 
@@ -11,7 +11,7 @@ from pyproj import Geod
 
 from asm_core.aoi import bbox_geometry, check_bbox
 from asm_core.errors import AoiError
-from functions.events import _Event
+from asm_watch_functions.events import _Event
 
 _WGS84 = Geod(ellps="WGS84")
 

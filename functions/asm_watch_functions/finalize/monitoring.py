@@ -15,7 +15,7 @@ The history is uploaded before the site tables, and the sites file (with the "ti
 tracked" markers) last: the markers are never ahead of the history they were built from. Each
 alert's before/after evidence chip is cut from the looks' public COGs and stored under the scan
 (``chips/``), and the alert links it. The whole update holds the group's lock
-(:mod:`functions.finalize.site_lock`), so two scans updating one group take turns.
+(:mod:`asm_watch_functions.finalize.site_lock`), so two scans updating one group take turns.
 """
 
 from __future__ import annotations
@@ -37,10 +37,10 @@ from asm_core.monitor import MonitorUpdate, update_monitoring
 from asm_core.report_html import write_report
 from asm_core.rules import TrackingSettings
 from asm_core.site_groups import SITE_TABLES, group_file, group_key, site_group
-from functions.events import SiteGroupWork
-from functions.finalize.site_lock import site_tables_lock
-from functions.settings import Settings
-from functions.storage import Bucket
+from asm_watch_functions.events import SiteGroupWork
+from asm_watch_functions.finalize.site_lock import site_tables_lock
+from asm_watch_functions.settings import Settings
+from asm_watch_functions.storage import Bucket
 
 logger = Logger(service="asm-watch-finalize", child=True)
 #: where each group keeps its merged history, under the results prefix

@@ -20,9 +20,9 @@ from asm_core.results import read_table
 from asm_core.rules import shipped_rules
 from asm_core.stac import scene_item_from_dict
 from asm_core.tile_job import record_failure
-from functions.events import TileTask
-from functions.settings import Settings
-from functions.storage import Bucket
+from asm_watch_functions.events import TileTask
+from asm_watch_functions.settings import Settings
+from asm_watch_functions.storage import Bucket
 
 MISSING = "no tile_runs row was written for this tile-date (the task vanished)"
 STATUSES = ("ok", "no_data", "failed")

@@ -28,14 +28,14 @@ from asm_core.scan import run_scan
 from asm_core.scan_planning import plan_scan
 from asm_core.sql import run_query
 from asm_core.stac import PUBLIC_COG_SOURCES, check_item_sources, readable_sources
-from functions.api.detect_request import DetectRequest
-from functions.api.services import (
+from asm_watch_functions.api.detect_request import DetectRequest
+from asm_watch_functions.api.services import (
     DetectionQuery,
     ReportNotReadyError,
     ScanNotFoundError,
     ScanReport,
 )
-from functions.events import PlanEvent
+from asm_watch_functions.events import PlanEvent
 
 
 class LocalScanServices:
@@ -129,7 +129,7 @@ class LocalScanServices:
         return {"scan_id": scan_id, "status": "SUCCEEDED", "summary": future.result()}
 
     def detect(self, request: DetectRequest) -> dict[str, Any]:
-        from functions.api.detect_now import detect_area  # the raster stack, on first use
+        from asm_watch_functions.api.detect_now import detect_area  # the raster stack, on first use
 
         return detect_area(request, self.stac_url, self.collection, self.search, self.item_sources)
 

@@ -16,7 +16,7 @@ from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.typing import LambdaContext
 from botocore.exceptions import ClientError
 
-import functions.numba_cache  # noqa: F401 - before any kernel runs
+import asm_watch_functions.numba_cache  # noqa: F401 - before any kernel runs
 from asm_core.gdal_settings import read_options
 from asm_core.known_sites import known_site_footprints
 from asm_core.result_paths import result_keys
@@ -24,9 +24,9 @@ from asm_core.rules import shipped_rules
 from asm_core.site_groups import group_file, group_key, site_group
 from asm_core.stac import scene_item_from_dict
 from asm_core.tile_job import TileRun, record_failure, run_item
-from functions.events import TileResult, TileTask
-from functions.settings import METRICS_NAMESPACE, Settings
-from functions.storage import Bucket
+from asm_watch_functions.events import TileResult, TileTask
+from asm_watch_functions.settings import METRICS_NAMESPACE, Settings
+from asm_watch_functions.storage import Bucket
 
 logger = Logger(service="asm-watch-detect-tile")
 metrics = Metrics(namespace=METRICS_NAMESPACE, service="asm-watch-detect-tile")

@@ -20,7 +20,7 @@ from typing import Any
 
 from botocore.exceptions import ClientError
 
-from functions.storage import LOST_RACE, Bucket, error_code
+from asm_watch_functions.storage import LOST_RACE, Bucket, error_code
 
 
 class SiteTablesBusyError(RuntimeError):

@@ -18,7 +18,7 @@ from asm_core.results import read_table
 from asm_core.rules import load_rules
 from asm_core.stac import scene_item_from_dict
 from asm_core.tile_job import run_item
-from functions.api.detect_request import (
+from asm_watch_functions.api.detect_request import (
     MAX_DETECT_KM2,
     AreaTooLargeError,
     DetectRequest,

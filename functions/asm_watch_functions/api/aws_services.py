@@ -13,8 +13,8 @@ from botocore.exceptions import ClientError
 
 from asm_core.catalog import EARTH_SEARCH_URL, SENTINEL2_L2A
 from asm_core.stac import PUBLIC_COG_SOURCES, check_item_sources, readable_sources
-from functions.api.detect_request import DetectRequest
-from functions.api.services import (
+from asm_watch_functions.api.detect_request import DetectRequest
+from asm_watch_functions.api.services import (
     AthenaQueryError,
     DetectionQuery,
     ReportNotReadyError,
@@ -22,8 +22,8 @@ from functions.api.services import (
     ScanReport,
     ScanRequestTooLargeError,
 )
-from functions.events import PlanEvent
-from functions.storage import Bucket
+from asm_watch_functions.events import PlanEvent
+from asm_watch_functions.storage import Bucket
 
 ATHENA_TIMEOUT_S = 25.0  # API Gateway answers within 29 s
 
@@ -106,7 +106,7 @@ class AwsScanServices:
         return ScanReport(url=str(url))
 
     def detect(self, request: DetectRequest) -> dict[str, Any]:
-        from functions.api.detect_now import detect_area  # the raster stack, on first use
+        from asm_watch_functions.api.detect_now import detect_area  # the raster stack, on first use
 
         return detect_area(
             request, self.stac_url, self.collection, allowed_sources=self.item_sources

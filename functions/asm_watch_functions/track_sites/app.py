@@ -17,14 +17,14 @@ from aws_lambda_powertools import Logger, Metrics, Tracer
 from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-import functions.numba_cache  # noqa: F401 - before any kernel runs
+import asm_watch_functions.numba_cache  # noqa: F401 - before any kernel runs
 from asm_core.rules import shipped_rules
-from functions.events import SiteGroupWork
-from functions.finalize.monitoring import update_group
-from functions.finalize.site_lock import SiteTablesBusyError
-from functions.finalize.tile_runs import gather_runs, runs_summary
-from functions.settings import METRICS_NAMESPACE, Settings
-from functions.storage import Bucket
+from asm_watch_functions.events import SiteGroupWork
+from asm_watch_functions.finalize.monitoring import update_group
+from asm_watch_functions.finalize.site_lock import SiteTablesBusyError
+from asm_watch_functions.finalize.tile_runs import gather_runs, runs_summary
+from asm_watch_functions.settings import METRICS_NAMESPACE, Settings
+from asm_watch_functions.storage import Bucket
 
 logger = Logger(service="asm-watch-track-sites")
 metrics = Metrics(namespace=METRICS_NAMESPACE, service="asm-watch-track-sites")

@@ -2,11 +2,12 @@
 summary and alerts), write the scan's summary, alerts and report to S3, and tell the alert
 topic what is news, what was found and what failed.
 
-The site update itself fans out one function per site group (:mod:`functions.track_sites.app`),
-so this step reads one small object per group, however long the history. A group whose update
-left nothing (it failed past every retry) is gathered here from its tile_runs rows, recording a
-failure for any tile-date without one (:mod:`functions.finalize.tile_runs`), and named in the
-summary, so every planned tile ends as results or a recorded failure.
+The site update itself fans out one function per site group
+(:mod:`asm_watch_functions.track_sites.app`), so this step reads one small object per group,
+however long the history. A group whose update left nothing (it failed past every retry) is
+gathered here from its tile_runs rows, recording a failure for any tile-date without one
+(:mod:`asm_watch_functions.finalize.tile_runs`), and named in the summary, so every planned
+tile ends as results or a recorded failure.
 """
 
 from __future__ import annotations
@@ -23,11 +24,11 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 from botocore.exceptions import ClientError
 
 from asm_core.alerts import alert_collection, alert_text, country_summary
-from functions.events import FinalizeEvent, SiteGroupWork
-from functions.finalize.catalogue import add_to_catalogue
-from functions.finalize.tile_runs import MISSING, STATUSES, gather_runs, runs_summary
-from functions.settings import METRICS_NAMESPACE, Settings
-from functions.storage import Bucket
+from asm_watch_functions.events import FinalizeEvent, SiteGroupWork
+from asm_watch_functions.finalize.catalogue import add_to_catalogue
+from asm_watch_functions.finalize.tile_runs import MISSING, STATUSES, gather_runs, runs_summary
+from asm_watch_functions.settings import METRICS_NAMESPACE, Settings
+from asm_watch_functions.storage import Bucket
 
 logger = Logger(service="asm-watch-finalize")
 metrics = Metrics(namespace=METRICS_NAMESPACE, service="asm-watch-finalize")

@@ -24,7 +24,7 @@ from asm_core.result_paths import result_keys
 from asm_core.rules import shipped_rules
 from asm_core.scan_planning import plan_scan
 from asm_core.stac import scene_item_from_dict
-from functions.events import (
+from asm_watch_functions.events import (
     PlanEvent,
     PlanResult,
     S3Location,
@@ -32,8 +32,8 @@ from functions.events import (
     batched,
     by_site_group,
 )
-from functions.settings import METRICS_NAMESPACE, Settings
-from functions.storage import Bucket
+from asm_watch_functions.settings import METRICS_NAMESPACE, Settings
+from asm_watch_functions.storage import Bucket
 
 logger = Logger(service="asm-watch-plan")
 metrics = Metrics(namespace=METRICS_NAMESPACE, service="asm-watch-plan")

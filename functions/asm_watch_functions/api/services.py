@@ -8,8 +8,8 @@ from datetime import date
 from typing import Any, Protocol
 
 from asm_core.result_paths import utm_zones_between
-from functions.api.detect_request import DetectRequest
-from functions.events import PlanEvent
+from asm_watch_functions.api.detect_request import DetectRequest
+from asm_watch_functions.events import PlanEvent
 
 #: Columns the detections endpoint returns (the geometry goes as GeoJSON from lon/lat/bbox), and
 #: the page cursor: the acquisition time as the engine itself writes it, so the next page's

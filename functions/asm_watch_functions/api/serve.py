@@ -1,7 +1,7 @@
 """``asm serve``: the API's very handler on 127.0.0.1, for a user without AWS.
 
 Each HTTP request becomes an API Gateway (REST, proxy) event and goes through
-:func:`functions.api.app.handler`; scans run on this machine and results land in a folder.
+:func:`asm_watch_functions.api.app.handler`; scans run on this machine and results land in a folder.
 """
 
 from __future__ import annotations
@@ -14,8 +14,8 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qsl, urlsplit
 
-from functions.api.app import handler, use_services
-from functions.api.local_services import LocalScanServices
+from asm_watch_functions.api.app import handler, use_services
+from asm_watch_functions.api.local_services import LocalScanServices
 
 
 @dataclass

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import os
 
-from functions.api.aws_services import AwsScanServices
-from functions.settings import ConfigurationError, Settings
-from functions.storage import Bucket
+from asm_watch_functions.api.aws_services import AwsScanServices
+from asm_watch_functions.settings import ConfigurationError, Settings
+from asm_watch_functions.storage import Bucket
 
 
 def services_from_environment() -> AwsScanServices:

@@ -28,11 +28,11 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 from botocore.exceptions import BotoCoreError, ClientError
 from pydantic import ValidationError
 
-import functions.numba_cache  # noqa: F401 - /detect runs the kernels: the image's, not compiled
+import asm_watch_functions.numba_cache  # noqa: F401 - /detect runs the kernels: the image's, not compiled
 from asm_core.aoi import check_bbox
 from asm_core.errors import AsmError, UpstreamError
-from functions.api.detect_request import AreaTooLargeError, DetectRequest, NoSceneError
-from functions.api.services import (
+from asm_watch_functions.api.detect_request import AreaTooLargeError, DetectRequest, NoSceneError
+from asm_watch_functions.api.services import (
     AthenaQueryError,
     DetectionQuery,
     ReportNotReadyError,
@@ -40,8 +40,8 @@ from functions.api.services import (
     ScanRequestTooLargeError,
     ScanServices,
 )
-from functions.events import SCAN_ID, PlanEvent
-from functions.settings import METRICS_NAMESPACE, ConfigurationError
+from asm_watch_functions.events import SCAN_ID, PlanEvent
+from asm_watch_functions.settings import METRICS_NAMESPACE, ConfigurationError
 
 logger = Logger(service="asm-watch-api")
 metrics = Metrics(namespace=METRICS_NAMESPACE, service="asm-watch-api")
@@ -118,7 +118,7 @@ app.use(middlewares=[_api_key_checked])
 
 def services() -> ScanServices:
     if not _services:
-        from functions.api.aws_deployment import services_from_environment
+        from asm_watch_functions.api.aws_deployment import services_from_environment
 
         use_services(services_from_environment())
     return _services[0]

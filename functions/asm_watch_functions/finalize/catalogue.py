@@ -19,8 +19,8 @@ from asm_core.results_stac import (
     results_catalog,
     results_collection,
 )
-from functions.settings import Settings
-from functions.storage import Bucket
+from asm_watch_functions.settings import Settings
+from asm_watch_functions.storage import Bucket
 
 #: tries at replacing the collection while other scans replace it too
 ATTEMPTS = 8
