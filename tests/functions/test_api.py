@@ -7,6 +7,7 @@ from __future__ import annotations
 import dataclasses
 import json
 import shutil
+import urllib.parse
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -350,6 +351,18 @@ def test_detections_come_page_by_page_with_every_row_once(services: RecordingSer
         if token is None:
             break
     assert [i for p in pages for i in p] == everything  # in order, none skipped or repeated
+    # the same walk by the pages' GeoJSON links, as a client following rel=next would
+    followed, params = [], {"limit": "2"}
+    while True:
+        _, page = _detections_page(**params)
+        followed += [f["id"] for f in page["features"]]
+        following = [link for link in page["links"] if link["rel"] == "next"]
+        if not following:
+            break
+        (link,) = following
+        assert link["type"] == "application/geo+json" and link["href"].startswith("detections?")
+        params = dict(urllib.parse.parse_qsl(link["href"].split("?", 1)[1]))
+    assert followed == everything
     status, body = _detections_page(next_token="not-a-token")
     assert status == 400 and "next_token 'not-a-token'" in body["error"]
 

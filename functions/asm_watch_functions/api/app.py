@@ -15,6 +15,7 @@ from __future__ import annotations
 import base64
 import json
 import re
+import urllib.parse
 from collections.abc import Callable
 from datetime import date
 from http import HTTPStatus
@@ -325,9 +326,22 @@ def detections() -> Response[str]:
             break
         features.append(feature)
     page: dict[str, Any] = {"type": "FeatureCollection", "features": features}
+    params = dict(app.current_event.query_string_parameters or {})
+    page["links"] = [_page_link("self", params)]
     if len(features) < len(rows) or len(rows) == query.limit:
         page["next_token"] = _page_token(rows[len(features) - 1])
+        page["links"].append(_page_link("next", params | {"next_token": page["next_token"]}))
     return _json(HTTPStatus.OK, page)
+
+
+def _page_link(rel: str, params: dict[str, str]) -> dict[str, str]:
+    """A link to this route with ``params`` (as OGC API Features pages link to the next):
+    relative to the API's root, so it is right behind any stage or domain name."""
+    return {
+        "rel": rel,
+        "type": "application/geo+json",
+        "href": f"detections?{urllib.parse.urlencode(sorted(params.items()))}",
+    }
 
 
 @logger.inject_lambda_context(correlation_id_path="requestContext.requestId")
