@@ -70,7 +70,8 @@ def test_step_functions_bill_a_transition_per_child_and_express_time_per_batch(
     )
     assert est.lambda_requests_usd == pytest.approx(3450 * 0.2e-6)
     # PUTs (public GETs are free): two per tile-date, eight per site group
-    assert est.s3_usd == pytest.approx((3450 * 2 + groups * 8) * 0.005 / 1000)
+    # detections, tile_runs, class mask and STAC item per tile-date
+    assert est.s3_usd == pytest.approx((3450 * 4 + groups * 8) * 0.005 / 1000)
 
 
 def test_the_site_update_tracks_every_tile_through_its_history_once_per_pass() -> None:
