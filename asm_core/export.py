@@ -66,6 +66,8 @@ def _table(table: str) -> str:
 def _frame(results: Path, table: str) -> gpd.GeoDataFrame:
     if table == "alerts":
         features = read_alerts(results)
+        if not features:  # a quiet period: no columns to read the dates from
+            return gpd.GeoDataFrame({"acquired": []}, geometry=[], crs="EPSG:4326")
         frame = gpd.GeoDataFrame.from_features(features, crs="EPSG:4326")
         frame["acquired"] = pd.to_datetime(frame["acquired"], utc=True)
         return frame

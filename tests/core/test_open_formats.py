@@ -281,3 +281,12 @@ def test_results_are_a_stac_catalogue_that_validates_and_opens(demo_run: DemoRun
         with rasterio.open(item.assets["quicklook"].get_absolute_href()) as png:
             assert png.count >= 3
         assert pq.read_table(item.assets["tile_run"].get_absolute_href()).num_rows == 1
+
+
+def test_a_quiet_period_exports_an_empty_layer(tmp_path: Path) -> None:
+    results = tmp_path / "results"
+    results.mkdir()
+    (results / "alerts.geojson").write_text('{"type": "FeatureCollection", "features": []}')
+    out = tmp_path / "alerts.gpkg"
+    assert main(["export", "--results", str(results), "--table", "alerts", "--out", str(out)]) == 0
+    assert len(pyogrio.read_dataframe(out)) == 0
