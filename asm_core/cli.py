@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import errno
+import importlib.metadata
 import json
 import math
 import sys
@@ -39,7 +40,7 @@ from asm_core.results_stac import write_results_collection
 from asm_core.rules import RuleSet, load_rules
 from asm_core.scan_cli import scan
 from asm_core.sql import QueryError, bind, parse_query, read_query_file, run_query
-from asm_core.stac import PUBLIC_COG_SOURCES, SceneItem, load_item
+from asm_core.stac import SceneItem, load_item
 from asm_core.state_evaluation import confusion_table, evaluate_states
 from asm_core.synthetic import SceneSpec, generate_set, write_scene
 from asm_core.synthetic.landscapes import LANDSCAPES
@@ -53,7 +54,31 @@ DEMO_SEEDS = (101, 102, 103, 104)
 DEMO_SERIES = SeriesSpec(seed=29, dates=12, size=768, revisit_days=60)
 
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+#: Commands other installed packages add to ``asm`` (entry points of this group): ``asm serve``
+#: comes from the Lambda handlers' package, which the core never imports.
+PLUGIN_GROUP = "asm_watch.commands"
+
+
+class _CommandsWithPlugins(click.Group):
+    """The core's commands and those of the ``asm_watch.commands`` entry points, each plugin
+    imported only when it is run or listed."""
+
+    def _plugins(self) -> dict[str, importlib.metadata.EntryPoint]:
+        return {ep.name: ep for ep in importlib.metadata.entry_points(group=PLUGIN_GROUP)}
+
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        return sorted({*super().list_commands(ctx), *self._plugins()})
+
+    def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
+        found = super().get_command(ctx, cmd_name)
+        plugin = self._plugins().get(cmd_name)
+        if found is not None or plugin is None:
+            return found
+        command = plugin.load()
+        return command if isinstance(command, click.Command) else None
+
+
+@click.group(cls=_CommandsWithPlugins, context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(__version__, prog_name="asm")
 def cli() -> None:
     """ASM Watch: find artisanal and small-scale mining in Sentinel-2 L2A imagery."""
@@ -546,40 +571,6 @@ def report(results: Path, out: Path | None, quicklooks: Path | None) -> None:
         f"report: {summary.path} ({summary.detections} detections, {summary.sites} sites, "
         f"{summary.quicklooks} quicklooks)"
     )
-
-
-@cli.command()
-@click.option("--port", default=8080, show_default=True, type=click.IntRange(0, 65535))
-@click.option(
-    "--results",
-    default=Path("asm-results"),
-    show_default=True,
-    type=click.Path(path_type=Path),
-    help="Folder the API's scans write to and its detections are read from.",
-)
-@click.option("--workers", default=1, show_default=True, type=click.IntRange(min=1))
-@click.option(
-    "--asset-source",
-    "asset_sources",
-    multiple=True,
-    help="A URL or folder prefix the bands of items posted to /scans may be read from; repeat "
-    "for more (default: Earth Search's public COGs only).",
-)
-def serve(port: int, results: Path, workers: int, asset_sources: tuple[str, ...]) -> None:
-    """Run the REST API (the Lambda's own handler) on 127.0.0.1, scans on this machine."""
-    # the API handler lives with the Lambdas (asm_watch_functions.api): imported here, not at
-    # start-up
-    from asm_watch_functions.api.local_services import LocalScanServices
-    from asm_watch_functions.api.serve import make_server
-
-    sources = asset_sources or PUBLIC_COG_SOURCES
-    server = make_server(results, port, LocalScanServices(results, workers, asset_sources=sources))
-    bound = server.server_address[1]
-    click.echo(f"ASM Watch API on http://127.0.0.1:{bound} (results in {results}); Ctrl-C stops")
-    try:
-        server.serve_forever()
-    finally:
-        server.server_close()
 
 
 def _where(out: Path, runs: list[TileRun]) -> None:

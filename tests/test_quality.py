@@ -32,6 +32,23 @@ def test_core_imports_no_aws_sdk_and_reads_no_environment() -> None:
         assert "os.environ" not in text and "getenv(" not in text, path
 
 
+def test_core_imports_no_lambda_handler() -> None:
+    """The handlers depend on the core, never the reverse (``asm serve`` reaches the core's
+    command line through an entry point): the import graph has one direction."""
+    for path in CORE.rglob("*.py"):
+        assert not {"asm_watch_functions", "functions"} & _imports(path), path
+    # and the command line loads the handlers only for the command they add
+    probe = (
+        "import contextlib, io, sys; from asm_core.cli import main\n"
+        "for args in (['demo', '--help'], ['serve', '--help']):\n"
+        "    with contextlib.redirect_stdout(io.StringIO()) as out:\n"
+        "        main(args)\n"
+        "    print(args[0], 'Usage' in out.getvalue(), 'asm_watch_functions' in sys.modules)\n"
+    )
+    done = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True)
+    assert done.stdout.split() == ["demo", "True", "False", "serve", "True", "True"]
+
+
 def _tool(name: str) -> list[str]:
     exe = shutil.which(name, path=str(Path(sys.executable).parent)) or shutil.which(name)
     if exe is None:

@@ -1,4 +1,6 @@
-"""``asm serve``: the API's very handler on 127.0.0.1, for a user without AWS.
+"""``asm serve``: the API's very handler on 127.0.0.1, for a user without AWS (a command this
+package adds to ``asm`` through the ``asm_watch.commands`` entry point: the core never imports
+the handlers).
 
 Each HTTP request becomes an API Gateway (REST, proxy) event and goes through
 :func:`asm_watch_functions.api.app.handler`; scans run on this machine and results land in a folder.
@@ -14,6 +16,9 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qsl, urlsplit
 
+import click
+
+from asm_core.stac import PUBLIC_COG_SOURCES
 from asm_watch_functions.api.app import handler, use_services
 from asm_watch_functions.api.local_services import LocalScanServices
 
@@ -112,3 +117,32 @@ def make_server(results: Path, port: int, services: LocalScanServices) -> Thread
     """The API on 127.0.0.1:port (0 picks a free port), serving ``services``."""
     use_services(services, require_api_key=False)
     return ThreadingHTTPServer(("127.0.0.1", port), _Requests)
+
+
+@click.command("serve")
+@click.option("--port", default=8080, show_default=True, type=click.IntRange(0, 65535))
+@click.option(
+    "--results",
+    default=Path("asm-results"),
+    show_default=True,
+    type=click.Path(path_type=Path),
+    help="Folder the API's scans write to and its detections are read from.",
+)
+@click.option("--workers", default=1, show_default=True, type=click.IntRange(min=1))
+@click.option(
+    "--asset-source",
+    "asset_sources",
+    multiple=True,
+    help="A URL or folder prefix the bands of items posted to /scans may be read from; repeat "
+    "for more (default: Earth Search's public COGs only).",
+)
+def serve_command(port: int, results: Path, workers: int, asset_sources: tuple[str, ...]) -> None:
+    """Run the REST API (the Lambda's own handler) on 127.0.0.1, scans on this machine."""
+    sources = asset_sources or PUBLIC_COG_SOURCES
+    server = make_server(results, port, LocalScanServices(results, workers, asset_sources=sources))
+    bound = server.server_address[1]
+    click.echo(f"ASM Watch API on http://127.0.0.1:{bound} (results in {results}); Ctrl-C stops")
+    try:
+        server.serve_forever()
+    finally:
+        server.server_close()
