@@ -20,7 +20,7 @@ from pystac_client.stac_api_io import StacApiIO
 from shapely.geometry import MultiPolygon, Polygon, mapping
 from urllib3.util.retry import Retry
 
-from asm_core.errors import CatalogError, UpstreamError
+from asm_core.errors import CatalogError, CatalogUnavailableError
 
 EARTH_SEARCH_URL = "https://earth-search.aws.element84.com/v1"
 SENTINEL2_L2A = "sentinel-2-l2a"
@@ -105,7 +105,9 @@ def search_items(
         first = str(e).splitlines()[0] if str(e) else type(e).__name__
         # unreachable, timed out, failing or not a STAC API: the catalogue's trouble, not the
         # request's (the API answers 503 with Retry-After)
-        raise UpstreamError(f"STAC API {request.stac_url!r} search failed: {first}") from e
+        raise CatalogUnavailableError(
+            f"STAC API {request.stac_url!r} search failed: {first}"
+        ) from e
     if request.max_cloud is None:
         return SearchResult(found, len(found), "none", 0)
     kept = [i for i in found if (_cloud_cover(i) or 0.0) <= request.max_cloud]

@@ -22,7 +22,7 @@ from asm_core.aoi import bbox_geometry, check_overlap, parse_bbox, window_bounds
 from asm_core.baseline_looks import baseline_looks
 from asm_core.cli_json import emit, json_option, say
 from asm_core.context import ContextLayer, load_context, parse_context_option
-from asm_core.errors import AsmError
+from asm_core.errors import AsmError, QueryError
 from asm_core.evaluate import Evaluation, evaluate
 from asm_core.export import EXPORT_FORMATS, EXPORT_TABLES, export_format, read_results, write_export
 from asm_core.gdal_settings import read_options
@@ -39,7 +39,7 @@ from asm_core.results import check_results_folder
 from asm_core.results_stac import write_results_collection
 from asm_core.rules import RuleSet, load_rules
 from asm_core.scan_cli import scan
-from asm_core.sql import QueryError, bind, parse_query, read_query_file, run_query
+from asm_core.sql import bind, parse_query, read_query_file, run_query
 from asm_core.stac import SceneItem, load_item
 from asm_core.state_evaluation import confusion_table, evaluate_states
 from asm_core.synthetic import SceneSpec, generate_set, write_scene

@@ -19,7 +19,7 @@ import numpy as np
 import pandas as pd
 import shapely
 
-from asm_core.errors import AsmError
+from asm_core.errors import ContextError
 from asm_core.results import write_replacing
 from asm_core.vectorize import utm_epsg_for
 
@@ -27,10 +27,6 @@ NAME = re.compile(r"^[a-z][a-z0-9_]{0,39}$")
 ID_COLUMNS = ("id", "feature_id", "fid", "ID", "FID", "WDPAID", "licence_id", "license_id")
 #: A licence's standing (granted, application, expired…) or a project's phase, when given.
 STATUS_COLUMNS = ("status", "phase", "STATUS", "PHASE", "licence_status", "license_status")
-
-
-class ContextError(AsmError):
-    """A context layer cannot be read or named."""
 
 
 @dataclass(frozen=True)

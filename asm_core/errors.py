@@ -33,12 +33,22 @@ class AoiError(AsmError):
     """An area of interest is empty, invalid or out of range."""
 
 
+class UpstreamError(AsmError):
+    """A service we depend on is unreachable or failing (not the caller's fault: try later).
+    The API answers these 503, bad input 400; a subclass says which service."""
+
+
 class CatalogError(AsmError):
     """A STAC API could not be searched (unreachable, failing, or not a STAC API)."""
 
 
-class UpstreamError(CatalogError):
-    """A service we depend on is unreachable or failing (not the caller's fault: try later)."""
+class CatalogUnavailableError(CatalogError, UpstreamError):
+    """A STAC API is unreachable or failing."""
+
+
+class BandSourceUnavailableError(RasterReadError, UpstreamError):
+    """A remote band file kept failing with transient errors (timeouts, 5xx, resets) after
+    every retry: the store's fault, not the file's."""
 
 
 class TruthError(AsmError):
@@ -60,3 +70,15 @@ class DetectionFailedError(AsmError):
 
 class SyntheticSceneError(AsmError):
     """Synthetic scene parameters are out of the supported range."""
+
+
+class StateEvaluationError(AsmError):
+    """The truth folder or the results cannot be scored."""
+
+
+class QueryError(AsmError):
+    """A query cannot run: bad SQL, unknown table or function, missing or bad parameter."""
+
+
+class ContextError(AsmError):
+    """A context layer cannot be read or named."""

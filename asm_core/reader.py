@@ -27,7 +27,13 @@ from rasterio.errors import RasterioError
 from rasterio.warp import transform_bounds
 from rasterio.windows import Window
 
-from asm_core.errors import AoiError, BandError, CrsError, RasterReadError
+from asm_core.errors import (
+    AoiError,
+    BandError,
+    BandSourceUnavailableError,
+    CrsError,
+    RasterReadError,
+)
 from asm_core.sentinel2 import BandAsset
 
 Array = npt.NDArray[np.integer]
@@ -87,7 +93,8 @@ class RetryPolicy:
                 transient = remote and TRANSIENT.search(str(e)) is not None
                 if not transient or attempt == self.attempts:
                     tried = f" after {attempt} attempts" if attempt > 1 else ""
-                    raise RasterReadError(f"band file {href!r} cannot be {what}{tried}: {e}") from e
+                    kind = BandSourceUnavailableError if transient else RasterReadError
+                    raise kind(f"band file {href!r} cannot be {what}{tried}: {e}") from e
                 time.sleep(self.backoff_s * 2 ** (attempt - 1))
         raise AssertionError("unreachable")
 

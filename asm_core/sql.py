@@ -20,7 +20,7 @@ import sqlglot
 from sqlglot import exp
 from sqlglot.errors import ParseError
 
-from asm_core.errors import AsmError
+from asm_core.errors import QueryError
 from asm_core.results import check_result_file, result_files
 from asm_core.schema import DETECTIONS, SITE_CONTEXT, SITE_OBSERVATIONS, SITES, TILE_RUNS
 from asm_core.user_files import read_text_file
@@ -34,10 +34,6 @@ TABLES = {
 }
 PARTITIONED = ("detections", "tile_runs")
 _PARAM = re.compile(r"^--\s*@param\s+(\w+)\s*(?:\((\w+)\))?\s*=\s*(.*?)\s*(?::\s*(.*))?$")
-
-
-class QueryError(AsmError):
-    """A query cannot run: bad SQL, unknown table or function, missing or bad parameter."""
 
 
 @dataclass(frozen=True)

@@ -27,7 +27,7 @@ from typing import Any
 import shapely
 from shapely.geometry import shape
 
-from asm_core.errors import AsmError
+from asm_core.errors import StateEvaluationError
 from asm_core.results import read_table
 
 MISSING = "missing"
@@ -43,10 +43,6 @@ STATE_ORDER = (
     "unobserved",
     MISSING,
 )
-
-
-class StateEvaluationError(AsmError):
-    """The truth folder or the results cannot be scored."""
 
 
 @dataclass

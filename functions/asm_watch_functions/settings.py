@@ -7,13 +7,10 @@ from dataclasses import dataclass
 
 from asm_core.catalog import EARTH_SEARCH_URL, SENTINEL2_L2A
 from asm_core.stac import PUBLIC_COG_SOURCES, readable_sources
+from asm_watch_functions.errors import ConfigurationError
 
 #: CloudWatch namespace of every function's metrics (one dashboard for the whole application).
 METRICS_NAMESPACE = "AsmWatch"
-
-
-class ConfigurationError(RuntimeError):
-    """A required environment variable is missing or malformed (a deployment error)."""
 
 
 @dataclass(frozen=True)

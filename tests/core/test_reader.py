@@ -3,14 +3,22 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
 import pytest
 import rasterio
+from rasterio.errors import RasterioError
 
-from asm_core.errors import BandError, CrsError, RasterReadError
-from asm_core.reader import expand_window, open_bands, read_bands
+from asm_core.errors import (
+    BandError,
+    BandSourceUnavailableError,
+    CrsError,
+    RasterReadError,
+    UpstreamError,
+)
+from asm_core.reader import RetryPolicy, expand_window, open_bands, read_bands
 from asm_core.stac import load_item
 from asm_core.synthetic.scene import WrittenScene
 from tests.conftest import edit_item
@@ -102,3 +110,32 @@ def test_bands_with_different_footprints_are_refused(
     item = load_item(str(path))
     with pytest.raises(BandError, match="must share one footprint"):
         read_bands(item.bands, ["red", "green"], item.epsg)
+
+
+def _failing(message: str) -> Callable[[], None]:
+    def read() -> None:
+        raise RasterioError(message)
+
+    return read
+
+
+def test_a_store_that_keeps_failing_is_upstream_and_a_bad_file_is_not() -> None:
+    """Transient remote errors are retried; past the last try they are the store's fault
+    (UpstreamError: the API answers 503), while a file that is not a raster is the input's."""
+    retry = RetryPolicy(attempts=3, backoff_s=0.0)
+    calls = []
+
+    def flaky() -> None:
+        calls.append(1)
+        raise RasterioError("HTTP response code: 503")
+
+    with pytest.raises(BandSourceUnavailableError, match="after 3 attempts") as caught:
+        retry.run("s3://bucket/B04.tif", "read", flaky)
+    assert len(calls) == 3 and isinstance(caught.value, UpstreamError)
+    with pytest.raises(RasterReadError) as bad:
+        retry.run("s3://bucket/B04.tif", "read", _failing("TIFFReadDirectory: corrupt IFD"))
+    assert not isinstance(bad.value, UpstreamError)
+    # a local file is never retried, whatever the message
+    with pytest.raises(RasterReadError) as local:
+        retry.run("/data/B04.tif", "read", _failing("timed out"))
+    assert not isinstance(local.value, UpstreamError)

@@ -19,6 +19,7 @@ from botocore.exceptions import ClientError, EndpointConnectionError
 from moto import mock_aws
 
 from asm_core.catalog import SearchRequest, SearchResult
+from asm_core.errors import BandSourceUnavailableError, CatalogUnavailableError, RasterReadError
 from asm_core.result_paths import utm_zones_between
 from asm_core.results import read_table
 from asm_core.rules import load_rules
@@ -296,6 +297,10 @@ def test_a_scan_request_step_functions_would_refuse_for_its_size_is_a_413(
         (ClientError({"Error": {"Code": "ThrottlingException"}}, "StartExecution"), 503),
         (ClientError({"Error": {"Code": "AccessDeniedException"}}, "StartExecution"), 502),
         (EndpointConnectionError(endpoint_url="https://states.test"), 503),
+        # the catalogue or a band store failing is not the caller's fault: 503, not 400
+        (CatalogUnavailableError("STAC API 'https://x' search failed: 502"), 503),
+        (BandSourceUnavailableError("band file 's3://b/B04.tif' cannot be read: timeout"), 503),
+        (RasterReadError("band file 'B04.tif' cannot be read: not a TIFF"), 400),
         (KeyError("an internal bug"), 500),
     ],
 )

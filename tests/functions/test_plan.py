@@ -14,9 +14,10 @@ from moto import mock_aws
 from pydantic import ValidationError
 
 from asm_core.synthetic.scene import WrittenScene
+from asm_watch_functions.errors import ConfigurationError, ScanTooLargeError
 from asm_watch_functions.events import PlanEvent, manifest_tasks
-from asm_watch_functions.plan.app import ScanTooLargeError, plan
-from asm_watch_functions.settings import ConfigurationError, Settings
+from asm_watch_functions.plan.app import plan
+from asm_watch_functions.settings import Settings
 from asm_watch_functions.storage import Bucket
 from tests.conftest import edit_item
 

@@ -10,9 +10,10 @@ import pytest
 from moto import mock_aws
 
 from asm_core.rules import load_rules
+from asm_watch_functions.errors import SiteTablesBusyError
 from asm_watch_functions.events import SiteGroupWork
 from asm_watch_functions.finalize.monitoring import update_group
-from asm_watch_functions.finalize.site_lock import SiteTablesBusyError, site_tables_lock
+from asm_watch_functions.finalize.site_lock import site_tables_lock
 from asm_watch_functions.settings import Settings
 from asm_watch_functions.storage import Bucket
 

@@ -24,7 +24,7 @@ from asm_core.schema import (
     TILE_RUNS,
     glue_columns,
 )
-from asm_watch_functions.finalize.site_lock import SiteTablesBusyError
+from asm_watch_functions.errors import SiteTablesBusyError
 from asm_watch_functions.settings import Settings
 from asm_watch_functions.track_sites.app import LOCK_MARGIN_SECONDS
 

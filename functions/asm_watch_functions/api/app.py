@@ -32,17 +32,20 @@ from pydantic import ValidationError
 import asm_watch_functions.numba_cache  # noqa: F401 - /detect runs the kernels: the image's, not compiled
 from asm_core.aoi import check_bbox
 from asm_core.errors import AsmError, UpstreamError
-from asm_watch_functions.api.detect_request import AreaTooLargeError, DetectRequest, NoSceneError
-from asm_watch_functions.api.services import (
+from asm_watch_functions.api.detect_request import DetectRequest
+from asm_watch_functions.api.services import DetectionQuery, ScanServices
+from asm_watch_functions.errors import (
+    AreaTooLargeError,
     AthenaQueryError,
-    DetectionQuery,
+    ConfigurationError,
+    ForbiddenError,
+    NoSceneError,
     ReportNotReadyError,
     ScanNotFoundError,
     ScanRequestTooLargeError,
-    ScanServices,
 )
 from asm_watch_functions.events import SCAN_ID, PlanEvent
-from asm_watch_functions.settings import METRICS_NAMESPACE, ConfigurationError
+from asm_watch_functions.settings import METRICS_NAMESPACE
 
 logger = Logger(service="asm-watch-api")
 metrics = Metrics(namespace=METRICS_NAMESPACE, service="asm-watch-api")
@@ -83,19 +86,13 @@ ERROR_STATUS: dict[type[Exception], HTTPStatus] = {
     ClientError: HTTPStatus.BAD_GATEWAY,
     AthenaQueryError: HTTPStatus.BAD_GATEWAY,
     ConfigurationError: HTTPStatus.INTERNAL_SERVER_ERROR,
+    ForbiddenError: HTTPStatus.FORBIDDEN,
     ServiceError: HTTPStatus.NOT_FOUND,  # its own status code, in _status
     Exception: HTTPStatus.INTERNAL_SERVER_ERROR,  # every other exception: answered, logged
 }
 
 _services: list[ScanServices] = []
 _require_api_key: list[bool] = [True]
-
-
-class ForbiddenError(PermissionError):
-    """The request did not come through API Gateway's key check."""
-
-
-ERROR_STATUS[ForbiddenError] = HTTPStatus.FORBIDDEN
 
 
 def use_services(services: ScanServices, require_api_key: bool = True) -> None:

@@ -5,7 +5,8 @@ from __future__ import annotations
 import os
 
 from asm_watch_functions.api.aws_services import AwsScanServices
-from asm_watch_functions.settings import ConfigurationError, Settings
+from asm_watch_functions.errors import ConfigurationError
+from asm_watch_functions.settings import Settings
 from asm_watch_functions.storage import Bucket
 
 

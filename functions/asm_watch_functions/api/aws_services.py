@@ -14,12 +14,11 @@ from botocore.exceptions import ClientError
 from asm_core.catalog import EARTH_SEARCH_URL, SENTINEL2_L2A
 from asm_core.stac import PUBLIC_COG_SOURCES, check_item_sources, readable_sources
 from asm_watch_functions.api.detect_request import DetectRequest
-from asm_watch_functions.api.services import (
+from asm_watch_functions.api.services import DetectionQuery, ScanReport
+from asm_watch_functions.errors import (
     AthenaQueryError,
-    DetectionQuery,
     ReportNotReadyError,
     ScanNotFoundError,
-    ScanReport,
     ScanRequestTooLargeError,
 )
 from asm_watch_functions.events import PlanEvent

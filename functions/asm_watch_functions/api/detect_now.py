@@ -18,13 +18,8 @@ from asm_core.results import read_table
 from asm_core.rules import load_rules
 from asm_core.stac import scene_item_from_dict
 from asm_core.tile_job import run_item
-from asm_watch_functions.api.detect_request import (
-    MAX_DETECT_KM2,
-    AreaTooLargeError,
-    DetectRequest,
-    NoSceneError,
-    area_km2,
-)
+from asm_watch_functions.api.detect_request import MAX_DETECT_KM2, DetectRequest, area_km2
+from asm_watch_functions.errors import AreaTooLargeError, NoSceneError
 
 
 def detect_area(

@@ -19,14 +19,6 @@ _WGS84 = Geod(ellps="WGS84")
 MAX_DETECT_KM2 = 100.0
 
 
-class AreaTooLargeError(ValueError):
-    """The area is too large for a synchronous answer (start a scan instead)."""
-
-
-class NoSceneError(LookupError):
-    """No scene of the catalogue covers the area on those dates."""
-
-
 class DetectRequest(_Event):
     bbox: tuple[float, float, float, float]
     start: date

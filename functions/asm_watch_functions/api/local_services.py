@@ -29,12 +29,8 @@ from asm_core.scan_planning import plan_scan
 from asm_core.sql import run_query
 from asm_core.stac import PUBLIC_COG_SOURCES, check_item_sources, readable_sources
 from asm_watch_functions.api.detect_request import DetectRequest
-from asm_watch_functions.api.services import (
-    DetectionQuery,
-    ReportNotReadyError,
-    ScanNotFoundError,
-    ScanReport,
-)
+from asm_watch_functions.api.services import DetectionQuery, ScanReport
+from asm_watch_functions.errors import ReportNotReadyError, ScanNotFoundError
 from asm_watch_functions.events import PlanEvent
 
 

@@ -42,22 +42,6 @@ DETECTIONS_SQL = _detections_sql(DETECTION_COLUMNS)
 DETECTIONS_WITH_POLYGONS_SQL = _detections_sql(f"{DETECTION_COLUMNS}, {POLYGON_COLUMN}")
 
 
-class ScanNotFoundError(LookupError):
-    """No scan with that id."""
-
-
-class ReportNotReadyError(LookupError):
-    """The scan has no report (yet): it is still running, or failed before its report."""
-
-
-class ScanRequestTooLargeError(ValueError):
-    """A scan request larger than the service that runs it accepts (Step Functions: 256 KiB)."""
-
-
-class AthenaQueryError(RuntimeError):
-    """Athena failed or took too long for a synchronous answer."""
-
-
 @dataclass(frozen=True)
 class ScanReport:
     """A scan's HTML report: the page itself, or a short-lived link to it."""

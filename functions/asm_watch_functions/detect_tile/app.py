@@ -24,6 +24,7 @@ from asm_core.rules import shipped_rules
 from asm_core.site_groups import group_file, group_key, site_group
 from asm_core.stac import scene_item_from_dict
 from asm_core.tile_job import TileRun, record_failure, run_item
+from asm_watch_functions.errors import TaskFailedError
 from asm_watch_functions.events import TileResult, TileTask
 from asm_watch_functions.settings import METRICS_NAMESPACE, Settings
 from asm_watch_functions.storage import Bucket
@@ -31,10 +32,6 @@ from asm_watch_functions.storage import Bucket
 logger = Logger(service="asm-watch-detect-tile")
 metrics = Metrics(namespace=METRICS_NAMESPACE, service="asm-watch-detect-tile")
 tracer = Tracer(service="asm-watch-detect-tile")
-
-
-class TaskFailedError(RuntimeError):
-    """Raised by the state machine's Catch payload: what ended a task's attempts."""
 
 
 def _known_sites(bucket: Bucket, settings: Settings, tile: str | None) -> list[Any]:

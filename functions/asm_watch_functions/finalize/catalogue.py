@@ -19,15 +19,12 @@ from asm_core.results_stac import (
     results_catalog,
     results_collection,
 )
+from asm_watch_functions.errors import CatalogueBusyError
 from asm_watch_functions.settings import Settings
 from asm_watch_functions.storage import Bucket
 
 #: tries at replacing the collection while other scans replace it too
 ATTEMPTS = 8
-
-
-class CatalogueBusyError(RuntimeError):
-    """The collection kept changing under this Finalize (the state machine retries it)."""
 
 
 def add_to_catalogue(bucket: Bucket, settings: Settings, items: Sequence[Mapping[str, Any]]) -> str:

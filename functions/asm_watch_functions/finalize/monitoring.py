@@ -30,7 +30,8 @@ from aws_lambda_powertools import Logger
 
 from asm_core.compaction import COMPACTED, compact
 from asm_core.compaction import PER_TILE_DATE as COMPACTED_TABLES
-from asm_core.context import ContextError, ContextLayer, load_context
+from asm_core.context import ContextLayer, load_context
+from asm_core.errors import ContextError
 from asm_core.evidence_chips import CHIPS_FOLDER
 from asm_core.gdal_settings import read_options
 from asm_core.monitor import MonitorUpdate, update_monitoring

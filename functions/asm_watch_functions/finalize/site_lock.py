@@ -20,12 +20,8 @@ from typing import Any
 
 from botocore.exceptions import ClientError
 
+from asm_watch_functions.errors import SiteTablesBusyError
 from asm_watch_functions.storage import LOST_RACE, Bucket, error_code
-
-
-class SiteTablesBusyError(RuntimeError):
-    """Another Finalize holds the site tables. The state machine retries the Finalize on this
-    name every 60 s, 20 times: longer than a holder can live (its 900 s timeout)."""
 
 
 def _put(bucket: Bucket, key: str, body: dict[str, Any], **condition: str) -> str | None:

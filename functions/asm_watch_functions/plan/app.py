@@ -24,6 +24,7 @@ from asm_core.result_paths import result_keys
 from asm_core.rules import shipped_rules
 from asm_core.scan_planning import plan_scan
 from asm_core.stac import scene_item_from_dict
+from asm_watch_functions.errors import ScanTooLargeError
 from asm_watch_functions.events import (
     PlanEvent,
     PlanResult,
@@ -38,10 +39,6 @@ from asm_watch_functions.storage import Bucket
 logger = Logger(service="asm-watch-plan")
 metrics = Metrics(namespace=METRICS_NAMESPACE, service="asm-watch-plan")
 tracer = Tracer(service="asm-watch-plan")
-
-
-class ScanTooLargeError(ValueError):
-    """More tile-dates than the deployment allows in one scan."""
 
 
 def plan(event: PlanEvent, settings: Settings, bucket: Bucket) -> PlanResult:

@@ -19,9 +19,9 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 
 import asm_watch_functions.numba_cache  # noqa: F401 - before any kernel runs
 from asm_core.rules import shipped_rules
+from asm_watch_functions.errors import SiteTablesBusyError
 from asm_watch_functions.events import SiteGroupWork
 from asm_watch_functions.finalize.monitoring import update_group
-from asm_watch_functions.finalize.site_lock import SiteTablesBusyError
 from asm_watch_functions.finalize.tile_runs import gather_runs, runs_summary
 from asm_watch_functions.settings import METRICS_NAMESPACE, Settings
 from asm_watch_functions.storage import Bucket
