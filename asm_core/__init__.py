@@ -21,12 +21,12 @@ __version__ = "0.1.0"
 
 #: public name -> the module that defines it
 _PUBLIC = {
-    "detect": "asm_core.scene_detection",
+    "detect": "asm_core.jobs.scene_detection",
     "DetectionFailedError": "asm_core.errors",
-    "read_results": "asm_core.export",
-    "write_export": "asm_core.export",
+    "read_results": "asm_core.results.export",
+    "write_export": "asm_core.results.export",
     "load_rules": "asm_core.rules",
-    "load_item": "asm_core.stac",
+    "load_item": "asm_core.sources.stac",
 }
 
 __all__ = ["__version__", *_PUBLIC]

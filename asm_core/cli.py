@@ -17,36 +17,42 @@ import click
 from shapely.geometry import MultiPolygon, Polygon
 
 from asm_core import __version__
-from asm_core.alert_listing import FORMATS, read_alerts, render, since
-from asm_core.aoi import bbox_geometry, check_overlap, parse_bbox, window_bounds
-from asm_core.baseline_looks import baseline_looks
-from asm_core.cli_json import emit, json_option, say
-from asm_core.context import ContextLayer, load_context, parse_context_option
+from asm_core.detection.objects.known_sites import known_site_footprints
 from asm_core.errors import AsmError, QueryError
-from asm_core.evaluate import Evaluation, evaluate
-from asm_core.export import EXPORT_FORMATS, EXPORT_TABLES, export_format, read_results, write_export
-from asm_core.gdal_settings import read_options
-from asm_core.known_sites import known_site_footprints
-from asm_core.monitor import update_monitoring
-from asm_core.report_html import write_report
-from asm_core.report_text import (
+from asm_core.evaluation.evaluate import Evaluation, evaluate
+from asm_core.evaluation.state_evaluation import confusion_table, evaluate_states
+from asm_core.evaluation.synthetic import SceneSpec, generate_set, write_scene
+from asm_core.evaluation.synthetic.landscapes import LANDSCAPES
+from asm_core.evaluation.synthetic.scene import BASELINES, MAX_SIZE, MIN_SIZE
+from asm_core.evaluation.synthetic.series import MAX_DATES, SeriesSpec, write_series
+from asm_core.jobs.tile_job import TileRun, run_item
+from asm_core.monitoring.alert_listing import FORMATS, read_alerts, render, since
+from asm_core.monitoring.context import ContextLayer, load_context, parse_context_option
+from asm_core.monitoring.monitor import update_monitoring
+from asm_core.planning.baseline_looks import baseline_looks
+from asm_core.report.cli_json import emit, json_option, say
+from asm_core.report.report_html import write_report
+from asm_core.report.report_text import (
     detect_table,
     evaluation_table,
     format_result,
     monitoring_text,
 )
-from asm_core.results import check_results_folder
-from asm_core.results_stac import write_results_collection
+from asm_core.results.export import (
+    EXPORT_FORMATS,
+    EXPORT_TABLES,
+    export_format,
+    read_results,
+    write_export,
+)
+from asm_core.results.results_stac import write_results_collection
+from asm_core.results.sql import bind, parse_query, read_query_file, run_query
+from asm_core.results.store import check_results_folder
 from asm_core.rules import RuleSet, load_rules
 from asm_core.scan_cli import scan
-from asm_core.sql import bind, parse_query, read_query_file, run_query
-from asm_core.stac import SceneItem, load_item
-from asm_core.state_evaluation import confusion_table, evaluate_states
-from asm_core.synthetic import SceneSpec, generate_set, write_scene
-from asm_core.synthetic.landscapes import LANDSCAPES
-from asm_core.synthetic.scene import BASELINES, MAX_SIZE, MIN_SIZE
-from asm_core.synthetic.series import MAX_DATES, SeriesSpec, write_series
-from asm_core.tile_job import TileRun, run_item
+from asm_core.sources.aoi import bbox_geometry, check_overlap, parse_bbox, window_bounds
+from asm_core.sources.gdal_settings import read_options
+from asm_core.sources.stac import SceneItem, load_item
 
 DEMO_SEEDS = (101, 102, 103, 104)
 #: Two years of looks every 60 days at one more tile, with every site story, seasons (pits

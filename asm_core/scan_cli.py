@@ -14,25 +14,25 @@ import click
 from shapely.geometry import MultiPolygon, Polygon
 from tqdm import tqdm
 
-from asm_core.aoi import bbox_geometry, load_aoi, parse_bbox, window_bounds
-from asm_core.catalog import (
+from asm_core.errors import AoiError
+from asm_core.jobs.scan import SUMMARY_FILE, ScanProgress, run_scan
+from asm_core.jobs.tile_job import TileRun
+from asm_core.monitoring.context import load_context, parse_context_option
+from asm_core.monitoring.monitor import update_monitoring
+from asm_core.planning.cost import MEASURED_CPU_SECONDS, CostModel, Estimate, estimate
+from asm_core.planning.plan import Plan
+from asm_core.planning.scan_planning import plan_scan
+from asm_core.planning.site_groups import site_group
+from asm_core.report.cli_json import emit, json_option, say
+from asm_core.report.report_text import monitoring_text, table
+from asm_core.rules import RuleSet, load_rules
+from asm_core.sources.aoi import bbox_geometry, load_aoi, parse_bbox, window_bounds
+from asm_core.sources.catalog import (
     EARTH_SEARCH_URL,
     SENTINEL2_L2A,
     SearchRequest,
 )
-from asm_core.cli_json import emit, json_option, say
-from asm_core.context import load_context, parse_context_option
-from asm_core.cost import MEASURED_CPU_SECONDS, CostModel, Estimate, estimate
-from asm_core.errors import AoiError
-from asm_core.gdal_settings import read_options
-from asm_core.monitor import update_monitoring
-from asm_core.plan import Plan
-from asm_core.report_text import monitoring_text, table
-from asm_core.rules import RuleSet, load_rules
-from asm_core.scan import SUMMARY_FILE, ScanProgress, run_scan
-from asm_core.scan_planning import plan_scan
-from asm_core.site_groups import site_group
-from asm_core.tile_job import TileRun
+from asm_core.sources.gdal_settings import read_options
 
 
 def _aoi(aoi_file: Path | None, bbox: str | None) -> Polygon | MultiPolygon:

@@ -15,7 +15,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from asm_core.sql import read_query_file  # noqa: E402
+from asm_core.results.sql import read_query_file  # noqa: E402
 
 BEGIN, END = "  # BEGIN named queries (scripts/sync_named_queries.py)\n", "  # END named queries\n"
 

@@ -12,8 +12,8 @@ from typing import Any
 
 import pytest
 
-from asm_core.synthetic import SceneSpec, write_scene
-from asm_core.synthetic.scene import WrittenScene
+from asm_core.evaluation.synthetic import SceneSpec, write_scene
+from asm_core.evaluation.synthetic.scene import WrittenScene
 
 DATA = Path(__file__).parent / "data"
 STAC_DATA = DATA / "stac"
@@ -109,10 +109,10 @@ def tracked_results(
     """One tile seen twice (seeds 3 and 38, 35 days apart), detected with quicklooks, its
     sites tracked and alerted (with evidence chips): ``<folder>/results`` and
     ``<folder>/quicklooks``. Read it, don't write it."""
-    from asm_core.monitor import update_monitoring
+    from asm_core.jobs.tile_job import run_item
+    from asm_core.monitoring.monitor import update_monitoring
     from asm_core.rules import load_rules
-    from asm_core.stac import load_item
-    from asm_core.tile_job import run_item
+    from asm_core.sources.stac import load_item
 
     out = tmp_path_factory.mktemp("tracked")
     for seed in (3, 38):

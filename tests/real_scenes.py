@@ -16,7 +16,7 @@ conversion:
   percentile is taken as a 1 % reflectance dark object. The result is written as uint16 x 10000.
 - Patagonia (xarray-spatial sample): DN 1001-2095 in blue, scale 1e-4; whether the L2A offset
   of +1000 is in the numbers is undocumented, so the item says nothing and the pipeline's own
-  pixel check decides (asm_core/reflectance.py), as it would for any catalogue.
+  pixel check decides (asm_core/spectral/reflectance.py), as it would for any catalogue.
 
 None has an SCL band: the valid mask is the nodata mask, as for any SCL-less item.
 """
@@ -36,9 +36,9 @@ from affine import Affine
 from rasterio.warp import Resampling, calculate_default_transform, reproject
 from shapely.geometry import box, mapping
 
-from asm_core.sentinel2 import COMMON_TO_BAND_ID
-from asm_core.vectorize import WGS84
-from asm_core.vectorize import reproject as reproject_geometry
+from asm_core.detection.objects.vectorize import WGS84
+from asm_core.detection.objects.vectorize import reproject as reproject_geometry
+from asm_core.sources.sentinel2 import COMMON_TO_BAND_ID
 
 REPO = Path(__file__).resolve().parents[1]
 REAL_S2 = REPO.parent / "shared" / "realdata" / "s2"
@@ -294,7 +294,7 @@ class SceneScore:
 
 def score_scene(scene: RealScene, results: Path) -> SceneScore:
     """Score one scene's detections (results of `asm detect` on its item)."""
-    from asm_core.results import read_table
+    from asm_core.results.store import read_table
 
     item_id = f"real_{scene.name}"
     rows = [r for r in read_table(results, "detections").to_pylist() if r["item_id"] == item_id]

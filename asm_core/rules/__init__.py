@@ -18,9 +18,9 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from asm_core.errors import RuleSetError
-from asm_core.indices import INDEX_BANDS
-from asm_core.sentinel2 import REFLECTANCE_BANDS
-from asm_core.user_files import read_text_file
+from asm_core.sources.sentinel2 import REFLECTANCE_BANDS
+from asm_core.sources.user_files import read_text_file
+from asm_core.spectral.indices import INDEX_BANDS
 
 DEFAULT_RULES_PATH = Path(__file__).with_name("default.yaml")
 
@@ -42,7 +42,7 @@ class Condition(_Strict):
 
     ``lt_quantile``/``gt_quantile`` make a bound scene-relative: where open land is common,
     the bound tightens to that quantile of the operand over the scene's open land
-    (asm_core/scene_statistics.py); ``lt``/``gt`` stay the limits it never passes.
+    (asm_core/rules/scene_statistics.py); ``lt``/``gt`` stay the limits it never passes.
     """
 
     index: IndexName | None = None
@@ -124,7 +124,8 @@ class ObjectSettings(_Strict):
     site_turbid_search_m: float = Field(gt=0)
     #: a site already tracked there is kept from this confidence on (hysteresis)
     known_site_min_confidence: float = Field(ge=0, le=1)
-    #: an object's texture is this percentile of its local variation (asm_core/objects.py)
+    #: an object's texture is this percentile of its local variation
+    #: (asm_core/detection/objects/objects.py)
     texture_percentile: float = Field(gt=0, le=100)
 
 
@@ -142,14 +143,14 @@ class LookalikeSettings(_Strict):
 class SceneSettings(_Strict):
     """How a scene's own statistics are sampled and when they make bounds relative."""
 
-    #: pixels sampled from the COG overviews (asm_core/scene_statistics.py)
+    #: pixels sampled from the COG overviews (asm_core/rules/scene_statistics.py)
     sample_pixels: int = Field(ge=1000)
     #: quantile bounds apply where open land covers at least this share of the sample
     relative_open_share: float = Field(ge=0, le=1)
 
 
 class TrackingSettings(_Strict):
-    """How sites are followed over dates (asm_core/sites.py)."""
+    """How sites are followed over dates (asm_core/monitoring/sites.py)."""
 
     match_distance_m: float = Field(ge=0)
     min_clear_share: float = Field(gt=0, le=1)
@@ -165,7 +166,8 @@ class TrackingSettings(_Strict):
     revegetation_ndvi_rise: float = Field(ge=0)
     #: a footprint this much greener than when it was worked has grown over
     regrown_ndvi_rise: float = Field(gt=0)
-    #: cell of the per-look NDVI grid the footprints are judged on (asm_core/observed.py)
+    #: cell of the per-look NDVI grid the footprints are judged on
+    #: (asm_core/detection/objects/observed.py)
     footprint_grid_m: float = Field(ge=10, le=200)
     #: pixels with NDVI below this are water, left out of a footprint's greenness
     footprint_water_ndvi: float = Field(ge=-1, le=1)
@@ -180,7 +182,7 @@ class TrackingSettings(_Strict):
     upstream_sites_within_m: float = Field(gt=0)
 
 
-#: The cues a site is scored on (asm_core/confidence.py says what each measures).
+#: The cues a site is scored on (asm_core/detection/objects/confidence.py says what each measures).
 Cue = Literal[
     "bare_ground",
     "iron_oxide",
@@ -203,7 +205,8 @@ class ConfidenceWeights(_Strict):
     pitted_texture: float = Field(ge=0)
     irregular_shape: float = Field(ge=0)
     turbid_water_near: float = Field(ge=0)
-    #: counts only where a same-season baseline was available (asm_core/baseline.py)
+    #: counts only where a same-season baseline was available
+    #: (asm_core/detection/objects/baseline.py)
     vegetation_loss: float = Field(ge=0)
 
     @model_validator(mode="after")

@@ -11,10 +11,10 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
-from asm_core.aoi import check_bbox
 from asm_core.errors import AoiError
+from asm_core.planning.site_groups import site_group
 from asm_core.rules import available_rule_sets
-from asm_core.site_groups import site_group
+from asm_core.sources.aoi import check_bbox
 
 SCAN_ID = r"^[A-Za-z0-9][A-Za-z0-9_.:-]{0,79}$"
 
@@ -111,7 +111,8 @@ class TileTask(_Event):
     item: dict[str, Any]
     keys: dict[str, str]
     ruleset: str = "default"
-    #: the same-season looks a year before (small look items, asm_core.baseline.look_dict)
+    #: the same-season looks a year before (small look items,
+    #: asm_core.detection.objects.baseline.look_dict)
     baseline: list[dict[str, Any]] = Field(default_factory=list)
     #: set by the state machine's Catch: the error that ended this task's attempts
     error: dict[str, Any] | None = None
@@ -134,8 +135,8 @@ def manifest_tasks(rows: list[dict[str, Any]]) -> list[TileTask]:
 
 
 class SiteGroupWork(_Event):
-    """One row of the site-groups manifest: a site group (:mod:`asm_core.site_groups`) and the
-    scan's tile-dates in it, whose sites one function updates."""
+    """One row of the site-groups manifest: a site group (:mod:`asm_core.planning.site_groups`) and
+    the scan's tile-dates in it, whose sites one function updates."""
 
     scan_id: str
     group: str

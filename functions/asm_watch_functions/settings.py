@@ -5,8 +5,8 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass
 
-from asm_core.catalog import EARTH_SEARCH_URL, SENTINEL2_L2A
-from asm_core.stac import PUBLIC_COG_SOURCES, readable_sources
+from asm_core.sources.catalog import EARTH_SEARCH_URL, SENTINEL2_L2A
+from asm_core.sources.stac import PUBLIC_COG_SOURCES, readable_sources
 from asm_watch_functions.errors import ConfigurationError
 
 #: CloudWatch namespace of every function's metrics (one dashboard for the whole application).

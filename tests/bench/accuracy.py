@@ -24,7 +24,7 @@ from pathlib import Path
 
 from asm_command import run_asm
 
-from asm_core.evaluate import evaluate
+from asm_core.evaluation.evaluate import evaluate
 
 #: Issue 12's bars for synthetic held-out scenes, per landscape.
 BARS = {"recall": 0.85, "precision": 0.80, "pixel_iou": 0.5, "false_sites_per_100km2": 2.0}

@@ -1,5 +1,5 @@
 """Files, bytes and query time of the catalogue queries over a simulated year of weekly scans,
-before and after the partitions are merged (asm_core/compaction.py).
+before and after the partitions are merged (asm_core/results/compaction.py).
 
     python tests/bench/athena_layout.py                      # 52 weekly passes of 3,450 tiles
     python tests/bench/athena_layout.py --weeks 6            # the same month, 41,400 files
@@ -29,9 +29,9 @@ import pyarrow.parquet as pq
 ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT))
 
-from asm_core.compaction import compact, pending_partitions  # noqa: E402
-from asm_core.results import read_table  # noqa: E402
-from asm_core.sql import bind, read_query_file, run_query  # noqa: E402
+from asm_core.results.compaction import compact, pending_partitions  # noqa: E402
+from asm_core.results.sql import bind, read_query_file, run_query  # noqa: E402
+from asm_core.results.store import read_table  # noqa: E402
 
 QUERIES = ROOT / "infra" / "athena" / "queries"
 ZONES = range(28, 39)
@@ -43,10 +43,10 @@ def _template(cache: Path) -> dict[str, pa.Table]:
     copies."""
     out = cache / "template"
     if not (out / "tile_runs").is_dir():
+        from asm_core.evaluation.synthetic import SceneSpec, write_scene
+        from asm_core.jobs.tile_job import run_item
         from asm_core.rules import load_rules
-        from asm_core.stac import load_item
-        from asm_core.synthetic import SceneSpec, write_scene
-        from asm_core.tile_job import run_item
+        from asm_core.sources.stac import load_item
 
         scene = write_scene(SceneSpec(seed=41, size=512, sites=3, baseline="05.10"), cache / "s")
         run_item(load_item(str(scene.item_path)), load_rules(), out)

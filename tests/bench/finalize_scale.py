@@ -39,8 +39,8 @@ sys.path.insert(0, str(Path(__file__).parent))
 
 from athena_layout import START, _copy, _template  # noqa: E402
 
-from asm_core.compaction import COMPACTED, compact  # noqa: E402
-from asm_core.monitor import update_monitoring  # noqa: E402
+from asm_core.monitoring.monitor import update_monitoring  # noqa: E402
+from asm_core.results.compaction import COMPACTED, compact  # noqa: E402
 from asm_core.rules import load_rules  # noqa: E402
 
 GROUP = "36NX"

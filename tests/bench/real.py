@@ -19,9 +19,9 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 
+from asm_core.jobs.tile_job import run_item
 from asm_core.rules import load_rules
-from asm_core.stac import load_item
-from asm_core.tile_job import run_item
+from asm_core.sources.stac import load_item
 from tests.real_scenes import ABSENT, available, real_scenes, score_scene, summarise
 
 #: The issue's bars (issue 12), for the figures this set can measure.

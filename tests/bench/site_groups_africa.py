@@ -1,6 +1,6 @@
 """How many site groups a pass over Africa updates: the MGRS 100 km squares over African land
 (the bundled countries layer, sampled every 0.04°), and the grid-zone columns they fall in
-(:mod:`asm_core.site_groups`), hence tiles per group for the cost model.
+(:mod:`asm_core.planning.site_groups`), hence tiles per group for the cost model.
 
     python tests/bench/site_groups_africa.py
 

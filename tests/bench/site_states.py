@@ -24,7 +24,7 @@ from pathlib import Path
 
 from asm_command import run_asm
 
-from asm_core.state_evaluation import StateEvaluation, confusion_table, evaluate_states
+from asm_core.evaluation.state_evaluation import StateEvaluation, confusion_table, evaluate_states
 
 BARS = {
     "accuracy": 0.97,

@@ -29,7 +29,7 @@ from shapely.geometry import shape as shapely_shape
 ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT))
 
-from asm_core.sentinel2 import COMMON_TO_BAND_ID  # noqa: E402
+from asm_core.sources.sentinel2 import COMMON_TO_BAND_ID  # noqa: E402
 
 SIZE = 10980
 PART = 2196  # 5 × 5 parts make a tile
@@ -45,7 +45,7 @@ def build_tile(cache: Path) -> Path:
     from rasterio.shutil import copy as gdal_copy
     from rasterio.windows import Window
 
-    from asm_core.synthetic import SceneSpec, write_scene
+    from asm_core.evaluation.synthetic import SceneSpec, write_scene
 
     item_path = cache / "tile" / "tile.json"
     if item_path.exists():
@@ -207,11 +207,15 @@ def _digest(masks: dict[str, np.ndarray]) -> str:
 #: not the interpreter's start-up, which is paid once per Lambda container, not per tile.
 IMPORTS = {
     "decode": ("rasterio",),
-    "job": ("asm_core.rules", "asm_core.stac", "asm_core.tile_job"),
-    "job_looks": ("asm_core.rules", "asm_core.stac", "asm_core.tile_job"),
-    "layers": ("asm_core.layers", "asm_core.reader", "asm_core.tile_job"),
-    "stackstac": ("pystac", "stackstac", "xarray", "dask.array", "asm_core.indices"),
-    "odc": ("pystac", "odc.stac", "xarray", "asm_core.indices"),
+    "job": ("asm_core.rules", "asm_core.sources.stac", "asm_core.jobs.tile_job"),
+    "job_looks": ("asm_core.rules", "asm_core.sources.stac", "asm_core.jobs.tile_job"),
+    "layers": (
+        "asm_core.detection.pixels.layers",
+        "asm_core.sources.reader",
+        "asm_core.jobs.tile_job",
+    ),
+    "stackstac": ("pystac", "stackstac", "xarray", "dask.array", "asm_core.spectral.indices"),
+    "odc": ("pystac", "odc.stac", "xarray", "asm_core.spectral.indices"),
 }
 
 
@@ -230,9 +234,9 @@ def child(mode: str, item_path: Path, out: Path) -> dict[str, Any]:
             with rasterio.open(item_path.parent / f"{band}.tif") as src:
                 src.read(1)
     elif mode == "job":
+        from asm_core.jobs.tile_job import run_item
         from asm_core.rules import load_rules
-        from asm_core.stac import load_item
-        from asm_core.tile_job import run_item
+        from asm_core.sources.stac import load_item
 
         run = run_item(load_item(str(item_path)), load_rules(), out)
         result.update(stages=run.stage_seconds, detections=run.detections, status=run.status)
@@ -240,9 +244,9 @@ def child(mode: str, item_path: Path, out: Path) -> dict[str, Any]:
         from dataclasses import replace
         from datetime import timedelta
 
+        from asm_core.jobs.tile_job import run_item
         from asm_core.rules import load_rules
-        from asm_core.stac import load_item
-        from asm_core.tile_job import run_item
+        from asm_core.sources.stac import load_item
 
         # the same-season baseline: three looks of the tile a year before (its own files)
         item = load_item(str(item_path))
@@ -255,7 +259,7 @@ def child(mode: str, item_path: Path, out: Path) -> dict[str, Any]:
         run = run_item(item, load_rules(), out, baseline=looks)
         result.update(stages=run.stage_seconds, detections=run.detections, status=run.status)
     elif mode == "warm":
-        from asm_core.warm_up import compile_kernels
+        from asm_core.detection.pixels.warm_up import compile_kernels
 
         compile_kernels(out / "warm-up")
     elif mode == "layers":
@@ -286,11 +290,11 @@ def _rule_masks(values: Any, dn_valid: Any, rules: Any) -> dict[str, Any]:
 
 
 def _our_layers(item_path: Path) -> dict[str, np.ndarray]:
-    from asm_core.layers import ScenePixels, compute_layers
-    from asm_core.reader import open_bands
+    from asm_core.detection.pixels.layers import ScenePixels, compute_layers
+    from asm_core.jobs.tile_job import _offset_decision
     from asm_core.rules import load_rules
-    from asm_core.stac import load_item
-    from asm_core.tile_job import _offset_decision
+    from asm_core.sources.reader import open_bands
+    from asm_core.sources.stac import load_item
 
     item, rules = load_item(str(item_path)), load_rules()
     with open_bands(item.bands, list(BANDS), item.epsg) as files:
@@ -303,8 +307,8 @@ def _xarray_layers(item_path: Path, library: str) -> dict[str, np.ndarray]:
     """The same reflectance, indices and rules written the usual xarray way."""
     import pystac
 
-    from asm_core.indices import compute_index
     from asm_core.rules import load_rules
+    from asm_core.spectral.indices import compute_index
 
     rules = load_rules()
     data = json.loads(item_path.read_text())

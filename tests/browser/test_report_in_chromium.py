@@ -15,8 +15,8 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from asm_core.report_html import write_report
-from asm_core.results import read_table
+from asm_core.report.report_html import write_report
+from asm_core.results.store import read_table
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 

@@ -6,11 +6,11 @@ from pathlib import Path
 
 import pytest
 
-from asm_core.evaluate import evaluate
+from asm_core.evaluation.evaluate import evaluate
+from asm_core.evaluation.synthetic import generate_set
+from asm_core.jobs.tile_job import run_item
 from asm_core.rules import load_rules
-from asm_core.stac import load_item
-from asm_core.synthetic import generate_set
-from asm_core.tile_job import run_item
+from asm_core.sources.stac import load_item
 
 
 def _score(

@@ -10,9 +10,9 @@ from pathlib import Path
 
 import pytest
 
-from asm_core.alert_listing import as_csv, read_alerts, render, since
 from asm_core.cli import main
 from asm_core.errors import ResultsError
+from asm_core.monitoring.alert_listing import as_csv, read_alerts, render, since
 
 
 def _alert(day: str, kind: str, site: str | None, area: float) -> dict:

@@ -9,7 +9,7 @@ from typing import Any
 
 import shapely
 
-from asm_core.alerts import alert_text, country_summary, site_alerts, write_alerts
+from asm_core.monitoring.alerts import alert_text, country_summary, site_alerts, write_alerts
 
 D1, D2 = datetime(2024, 1, 7, tzinfo=UTC), datetime(2024, 3, 7, tzinfo=UTC)
 FOOTPRINT = shapely.box(-1.80, 6.00, -1.79, 6.01)

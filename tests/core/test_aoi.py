@@ -8,8 +8,8 @@ from pathlib import Path
 import pytest
 from shapely.geometry import MultiPolygon
 
-from asm_core.aoi import bbox_geometry, load_aoi, parse_bbox, window_bounds
 from asm_core.errors import AoiError
+from asm_core.sources.aoi import bbox_geometry, load_aoi, parse_bbox, window_bounds
 
 
 def test_bbox_across_the_antimeridian_splits_in_two() -> None:

@@ -15,19 +15,19 @@ import numpy as np
 import pytest
 import shapely
 
-from asm_core.baseline import open_baseline
-from asm_core.baseline_looks import baseline_looks, look_dict
-from asm_core.catalog import SearchRequest, SearchResult
-from asm_core.confidence import SiteCues, combine, site_cue_scores
+from asm_core.detection.objects.baseline import open_baseline
+from asm_core.detection.objects.confidence import SiteCues, combine, site_cue_scores
 from asm_core.errors import CatalogError
-from asm_core.plan import attach_baselines, plan_tile_dates
-from asm_core.reader import open_bands
-from asm_core.results import read_table
+from asm_core.evaluation.synthetic.series import SeriesSpec, WrittenSeries, write_series
+from asm_core.jobs.tile_job import run_item
+from asm_core.planning.baseline_looks import baseline_looks, look_dict
+from asm_core.planning.plan import attach_baselines, plan_tile_dates
+from asm_core.planning.scan_planning import plan_scan
+from asm_core.results.store import read_table
 from asm_core.rules import load_rules
-from asm_core.scan_planning import plan_scan
-from asm_core.stac import SceneItem, load_item, scene_item_from_dict
-from asm_core.synthetic.series import SeriesSpec, WrittenSeries, write_series
-from asm_core.tile_job import run_item
+from asm_core.sources.catalog import SearchRequest, SearchResult
+from asm_core.sources.reader import open_bands
+from asm_core.sources.stac import SceneItem, load_item, scene_item_from_dict
 
 SEED = 5151  # used by no other test: 12 looks, 60 days apart, two years
 
@@ -300,7 +300,7 @@ def test_the_composite_read_in_blocks_is_the_one_read_window_by_window(
     """With ``blocks``, the looks are read in blocks, each once from its second request;
     every window cut from them equals the window read alone, bit for bit, in raster order, out
     of order and across block edges, with blocks dropped from the cache and read again."""
-    import asm_core.baseline as baseline_module
+    import asm_core.detection.objects.baseline as baseline_module
 
     monkeypatch.setattr(baseline_module, "BASELINE_BLOCK", 16)  # many blocks, many edges
     monkeypatch.setattr(baseline_module, "BASELINE_BLOCKS_KEPT", 8)
@@ -337,7 +337,7 @@ def test_the_composite_read_in_blocks_is_the_one_read_window_by_window(
 
 @pytest.mark.parametrize("looks", [1, 2, 3, 4, 5])
 def test_the_median_of_the_looks_is_numpy_s_nanmedian_bit_for_bit(looks: int) -> None:
-    from asm_core.baseline import median_of_looks
+    from asm_core.detection.objects.baseline import median_of_looks
 
     rng = np.random.default_rng(looks)
     stack = rng.standard_normal((looks, 120, 90)).astype(np.float32)

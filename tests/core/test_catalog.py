@@ -7,8 +7,8 @@ from datetime import date
 import pytest
 from shapely.geometry import box
 
-from asm_core.catalog import SearchRequest, search_items
 from asm_core.errors import CatalogError
+from asm_core.sources.catalog import SearchRequest, search_items
 from tests.integration.conftest import free_port
 
 

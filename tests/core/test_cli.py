@@ -13,9 +13,9 @@ import yaml
 from PIL import Image
 
 from asm_core.cli import main
-from asm_core.results import read_table, result_files
+from asm_core.evaluation.synthetic.scene import WrittenScene
+from asm_core.results.store import read_table, result_files
 from asm_core.rules import DEFAULT_RULES_PATH
-from asm_core.synthetic.scene import WrittenScene
 from tests.conftest import DemoRun, edit_item
 
 
@@ -315,7 +315,7 @@ def test_looks_without_scl_a_year_apart_give_a_baseline_and_say_so(
 ) -> None:
     # GIVEN two looks of one place a year apart without SCL (annual composites and most
     # published datasets come so)
-    from asm_core.synthetic.series import SeriesSpec, write_series
+    from asm_core.evaluation.synthetic.series import SeriesSpec, write_series
     from tests.conftest import edit_item
 
     series = write_series(SeriesSpec(seed=4141, dates=7, size=256, revisit_days=60), tmp_path / "s")
@@ -338,8 +338,8 @@ def test_an_interrupted_scan_exits_130_as_the_readme_says(
     capsys: pytest.CaptureFixture[str], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     import asm_core.scan_cli as scan_cli
-    from asm_core.plan import Plan
-    from asm_core.scan import ScanSummary
+    from asm_core.jobs.scan import ScanSummary
+    from asm_core.planning.plan import Plan
 
     monkeypatch.setattr(scan_cli, "plan_scan", lambda *a, **k: Plan([], 0))
 

@@ -12,14 +12,14 @@ from typing import Any
 import pyarrow.parquet as pq
 import pytest
 
-from asm_core.compaction import COMPACTED, compact, pending_partitions
 from asm_core.errors import ResultsError
-from asm_core.results import read_table
+from asm_core.evaluation.synthetic.scene import WrittenScene
+from asm_core.jobs.tile_job import record_failure, run_item
+from asm_core.results.compaction import COMPACTED, compact, pending_partitions
+from asm_core.results.sql import run_query
+from asm_core.results.store import read_table
 from asm_core.rules import load_rules
-from asm_core.sql import run_query
-from asm_core.stac import SceneItem, load_item
-from asm_core.synthetic.scene import WrittenScene
-from asm_core.tile_job import record_failure, run_item
+from asm_core.sources.stac import SceneItem, load_item
 from tests.conftest import edit_item
 
 

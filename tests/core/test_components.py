@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 from scipy import ndimage
 
-from asm_core.components import label_components
+from asm_core.detection.objects.components import label_components
 
 
 @pytest.mark.parametrize("connectivity", [4, 8])

@@ -6,7 +6,13 @@ from dataclasses import replace
 
 import pytest
 
-from asm_core.confidence import SiteCues, combine, digging_signs, ramp, site_cue_scores
+from asm_core.detection.objects.confidence import (
+    SiteCues,
+    combine,
+    digging_signs,
+    ramp,
+    site_cue_scores,
+)
 from asm_core.rules import Ramp, load_rules
 
 SETTINGS = load_rules().confidence

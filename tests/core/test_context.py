@@ -9,8 +9,8 @@ import pytest
 import shapely
 from pyproj import Transformer
 
-from asm_core.context import load_context, parse_context_option, relate
 from asm_core.errors import ContextError
+from asm_core.monitoring.context import load_context, parse_context_option, relate
 
 TO_UTM = Transformer.from_crs(4326, 32630, always_xy=True)
 TO_LONLAT = Transformer.from_crs(32630, 4326, always_xy=True)

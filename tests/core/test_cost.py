@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 from shapely.geometry import box, shape
 
-from asm_core.cost import MEASURED_CPU_SECONDS, CostModel, estimate
+from asm_core.planning.cost import MEASURED_CPU_SECONDS, CostModel, estimate
 from tests.conftest import STAC_DATA
 
 BANDS = {"blue", "green", "red", "nir", "swir16", "swir22", "scl"}

@@ -8,12 +8,12 @@ from pathlib import Path
 import pyarrow.parquet as pq
 from pyproj import Transformer
 
-from asm_core.countries import countries_at
-from asm_core.results import result_files
+from asm_core.evaluation.synthetic.scene import WrittenScene
+from asm_core.jobs.tile_job import run_item
+from asm_core.monitoring.countries import countries_at
+from asm_core.results.store import result_files
 from asm_core.rules import load_rules
-from asm_core.stac import load_item
-from asm_core.synthetic.scene import WrittenScene
-from asm_core.tile_job import run_item
+from asm_core.sources.stac import load_item
 
 
 def test_known_places_and_the_sea() -> None:

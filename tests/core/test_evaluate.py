@@ -12,12 +12,12 @@ import shapely
 from shapely.geometry import mapping, shape
 
 from asm_core.errors import TruthError
-from asm_core.evaluate import evaluate, load_truth
-from asm_core.results import read_table
+from asm_core.evaluation.evaluate import evaluate, load_truth
+from asm_core.evaluation.synthetic.scene import WrittenScene
+from asm_core.jobs.tile_job import run_item
+from asm_core.results.store import read_table
 from asm_core.rules import load_rules
-from asm_core.stac import load_item
-from asm_core.synthetic.scene import WrittenScene
-from asm_core.tile_job import run_item
+from asm_core.sources.stac import load_item
 
 
 @pytest.fixture(scope="module")

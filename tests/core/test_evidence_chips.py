@@ -11,14 +11,14 @@ from pathlib import Path
 import pytest
 from PIL import Image
 
-from asm_core.evidence_chips import MAX_BYTES, PANEL_PX
-from asm_core.monitor import update_monitoring
-from asm_core.report_html import build_report
-from asm_core.results import read_table
+from asm_core.evaluation.synthetic.series import SeriesSpec, write_series
+from asm_core.jobs.tile_job import run_item
+from asm_core.monitoring.evidence_chips import MAX_BYTES, PANEL_PX
+from asm_core.monitoring.monitor import update_monitoring
+from asm_core.report.report_html import build_report
+from asm_core.results.store import read_table
 from asm_core.rules import load_rules
-from asm_core.stac import load_item
-from asm_core.synthetic.series import SeriesSpec, write_series
-from asm_core.tile_job import run_item
+from asm_core.sources.stac import load_item
 
 SEED = 7314  # used by no other test
 

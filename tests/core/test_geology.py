@@ -8,14 +8,14 @@ from pathlib import Path
 
 import pytest
 
-from asm_core.geology import anomaly, background_columns
-from asm_core.results import read_table
+from asm_core.evaluation.synthetic.scene import WrittenScene
+from asm_core.evaluation.synthetic.spectra import SPECTRA
+from asm_core.jobs.tile_job import run_item
+from asm_core.monitoring.sites import build_site_tables
+from asm_core.results.store import read_table
 from asm_core.rules import load_rules
-from asm_core.sites import build_site_tables
-from asm_core.stac import load_item
-from asm_core.synthetic.scene import WrittenScene
-from asm_core.synthetic.spectra import SPECTRA
-from asm_core.tile_job import run_item
+from asm_core.sources.stac import load_item
+from asm_core.spectral.geology import anomaly, background_columns
 
 
 def test_anomaly_is_spreads_above_the_median_and_none_when_unknown() -> None:

@@ -13,11 +13,11 @@ from typing import ClassVar
 import pytest
 
 from asm_core.cli import main
-from asm_core.results import read_table
+from asm_core.evaluation.synthetic.scene import WrittenScene
+from asm_core.jobs.tile_job import run_item
+from asm_core.results.store import read_table
 from asm_core.rules import load_rules
-from asm_core.stac import load_item
-from asm_core.synthetic.scene import WrittenScene
-from asm_core.tile_job import run_item
+from asm_core.sources.stac import load_item
 
 
 class RangeHandler(http.server.SimpleHTTPRequestHandler):

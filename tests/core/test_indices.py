@@ -6,11 +6,11 @@ import numpy as np
 import pytest
 import spyndex
 
-from asm_core.indices import INDEX_BANDS, available_indices, compute_index, compute_indices
+from asm_core.spectral.indices import INDEX_BANDS, available_indices, compute_index, compute_indices
 
 # spyndex short band names for our common names
 SPYNDEX_BAND = {"blue": "B", "green": "G", "red": "R", "nir": "N", "swir16": "S1", "swir22": "S2"}
-# our index name -> spyndex index id (see asm_core.indices docstring for the literature)
+# our index name -> spyndex index id (see asm_core.spectral.indices docstring for the literature)
 SPYNDEX_ID = {
     "ndvi": "NDVI",
     "ndwi": "NDWI",

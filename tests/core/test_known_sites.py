@@ -9,8 +9,8 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import shapely
 
-from asm_core.known_sites import known_site_footprints
-from asm_core.schema import SITES
+from asm_core.detection.objects.known_sites import known_site_footprints
+from asm_core.results.schema import SITES
 
 
 def _site(site_id: str, tile: str, geometry: shapely.Geometry) -> dict:

@@ -5,9 +5,9 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from asm_core.layers import SceneLayers
-from asm_core.lookalikes import classify_scar
-from asm_core.objects import label_objects, object_crops
+from asm_core.detection.objects.lookalikes import classify_scar
+from asm_core.detection.objects.objects import label_objects, object_crops
+from asm_core.detection.pixels.layers import SceneLayers
 from asm_core.rules import load_rules
 
 SETTINGS = load_rules().lookalikes

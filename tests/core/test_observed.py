@@ -14,14 +14,20 @@ from affine import Affine
 from rasterio.crs import CRS
 from shapely.geometry import box, shape
 
-from asm_core.observed import CELL_PX, NdviGrid, NdviGridBuilder, ObservedGrid, observed_grid
-from asm_core.packed_mask import PackedMask
-from asm_core.results import result_files
+from asm_core.detection.objects.observed import (
+    CELL_PX,
+    NdviGrid,
+    NdviGridBuilder,
+    ObservedGrid,
+    observed_grid,
+)
+from asm_core.detection.objects.vectorize import reproject
+from asm_core.detection.pixels.packed_mask import PackedMask
+from asm_core.evaluation.synthetic.scene import WrittenScene
+from asm_core.jobs.tile_job import run_item
+from asm_core.results.store import result_files
 from asm_core.rules import load_rules
-from asm_core.stac import load_item
-from asm_core.synthetic.scene import WrittenScene
-from asm_core.tile_job import run_item
-from asm_core.vectorize import reproject
+from asm_core.sources.stac import load_item
 
 
 def test_grid_is_the_valid_share_per_cell_including_a_ragged_edge() -> None:

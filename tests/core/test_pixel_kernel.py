@@ -5,11 +5,11 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from asm_core.indices import INDEX_NAMES, compute_indices
-from asm_core.pixel_kernel import classify_strip, rule_table
-from asm_core.reflectance import to_reflectance
+from asm_core.detection.pixels.pixel_kernel import classify_strip, rule_table
 from asm_core.rules import MaskSettings, PixelRule, load_rules
-from asm_core.sentinel2 import REFLECTANCE_BANDS
+from asm_core.sources.sentinel2 import REFLECTANCE_BANDS
+from asm_core.spectral.indices import INDEX_NAMES, compute_indices
+from asm_core.spectral.reflectance import to_reflectance
 
 FACTORS = {"blue": 1, "green": 1, "red": 1, "nir": 1, "swir16": 2, "swir22": 2, "scl": 2}
 

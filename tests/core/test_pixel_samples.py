@@ -10,16 +10,16 @@ from typing import Any
 import numpy as np
 import pytest
 
-from asm_core import objects
-from asm_core.detector import _Detector, _near, detect_objects
-from asm_core.layers import ScenePixels, compute_layers
-from asm_core.objects import radius_px
-from asm_core.pixel_samples import PixelSamples
-from asm_core.reader import expand_window, open_bands
+from asm_core.detection.objects import objects
+from asm_core.detection.objects.detector import _Detector, _near, detect_objects
+from asm_core.detection.objects.objects import radius_px
+from asm_core.detection.pixels.layers import ScenePixels, compute_layers
+from asm_core.detection.pixels.pixel_samples import PixelSamples
+from asm_core.evaluation.synthetic.scene import WrittenScene
+from asm_core.jobs.tile_job import OBJECT_LAYERS, _offset_decision
 from asm_core.rules import load_rules
-from asm_core.stac import load_item
-from asm_core.synthetic.scene import WrittenScene
-from asm_core.tile_job import OBJECT_LAYERS, _offset_decision
+from asm_core.sources.reader import expand_window, open_bands
+from asm_core.sources.stac import load_item
 
 
 @pytest.mark.parametrize("budget", [10**9, 2000])  # all kept; budget exhausted: files

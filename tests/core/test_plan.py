@@ -6,7 +6,7 @@ import copy
 import json
 from typing import Any
 
-from asm_core.plan import plan_tile_dates
+from asm_core.planning.plan import plan_tile_dates
 from tests.conftest import STAC_DATA
 
 

@@ -13,8 +13,8 @@ import pytest
 import asm_core
 from asm_core.cli import main
 from asm_core.errors import AsmError
-from asm_core.results import read_table
-from asm_core.synthetic.scene import WrittenScene
+from asm_core.evaluation.synthetic.scene import WrittenScene
+from asm_core.results.store import read_table
 
 
 def test_detect_on_a_pystac_item_matches_the_command_line(

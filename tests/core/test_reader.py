@@ -18,9 +18,9 @@ from asm_core.errors import (
     RasterReadError,
     UpstreamError,
 )
-from asm_core.reader import RetryPolicy, expand_window, open_bands, read_bands
-from asm_core.stac import load_item
-from asm_core.synthetic.scene import WrittenScene
+from asm_core.evaluation.synthetic.scene import WrittenScene
+from asm_core.sources.reader import RetryPolicy, expand_window, open_bands, read_bands
+from asm_core.sources.stac import load_item
 from tests.conftest import edit_item
 
 

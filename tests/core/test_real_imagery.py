@@ -11,10 +11,10 @@ from pathlib import Path
 
 import pytest
 
-from asm_core.results import read_table
+from asm_core.jobs.tile_job import run_item
+from asm_core.results.store import read_table
 from asm_core.rules import load_rules
-from asm_core.stac import load_item
-from asm_core.tile_job import run_item
+from asm_core.sources.stac import load_item
 from tests.real_scenes import ABSENT, available, real_scenes, score_scene, summarise
 
 pytestmark = pytest.mark.skipif(not available(), reason=ABSENT)

@@ -8,12 +8,12 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from asm_core.reader import open_bands
-from asm_core.reflectance import decide_boa_offset, pixel_evidence, to_reflectance
-from asm_core.sentinel2 import BandAsset
-from asm_core.stac import load_item
-from asm_core.synthetic.scene import WrittenScene
-from asm_core.tile_job import _offset_decision
+from asm_core.evaluation.synthetic.scene import WrittenScene
+from asm_core.jobs.tile_job import _offset_decision
+from asm_core.sources.reader import open_bands
+from asm_core.sources.sentinel2 import BandAsset
+from asm_core.sources.stac import load_item
+from asm_core.spectral.reflectance import decide_boa_offset, pixel_evidence, to_reflectance
 
 RNG = np.random.default_rng(0)
 # A vegetated scene's dark-band DN without the offset: red ~300-600, nir ~3000, water ~200.

@@ -13,8 +13,8 @@ import pytest
 
 from asm_core.cli import main
 from asm_core.errors import ResultsError
-from asm_core.report_html import build_report, write_report
-from asm_core.results import read_table
+from asm_core.report.report_html import build_report, write_report
+from asm_core.results.store import read_table
 
 
 class _Loads(HTMLParser):

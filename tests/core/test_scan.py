@@ -6,12 +6,12 @@ import json
 from collections.abc import Callable
 from pathlib import Path
 
-from asm_core.plan import plan_tile_dates
-from asm_core.results import read_table
+from asm_core.evaluation.synthetic.scene import WrittenScene
+from asm_core.jobs.scan import SUMMARY_FILE, ScanProgress, run_scan
+from asm_core.jobs.tile_job import TileRun
+from asm_core.planning.plan import plan_tile_dates
+from asm_core.results.store import read_table
 from asm_core.rules import load_rules
-from asm_core.scan import SUMMARY_FILE, ScanProgress, run_scan
-from asm_core.synthetic.scene import WrittenScene
-from asm_core.tile_job import TileRun
 from tests.conftest import absolute_items
 
 

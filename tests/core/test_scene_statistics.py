@@ -7,7 +7,7 @@ import pytest
 
 from asm_core.errors import RuleSetError
 from asm_core.rules import PixelRule, load_rules, parse_rules
-from asm_core.scene_statistics import SceneStatistics, quantile_key, scene_rules
+from asm_core.rules.scene_statistics import SceneStatistics, quantile_key, scene_rules
 
 
 def _bare(rules_by_name: list[PixelRule]) -> PixelRule:
@@ -72,9 +72,9 @@ def test_a_quantile_bound_needs_its_fixed_bound() -> None:
 
 
 def test_open_share_and_quantiles_come_from_the_scene(scene_factory) -> None:
-    from asm_core.reader import open_bands
-    from asm_core.scene_statistics import scene_statistics
-    from asm_core.stac import load_item
+    from asm_core.rules.scene_statistics import scene_statistics
+    from asm_core.sources.reader import open_bands
+    from asm_core.sources.stac import load_item
 
     scene = scene_factory(
         seed=9311, size=512, landscape="savanna", sites=2, clouds=0, baseline="05.10"

@@ -7,7 +7,7 @@ import json
 import pytest
 
 from asm_core.errors import ItemError
-from asm_core.sentinel2 import mgrs_tile, processing_baseline, resolve_band_assets
+from asm_core.sources.sentinel2 import mgrs_tile, processing_baseline, resolve_band_assets
 from tests.conftest import STAC_DATA
 
 

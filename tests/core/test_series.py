@@ -13,9 +13,9 @@ import rasterio
 from rasterio.features import rasterize
 from shapely.geometry import shape
 
+from asm_core.detection.objects.vectorize import reproject
 from asm_core.errors import SyntheticSceneError
-from asm_core.synthetic.series import STORIES, SeriesSpec, WrittenSeries, write_series
-from asm_core.vectorize import reproject
+from asm_core.evaluation.synthetic.series import STORIES, SeriesSpec, WrittenSeries, write_series
 
 SEED = 4242  # used by no other test
 

@@ -13,13 +13,13 @@ import pyarrow.parquet as pq
 import pytest
 
 from asm_core.errors import ResultsError
-from asm_core.results import read_table, result_files, write_atomic
+from asm_core.evaluation.synthetic.scene import WrittenScene
+from asm_core.jobs.tile_job import run_item
+from asm_core.monitoring.sites import TRACKING_METADATA, build_site_tables
+from asm_core.planning.site_groups import SITE_TABLES, group_file, legacy_file, site_group
+from asm_core.results.store import read_table, result_files, write_atomic
 from asm_core.rules import load_rules
-from asm_core.site_groups import SITE_TABLES, group_file, legacy_file, site_group
-from asm_core.sites import TRACKING_METADATA, build_site_tables
-from asm_core.stac import load_item
-from asm_core.synthetic.scene import WrittenScene
-from asm_core.tile_job import run_item
+from asm_core.sources.stac import load_item
 
 
 @pytest.mark.parametrize(

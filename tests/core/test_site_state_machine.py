@@ -10,9 +10,9 @@ from dataclasses import replace
 import pytest
 import shapely
 
+from asm_core.monitoring.site_states import SiteLook, SiteStates
+from asm_core.monitoring.sites import worked_extent
 from asm_core.rules import load_rules
-from asm_core.site_states import SiteLook, SiteStates
-from asm_core.sites import worked_extent
 
 SETTINGS = load_rules().tracking
 HECTARE = 10_000.0

@@ -10,13 +10,13 @@ import pytest
 
 from asm_core.cli import main
 from asm_core.errors import StateEvaluationError
-from asm_core.results import read_table
+from asm_core.evaluation.state_evaluation import confusion_table, evaluate_states
+from asm_core.evaluation.synthetic.series import SeriesSpec, write_series
+from asm_core.jobs.tile_job import run_item
+from asm_core.monitoring.sites import build_site_tables
+from asm_core.results.store import read_table
 from asm_core.rules import load_rules
-from asm_core.sites import build_site_tables
-from asm_core.stac import load_item
-from asm_core.state_evaluation import confusion_table, evaluate_states
-from asm_core.synthetic.series import SeriesSpec, write_series
-from asm_core.tile_job import run_item
+from asm_core.sources.stac import load_item
 
 SEEDS = (7301, 7302)
 

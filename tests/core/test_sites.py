@@ -15,21 +15,21 @@ import pytest
 import shapely
 
 from asm_core.cli import main
-from asm_core.context import ContextLayer
-from asm_core.results import read_table, result_files, write_atomic
-from asm_core.rules import load_rules
-from asm_core.schema import SITE_OBSERVATIONS
-from asm_core.sites import (
+from asm_core.evaluation.synthetic.scene import WrittenScene
+from asm_core.jobs.tile_job import run_item
+from asm_core.monitoring.context import ContextLayer
+from asm_core.monitoring.sites import (
     build_site_tables,
     observations,
     site_rows,
     track,
     with_context,
 )
-from asm_core.sql import bind, read_query_file, run_query
-from asm_core.stac import load_item
-from asm_core.synthetic.scene import WrittenScene
-from asm_core.tile_job import run_item
+from asm_core.results.schema import SITE_OBSERVATIONS
+from asm_core.results.sql import bind, read_query_file, run_query
+from asm_core.results.store import read_table, result_files, write_atomic
+from asm_core.rules import load_rules
+from asm_core.sources.stac import load_item
 
 QUERIES = Path(__file__).resolve().parents[2] / "infra" / "athena" / "queries"
 DAY0 = datetime(2024, 1, 5, 10, 42, tzinfo=UTC)
@@ -164,7 +164,7 @@ def test_a_crash_between_the_site_files_is_repaired_by_the_next_update(
 ) -> None:
     """The sites file carries the "tiles already tracked" markers and is written last: a
     crash before it leaves the old markers, so the next update tracks the tile again."""
-    import asm_core.sites as sites_module
+    import asm_core.monitoring.sites as sites_module
 
     rules = load_rules()
     scenes = [scene_factory(seed=s, size=512, sites=3, baseline="05.10") for s in (3, 38)]

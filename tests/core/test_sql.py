@@ -12,11 +12,11 @@ import pytest
 
 from asm_core.cli import main
 from asm_core.errors import ResultsError
+from asm_core.evaluation.synthetic.scene import WrittenScene
+from asm_core.jobs.tile_job import run_item
+from asm_core.results.sql import run_query
 from asm_core.rules import load_rules
-from asm_core.sql import run_query
-from asm_core.stac import load_item
-from asm_core.synthetic.scene import WrittenScene
-from asm_core.tile_job import run_item
+from asm_core.sources.stac import load_item
 
 
 @pytest.fixture(scope="module")

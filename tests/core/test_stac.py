@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 
 from asm_core.errors import ItemError
-from asm_core.stac import (
+from asm_core.sources.stac import (
     PUBLIC_COG_SOURCES,
     check_item_sources,
     load_item,

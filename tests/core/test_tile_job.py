@@ -14,13 +14,13 @@ import pytest
 import rasterio
 import shapely
 
-from asm_core.evaluate import evaluate
-from asm_core.results import read_table, result_files
+from asm_core.evaluation.evaluate import evaluate
+from asm_core.evaluation.synthetic.scene import WrittenScene
+from asm_core.jobs.tile_job import run_item
+from asm_core.results.schema import DETECTIONS, TILE_RUNS
+from asm_core.results.store import read_table, result_files
 from asm_core.rules import load_rules, parse_rules
-from asm_core.schema import DETECTIONS, TILE_RUNS
-from asm_core.stac import load_item
-from asm_core.synthetic.scene import WrittenScene
-from asm_core.tile_job import run_item
+from asm_core.sources.stac import load_item
 from tests.conftest import edit_item
 
 CONTRACT = [

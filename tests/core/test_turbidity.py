@@ -9,10 +9,10 @@ import geopandas as gpd
 import pytest
 import shapely
 
-from asm_core.context import ContextLayer
+from asm_core.detection.objects.turbidity import turbidity_alerts
+from asm_core.detection.objects.vectorize import WGS84, reproject
+from asm_core.monitoring.context import ContextLayer
 from asm_core.rules import load_rules
-from asm_core.turbidity import turbidity_alerts
-from asm_core.vectorize import WGS84, reproject
 
 UTM = "EPSG:32630"
 X0, Y0 = 600_000.0, 700_000.0  # Ghana

@@ -9,8 +9,8 @@ import shapely
 from affine import Affine
 from scipy import ndimage
 
-import asm_core.vectorize as vectorize
-from asm_core.vectorize import mask_to_polygon, masks_to_polygons
+import asm_core.detection.objects.vectorize as vectorize
+from asm_core.detection.objects.vectorize import mask_to_polygon, masks_to_polygons
 
 UTM = Affine(10, 0, 399960, 0, -10, 700020)
 LONLAT = Affine(8.983152841195214e-05, 0, -1.8523, 0, -8.983152841195214e-05, 6.2011)
@@ -56,7 +56,7 @@ def test_no_crops_no_polygons() -> None:
 def test_rectangularity_from_the_grid_is_the_polygon_s() -> None:
     """A crop's rectangularity on a north-up metric grid, from its pixels, against the same
     measure on its traced polygon (buffers, hole filling and GEOS's rectangle)."""
-    from asm_core.detector import _rectangularity, _rectangularity_on_grid
+    from asm_core.detection.objects.detector import _rectangularity, _rectangularity_on_grid
 
     masks, _ = _crops(11, 600)
     for mask in masks:

@@ -18,14 +18,14 @@ import shapely
 from botocore.exceptions import ClientError, EndpointConnectionError
 from moto import mock_aws
 
-from asm_core.catalog import SearchRequest, SearchResult
 from asm_core.errors import BandSourceUnavailableError, CatalogUnavailableError, RasterReadError
-from asm_core.result_paths import utm_zones_between
-from asm_core.results import read_table
+from asm_core.evaluation.synthetic.scene import WrittenScene
+from asm_core.jobs.tile_job import run_item
+from asm_core.results.result_paths import utm_zones_between
+from asm_core.results.store import read_table
 from asm_core.rules import load_rules
-from asm_core.stac import load_item
-from asm_core.synthetic.scene import WrittenScene
-from asm_core.tile_job import run_item
+from asm_core.sources.catalog import SearchRequest, SearchResult
+from asm_core.sources.stac import load_item
 from asm_watch_functions.api import app as api_app
 from asm_watch_functions.api.app import handler, use_services
 from asm_watch_functions.api.aws_services import AwsScanServices

@@ -15,14 +15,14 @@ import pystac_client
 import pytest
 from moto import mock_aws
 
-from asm_core.result_paths import result_keys
-from asm_core.results import read_table
+from asm_core.evaluation.synthetic.scene import WrittenScene
+from asm_core.jobs.tile_job import run_item
+from asm_core.monitoring.sites import build_site_tables
+from asm_core.planning.site_groups import SITE_TABLES
+from asm_core.results.result_paths import result_keys
+from asm_core.results.store import read_table
 from asm_core.rules import load_rules
-from asm_core.site_groups import SITE_TABLES
-from asm_core.sites import build_site_tables
-from asm_core.stac import SceneItem, load_item
-from asm_core.synthetic.scene import WrittenScene
-from asm_core.tile_job import run_item
+from asm_core.sources.stac import SceneItem, load_item
 from asm_watch_functions.events import SiteGroupWork, TileTask
 from asm_watch_functions.finalize.monitoring import update_group
 from asm_watch_functions.settings import Settings

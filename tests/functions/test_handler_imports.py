@@ -69,12 +69,12 @@ from pathlib import Path
 import asm_watch_functions.api.app, asm_watch_functions.api.aws_services
 import asm_watch_functions.plan.app
 import asm_watch_functions.detect_tile.app, asm_watch_functions.finalize.app
-from asm_core.monitor import update_monitoring
-from asm_core.report_html import write_report
+from asm_core.monitoring.monitor import update_monitoring
+from asm_core.report.report_html import write_report
 from asm_core.rules import load_rules
-from asm_core.stac import load_item
-from asm_core.synthetic import SceneSpec, write_scene
-from asm_core.tile_job import run_item
+from asm_core.sources.stac import load_item
+from asm_core.evaluation.synthetic import SceneSpec, write_scene
+from asm_core.jobs.tile_job import run_item
 
 work = Path(sys.argv[1])
 rules = load_rules()

@@ -13,7 +13,7 @@ import pytest
 from moto import mock_aws
 from pydantic import ValidationError
 
-from asm_core.synthetic.scene import WrittenScene
+from asm_core.evaluation.synthetic.scene import WrittenScene
 from asm_watch_functions.errors import ConfigurationError, ScanTooLargeError
 from asm_watch_functions.events import PlanEvent, manifest_tasks
 from asm_watch_functions.plan.app import plan

@@ -17,7 +17,7 @@ from moto import mock_aws
 from moto.awslambda_simple.models import LambdaSimpleBackend
 from moto.stepfunctions.parser.asl.component.common.retry import retrier_decl
 
-from asm_core.synthetic.scene import WrittenScene
+from asm_core.evaluation.synthetic.scene import WrittenScene
 from asm_watch_functions.api.aws_services import AwsScanServices
 from asm_watch_functions.api.serve import LocalContext
 from asm_watch_functions.events import manifest_tasks

@@ -18,15 +18,15 @@ ROOT = Path(__file__).resolve().parents[2]
 DOCKERFILE = ROOT / "infra" / "Dockerfile"
 #: every kernel compiled with cache=True
 CACHED = (
-    "asm_core.packed_mask:_unpack_rows",
-    "asm_core.pixel_samples:_gather",
-    "asm_core.pixel_kernel:_classify",
-    "asm_core.components:_label_stats",
-    "asm_core.observed:_accumulate_ndvi",
+    "asm_core.detection.pixels.packed_mask:_unpack_rows",
+    "asm_core.detection.pixels.pixel_samples:_gather",
+    "asm_core.detection.pixels.pixel_kernel:_classify",
+    "asm_core.detection.objects.components:_label_stats",
+    "asm_core.detection.objects.observed:_accumulate_ndvi",
 )
 RUN_AND_COUNT = f"""
 import importlib, json
-from asm_core.warm_up import compile_kernels
+from asm_core.detection.pixels.warm_up import compile_kernels
 compile_kernels()
 stats = {{}}
 for name in {list(CACHED)!r}:

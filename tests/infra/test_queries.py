@@ -18,13 +18,13 @@ import sqlglot
 from shapely.geometry import shape
 from sqlglot import exp
 
-from asm_core.countries import countries_at
-from asm_core.results import result_files
+from asm_core.evaluation.synthetic.scene import WrittenScene
+from asm_core.jobs.tile_job import run_item
+from asm_core.monitoring.countries import countries_at
+from asm_core.results.sql import PARTITIONED, bind, read_query_file, run_query
+from asm_core.results.store import result_files
 from asm_core.rules import load_rules
-from asm_core.sql import PARTITIONED, bind, read_query_file, run_query
-from asm_core.stac import load_item
-from asm_core.synthetic.scene import WrittenScene
-from asm_core.tile_job import run_item
+from asm_core.sources.stac import load_item
 from tests.conftest import edit_item
 
 QUERIES = Path(__file__).resolve().parents[2] / "infra" / "athena" / "queries"

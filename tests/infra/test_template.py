@@ -16,7 +16,7 @@ from typing import Any
 import pytest
 import yaml
 
-from asm_core.schema import (
+from asm_core.results.schema import (
     DETECTIONS,
     SITE_CONTEXT,
     SITE_OBSERVATIONS,

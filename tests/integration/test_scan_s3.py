@@ -15,13 +15,13 @@ import pytest
 import rasterio
 from shapely.geometry import box
 
-from asm_core.catalog import SearchRequest, SearchResult, search_items
 from asm_core.cli import main
-from asm_core.cost import MEASURED_CPU_SECONDS
-from asm_core.results import read_table, result_files
-from asm_core.scan import SUMMARY_FILE
-from asm_core.sentinel2 import COMMON_TO_BAND_ID
-from asm_core.synthetic import SceneSpec, write_scene
+from asm_core.evaluation.synthetic import SceneSpec, write_scene
+from asm_core.jobs.scan import SUMMARY_FILE
+from asm_core.planning.cost import MEASURED_CPU_SECONDS
+from asm_core.results.store import read_table, result_files
+from asm_core.sources.catalog import SearchRequest, SearchResult, search_items
+from asm_core.sources.sentinel2 import COMMON_TO_BAND_ID
 from tests.conftest import STAC_DATA
 from tests.integration.conftest import StacApi, start_stac_api, stop_stac_api
 

@@ -13,7 +13,7 @@ from typing import Any
 
 import pytest
 
-from asm_core.synthetic.scene import WrittenScene
+from asm_core.evaluation.synthetic.scene import WrittenScene
 from asm_watch_functions.api.app import handler, use_services
 from asm_watch_functions.api.local_services import LocalScanServices
 from asm_watch_functions.api.serve import LocalContext

@@ -22,7 +22,7 @@ import pyarrow.parquet as pq
 import pytest
 
 from asm_core.cli import main
-from asm_core.synthetic.scene import WrittenScene
+from asm_core.evaluation.synthetic.scene import WrittenScene
 from tests.conftest import edit_item
 
 LONG_ID = "x" * 5000

@@ -17,21 +17,21 @@ from pathlib import Path
 import pytest
 
 from asm_core.errors import ResultsNotWritableError
-from asm_core.monitor import MonitorUpdate, site_update_lock, update_monitoring
-from asm_core.plan import plan_tile_dates
-from asm_core.results import read_table
+from asm_core.evaluation.synthetic.scene import WrittenScene
+from asm_core.jobs.scan import ScanProgress, run_scan
+from asm_core.jobs.tile_job import TileRun
+from asm_core.monitoring.monitor import MonitorUpdate, site_update_lock, update_monitoring
+from asm_core.planning.plan import plan_tile_dates
+from asm_core.results.store import read_table
 from asm_core.rules import load_rules
-from asm_core.scan import ScanProgress, run_scan
-from asm_core.synthetic.scene import WrittenScene
-from asm_core.tile_job import TileRun
 from tests.conftest import absolute_items
 
 SCAN = """
 import json, sys
 from pathlib import Path
-from asm_core.plan import plan_tile_dates
+from asm_core.planning.plan import plan_tile_dates
 from asm_core.rules import load_rules
-from asm_core.scan import run_scan
+from asm_core.jobs.scan import run_scan
 
 items = json.loads(Path(sys.argv[1]).read_text())
 run_scan(plan_tile_dates(items), load_rules(), Path(sys.argv[2]), workers=2)
@@ -163,7 +163,7 @@ def test_site_updates_of_one_folder_take_turns_and_a_killed_holder_blocks_nobody
         [
             sys.executable,
             "-c",
-            "import sys, time; from pathlib import Path; from asm_core.monitor import "
+            "import sys, time; from pathlib import Path; from asm_core.monitoring.monitor import "
             "site_update_lock\nwith site_update_lock(Path(sys.argv[1])):\n"
             "    print('held', flush=True); time.sleep(120)",
             str(tmp_path),

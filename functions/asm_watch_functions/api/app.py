@@ -30,8 +30,8 @@ from botocore.exceptions import BotoCoreError, ClientError
 from pydantic import ValidationError
 
 import asm_watch_functions.numba_cache  # noqa: F401 - /detect runs the kernels: the image's, not compiled
-from asm_core.aoi import check_bbox
 from asm_core.errors import AsmError, UpstreamError
+from asm_core.sources.aoi import check_bbox
 from asm_watch_functions.api.detect_request import DetectRequest
 from asm_watch_functions.api.services import DetectionQuery, ScanServices
 from asm_watch_functions.errors import (

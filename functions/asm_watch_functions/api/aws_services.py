@@ -11,8 +11,8 @@ from typing import Any
 import boto3
 from botocore.exceptions import ClientError
 
-from asm_core.catalog import EARTH_SEARCH_URL, SENTINEL2_L2A
-from asm_core.stac import PUBLIC_COG_SOURCES, check_item_sources, readable_sources
+from asm_core.sources.catalog import EARTH_SEARCH_URL, SENTINEL2_L2A
+from asm_core.sources.stac import PUBLIC_COG_SOURCES, check_item_sources, readable_sources
 from asm_watch_functions.api.detect_request import DetectRequest
 from asm_watch_functions.api.services import DetectionQuery, ScanReport
 from asm_watch_functions.errors import (

@@ -10,14 +10,14 @@ from typing import Any
 
 import shapely
 
-from asm_core.aoi import bbox_geometry, window_bounds
-from asm_core.catalog import SearchRequest, SearchResult, search_items
-from asm_core.gdal_settings import read_options
-from asm_core.plan import plan_tile_dates
-from asm_core.results import read_table
+from asm_core.jobs.tile_job import run_item
+from asm_core.planning.plan import plan_tile_dates
+from asm_core.results.store import read_table
 from asm_core.rules import load_rules
-from asm_core.stac import scene_item_from_dict
-from asm_core.tile_job import run_item
+from asm_core.sources.aoi import bbox_geometry, window_bounds
+from asm_core.sources.catalog import SearchRequest, SearchResult, search_items
+from asm_core.sources.gdal_settings import read_options
+from asm_core.sources.stac import scene_item_from_dict
 from asm_watch_functions.api.detect_request import MAX_DETECT_KM2, DetectRequest, area_km2
 from asm_watch_functions.errors import AreaTooLargeError, NoSceneError
 

@@ -9,8 +9,8 @@ from datetime import date
 from pydantic import Field, model_validator
 from pyproj import Geod
 
-from asm_core.aoi import bbox_geometry, check_bbox
 from asm_core.errors import AoiError
+from asm_core.sources.aoi import bbox_geometry, check_bbox
 from asm_watch_functions.events import _Event
 
 _WGS84 = Geod(ellps="WGS84")

@@ -13,21 +13,21 @@ from datetime import date, datetime
 from pathlib import Path
 from typing import Any
 
-from asm_core.aoi import aoi_from_geojson, bbox_geometry
-from asm_core.catalog import (
+from asm_core.jobs.scan import run_scan
+from asm_core.monitoring.monitor import update_monitoring
+from asm_core.planning.scan_planning import plan_scan
+from asm_core.report.report_html import build_report
+from asm_core.results.sql import run_query
+from asm_core.rules import shipped_rules
+from asm_core.sources.aoi import aoi_from_geojson, bbox_geometry
+from asm_core.sources.catalog import (
     EARTH_SEARCH_URL,
     SENTINEL2_L2A,
     SearchRequest,
     SearchResult,
     search_items,
 )
-from asm_core.monitor import update_monitoring
-from asm_core.report_html import build_report
-from asm_core.rules import shipped_rules
-from asm_core.scan import run_scan
-from asm_core.scan_planning import plan_scan
-from asm_core.sql import run_query
-from asm_core.stac import PUBLIC_COG_SOURCES, check_item_sources, readable_sources
+from asm_core.sources.stac import PUBLIC_COG_SOURCES, check_item_sources, readable_sources
 from asm_watch_functions.api.detect_request import DetectRequest
 from asm_watch_functions.api.services import DetectionQuery, ScanReport
 from asm_watch_functions.errors import ReportNotReadyError, ScanNotFoundError

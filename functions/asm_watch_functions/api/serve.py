@@ -18,7 +18,7 @@ from urllib.parse import parse_qsl, urlsplit
 
 import click
 
-from asm_core.stac import PUBLIC_COG_SOURCES
+from asm_core.sources.stac import PUBLIC_COG_SOURCES
 from asm_watch_functions.api.app import handler, use_services
 from asm_watch_functions.api.local_services import LocalScanServices
 

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from datetime import date
 from typing import Any, Protocol
 
-from asm_core.result_paths import utm_zones_between
+from asm_core.results.result_paths import utm_zones_between
 from asm_watch_functions.api.detect_request import DetectRequest
 from asm_watch_functions.events import PlanEvent
 

@@ -17,13 +17,13 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 from botocore.exceptions import ClientError
 
 import asm_watch_functions.numba_cache  # noqa: F401 - before any kernel runs
-from asm_core.gdal_settings import read_options
-from asm_core.known_sites import known_site_footprints
-from asm_core.result_paths import result_keys
+from asm_core.detection.objects.known_sites import known_site_footprints
+from asm_core.jobs.tile_job import TileRun, record_failure, run_item
+from asm_core.planning.site_groups import group_file, group_key, site_group
+from asm_core.results.result_paths import result_keys
 from asm_core.rules import shipped_rules
-from asm_core.site_groups import group_file, group_key, site_group
-from asm_core.stac import scene_item_from_dict
-from asm_core.tile_job import TileRun, record_failure, run_item
+from asm_core.sources.gdal_settings import read_options
+from asm_core.sources.stac import scene_item_from_dict
 from asm_watch_functions.errors import TaskFailedError
 from asm_watch_functions.events import TileResult, TileTask
 from asm_watch_functions.settings import METRICS_NAMESPACE, Settings

@@ -23,7 +23,7 @@ from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.typing import LambdaContext
 from botocore.exceptions import ClientError
 
-from asm_core.alerts import alert_collection, alert_text, country_summary
+from asm_core.monitoring.alerts import alert_collection, alert_text, country_summary
 from asm_watch_functions.events import FinalizeEvent, SiteGroupWork
 from asm_watch_functions.finalize.catalogue import add_to_catalogue
 from asm_watch_functions.finalize.tile_runs import MISSING, STATUSES, gather_runs, runs_summary

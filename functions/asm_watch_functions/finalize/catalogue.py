@@ -1,7 +1,7 @@
 """The results' STAC catalogue in the bucket: each scan adds its tile-dates to the collection.
 
 The items themselves are uploaded by the per-tile jobs (``results/stac/items/…``, written by
-:func:`asm_core.tile_job.run_item`); Finalize adds the links of the scan's finished tile-dates
+:func:`asm_core.jobs.tile_job.run_item`); Finalize adds the links of the scan's finished tile-dates
 and their extent to ``results/stac/collection.json`` without reading the other items, and
 writes the root ``catalog.json``. Two scans ending together both get in: the collection is
 replaced only if it is still the one read (``If-Match`` on its ETag), else read again.
@@ -12,7 +12,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from asm_core.results_stac import (
+from asm_core.results.results_stac import (
     CATALOG_FILE,
     COLLECTION_FILE,
     STAC_FOLDER,

@@ -4,10 +4,10 @@ alerts of the new looks.
 
 Each group keeps its history beside its site tables: its tiles' tile_runs and detections of
 every date merged into one file per table (``site_history/<group>/``, merged as
-:mod:`asm_core.compaction` merges a partition: the newest rows of an item win). An update
+:mod:`asm_core.results.compaction` merges a partition: the newest rows of an item win). An update
 downloads those two files, the scan's own files of the group's tile-dates and the group's site
-tables (:mod:`asm_core.site_groups`) - a fixed number of objects however long the history - so
-no piece of the update grows with the continent, and the history needs no listing of the
+tables (:mod:`asm_core.planning.site_groups`) - a fixed number of objects however long the history
+- so no piece of the update grows with the continent, and the history needs no listing of the
 bucket. A group without a history yet (its first update, or results of a release before site
 groups) finds its tiles' files by name once.
 
@@ -28,16 +28,16 @@ from typing import Any
 
 from aws_lambda_powertools import Logger
 
-from asm_core.compaction import COMPACTED, compact
-from asm_core.compaction import PER_TILE_DATE as COMPACTED_TABLES
-from asm_core.context import ContextLayer, load_context
 from asm_core.errors import ContextError
-from asm_core.evidence_chips import CHIPS_FOLDER
-from asm_core.gdal_settings import read_options
-from asm_core.monitor import MonitorUpdate, update_monitoring
-from asm_core.report_html import write_report
+from asm_core.monitoring.context import ContextLayer, load_context
+from asm_core.monitoring.evidence_chips import CHIPS_FOLDER
+from asm_core.monitoring.monitor import MonitorUpdate, update_monitoring
+from asm_core.planning.site_groups import SITE_TABLES, group_file, group_key, site_group
+from asm_core.report.report_html import write_report
+from asm_core.results.compaction import COMPACTED, compact
+from asm_core.results.compaction import PER_TILE_DATE as COMPACTED_TABLES
 from asm_core.rules import TrackingSettings
-from asm_core.site_groups import SITE_TABLES, group_file, group_key, site_group
+from asm_core.sources.gdal_settings import read_options
 from asm_watch_functions.events import SiteGroupWork
 from asm_watch_functions.finalize.site_lock import site_tables_lock
 from asm_watch_functions.settings import Settings

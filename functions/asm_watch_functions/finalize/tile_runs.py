@@ -16,10 +16,10 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from asm_core.results import read_table
+from asm_core.jobs.tile_job import record_failure
+from asm_core.results.store import read_table
 from asm_core.rules import shipped_rules
-from asm_core.stac import scene_item_from_dict
-from asm_core.tile_job import record_failure
+from asm_core.sources.stac import scene_item_from_dict
 from asm_watch_functions.events import TileTask
 from asm_watch_functions.settings import Settings
 from asm_watch_functions.storage import Bucket

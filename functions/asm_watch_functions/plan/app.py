@@ -18,12 +18,12 @@ from aws_lambda_powertools import Logger, Metrics, Tracer
 from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from asm_core.aoi import aoi_from_geojson, bbox_geometry
-from asm_core.catalog import SearchRequest
-from asm_core.result_paths import result_keys
+from asm_core.planning.scan_planning import plan_scan
+from asm_core.results.result_paths import result_keys
 from asm_core.rules import shipped_rules
-from asm_core.scan_planning import plan_scan
-from asm_core.stac import scene_item_from_dict
+from asm_core.sources.aoi import aoi_from_geojson, bbox_geometry
+from asm_core.sources.catalog import SearchRequest
+from asm_core.sources.stac import scene_item_from_dict
 from asm_watch_functions.errors import ScanTooLargeError
 from asm_watch_functions.events import (
     PlanEvent,

@@ -1,0 +1,258 @@
+"""What changed since the last update, worth telling someone: new, expanding and reactivated
+sites and rising turbidity, each with the reason in words (which cues, which context), and a
+summary per country. Written locally as ``alerts.geojson``; the cloud's Finalize step sends
+the same text to the alert topic.
+"""
+
+from __future__ import annotations
+
+import json
+from collections import defaultdict
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+import shapely
+from shapely.geometry import mapping
+
+from asm_core.results.store import write_text_atomic
+
+SITE_ALERTS = {
+    "new": "New site",
+    "expanding": "Site expanding",
+    "reactivated": "Site active again",
+}
+CUE_WORDS = {
+    "bare_ground": "strongly bare ground",
+    "iron_oxide": "iron-oxide (lateritic) spoil",
+    "vegetation_contrast": "cut into vegetation",
+    "ponds": "ponds in the pits",
+    "pitted_texture": "pitted texture",
+    "irregular_shape": "irregular shape",
+    "turbid_water_near": "turbid water beside it",
+    "vegetation_loss": "vegetation lost since the baseline",
+    "known_site": "a site already tracked here",
+}
+ALERTS_FILE = "alerts.geojson"
+#: A geology ratio this many spreads above the tile's bare ground is worth a mention.
+ALTERATION_SPREADS = 2.0
+
+
+def _hectares(m2: float | None) -> str:
+    return f"{(m2 or 0.0) / 10_000:.1f} ha"
+
+
+def _distance(metres: float) -> str:
+    return f"{metres / 1000:.1f} km" if metres >= 1000 else f"{metres:.0f} m"
+
+
+def context_phrases(site: dict[str, Any]) -> list[str]:
+    """Where a site meets the context layers, in words (its ``inside_*``/``distance_to_*``)."""
+    phrases = []
+    for key in sorted(site):
+        if not key.startswith("inside_"):
+            continue
+        name = key.removeprefix("inside_")
+        inside, gap = site[key], site.get(f"distance_to_{name}_m")
+        readable = name.replace("_", " ")
+        status = site.get(f"{name}_status")
+        if inside is not None:
+            phrases.append(f"inside {readable} {inside}" + (f" ({status})" if status else ""))
+        elif gap is not None and gap == gap:
+            phrases.append(f"nearest {readable} {_distance(float(gap))} away")
+    if site.get("possibly_informal"):
+        phrases.append("outside every tenement: possibly informal")
+    if site.get("high_priority"):
+        phrases.append("HIGH PRIORITY (protected area)")
+    return phrases
+
+
+def bare_before(site: Mapping[str, Any], bare_ndvi: float) -> bool:
+    """Whether the same-season baseline shows the site's ground bare already when it was
+    first seen (ground found, not ground cut: no news)."""
+    before = site.get("baseline_ndvi")
+    return before is not None and before < bare_ndvi
+
+
+def site_alerts(
+    sites: Sequence[dict[str, Any]],
+    observed: Sequence[dict[str, Any]],
+    detections: Sequence[dict[str, Any]],
+    news: frozenset[str],
+    bare_ndvi: float = -1.0,
+) -> list[dict[str, Any]]:
+    """One GeoJSON feature per site whose state on a new look is new, expanding or reactivated;
+    a new site that the baseline shows bare already (NDVI below ``bare_ndvi``) is left out.
+
+    ``detections`` are those of the new looks (their cues and confidence are quoted).
+    """
+    by_id = {s["site_id"]: s for s in sites}
+    per_item: dict[str, list[dict[str, Any]]] = defaultdict(list)
+    for d in detections:
+        if d.get("class") in ("mining_scar", "pond"):
+            per_item[d["item_id"]].append(d)
+    previous_area: dict[str, float] = {}
+    alerts = []
+    for row in sorted(observed, key=lambda r: (r["site_id"], r["acquired"])):
+        site = by_id.get(row["site_id"])
+        if site is None:
+            continue
+        already_bare = row["state"] == "new" and bare_before(site, bare_ndvi)
+        if row["item_id"] in news and row["state"] in SITE_ALERTS and not already_bare:
+            footprint = shapely.from_wkb(site["geometry"])
+            members = [
+                d
+                for d in per_item[row["item_id"]]
+                if shapely.intersects(shapely.from_wkb(d["geometry"]), footprint)
+            ]
+            alerts.append(_site_alert(site, row, members, previous_area.get(row["site_id"])))
+        if row["detected"] and row["observed_clear"]:
+            previous_area[row["site_id"]] = float(row["area_m2"] or 0.0)
+    return alerts
+
+
+def _scar_ndvi(members: list[dict[str, Any]]) -> float | None:
+    scars = [
+        m for m in members if m.get("class") == "mining_scar" and m.get("ndvi_mean") is not None
+    ]
+    area = sum(m["area_m2"] for m in scars)
+    return sum(m["ndvi_mean"] * m["area_m2"] for m in scars) / area if area else None
+
+
+def _site_alert(
+    site: dict[str, Any],
+    row: dict[str, Any],
+    members: list[dict[str, Any]],
+    before_m2: float | None,
+) -> dict[str, Any]:
+    cues = sorted({c for d in members for c in (d.get("cues") or [])})
+    confidence = max((float(d["confidence"]) for d in members), default=None)
+    geometry = (
+        shapely.union_all([shapely.from_wkb(d["geometry"]) for d in members])
+        if members
+        else shapely.from_wkb(site["geometry"])
+    )
+    where = site.get("country_iso3") or "no country (at sea or unmapped)"
+    text = f"{SITE_ALERTS[row['state']]} of {_hectares(row['area_m2'])} in {where}"
+    if row["state"] == "expanding" and before_m2:
+        text += f", grown from {_hectares(before_m2)}"
+    if cues:
+        text += "; cues: " + ", ".join(CUE_WORDS.get(c, c) for c in cues)
+    before, now = site.get("baseline_ndvi"), _scar_ndvi(members)
+    if row["state"] == "new" and before is not None and now is not None:
+        text += f"; NDVI {before:.2f} a year before, {now:.2f} now"
+    if confidence is not None:
+        text += f"; confidence {confidence:.2f}"
+    alteration = [
+        f"{label} {value:+.1f}"
+        for label, value in (
+            ("ferric", site.get("ferric_anomaly")),
+            ("clay", site.get("clay_anomaly")),
+        )
+        if value is not None and value >= ALTERATION_SPREADS
+    ]
+    if alteration:
+        text += f"; alteration cue ({', '.join(alteration)} spreads above the tile's bare ground)"
+    context = context_phrases(site)
+    if context:
+        text += "; " + "; ".join(context)
+    properties = {
+        "kind": f"site_{row['state']}",
+        "site_id": site["site_id"],
+        "item_id": row["item_id"],
+        "acquired": row["acquired"].isoformat(),
+        "mgrs_tile": site["mgrs_tile"],
+        "country_iso3": site.get("country_iso3"),
+        "area_m2": row["area_m2"],
+        "previous_area_m2": before_m2,
+        "confidence": confidence,
+        "cues": cues,
+        "ferric_anomaly": site.get("ferric_anomaly"),
+        "baseline_ndvi": site.get("baseline_ndvi"),
+        "clay_anomaly": site.get("clay_anomaly"),
+        "high_priority": bool(site.get("high_priority")),
+        "possibly_informal": site.get("possibly_informal"),
+        "reason": text,
+    }
+    properties |= {
+        k: v
+        for k, v in site.items()
+        if (k.startswith(("inside_", "distance_to_")) or k.endswith("_status")) and v == v
+    }
+    return {"type": "Feature", "properties": properties, "geometry": mapping(geometry)}
+
+
+def country_summary(alerts: Sequence[dict[str, Any]]) -> dict[str, dict[str, Any]]:
+    """Alerts per country and kind, with the hectares of sites alerted and the high-priority
+    count; sites at sea or outside every country are under ``"none"``."""
+    summary: dict[str, dict[str, Any]] = {}
+    for alert in alerts:
+        p = alert["properties"]
+        entry = summary.setdefault(
+            p.get("country_iso3") or "none", {"alerts": 0, "hectares": 0.0, "high_priority": 0}
+        )
+        entry["alerts"] += 1
+        entry[p["kind"]] = entry.get(p["kind"], 0) + 1
+        if p["kind"].startswith("site_"):
+            entry["hectares"] = round(entry["hectares"] + (p.get("area_m2") or 0) / 10_000, 2)
+        entry["high_priority"] += int(bool(p.get("high_priority")))
+    return dict(sorted(summary.items()))
+
+
+def alert_text(alerts: Sequence[dict[str, Any]], limit: int = 50) -> str:
+    """The message body: the per-country summary, then one line per alert (high priority
+    first, then by size), at most ``limit`` lines."""
+    if not alerts:
+        return "No new, expanding or reactivated sites and no rising turbidity."
+    lines = ["Per country:"]
+    for country, entry in country_summary(alerts).items():
+        kinds = ", ".join(
+            f"{n} {k.replace('_', ' ')}"
+            for k, n in sorted(entry.items())
+            if k not in ("alerts", "hectares", "high_priority")
+        )
+        lines.append(
+            f"  {country}: {kinds} ({entry['hectares']} ha; {entry['high_priority']} high priority)"
+        )
+    ranked = sorted(
+        alerts,
+        key=lambda a: (
+            not a["properties"].get("high_priority"),
+            -(a["properties"].get("area_m2") or 0),
+        ),
+    )
+    lines.append("Alerts:")
+    lines += [_alert_line(a["properties"]) for a in ranked[:limit]]
+    if len(alerts) > limit:
+        lines.append(f"  … and {len(alerts) - limit} more in {ALERTS_FILE}")
+    return "\n".join(lines)
+
+
+def chip_line(p: Mapping[str, Any], where: str) -> str:
+    """An alert's evidence chip in words: its two dates and where it is."""
+    before = p.get("chip_before") or "no earlier clear look"
+    return f"before/after ({before} / {p.get('chip_after')}): {where}"
+
+
+def _alert_line(p: Mapping[str, Any]) -> str:
+    """One alert: date and reason, then where its before/after chip is (a link, if the caller
+    made one: ``chip_url``)."""
+    line = f"  {str(p['acquired'])[:10]} {p['reason']}"
+    chip = p.get("chip_url") or p.get("chip")
+    if chip:
+        line += f"\n    {chip_line(p, str(chip))}"
+    return line
+
+
+def alert_collection(alerts: Sequence[dict[str, Any]]) -> dict[str, Any]:
+    """The alerts as a GeoJSON FeatureCollection, with the per-country summary beside them."""
+    return {
+        "type": "FeatureCollection",
+        "summary": country_summary(alerts),
+        "features": list(alerts),
+    }
+
+
+def write_alerts(path: Path, alerts: Sequence[dict[str, Any]]) -> None:
+    """``alerts.geojson``: :func:`alert_collection` of the alerts."""
+    write_text_atomic(path, json.dumps(alert_collection(alerts), indent=1, default=str))
