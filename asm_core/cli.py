@@ -46,6 +46,7 @@ from asm_core.results.export import (
     write_export,
 )
 from asm_core.results.results_stac import write_results_collection
+from asm_core.results.schema import RunStatus
 from asm_core.results.sql import bind, parse_query, read_query_file, run_query
 from asm_core.results.store import check_results_folder
 from asm_core.rules import RuleSet, load_rules
@@ -183,7 +184,7 @@ def detect(
     seconds = time.perf_counter() - started
     say(detect_table(runs, seconds), as_json)
     say(f"results: {out / 'detections'} and {out / 'tile_runs'}", as_json)
-    failed = [r for r in runs if r.status == "failed"]
+    failed = [r for r in runs if r.status == RunStatus.FAILED]
     summary = {
         "results": out,
         "items": runs,

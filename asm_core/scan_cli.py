@@ -25,6 +25,7 @@ from asm_core.planning.scan_planning import plan_scan
 from asm_core.planning.site_groups import site_group
 from asm_core.report.cli_json import emit, json_option, say
 from asm_core.report.report_text import monitoring_text, table
+from asm_core.results.schema import RunStatus
 from asm_core.rules import RuleSet, load_rules
 from asm_core.sources.aoi import bbox_geometry, load_aoi, parse_bbox, window_bounds
 from asm_core.sources.catalog import (
@@ -272,7 +273,7 @@ def scan(
         bar.total = p.total
         bar.set_postfix(detections=p.detections, MB=round(p.bytes_read / 1e6))
         bar.update(1)
-        if run.status == "failed":
+        if run.status == RunStatus.FAILED:
             bar.write(f"  {run.item_id}: failed ({run.error})")
 
     summary = run_scan(

@@ -29,6 +29,7 @@ from asm_core.monitoring.monitor import site_update_lock
 from asm_core.planning.plan import Plan, TileDate, item_source
 from asm_core.results.compaction import compact, pending_partitions
 from asm_core.results.results_stac import write_results_collection
+from asm_core.results.schema import READ_STATUSES, STATUSES, RunStatus
 from asm_core.results.store import read_table, write_text_atomic
 from asm_core.rules import RuleSet
 from asm_core.sources.stac import scene_item_from_dict
@@ -140,7 +141,7 @@ def finished_items(out_dir: Path, rules: RuleSet) -> set[str]:
     return {
         r["item_id"]
         for r in rows
-        if r["status"] in ("ok", "no_data") and r["ruleset_hash"] == rules.content_hash
+        if r["status"] in READ_STATUSES and r["ruleset_hash"] == rules.content_hash
     }
 
 
@@ -242,14 +243,16 @@ def _summarise(
     statuses = Counter(r.status for r in runs)
     return ScanSummary(
         planned=len(plan.tile_dates),
-        statuses={s: statuses.get(s, 0) for s in ("ok", "no_data", "failed")},
+        statuses={s: statuses.get(s, 0) for s in STATUSES},
         skipped=skipped,
         not_run=len(plan.tile_dates) - skipped - len(runs),
         detections=dict(sorted(classes.items())),
         megabytes_read=round(sum(r.bytes_read for r in runs) / 1e6, 1),
         seconds=round(time.perf_counter() - started, 1),
         duplicates_replaced=plan.duplicates,
-        failures=[{"item_id": r.item_id, "error": r.error} for r in runs if r.status == "failed"],
+        failures=[
+            {"item_id": r.item_id, "error": r.error} for r in runs if r.status == RunStatus.FAILED
+        ],
         interrupted=interrupted,
         refused=[{"item_id": i, "error": why} for i, why in plan.refused],
     )

@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING, Any
 from asm_core.errors import AsmError, DetectionFailedError
 from asm_core.results.export import read_results
 from asm_core.results.results_stac import write_results_collection
+from asm_core.results.schema import RunStatus
 from asm_core.rules import RuleSet, load_rules
 from asm_core.sources.aoi import bbox_geometry, check_bbox, check_overlap, window_bounds
 from asm_core.sources.gdal_settings import read_options
@@ -85,7 +86,7 @@ def detect(
         run = run_item(scene, chosen, folder, read_options(), aoi=window, baseline=looks)
         if out is not None:
             write_results_collection(folder)
-        if run.status == "failed":
+        if run.status == RunStatus.FAILED:
             raise DetectionFailedError(f"item {scene.item_id}: {run.error}")
         found = read_results(folder, "detections")
         found = found[found["item_id"] == scene.item_id].reset_index(drop=True)

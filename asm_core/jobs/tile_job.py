@@ -42,7 +42,7 @@ from asm_core.report.quicklook import write_quicklook
 from asm_core.results.class_mask import write_class_mask
 from asm_core.results.result_paths import ITEM_FILES, file_name, item_utm_zone, partition_dir
 from asm_core.results.results_stac import results_item, withdraw_results_item, write_results_item
-from asm_core.results.schema import covering_bbox
+from asm_core.results.schema import RunStatus, covering_bbox
 from asm_core.results.store import (
     detections_table,
     tile_run_table,
@@ -208,7 +208,7 @@ def _base_row(item: SceneItem, rules: RuleSet) -> dict[str, Any]:
         "mgrs_tile": item.mgrs_tile,
         "acquired": item.acquired,
         "processing_baseline": item.baseline_text,
-        "status": "failed",
+        "status": RunStatus.FAILED,
         "error": None,
         "error_type": None,
         "detections": 0,
@@ -349,7 +349,7 @@ def run_item(
                 **greenness_row,
             )
             if valid_pixels == 0:
-                row["status"] = "no_data"
+                row["status"] = RunStatus.NO_DATA
                 found = SceneDetections([])
             else:
                 found = detect_objects(
@@ -366,7 +366,7 @@ def run_item(
                     ],
                 )
                 _record_baseline(composite, row)
-                row["status"] = "ok"
+                row["status"] = RunStatus.OK
             stage("post_process")
             write_class_mask(
                 _item_file(out_dir, "masks", item, _utm_zone(item, files)),
@@ -410,12 +410,12 @@ def run_item(
         row.update(_failure(e))
     row["seconds"] = round(time.perf_counter() - started, 3)
     row["stage_seconds"] = list(stages.items())
-    if row["status"] == "failed":
+    if row["status"] == RunStatus.FAILED:
         withdraw_detections(item, out_dir, opened)
     _write_run(row, item, opened, out_dir)
-    if row["status"] != "failed" and opened is not None:
+    if row["status"] != RunStatus.FAILED and opened is not None:
         _write_stac_item(out_dir, item, row, opened, quicklook)
-    dets = found.detections if found and row["status"] != "failed" else []
+    dets = found.detections if found and row["status"] != RunStatus.FAILED else []
     classes: dict[str, int] = {}
     for d in dets:
         classes[d.cls] = classes.get(d.cls, 0) + 1
@@ -438,7 +438,7 @@ def run_item(
 
 def _failure(error: BaseException) -> dict[str, Any]:
     message = str(error).splitlines()[0][:1000] if str(error) else type(error).__name__
-    return {"status": "failed", "error": message, "error_type": type(error).__name__}
+    return {"status": RunStatus.FAILED, "error": message, "error_type": type(error).__name__}
 
 
 def _write_run(
@@ -497,7 +497,7 @@ def record_failure(item: SceneItem, rules: RuleSet, out_dir: Path, error: BaseEx
     withdraw_detections(item, out_dir)
     row = _base_row(item, rules) | _failure(error)
     _write_run(row, item, None, out_dir)
-    return TileRun(item.item_id, "failed", 0, 0, 0.0, row["error"], {}, 0.0)
+    return TileRun(item.item_id, RunStatus.FAILED, 0, 0, 0.0, row["error"], {}, 0.0)
 
 
 def _bounds(rows: list[dict[str, Any]]) -> list[float] | None:

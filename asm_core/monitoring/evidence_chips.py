@@ -36,6 +36,7 @@ from shapely.geometry import mapping, shape
 
 from asm_core.detection.objects.vectorize import WGS84
 from asm_core.report.quicklook import display_rgb
+from asm_core.results.schema import RunStatus
 from asm_core.results.store import write_bytes_atomic
 from asm_core.sources.reader import gdal_path
 
@@ -68,7 +69,7 @@ class Look:
     @classmethod
     def from_run(cls, run: Mapping[str, Any]) -> Look | None:
         hrefs = dict(run.get("band_hrefs") or [])
-        if run.get("status") != "ok" or not hrefs or run.get("acquired") is None:
+        if run.get("status") != RunStatus.OK or not hrefs or run.get("acquired") is None:
             return None
         return cls(
             str(run["item_id"]), run["acquired"], hrefs, float(run.get("boa_offset_dn") or 0)

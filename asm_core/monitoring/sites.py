@@ -49,6 +49,7 @@ from asm_core.planning.site_groups import (
 )
 from asm_core.results.schema import (
     DETECTIONS,
+    READ_STATUSES,
     SITE_CONTEXT,
     SITE_OBSERVATIONS,
     SITES,
@@ -240,7 +241,7 @@ def observations(
     footprint."""
     looks: dict[str, list[dict[str, Any]]] = defaultdict(list)
     for run in runs:
-        if run.get("status") in ("ok", "no_data") and run.get("mgrs_tile"):
+        if run.get("status") in READ_STATUSES and run.get("mgrs_tile"):
             looks[str(run["mgrs_tile"])].append(run)
     rows = []
     for site in sites:

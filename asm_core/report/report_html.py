@@ -38,6 +38,7 @@ from asm_core.monitoring.alert_listing import read_alerts
 from asm_core.monitoring.alerts import ALERTS_FILE
 from asm_core.monitoring.evidence_chips import CHIPS_FOLDER
 from asm_core.results.result_paths import file_name
+from asm_core.results.schema import STATUSES, RunStatus
 from asm_core.results.store import (
     check_results_folder,
     read_table,
@@ -356,13 +357,13 @@ def _sites_from_detections(detections: list[dict[str, Any]]) -> list[dict[str, A
 def _coverage(runs: list[dict[str, Any]]) -> dict[str, Any]:
     statuses = Counter(str(r["status"]) for r in runs)
     return {
-        "statuses": {s: statuses.get(s, 0) for s in ("ok", "no_data", "failed")},
+        "statuses": {s: statuses.get(s, 0) for s in STATUSES},
         "valid_km2": round(sum(float(r.get("valid_area_km2") or 0) for r in runs), 1),
         "tile_dates": len(runs),
         "failures": [
             {"item": r["item_id"], "error": r.get("error") or ""}
             for r in runs
-            if r["status"] == "failed"
+            if r["status"] == RunStatus.FAILED
         ],
     }
 

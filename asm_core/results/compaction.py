@@ -23,7 +23,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
-from asm_core.results.schema import geoparquet_metadata
+from asm_core.results.schema import RunStatus, geoparquet_metadata
 from asm_core.results.store import TABLE_SCHEMAS, check_result_file, write_atomic
 
 COMPACTED = "compacted.parquet"
@@ -116,7 +116,7 @@ def compact(root: Path, partitions: Iterable[Path]) -> int:
             removed += before - _files(runs_folder)
             if (runs_folder / COMPACTED).exists():
                 runs = _read(runs_folder / COMPACTED, "tile_runs").select(["item_id", "status"])
-                ok = {r["item_id"] for r in runs.to_pylist() if r["status"] == "ok"}
+                ok = {r["item_id"] for r in runs.to_pylist() if r["status"] == RunStatus.OK}
         detections_folder = root / "detections" / partition
         if detections_folder.is_dir():
             before = _files(detections_folder)

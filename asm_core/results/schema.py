@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import math
+from enum import StrEnum
 from typing import Any
 
 import pyarrow as pa
@@ -125,7 +126,19 @@ TILE_RUNS = pa.schema(
     ]
 )
 
-STATUSES = ("ok", "no_data", "failed")
+
+class RunStatus(StrEnum):
+    """What became of a tile-date: the ``status`` of its tile_runs row."""
+
+    OK = "ok"
+    NO_DATA = "no_data"  # read, but nothing of it could be seen (cloud, outside the swath)
+    FAILED = "failed"
+
+
+#: every status, in the order summaries list them
+STATUSES = tuple(RunStatus)
+#: the tile-date was read: its look counts (seen clear or not) for tracking and turbidity
+READ_STATUSES = (RunStatus.OK, RunStatus.NO_DATA)
 #: the geometry types of detections and sites: an object's outline, or several
 POLYGONAL = ("Polygon", "MultiPolygon")
 

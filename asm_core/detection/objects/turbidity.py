@@ -24,6 +24,7 @@ from shapely.geometry import mapping
 
 from asm_core.detection.objects.vectorize import WGS84, reproject, utm_epsg_for
 from asm_core.monitoring.context import ContextLayer
+from asm_core.results.schema import READ_STATUSES
 from asm_core.rules import TrackingSettings
 
 ClearShare = Callable[[dict[str, Any], shapely.Geometry], float]
@@ -67,7 +68,7 @@ def _baseline(
         r
         for r in runs
         if r["mgrs_tile"] == reach["mgrs_tile"]
-        and r.get("status") in ("ok", "no_data")
+        and r.get("status") in READ_STATUSES
         and abs(r["acquired"] - year_before) <= window
         and clear_share(r, footprint) >= settings.min_clear_share
     ]

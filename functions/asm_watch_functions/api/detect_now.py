@@ -12,6 +12,7 @@ import shapely
 
 from asm_core.jobs.tile_job import run_item
 from asm_core.planning.plan import plan_tile_dates
+from asm_core.results.schema import RunStatus
 from asm_core.results.store import read_table
 from asm_core.rules import load_rules
 from asm_core.sources.aoi import bbox_geometry, window_bounds
@@ -62,7 +63,7 @@ def detect_area(
             read_options(),
             aoi=window_bounds(area, best.item.get("geometry")),
         )
-        rows = read_table(Path(tmp), "detections").to_pylist() if run.status == "ok" else []
+        rows = read_table(Path(tmp), "detections").to_pylist() if run.status == RunStatus.OK else []
     features = [
         {
             "type": "Feature",

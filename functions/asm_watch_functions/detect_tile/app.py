@@ -21,6 +21,7 @@ from asm_core.detection.objects.known_sites import known_site_footprints
 from asm_core.jobs.tile_job import TileRun, record_failure, run_item
 from asm_core.planning.site_groups import group_file, group_key, site_group
 from asm_core.results.result_paths import result_keys
+from asm_core.results.schema import RunStatus
 from asm_core.rules import shipped_rules
 from asm_core.sources.gdal_settings import read_options
 from asm_core.sources.stac import scene_item_from_dict
@@ -71,7 +72,7 @@ def detect_tile(task: TileTask, settings: Settings, bucket: Bucket) -> TileResul
                 baseline=looks,
                 known_sites=_known_sites(bucket, settings, scene.mgrs_tile),
             )
-        if run.status == "failed":  # an earlier run's detections would contradict the row
+        if run.status == RunStatus.FAILED:  # an earlier run's detections would contradict the row
             keys = result_keys(scene)
             for folder in ("detections", "masks", "stac_item"):
                 key = f"{settings.results_prefix}/{keys[folder]}"

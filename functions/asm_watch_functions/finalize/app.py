@@ -24,9 +24,10 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 from botocore.exceptions import ClientError
 
 from asm_core.monitoring.alerts import alert_collection, alert_text, country_summary
+from asm_core.results.schema import STATUSES, RunStatus
 from asm_watch_functions.events import FinalizeEvent, SiteGroupWork
 from asm_watch_functions.finalize.catalogue import add_to_catalogue
-from asm_watch_functions.finalize.tile_runs import MISSING, STATUSES, gather_runs, runs_summary
+from asm_watch_functions.finalize.tile_runs import MISSING, gather_runs, runs_summary
 from asm_watch_functions.settings import METRICS_NAMESPACE, Settings
 from asm_watch_functions.storage import Bucket
 
@@ -199,7 +200,7 @@ def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     )
     metrics.add_metric(name="ScanDetections", unit=MetricUnit.Count, value=summary["detections"])
     metrics.add_metric(
-        name="ScanFailedTiles", unit=MetricUnit.Count, value=summary["statuses"]["failed"]
+        name="ScanFailedTiles", unit=MetricUnit.Count, value=summary["statuses"][RunStatus.FAILED]
     )
     logger.info("scan finalized", extra={k: v for k, v in summary.items() if k != "failures"})
     return summary

@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from asm_core.jobs.tile_job import record_failure
+from asm_core.results.schema import STATUSES, RunStatus
 from asm_core.results.store import read_table
 from asm_core.rules import shipped_rules
 from asm_core.sources.stac import scene_item_from_dict
@@ -25,7 +26,6 @@ from asm_watch_functions.settings import Settings
 from asm_watch_functions.storage import Bucket
 
 MISSING = "no tile_runs row was written for this tile-date (the task vanished)"
-STATUSES = ("ok", "no_data", "failed")
 
 
 def gather_runs(
@@ -63,6 +63,8 @@ def runs_summary(runs: Sequence[dict[str, Any]]) -> dict[str, Any]:
         "sites": sum(int(r["sites"] or 0) for r in runs),
         "valid_area_km2": round(sum(float(r["valid_area_km2"] or 0) for r in runs), 2),
         "failures": [
-            {"item_id": r["item_id"], "error": r["error"]} for r in runs if r["status"] == "failed"
+            {"item_id": r["item_id"], "error": r["error"]}
+            for r in runs
+            if r["status"] == RunStatus.FAILED
         ],
     }
