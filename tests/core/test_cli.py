@@ -337,7 +337,7 @@ def test_looks_without_scl_a_year_apart_give_a_baseline_and_say_so(
 def test_an_interrupted_scan_exits_130_as_the_readme_says(
     capsys: pytest.CaptureFixture[str], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    import asm_core.scan_cli as scan_cli
+    import asm_core.commands.scan as scan_cli
     from asm_core.jobs.scan import ScanSummary
     from asm_core.planning.plan import Plan
 

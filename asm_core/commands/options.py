@@ -1,0 +1,20 @@
+"""Options several commands share."""
+
+from __future__ import annotations
+
+import math
+from pathlib import Path
+
+import click
+
+results_option = click.option(
+    "--results", "results", required=True, type=click.Path(path_type=Path)
+)
+scores_as_json = click.option("--json", "as_json", is_flag=True, help="Print the scores as JSON.")
+
+
+def finite(value: float, name: str) -> float:
+    """click's ranges let NaN through (every comparison with it is false)."""
+    if not math.isfinite(value):
+        raise click.BadParameter(f"{value} is not a number of metres", param_hint=name)
+    return value
