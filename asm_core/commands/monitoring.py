@@ -8,7 +8,7 @@ from pathlib import Path
 
 import click
 
-from asm_core.commands.options import results_option
+from asm_core.commands.options import day_option, results_option
 from asm_core.monitoring.alert_listing import FORMATS, read_alerts, render, since
 from asm_core.monitoring.context import ContextLayer, load_context, parse_context_option
 from asm_core.monitoring.monitor import update_monitoring
@@ -23,12 +23,8 @@ from asm_core.sources.gdal_settings import read_options
 
 @click.command(name="alerts")
 @results_option
-@click.option(
-    "--since",
-    "since_day",
-    type=click.DateTime(formats=["%Y-%m-%d"]),
-    default=None,
-    help="Only alerts of looks acquired on or after this date (YYYY-MM-DD).",
+@day_option(
+    "--since", "since_day", "Only alerts of looks acquired on or after this date (YYYY-MM-DD)."
 )
 @click.option("--format", "fmt", type=click.Choice(FORMATS), default="table", show_default=True)
 def alerts_command(results: Path, since_day: datetime | None, fmt: str) -> None:

@@ -3,9 +3,13 @@
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any, TypeVar
 
 import click
+
+F = TypeVar("F", bound=Callable[..., Any])
 
 results_option = click.option(
     "--results", "results", required=True, type=click.Path(path_type=Path)
@@ -18,3 +22,8 @@ def finite(value: float, name: str) -> float:
     if not math.isfinite(value):
         raise click.BadParameter(f"{value} is not a number of metres", param_hint=name)
     return value
+
+
+def day_option(flag: str, dest: str, help_text: str) -> Callable[[F], F]:
+    """An optional YYYY-MM-DD day (a ``datetime`` at midnight, or None)."""
+    return click.option(flag, dest, type=click.DateTime(["%Y-%m-%d"]), default=None, help=help_text)

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import click
 
-from asm_core.commands.options import results_option
+from asm_core.commands.options import day_option, results_option
 from asm_core.errors import QueryError
 from asm_core.report.report_html import write_report
 from asm_core.report.report_text import (
@@ -62,20 +62,8 @@ def query(
 @click.option(
     "--table", "table", type=click.Choice(EXPORT_TABLES), default="sites", show_default=True
 )
-@click.option(
-    "--since",
-    "since_day",
-    type=click.DateTime(["%Y-%m-%d"]),
-    default=None,
-    help="First day (YYYY-MM-DD).",
-)
-@click.option(
-    "--until",
-    "until_day",
-    type=click.DateTime(["%Y-%m-%d"]),
-    default=None,
-    help="Last day (YYYY-MM-DD).",
-)
+@day_option("--since", "since_day", "First day (YYYY-MM-DD).")
+@day_option("--until", "until_day", "Last day (YYYY-MM-DD).")
 @click.option("--bbox", default=None, help="Only what touches W,S,E,N (degrees).")
 @click.option(
     "--format",
