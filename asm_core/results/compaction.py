@@ -9,7 +9,8 @@ saves over a simulated year.
 The newest rows of an item win: an item's own file is newer than any merged file (it was
 written after the last merge), so its rows replace the merged rows of the same item. Detections
 follow their tile_runs: an item whose newest run did not end ``ok`` keeps no detections (a
-failed re-run withdraws them, as :func:`asm_core.jobs.tile_job.withdraw_detections` does for files).
+failed re-run withdraws them, as :func:`asm_core.jobs.tile_outputs.withdraw_detections` does
+for files).
 The merged file is written (atomically) before the item files it replaces are removed, so an
 interruption leaves rows twice for a moment, never missing; the next merge settles them.
 """

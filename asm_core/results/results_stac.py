@@ -16,7 +16,7 @@ import os
 from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 import pystac
 
@@ -74,10 +74,29 @@ def _relative(target: Path, start: Path) -> str:
     return Path(os.path.relpath(target, start)).as_posix()
 
 
-def _lineage(item: SceneItem, run: Mapping[str, Any]) -> str:
-    looks = list(run.get("baseline_looks") or [])
+class RunFacts(Protocol):
+    """What an item says of its run (the job's tile_runs record has these, and more)."""
+
+    @property
+    def status(self) -> str: ...
+    @property
+    def detections(self) -> int: ...
+    @property
+    def sites(self) -> int: ...
+    @property
+    def ruleset_version(self) -> str: ...
+    @property
+    def ruleset_hash(self) -> str: ...
+    @property
+    def valid_fraction(self) -> float | None: ...
+    @property
+    def baseline_looks(self) -> list[str] | None: ...
+
+
+def _lineage(item: SceneItem, run: RunFacts) -> str:
+    looks = list(run.baseline_looks or [])
     return (
-        f"ASM Watch rule set {run['ruleset_version']} ({run['ruleset_hash'][:12]}) on "
+        f"ASM Watch rule set {run.ruleset_version} ({run.ruleset_hash[:12]}) on "
         f"Sentinel-2 L2A item {item.item_id}"
         + (f", baseline looks {', '.join(looks)}" if looks else ", no baseline looks")
     )
@@ -86,7 +105,7 @@ def _lineage(item: SceneItem, run: Mapping[str, Any]) -> str:
 def results_item(
     results: Path,
     item: SceneItem,
-    run: Mapping[str, Any],
+    run: RunFacts,
     files: Mapping[str, Path],
     mask_grid: Mapping[str, Any] | None,
 ) -> dict[str, Any]:
@@ -95,7 +114,7 @@ def results_item(
     Args:
         results: the results root (hrefs are made relative to the item's file under it).
         item: the Sentinel-2 item the results were made from.
-        run: its tile_runs row.
+        run: its tile_runs record.
         files: the files written, by asset key (``detections``, ``mask``, ``tile_run``,
             ``quicklook``), under ``results``.
         mask_grid: the mask's ``proj:code``, ``proj:shape`` and ``proj:transform``.
@@ -107,13 +126,13 @@ def results_item(
         "processing:software": {"asm-watch": asm_core.__version__},
         "processing:datetime": datetime.now(UTC).isoformat().replace("+00:00", "Z"),
         "processing:lineage": _lineage(item, run),
-        "asm:status": run["status"],
-        "asm:detections": run["detections"],
-        "asm:sites": run["sites"],
-        "asm:ruleset_version": run["ruleset_version"],
-        "asm:ruleset_hash": run["ruleset_hash"],
-        "asm:baseline_looks": list(run.get("baseline_looks") or []),
-        "asm:valid_fraction": run["valid_fraction"],
+        "asm:status": run.status,
+        "asm:detections": run.detections,
+        "asm:sites": run.sites,
+        "asm:ruleset_version": run.ruleset_version,
+        "asm:ruleset_hash": run.ruleset_hash,
+        "asm:baseline_looks": list(run.baseline_looks or []),
+        "asm:valid_fraction": run.valid_fraction,
     }
     if item.mgrs_tile:
         properties["asm:mgrs_tile"] = item.mgrs_tile
@@ -129,7 +148,7 @@ def results_item(
     for key, path in files.items():
         extra: dict[str, Any] = {}
         if key == "detections":
-            extra["table:row_count"] = run["detections"]
+            extra["table:row_count"] = run.detections
         if key == "mask" and mask_grid is not None:
             extra.update(mask_grid)
         kind = ASSET_KINDS[key]

@@ -12,9 +12,8 @@ import functools
 import os
 import re
 import tempfile
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
-from typing import Any
 
 import pyarrow as pa
 import pyarrow.parquet as pq
@@ -85,15 +84,29 @@ def write_bytes_atomic(path: Path, data: bytes) -> None:
     write_replacing(path, lambda tmp: Path(tmp).write_bytes(data))
 
 
-def detections_table(rows: Sequence[dict[str, Any]], bbox: list[float] | None) -> pa.Table:
-    table = pa.Table.from_pylist(list(rows), schema=DETECTIONS)
+def rows_table(rows: Sequence[Mapping[str, object]], schema: pa.Schema, table: str) -> pa.Table:
+    """A table of ``rows`` whose keys are exactly the schema's columns: a key missing or
+    unknown (a misspelling) raises instead of becoming a column of nulls."""
+    columns = set(schema.names)
+    for row in rows:
+        if row.keys() != columns:
+            missing, unknown = sorted(columns - row.keys()), sorted(row.keys() - columns)
+            raise ValueError(
+                f"a {table} row does not match its schema (asm_core/results/schema.py):"
+                f" missing {missing or 'nothing'}, unknown {unknown or 'nothing'}"
+            )
+    return pa.Table.from_pylist(list(rows), schema=schema)
+
+
+def detections_table(rows: Sequence[Mapping[str, object]], bbox: list[float] | None) -> pa.Table:
+    table = rows_table(rows, DETECTIONS, "detections")
     metadata = dict(DETECTIONS.metadata or {})
     metadata.update(geoparquet_metadata(bbox))
     return table.replace_schema_metadata(metadata)
 
 
-def tile_run_table(row: dict[str, Any]) -> pa.Table:
-    return pa.Table.from_pylist([row], schema=TILE_RUNS)
+def tile_run_table(row: Mapping[str, object]) -> pa.Table:
+    return rows_table([row], TILE_RUNS, "tile_runs")
 
 
 def result_files(root: Path, table: str) -> list[Path]:

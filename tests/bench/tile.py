@@ -291,14 +291,14 @@ def _rule_masks(values: Any, dn_valid: Any, rules: Any) -> dict[str, Any]:
 
 def _our_layers(item_path: Path) -> dict[str, np.ndarray]:
     from asm_core.detection.pixels.layers import ScenePixels, compute_layers
-    from asm_core.jobs.tile_job import _offset_decision
+    from asm_core.jobs.tile_stages import offset_decision
     from asm_core.rules import load_rules
     from asm_core.sources.reader import open_bands
     from asm_core.sources.stac import load_item
 
     item, rules = load_item(str(item_path)), load_rules()
     with open_bands(item.bands, list(BANDS), item.epsg) as files:
-        pixels = ScenePixels(files, item.bands, _offset_decision(item, files).dn_offset)
+        pixels = ScenePixels(files, item.bands, offset_decision(item, files).dn_offset)
         layers = compute_layers(pixels, list(rules.rules), rules.mask)
     return {name: packed.unpack() for name, packed in layers.layers.items()}
 

@@ -16,7 +16,7 @@ from asm_core.detection.objects.objects import radius_px
 from asm_core.detection.pixels.layers import ScenePixels, compute_layers
 from asm_core.detection.pixels.pixel_samples import PixelSamples
 from asm_core.evaluation.synthetic.scene import WrittenScene
-from asm_core.jobs.tile_job import OBJECT_LAYERS, _offset_decision
+from asm_core.jobs.tile_stages import OBJECT_LAYERS, offset_decision
 from asm_core.rules import load_rules
 from asm_core.sources.reader import expand_window, open_bands
 from asm_core.sources.stac import load_item
@@ -28,7 +28,7 @@ def test_kept_pixels_give_the_same_statistics_as_reading_back(
 ) -> None:
     item, rules = load_item(str(small_scene.item_path)), load_rules()
     with open_bands(item.bands, list(item.bands), item.epsg) as files:
-        pixels = ScenePixels(files, item.bands, _offset_decision(item, files).dn_offset)
+        pixels = ScenePixels(files, item.bands, offset_decision(item, files).dn_offset)
         samples = PixelSamples(files.shape[1], margin_px=4, budget_pixels=budget)
         layers = compute_layers(  # strips of 100 rows: objects straddle strip boundaries
             pixels, list(rules.rules), rules.mask, samples, OBJECT_LAYERS, strip_rows=100
@@ -47,7 +47,7 @@ def test_kept_pixels_give_the_same_statistics_as_reading_back(
 def _scene_objects(scene: WrittenScene) -> Iterator[tuple[Any, Any, Any]]:
     item, rules = load_item(str(scene.item_path)), load_rules()
     with open_bands(item.bands, list(item.bands), item.epsg) as files:
-        pixels = ScenePixels(files, item.bands, _offset_decision(item, files).dn_offset)
+        pixels = ScenePixels(files, item.bands, offset_decision(item, files).dn_offset)
         layers = compute_layers(pixels, list(rules.rules), rules.mask, None, OBJECT_LAYERS)
         yield pixels, layers, _Detector(pixels, layers, rules, item.item_id, 10.0)
 

@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 from asm_core.evaluation.synthetic.scene import WrittenScene
-from asm_core.jobs.tile_job import _offset_decision
+from asm_core.jobs.tile_stages import offset_decision
 from asm_core.sources.reader import open_bands
 from asm_core.sources.sentinel2 import BandAsset
 from asm_core.sources.stac import load_item
@@ -109,7 +109,7 @@ def test_synthetic_scenes_give_true_reflectance(
     )
     item = load_item(str(scene.item_path))
     with open_bands(item.bands, ["blue", "red", "nir", "swir16"], item.epsg) as files:
-        decision = _offset_decision(item, files)
+        decision = offset_decision(item, files)
         dn = files.read("swir16", 0, files.shape[0])
     assert decision.dn_offset == expected, decision.detail
     swir = to_reflectance(dn, item.bands["swir16"].scale, decision.dn_offset)
