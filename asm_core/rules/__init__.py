@@ -12,19 +12,34 @@ import hashlib
 import json
 from functools import cached_property
 from pathlib import Path
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationError,
+    model_validator,
+)
 
 from asm_core.errors import RuleSetError
 from asm_core.sources.sentinel2 import REFLECTANCE_BANDS
 from asm_core.sources.user_files import read_text_file
-from asm_core.spectral.indices import INDEX_BANDS
+from asm_core.spectral.indices import INDEX_BANDS, INDEX_NAMES
 
 DEFAULT_RULES_PATH = Path(__file__).with_name("default.yaml")
 
-IndexName = Literal["ndvi", "ndwi", "mndwi", "bsi", "ndti", "ferric_iron", "clay"]
+
+def _known_index(name: str) -> str:
+    if name not in INDEX_NAMES:
+        raise ValueError(f"unknown index {name!r}; known: {', '.join(INDEX_NAMES)}")
+    return name
+
+
+#: an index of asm_core/spectral/indices.py (the table there is the only list of them)
+IndexName = Annotated[str, AfterValidator(_known_index)]
 BandName = Literal["blue", "green", "red", "nir", "swir16", "swir22"]
 #: What a pixel rule marks. ``scar_grow`` pixels join a scar only when connected to a ``scar``
 #: pixel (hysteresis: strict seeds, relaxed growth). ``built_up`` is context for look-alike

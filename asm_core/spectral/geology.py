@@ -21,10 +21,11 @@ import numpy as np
 
 from asm_core.sources.reader import BandFiles
 from asm_core.sources.sentinel2 import BandAsset
-from asm_core.spectral.indices import compute_index
+from asm_core.spectral.indices import INDEX_BANDS, compute_index
 from asm_core.spectral.reflectance import to_reflectance
 
-RATIOS = {"ferric_iron": ("red", "green"), "clay": ("swir16", "swir22")}
+#: the alteration ratios (defined in spectral/indices.py) and the bands each needs
+RATIOS = {name: INDEX_BANDS[name] for name in ("ferric_iron", "clay")}
 GEOLOGY_BANDS = tuple(sorted({b for bands in RATIOS.values() for b in bands}))
 BARE_SCL = (5,)  # not vegetated
 SAMPLE_PIXELS = 250_000

@@ -1,43 +1,66 @@
-"""Spectral indices over float32 reflectance, vectorised.
+"""Spectral indices over float32 reflectance: defined once, here, as data.
 
-Formulas follow the Awesome Spectral Indices catalogue (``spyndex``); the tests compute every one
-with spyndex on the same arrays. Division by zero yields NaN, never inf.
-
-==============  ===============================  ==========================================
-name            formula (S2 common names)        spyndex id / source
-==============  ===============================  ==========================================
-ndvi            (nir - red) / (nir + red)        NDVI
-ndwi            (green - nir) / (green + nir)    NDWI (McFeeters 1996)
-mndwi           (green - swir16) / (green + swir16)  MNDWI (Xu 2006)
-bsi             ((swir16 + red) - (nir + blue)) /  BI, Bare Soil Index (Rikimaru 2002)
-                ((swir16 + red) + (nir + blue))
-ndti            (red - green) / (red + green)    NDTI, turbidity (Lacaux 2007)
-ferric_iron     red / green                      RGRI; Fe3+ ratio B4/B3 (van der Meer 2014)
-clay            swir16 / swir22                  STI; clay/hydroxyl ratio B11/B12
-==============  ===============================  ==========================================
+Every index is either a normalized difference ``(a - b) / (a + b)`` or a ratio ``a / b``, where
+``a`` and ``b`` are sums of band reflectances (S2 common names). The numpy functions below and
+the compiled pixel kernel (:mod:`asm_core.detection.pixels.pixel_kernel`) both evaluate this
+table, so adding an index is one line in :data:`INDICES` (and a rule or a column may then use
+it: every index gets a ``<name>_mean`` detections column). Formulas follow the Awesome Spectral
+Indices catalogue; the tests compute every one with ``spyndex`` by the id given here.
+Division by zero yields NaN, never inf.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
+from dataclasses import dataclass
+from enum import IntEnum
 
 import numpy as np
 import numpy.typing as npt
 
 F32 = npt.NDArray[np.float32]
 
-INDEX_BANDS: dict[str, tuple[str, ...]] = {
-    "ndvi": ("nir", "red"),
-    "ndwi": ("green", "nir"),
-    "mndwi": ("green", "swir16"),
-    "bsi": ("swir16", "red", "nir", "blue"),
-    "ndti": ("red", "green"),
-    "ferric_iron": ("red", "green"),
-    "clay": ("swir16", "swir22"),
-}
+
+class Form(IntEnum):
+    """How an index combines its two band sums (the values are the kernel's codes)."""
+
+    NORMALIZED_DIFFERENCE = 0  # (a - b) / (a + b)
+    RATIO = 1  # a / b
+
+
+@dataclass(frozen=True)
+class SpectralIndex:
+    """One index: its form over two sums of bands, and where it comes from."""
+
+    name: str
+    form: Form
+    a: tuple[str, ...]
+    b: tuple[str, ...]
+    spyndex_id: str
+    reference: str
+
+    @property
+    def bands(self) -> tuple[str, ...]:
+        return (*self.a, *self.b)
+
+
+ND, RATIO = Form.NORMALIZED_DIFFERENCE, Form.RATIO
+INDICES: tuple[SpectralIndex, ...] = (
+    SpectralIndex("ndvi", ND, ("nir",), ("red",), "NDVI", "Rouse 1974"),
+    SpectralIndex("ndwi", ND, ("green",), ("nir",), "NDWI", "McFeeters 1996"),
+    SpectralIndex("mndwi", ND, ("green",), ("swir16",), "MNDWI", "Xu 2006"),
+    SpectralIndex("bsi", ND, ("swir16", "red"), ("nir", "blue"), "BI", "bare soil, Rikimaru 2002"),
+    SpectralIndex("ndti", ND, ("red",), ("green",), "NDTI", "turbidity, Lacaux 2007"),
+    SpectralIndex(
+        "ferric_iron", RATIO, ("red",), ("green",), "RGRI", "Fe3+ B4/B3, van der Meer 2014"
+    ),
+    SpectralIndex("clay", RATIO, ("swir16",), ("swir22",), "STI", "clay/hydroxyl B11/B12"),
+)
+#: the bands each index needs, by name
+INDEX_BANDS: dict[str, tuple[str, ...]] = {index.name: index.bands for index in INDICES}
 INDEX_NAMES = tuple(INDEX_BANDS)
-#: Indices whose means every detection row carries (DESIGN.md contract) plus the mineral ratios.
-ROW_INDICES = ("ndvi", "ndwi", "mndwi", "bsi", "ndti", "ferric_iron", "clay")
+#: Indices whose means every detection row carries (``<name>_mean``): all of them.
+ROW_INDICES = INDEX_NAMES
 
 
 def _ratio(num: F32, den: F32) -> F32:
@@ -47,26 +70,11 @@ def _ratio(num: F32, den: F32) -> F32:
     return out
 
 
-def normalized_difference(a: F32, b: F32) -> F32:
-    """(a - b) / (a + b) in float32."""
-    return _ratio(a - b, a + b)
-
-
-def _bsi(b: Mapping[str, F32]) -> F32:
-    wet = b["swir16"] + b["red"]
-    green = b["nir"] + b["blue"]
-    return _ratio(wet - green, wet + green)
-
-
-_FORMULAS: dict[str, Callable[[Mapping[str, F32]], F32]] = {
-    "ndvi": lambda b: normalized_difference(b["nir"], b["red"]),
-    "ndwi": lambda b: normalized_difference(b["green"], b["nir"]),
-    "mndwi": lambda b: normalized_difference(b["green"], b["swir16"]),
-    "bsi": _bsi,
-    "ndti": lambda b: normalized_difference(b["red"], b["green"]),
-    "ferric_iron": lambda b: _ratio(b["red"], b["green"]),
-    "clay": lambda b: _ratio(b["swir16"], b["swir22"]),
-}
+def _band_sum(names: tuple[str, ...], bands: Mapping[str, F32]) -> F32:
+    total = bands[names[0]]
+    for name in names[1:]:
+        total = total + bands[name]
+    return total
 
 
 def available_indices(bands: set[str] | frozenset[str]) -> tuple[str, ...]:
@@ -83,7 +91,9 @@ def compute_index(name: str, bands: Mapping[str, F32]) -> F32:
         >>> float(compute_index("ndvi", {"red": r, "nir": n})[0])
         0.5
     """
-    return _FORMULAS[name](bands)
+    index = INDICES[INDEX_NAMES.index(name)]
+    a, b = _band_sum(index.a, bands), _band_sum(index.b, bands)
+    return _ratio(a - b, a + b) if index.form is ND else _ratio(a, b)
 
 
 def compute_indices(names: tuple[str, ...], bands: Mapping[str, F32]) -> dict[str, F32]:

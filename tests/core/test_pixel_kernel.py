@@ -87,3 +87,35 @@ def test_kernel_layers_equal_the_numpy_formulas(
         np.testing.assert_array_equal(unpacked[i + 1], layers[name], err_msg=name)
     assert rescued == expected_rescued
     assert any(layers[n].any() for n in layers)  # the comparison is not vacuous
+
+
+def test_every_index_of_the_table_is_computed_by_the_kernel() -> None:
+    """One rule per operand at its median: the kernel reads every index from the table in
+    spectral/indices.py, none restated by position."""
+    rng = np.random.default_rng(7)
+    height, width = 24, 40
+    dn = {
+        name: rng.integers(1, 3000, (height // f, width // f)).astype(np.uint16)
+        for name, f in FACTORS.items()
+        if name != "scl"
+    }
+    refl = {n: to_reflectance(dn[n], 1e-4, 0) for n in REFLECTANCE_BANDS}
+    full = {n: np.repeat(np.repeat(a, FACTORS[n], 0), FACTORS[n], 1) for n, a in refl.items()}
+    values = {**full, **compute_indices(INDEX_NAMES, full)}
+    rules = [
+        PixelRule(
+            name=f"{name}_high",
+            layer="scar",
+            all=({"index" if name in INDEX_NAMES else "band": name, "gt": float(np.median(v))},),
+        )
+        for name, v in values.items()
+    ]
+    mask = load_rules().mask
+    for rule, name in zip(rules, values, strict=True):
+        table = rule_table([rule], mask)
+        out = np.zeros((table.planes, height, -(-width // 8)), dtype=np.uint8)
+        classify_strip(dn, FACTORS, dict.fromkeys(FACTORS, 1e-4), 0, table, out, width)
+        layer = np.unpackbits(out[1], axis=-1, count=width).astype(bool)
+        expected = values[name] > np.float32(rule.all[0].gt)
+        np.testing.assert_array_equal(layer, expected, err_msg=name)
+        assert 0 < expected.sum() < expected.size

@@ -4,7 +4,8 @@ Written as a fused, compiled loop rather than numpy expressions because the nump
 float32 temporary per band, per index and per comparison (about 25 full-size arrays per
 strip): on a full 10980² tile that traffic costs more than decoding the bands. Here every pixel
 is read once from the DN arrays (20 m bands indexed at their own resolution, never upsampled),
-converted to reflectance, turned into the seven indices, checked against the valid mask and
+converted to reflectance, turned into every index of :mod:`asm_core.spectral.indices` (read from
+its table, not restated here), checked against the valid mask and
 every rule condition, and written as one bit per layer.
 
 The float32 arithmetic is the same, operation for operation, as :mod:`asm_core.spectral.indices` and
@@ -27,7 +28,7 @@ import numpy.typing as npt
 from asm_core.errors import RuleSetError
 from asm_core.rules import MaskSettings, PixelRule
 from asm_core.sources.sentinel2 import REFLECTANCE_BANDS
-from asm_core.spectral.indices import INDEX_NAMES
+from asm_core.spectral.indices import INDEX_NAMES, INDICES, Form
 
 # The scan forks worker processes; GNU OpenMP (numba's first choice here) dies on fork, the
 # work-queue layer does not. It is not safe for concurrent calls, hence the lock below.
@@ -36,6 +37,29 @@ _KERNEL_LOCK = threading.Lock()
 
 #: Operand ids: the six reflectance bands, then the indices in INDEX_NAMES order.
 OPERANDS: tuple[str, ...] = (*REFLECTANCE_BANDS, *INDEX_NAMES)
+#: The kernel's value rows: the operands, then a row of zeros (the second term of a one-band sum).
+ZERO = len(OPERANDS)
+ROWS = ZERO + 1
+MNDWI, SWIR16 = OPERANDS.index("mndwi"), OPERANDS.index("swir16")
+NORMALIZED_DIFFERENCE = int(Form.NORMALIZED_DIFFERENCE)
+
+
+def _index_terms() -> tuple[npt.NDArray[np.int64], npt.NDArray[np.int64]]:
+    """Each index of :data:`asm_core.spectral.indices.INDICES` as its form and the value rows
+    of its two sums (two bands each at most, the second the zero row when there is one)."""
+    terms = []
+    for index in INDICES:
+        if len(index.a) > 2 or len(index.b) > 2:
+            raise RuleSetError(
+                f"index {index.name!r} sums more than two bands; the kernel adds two"
+            )
+        rows = [OPERANDS.index(band) for band in index.a] + [ZERO] * (2 - len(index.a))
+        rows += [OPERANDS.index(band) for band in index.b] + [ZERO] * (2 - len(index.b))
+        terms.append(rows)
+    return np.array([int(i.form) for i in INDICES], dtype=np.int64), np.array(terms, dtype=np.int64)
+
+
+INDEX_FORM, INDEX_TERMS = _index_terms()
 #: Bit plane 0 is the valid mask; rule layers follow.
 VALID_PLANE = 0
 MAX_LAYERS = 15
@@ -172,6 +196,8 @@ def _classify(
     lt: npt.NDArray[np.float32],
     rule_start: npt.NDArray[np.int64],
     rule_plane: npt.NDArray[np.int64],
+    index_form: npt.NDArray[np.int64],
+    index_terms: npt.NDArray[np.int64],
     out: npt.NDArray[np.uint8],
     rescued: npt.NDArray[np.int64],
 ) -> None:
@@ -181,7 +207,8 @@ def _classify(
     nan = np.float32(np.nan)
     bands = (blue, green, red, nir, swir16, swir22)
     for task in numba.prange((rows + ROWS_PER_TASK - 1) // ROWS_PER_TASK):
-        v = np.empty((13, width), dtype=np.float32)
+        v = np.empty((ROWS, width), dtype=np.float32)
+        v[ZERO, :] = 0
         ok = np.empty(width, dtype=np.bool_)
         hit = np.empty(width, dtype=np.bool_)
         layer = np.empty((planes, width), dtype=np.bool_)
@@ -193,25 +220,30 @@ def _classify(
                     _band_row(bands[b], at, factors[b], col0, dn_offset, scales[b], v[b], ok)
                 else:
                     v[b, :] = nan
-            for c in range(width):
-                b_, g_, r_, n_, s1, s2 = v[0, c], v[1, c], v[2, c], v[3, c], v[4, c], v[5, c]
-                v[6, c] = _ratio(n_ - r_, n_ + r_)  # ndvi
-                v[7, c] = _ratio(g_ - n_, g_ + n_)  # ndwi
-                v[8, c] = _ratio(g_ - s1, g_ + s1)  # mndwi
-                wet = s1 + r_
-                veg = n_ + b_
-                v[9, c] = _ratio(wet - veg, wet + veg)  # bsi
-                v[10, c] = _ratio(r_ - g_, r_ + g_)  # ndti
-                v[11, c] = _ratio(r_, g_)  # ferric_iron
-                v[12, c] = _ratio(s1, s2)  # clay
+            for k in range(index_terms.shape[0]):  # the indices, as spectral/indices.py has them
+                a0, a1, b0, b1 = (
+                    index_terms[k, 0],
+                    index_terms[k, 1],
+                    index_terms[k, 2],
+                    index_terms[k, 3],
+                )
+                x = v[len(REFLECTANCE_BANDS) + k]
+                if index_form[k] == NORMALIZED_DIFFERENCE:
+                    for c in range(width):
+                        a = v[a0, c] + v[a1, c]
+                        b = v[b0, c] + v[b1, c]
+                        x[c] = _ratio(a - b, a + b)
+                else:
+                    for c in range(width):
+                        x[c] = _ratio(v[a0, c] + v[a1, c], v[b0, c] + v[b1, c])
             if present[6]:
                 at = (r + row0) // factors[6] - row0 // factors[6]
                 count = 0
                 for c in range(width):
                     s = scl[at, (c + col0) // factors[6] - col0 // factors[6]]
                     if ok[c] and invalid_scl[s]:
-                        pond = rescue_scl[s] and v[8, c] > rescue_mndwi_gt
-                        pond = pond and v[4, c] < rescue_swir16_lt
+                        pond = rescue_scl[s] and v[MNDWI, c] > rescue_mndwi_gt
+                        pond = pond and v[SWIR16, c] < rescue_swir16_lt
                         count += pond
                         ok[c] = pond
                 rescued[r] = count
@@ -298,6 +330,8 @@ def classify_strip(
             table.lt,
             table.rule_start,
             table.rule_plane,
+            INDEX_FORM,
+            INDEX_TERMS,
             out[:, :, : -(-width // 8)],
             rescued,
         )
