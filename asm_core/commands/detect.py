@@ -41,7 +41,7 @@ def detect_items(
     for item in items:
         window = window_bounds(aoi, item.geometry) if aoi is not None else None
         # the same-season baseline comes from the other items given (a year's looks before)
-        looks = baseline_looks(item, items, rules.tracking.baseline_days)
+        looks = baseline_looks(item, items, rules.baseline.days)
         run = run_item(
             item,
             rules,

@@ -223,7 +223,7 @@ def scan(
         collection=collection,
         max_cloud=max_cloud,
     )
-    plan = plan_scan(request, rules.tracking.baseline_days)
+    plan = plan_scan(request, rules.baseline.days)
     if plan.baseline_error:  # a scan without a baseline still finds scars
         click.echo(f"no baseline looks ({plan.baseline_error}): no vegetation-loss cue", err=True)
     window = plan.baseline_window or (None, None)

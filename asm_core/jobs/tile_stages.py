@@ -24,16 +24,13 @@ from asm_core.detection.pixels.layers import SceneLayers, ScenePixels, compute_l
 from asm_core.detection.pixels.pixel_samples import PixelSamples
 from asm_core.errors import BandError
 from asm_core.planning.baseline_looks import baseline_looks
-from asm_core.rules import PixelRule, RuleSet
+from asm_core.rules import BoaOffsetSettings, PixelRule, RuleSet
 from asm_core.rules.scene_statistics import scene_rules, scene_statistics
 from asm_core.sources.reader import BandFiles
 from asm_core.sources.stac import SceneItem
 from asm_core.spectral.geology import GEOLOGY_BANDS, tile_background
 from asm_core.spectral.reflectance import OffsetDecision, decide_boa_offset, pixel_evidence
 
-#: Pixels per band sampled (from COG overviews) to check the BOA offset: a million is plenty
-#: for the histogram tests in reflectance.py, and a full tile's 30M would cost 0.5 s.
-EVIDENCE_SAMPLES = 1_000_000
 #: Layers whose pixels (and surroundings) become objects: their DN are kept for statistics.
 OBJECT_LAYERS = ("scar", "scar_grow", "water")
 
@@ -99,8 +96,8 @@ def open_scene(
 ) -> OpenedScene:
     """Decide the BOA offset, read the scene's background statistics and open the baseline
     looks (kept open on ``looks_open`` for the object stage's windowed reads)."""
-    offset = offset_decision(item, files)
-    background = tile_background(files, item.bands, offset.dn_offset)
+    offset = offset_decision(item, files, rules.boa_offset)
+    background = tile_background(files, item.bands, offset.dn_offset, rules.scene)
     scene = scene_statistics(
         files, item.bands, offset.dn_offset, runnable, rules.scene.sample_pixels
     )
@@ -109,17 +106,19 @@ def open_scene(
     return OpenedScene(offset, background, runnable, thresholds, composite, facts)
 
 
-def offset_decision(item: SceneItem, files: BandFiles) -> OffsetDecision:
+def offset_decision(
+    item: SceneItem, files: BandFiles, settings: BoaOffsetSettings
+) -> OffsetDecision:
     """The BOA offset to subtract, from the item's metadata and its own pixels."""
     samples = []
     for name in ("blue", "red", "nir"):
         if name in files.names:
             height, width = files.shape
-            step = max(1, math.isqrt(height * width // EVIDENCE_SAMPLES))
+            step = max(1, math.isqrt(height * width // settings.evidence_samples))
             sample = files.read_decimated(name, step)
             samples.append(sample[sample > 0])
     return decide_boa_offset(
-        item.baseline, item.boa_offset_flag, item.bands, pixel_evidence(samples)
+        item.baseline, item.boa_offset_flag, item.bands, pixel_evidence(samples, settings)
     )
 
 
@@ -139,7 +138,7 @@ def _open_baseline(
         return None, BaselineFacts(
             error="the item has no proj:epsg to match the baseline looks against"
         )
-    days = rules.tracking.baseline_days
+    days = rules.baseline.days
     inside = baseline_looks(item, looks, days)
     outside = [
         f"{look.item_id}: outside the window ({days} days of the same date a year before)"
@@ -151,7 +150,7 @@ def _open_baseline(
         item.epsg,
         files.transform,
         stack,
-        rules.tracking.baseline_resolution_m,
+        rules.baseline.resolution_m,
         rules.mask.invalid_scl,
         blocks=True,
     )
@@ -179,16 +178,16 @@ def map_pixels(item: SceneItem, files: BandFiles, rules: RuleSet, scene: OpenedS
     pixel_m = pixel_metres(files)
     margin = radius_px(rules.objects.ring_width_m, pixel_m) + 1
     samples = PixelSamples(files.shape[1], margin)
-    cell_px = max(1, round(rules.tracking.footprint_grid_m / pixel_m))
+    cell_px = max(1, round(rules.footprint_grid.cell_m / pixel_m))
     greenness = NdviGridBuilder(
-        files.shape, cell_px, files.transform, files.crs, rules.tracking.footprint_water_ndvi
+        files.shape, cell_px, files.transform, files.crs, rules.footprint_grid.water_ndvi
     )
     layers = compute_layers(
         pixels, scene.runnable, rules.mask, samples, OBJECT_LAYERS, ndvi_grid=greenness
     )
     grids = observed_grid(
         layers.valid, files.transform, files.crs
-    ).to_row() | greenness.grid().to_row(rules.tracking.footprint_vegetated_ndvi)
+    ).to_row() | greenness.grid().to_row(rules.footprint_grid.vegetated_ndvi)
     return PixelMap(pixels, pixel_m, layers, grids, layers.valid.count())
 
 

@@ -16,6 +16,7 @@ import shapely
 from shapely.geometry import mapping
 
 from asm_core.results.store import write_text_atomic
+from asm_core.rules import TrackingSettings
 
 SITE_ALERTS = {
     "new": "New site",
@@ -34,8 +35,6 @@ CUE_WORDS = {
     "known_site": "a site already tracked here",
 }
 ALERTS_FILE = "alerts.geojson"
-#: A geology ratio this many spreads above the tile's bare ground is worth a mention.
-ALTERATION_SPREADS = 2.0
 
 
 def _hectares(m2: float | None) -> str:
@@ -79,10 +78,11 @@ def site_alerts(
     observed: Sequence[dict[str, Any]],
     detections: Sequence[dict[str, Any]],
     news: frozenset[str],
-    bare_ndvi: float = -1.0,
+    settings: TrackingSettings,
 ) -> list[dict[str, Any]]:
     """One GeoJSON feature per site whose state on a new look is new, expanding or reactivated;
-    a new site that the baseline shows bare already (NDVI below ``bare_ndvi``) is left out.
+    a new site that the baseline shows bare already (NDVI below the settings'
+    ``bare_baseline_ndvi``) is left out.
 
     ``detections`` are those of the new looks (their cues and confidence are quoted).
     """
@@ -97,7 +97,7 @@ def site_alerts(
         site = by_id.get(row["site_id"])
         if site is None:
             continue
-        already_bare = row["state"] == "new" and bare_before(site, bare_ndvi)
+        already_bare = row["state"] == "new" and bare_before(site, settings.bare_baseline_ndvi)
         if row["item_id"] in news and row["state"] in SITE_ALERTS and not already_bare:
             footprint = shapely.from_wkb(site["geometry"])
             members = [
@@ -105,7 +105,8 @@ def site_alerts(
                 for d in per_item[row["item_id"]]
                 if shapely.intersects(shapely.from_wkb(d["geometry"]), footprint)
             ]
-            alerts.append(_site_alert(site, row, members, previous_area.get(row["site_id"])))
+            before_m2 = previous_area.get(row["site_id"])
+            alerts.append(_site_alert(site, row, members, before_m2, settings))
         if row["detected"] and row["observed_clear"]:
             previous_area[row["site_id"]] = float(row["area_m2"] or 0.0)
     return alerts
@@ -124,6 +125,7 @@ def _site_alert(
     row: dict[str, Any],
     members: list[dict[str, Any]],
     before_m2: float | None,
+    settings: TrackingSettings,
 ) -> dict[str, Any]:
     cues = sorted({c for d in members for c in (d.get("cues") or [])})
     confidence = max((float(d["confidence"]) for d in members), default=None)
@@ -149,7 +151,7 @@ def _site_alert(
             ("ferric", site.get("ferric_anomaly")),
             ("clay", site.get("clay_anomaly")),
         )
-        if value is not None and value >= ALTERATION_SPREADS
+        if value is not None and value >= settings.alteration_alert_spreads
     ]
     if alteration:
         text += f"; alteration cue ({', '.join(alteration)} spreads above the tile's bare ground)"

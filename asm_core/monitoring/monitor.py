@@ -2,7 +2,7 @@
 
 :func:`update_monitoring` runs the incremental site tracking (:mod:`asm_core.monitoring.sites`),
 then collects the alerts of the looks it had not seen before (:mod:`asm_core.monitoring.alerts`,
-:mod:`asm_core.detection.objects.turbidity`) into ``alerts.geojson`` at the top of the results
+:mod:`asm_core.monitoring.turbidity`) into ``alerts.geojson`` at the top of the results
 folder, each with its before/after evidence chip in ``chips/`` beside it
 (:mod:`asm_core.monitoring.evidence_chips`).
 
@@ -22,7 +22,6 @@ from typing import Any
 import pyarrow.compute as pc
 
 from asm_core.detection.objects.observed import clear_share_lookup
-from asm_core.detection.objects.turbidity import TurbidityVerdict, turbidity_alerts
 from asm_core.monitoring.alerts import (
     ALERTS_FILE,
     bare_before,
@@ -33,6 +32,7 @@ from asm_core.monitoring.alerts import (
 from asm_core.monitoring.context import ContextLayer
 from asm_core.monitoring.evidence_chips import CHIPS_FOLDER, attach_chips
 from asm_core.monitoring.sites import SiteUpdate, build_site_tables
+from asm_core.monitoring.turbidity import TurbidityVerdict, turbidity_alerts
 from asm_core.results.store import read_table
 from asm_core.rules import TrackingSettings
 
@@ -119,7 +119,7 @@ def _update_monitoring(
     clear_share = clear_share_lookup(runs)
     verdict = turbidity_alerts(turbid, runs, update.news, sites, clear_share, settings, rivers)
     bare_ndvi = settings.bare_baseline_ndvi
-    alerts = site_alerts(sites, observed, fresh, update.news, bare_ndvi) + verdict.alerts
+    alerts = site_alerts(sites, observed, fresh, update.news, settings) + verdict.alerts
     by_id = {site["site_id"]: site for site in sites}
     already_bare = sum(
         1

@@ -527,9 +527,7 @@ def build_site_tables(
         context = kept_layers(results)
     else:
         keep_layers(results, list(context))
-    settings_hash = hashlib.sha1(
-        settings.model_dump_json().encode(), usedforsecurity=False
-    ).hexdigest()[:16]
+    settings_hash = settings.content_hash
     runs = read_table(results, "tile_runs").to_pylist()
     legacy = (
         None

@@ -133,6 +133,9 @@ class ObjectSettings(_Strict):
     site_grouping_distance_m: float = Field(ge=0)
     turbid_min_area_m2: float = Field(gt=0)
     ring_width_m: float = Field(gt=0)
+    #: an object this near a site already tracked on the tile is re-detected with less
+    #: evidence than a new site needs (hysteresis; asm_core/detection/objects/known_sites.py)
+    known_site_match_m: float = Field(ge=0)
     #: a turbid reach this close to a site is "site near"; a site this close to a reach has
     #: "turbid water near"
     turbid_site_search_m: float = Field(gt=0)
@@ -162,10 +165,52 @@ class SceneSettings(_Strict):
     sample_pixels: int = Field(ge=1000)
     #: quantile bounds apply where open land covers at least this share of the sample
     relative_open_share: float = Field(ge=0, le=1)
+    #: the land background of the geology ratios (asm_core/spectral/geology.py): pixels
+    #: sampled, the scene classes that are bare ground, and the fewest bare pixels to trust
+    geology_sample_pixels: int = Field(ge=1000)
+    bare_scl: tuple[int, ...] = Field(min_length=1)
+    geology_min_bare_pixels: int = Field(ge=1)
+
+
+class BoaOffsetSettings(_Strict):
+    """When a scene's own dark pixels say its DN carry the +1000 BOA offset
+    (asm_core/spectral/reflectance.py)."""
+
+    #: share of valid dark-band pixels below DN 1000 above which the offset cannot be there
+    absent_if_below_share: float = Field(gt=0, lt=1)
+    #: with the offset, [1000 - window, 1000) is nearly empty while [1000, 1000 + window) is
+    #: populated: at least floor_min_pixels above, at most floor_max_ratio of that below
+    floor_window_dn: int = Field(gt=0, le=1000)
+    floor_min_pixels: int = Field(ge=1)
+    floor_max_ratio: float = Field(ge=0, lt=1)
+    #: pixels per band sampled (from the COG overviews) to look for the floor
+    evidence_samples: int = Field(ge=1000)
+
+
+class BaselineSettings(_Strict):
+    """The same-season baseline looks (asm_core/detection/objects/baseline.py)."""
+
+    #: looks within these days of the same date a year before
+    days: int = Field(ge=1, le=182)
+    #: the looks are read at this pixel size (from the COG overviews)
+    resolution_m: float = Field(ge=10, le=60)
+
+
+class FootprintGridSettings(_Strict):
+    """The per-look NDVI grid the tile job keeps for judging footprints
+    (asm_core/detection/objects/observed.py)."""
+
+    cell_m: float = Field(ge=10, le=200)
+    #: pixels with NDVI below this are water, left out of a footprint's greenness
+    water_ndvi: float = Field(ge=-1, le=1)
+    #: the grid keeps NDVI up to this; greener cells are kept as this (all vegetation)
+    vegetated_ndvi: float = Field(gt=0, le=1)
 
 
 class TrackingSettings(_Strict):
-    """How sites are followed over dates (asm_core/monitoring/sites.py)."""
+    """How sites are followed over dates, and when they make alerts
+    (asm_core/monitoring/): hashed apart from detection, so changing them re-tracks sites
+    without re-mapping a tile."""
 
     match_distance_m: float = Field(ge=0)
     min_clear_share: float = Field(gt=0, le=1)
@@ -181,20 +226,31 @@ class TrackingSettings(_Strict):
     revegetation_ndvi_rise: float = Field(ge=0)
     #: a footprint this much greener than when it was worked has grown over
     regrown_ndvi_rise: float = Field(gt=0)
-    #: cell of the per-look NDVI grid the footprints are judged on
-    #: (asm_core/detection/objects/observed.py)
-    footprint_grid_m: float = Field(ge=10, le=200)
-    #: pixels with NDVI below this are water, left out of a footprint's greenness
-    footprint_water_ndvi: float = Field(ge=-1, le=1)
-    #: the grid keeps NDVI up to this; greener cells are kept as this (all vegetation)
-    footprint_vegetated_ndvi: float = Field(gt=0, le=1)
-    baseline_days: int = Field(ge=1, le=182)
-    #: the baseline looks are read at this pixel size (from the COG overviews)
-    baseline_resolution_m: float = Field(ge=10, le=60)
     bare_baseline_ndvi: float = Field(ge=-1, le=1)
     turbidity_ndti_rise: float = Field(ge=0)
     upstream_look_m: float = Field(gt=0)
     upstream_sites_within_m: float = Field(gt=0)
+    #: a turbid reach is judged against its clear looks within these days of the same date
+    #: a year before
+    turbidity_baseline_days: int = Field(ge=1, le=182)
+    #: a reach is on a river when its footprint is this near a river line
+    turbidity_on_river_m: float = Field(gt=0)
+    #: the water probed upstream: a disc this wide
+    turbidity_probe_radius_m: float = Field(gt=0)
+    #: a site counts as upstream when this near the river, from this far below the reach's
+    #: head (a site beside the head feeds it too)
+    turbidity_site_on_river_m: float = Field(gt=0)
+    turbidity_beside_head_m: float = Field(ge=0)
+    #: sites this near a turbid reach on its tile are named in its alert
+    turbidity_near_sites_m: float = Field(gt=0)
+    #: a site's ferric-iron or clay anomaly this many spreads above its tile-date's land
+    #: median is reported as altered ground (asm_core/spectral/geology.py)
+    alteration_alert_spreads: float = Field(gt=0)
+
+    @cached_property
+    def content_hash(self) -> str:
+        """sha256 of the canonical JSON of these settings (first 16 hex digits)."""
+        return _canonical_hash(self.model_dump(mode="json"))
 
 
 #: The cues a site is scored on (asm_core/detection/objects/confidence.py says what each measures).
@@ -307,6 +363,9 @@ class RuleSet(_Strict):
     lookalikes: LookalikeSettings
     confidence: ConfidenceSettings
     scene: SceneSettings
+    boa_offset: BoaOffsetSettings
+    baseline: BaselineSettings
+    footprint_grid: FootprintGridSettings
     tracking: TrackingSettings
 
     @model_validator(mode="after")
@@ -332,10 +391,10 @@ class RuleSet(_Strict):
 
     @cached_property
     def content_hash(self) -> str:
-        """sha256 of the canonical JSON of the validated rule set (first 16 hex digits);
-        computed once (every detection id carries it)."""
-        canonical = json.dumps(self.model_dump(mode="json"), sort_keys=True, separators=(",", ":"))
-        return hashlib.sha256(canonical.encode()).hexdigest()[:16]
+        """sha256 of the canonical JSON of everything that shapes detections (first 16 hex
+        digits; the ``tracking`` settings have their own): computed once (every detection id
+        carries it), and what tells a scan a tile-date was already mapped with these rules."""
+        return _canonical_hash(self.model_dump(mode="json", exclude={"tracking"}))
 
     @property
     def version_tag(self) -> str:
@@ -367,6 +426,11 @@ class RuleSet(_Strict):
     def fallbacks_used(self, bands: set[str]) -> list[str]:
         """Names of the fallback rules an item with these bands runs."""
         return [r.name for r in self.runnable(bands)[0] if r.fallback_for is not None]
+
+
+def _canonical_hash(data: Any) -> str:
+    canonical = json.dumps(data, sort_keys=True, separators=(",", ":"))
+    return hashlib.sha256(canonical.encode()).hexdigest()[:16]
 
 
 def _describe(error: ValidationError, source: str) -> str:
@@ -421,9 +485,13 @@ def load_rules(path: str | Path | None = None) -> RuleSet:
 __all__ = [
     "DEFAULT_RULES_PATH",
     "REFLECTANCE_BANDS",
+    "BaselineSettings",
+    "BoaOffsetSettings",
     "Condition",
+    "FootprintGridSettings",
     "PixelRule",
     "RuleSet",
+    "SceneSettings",
     "TrackingSettings",
     "available_rule_sets",
     "load_rules",

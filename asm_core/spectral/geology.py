@@ -19,6 +19,7 @@ from typing import Any
 
 import numpy as np
 
+from asm_core.rules import SceneSettings
 from asm_core.sources.reader import BandFiles
 from asm_core.sources.sentinel2 import BandAsset
 from asm_core.spectral.indices import INDEX_BANDS, compute_index
@@ -27,9 +28,6 @@ from asm_core.spectral.reflectance import to_reflectance
 #: the alteration ratios (defined in spectral/indices.py) and the bands each needs
 RATIOS = {name: INDEX_BANDS[name] for name in ("ferric_iron", "clay")}
 GEOLOGY_BANDS = tuple(sorted({b for bands in RATIOS.values() for b in bands}))
-BARE_SCL = (5,)  # not vegetated
-SAMPLE_PIXELS = 250_000
-MIN_BARE_PIXELS = 500
 MAD_TO_SIGMA = 1.4826
 
 
@@ -39,7 +37,7 @@ def background_columns() -> tuple[str, ...]:
 
 
 def tile_background(
-    files: BandFiles, assets: Mapping[str, BandAsset], dn_offset: int
+    files: BandFiles, assets: Mapping[str, BandAsset], dn_offset: int, settings: SceneSettings
 ) -> dict[str, float | None]:
     """Median and spread of each ratio over the tile's bare ground (None where the bands are
     missing or too little ground is bare)."""
@@ -47,8 +45,8 @@ def tile_background(
     if "scl" not in files.names:
         return out
     height, width = files.shape
-    step = max(1, math.isqrt(height * width // SAMPLE_PIXELS))
-    bare = np.isin(files.read_decimated("scl", step), BARE_SCL)
+    step = max(1, math.isqrt(height * width // settings.geology_sample_pixels))
+    bare = np.isin(files.read_decimated("scl", step), settings.bare_scl)
     for name, bands in RATIOS.items():
         if not all(b in files.names for b in bands):
             continue
@@ -58,7 +56,7 @@ def tile_background(
         }
         values = compute_index(name, reflectance)[bare]
         values = values[np.isfinite(values)]
-        if values.size < MIN_BARE_PIXELS:
+        if values.size < settings.geology_min_bare_pixels:
             continue
         median = float(np.median(values))
         spread = MAD_TO_SIGMA * float(np.median(np.abs(values - median)))

@@ -16,14 +16,8 @@ from dataclasses import dataclass
 import numpy as np
 import numpy.typing as npt
 
+from asm_core.rules import BoaOffsetSettings
 from asm_core.sources.sentinel2 import BOA_ADD_OFFSET_DN, OFFSET_BASELINE, BandAsset
-
-#: Share of valid dark-band pixels below DN 1000 above which the offset cannot be in the DN.
-ABSENT_IF_BELOW_SHARE = 0.01
-#: With the offset in the DN the histogram has a floor at 1000: [800, 1000) nearly empty while
-#: [1000, 1200) is populated. Minimum pixel count in the upper bin to trust that floor.
-FLOOR_MIN_PIXELS = 200
-FLOOR_MAX_RATIO = 0.02
 
 
 @dataclass(frozen=True)
@@ -35,19 +29,24 @@ class OffsetDecision:
     detail: str
 
 
-def pixel_evidence(dark_band_dn: Sequence[npt.NDArray[np.integer]]) -> str:
+def pixel_evidence(
+    dark_band_dn: Sequence[npt.NDArray[np.integer]], settings: BoaOffsetSettings
+) -> str:
     """Classify DN samples of dark bands (blue, red, nir) as offset 'present', 'absent' or
-    'inconclusive'. Nodata (0) must already be removed from the samples."""
+    'inconclusive' (the rule set's ``boa_offset`` settings say when). Nodata (0) must already
+    be removed from the samples."""
     values = [np.asarray(a).ravel() for a in dark_band_dn if np.asarray(a).size]
     if not values:
         return "inconclusive"
     dn = np.concatenate(values)
     below = np.count_nonzero(dn < BOA_ADD_OFFSET_DN)
-    if below > ABSENT_IF_BELOW_SHARE * dn.size:
+    if below > settings.absent_if_below_share * dn.size:
         return "absent"
-    just_below = np.count_nonzero((dn >= 800) & (dn < BOA_ADD_OFFSET_DN))
-    just_above = np.count_nonzero((dn >= BOA_ADD_OFFSET_DN) & (dn < 1200))
-    if just_above >= FLOOR_MIN_PIXELS and just_below <= FLOOR_MAX_RATIO * just_above:
+    window = settings.floor_window_dn
+    just_below = np.count_nonzero((dn >= BOA_ADD_OFFSET_DN - window) & (dn < BOA_ADD_OFFSET_DN))
+    just_above = np.count_nonzero((dn >= BOA_ADD_OFFSET_DN) & (dn < BOA_ADD_OFFSET_DN + window))
+    enough = just_above >= settings.floor_min_pixels
+    if enough and just_below <= settings.floor_max_ratio * just_above:
         return "present"
     return "inconclusive"
 

@@ -298,7 +298,9 @@ def _our_layers(item_path: Path) -> dict[str, np.ndarray]:
 
     item, rules = load_item(str(item_path)), load_rules()
     with open_bands(item.bands, list(BANDS), item.epsg) as files:
-        pixels = ScenePixels(files, item.bands, offset_decision(item, files).dn_offset)
+        pixels = ScenePixels(
+            files, item.bands, offset_decision(item, files, rules.boa_offset).dn_offset
+        )
         layers = compute_layers(pixels, list(rules.rules), rules.mask)
     return {name: packed.unpack() for name, packed in layers.layers.items()}
 

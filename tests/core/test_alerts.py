@@ -10,6 +10,9 @@ from typing import Any
 import shapely
 
 from asm_core.monitoring.alerts import alert_text, country_summary, site_alerts, write_alerts
+from asm_core.rules import load_rules
+
+SETTINGS = load_rules().tracking
 
 D1, D2 = datetime(2024, 1, 7, tzinfo=UTC), datetime(2024, 3, 7, tzinfo=UTC)
 FOOTPRINT = shapely.box(-1.80, 6.00, -1.79, 6.01)
@@ -81,7 +84,7 @@ DETECTIONS = [
 
 
 def test_only_new_looks_alert_and_the_reason_says_why() -> None:
-    alerts = site_alerts(SITES, LOOKS, DETECTIONS, frozenset({"new"}))
+    alerts = site_alerts(SITES, LOOKS, DETECTIONS, frozenset({"new"}), SETTINGS)
     assert [a["properties"]["kind"] for a in alerts] == ["site_expanding"]
     p = alerts[0]["properties"]
     assert p["previous_area_m2"] == 20_000.0 and p["confidence"] == 0.81
@@ -94,7 +97,7 @@ def test_only_new_looks_alert_and_the_reason_says_why() -> None:
     )
     assert p["inside_protected_areas"] == "555" and p["high_priority"] is True
     # the first look is news too when nothing was tracked before
-    every = site_alerts(SITES, LOOKS, DETECTIONS, frozenset({"old", "new"}))
+    every = site_alerts(SITES, LOOKS, DETECTIONS, frozenset({"old", "new"}), SETTINGS)
     assert sorted(a["properties"]["kind"] for a in every) == [
         "site_expanding",
         "site_new",
@@ -103,7 +106,7 @@ def test_only_new_looks_alert_and_the_reason_says_why() -> None:
 
 
 def test_summary_per_country_and_text_with_high_priority_first(tmp_path: Path) -> None:
-    alerts = site_alerts(SITES, LOOKS, DETECTIONS, frozenset({"old", "new"}))
+    alerts = site_alerts(SITES, LOOKS, DETECTIONS, frozenset({"old", "new"}), SETTINGS)
     summary = country_summary(alerts)
     assert summary == {
         "CIV": {"alerts": 1, "hectares": 0.9, "high_priority": 0, "site_new": 1},
@@ -136,8 +139,9 @@ def test_a_new_site_bare_a_year_before_is_not_news() -> None:
     bare = _site("bare", "GHA", baseline_ndvi=0.18)
     looks = [_look("cut", "new", D2, "new", 30_000.0), _look("bare", "new", D2, "new", 30_000.0)]
     scar = DETECTIONS[0] | {"ndvi_mean": 0.2, "area_m2": 30_000.0}
-    alerts = site_alerts([cut, bare], looks, [scar], frozenset({"new"}), bare_ndvi=0.3)
+    alerts = site_alerts([cut, bare], looks, [scar], frozenset({"new"}), SETTINGS)
     assert [a["properties"]["site_id"] for a in alerts] == ["cut"]
     assert "NDVI 0.62 a year before, 0.20 now" in alerts[0]["properties"]["reason"]
     # without a baseline threshold both are news
-    assert len(site_alerts([cut, bare], looks, [scar], frozenset({"new"}))) == 2
+    anything_is_news = SETTINGS.model_copy(update={"bare_baseline_ndvi": -1.0})
+    assert len(site_alerts([cut, bare], looks, [scar], frozenset({"new"}), anything_is_news)) == 2

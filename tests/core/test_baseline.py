@@ -79,7 +79,7 @@ def test_looks_are_the_same_tile_in_the_same_season_a_year_before(
 
 
 _RULES = load_rules()
-_SETTINGS = (_RULES.tracking.baseline_resolution_m, _RULES.mask.invalid_scl)
+_SETTINGS = (_RULES.baseline.resolution_m, _RULES.mask.invalid_scl)
 
 
 def _composite(looks: list[SceneItem], item: SceneItem) -> tuple[Any, np.ndarray]:
@@ -168,7 +168,7 @@ def test_a_scar_cut_since_last_year_gets_the_vegetation_loss_cue(
         items = [_without_scl(i) for i in items]
     appear = next(r for r in written.states if r["story"] == "appears" and r["state"] == "new")
     item = next(i for i in items if i.item_id == appear["item_id"])
-    looks = baseline_looks(item, items, rules.tracking.baseline_days)
+    looks = baseline_looks(item, items, rules.baseline.days)
     assert looks, "the site appears in the second year"
     run_item(item, rules, tmp_path / "with", baseline=looks)
     run_item(item, rules, tmp_path / "without")

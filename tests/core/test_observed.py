@@ -102,7 +102,7 @@ def test_a_tile_run_keeps_an_ndvi_grid_where_sites_read_bare_and_forest_green(
     (path,) = result_files(tmp_path, "tile_runs")
     (row,) = pq.read_table(path).to_pylist()
     grid = NdviGrid.from_row(row)
-    assert grid is not None and grid.transform.a == load_rules().tracking.footprint_grid_m
+    assert grid is not None and grid.transform.a == load_rules().footprint_grid.cell_m
     assert len(row["ndvi_grid"]) < 64_000
     truth = json.loads((scene.item_path.parent / "truth.geojson").read_text())["features"]
     sites = [shape(f["geometry"]) for f in truth if f["properties"]["kind"] == "mining_site"]

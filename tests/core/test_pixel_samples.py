@@ -28,7 +28,9 @@ def test_kept_pixels_give_the_same_statistics_as_reading_back(
 ) -> None:
     item, rules = load_item(str(small_scene.item_path)), load_rules()
     with open_bands(item.bands, list(item.bands), item.epsg) as files:
-        pixels = ScenePixels(files, item.bands, offset_decision(item, files).dn_offset)
+        pixels = ScenePixels(
+            files, item.bands, offset_decision(item, files, rules.boa_offset).dn_offset
+        )
         samples = PixelSamples(files.shape[1], margin_px=4, budget_pixels=budget)
         layers = compute_layers(  # strips of 100 rows: objects straddle strip boundaries
             pixels, list(rules.rules), rules.mask, samples, OBJECT_LAYERS, strip_rows=100
@@ -47,7 +49,9 @@ def test_kept_pixels_give_the_same_statistics_as_reading_back(
 def _scene_objects(scene: WrittenScene) -> Iterator[tuple[Any, Any, Any]]:
     item, rules = load_item(str(scene.item_path)), load_rules()
     with open_bands(item.bands, list(item.bands), item.epsg) as files:
-        pixels = ScenePixels(files, item.bands, offset_decision(item, files).dn_offset)
+        pixels = ScenePixels(
+            files, item.bands, offset_decision(item, files, rules.boa_offset).dn_offset
+        )
         layers = compute_layers(pixels, list(rules.rules), rules.mask, None, OBJECT_LAYERS)
         yield pixels, layers, _Detector(pixels, layers, rules, item.item_id, 10.0)
 

@@ -10,12 +10,14 @@ import pytest
 
 from asm_core.evaluation.synthetic.scene import WrittenScene
 from asm_core.jobs.tile_stages import offset_decision
+from asm_core.rules import load_rules
 from asm_core.sources.reader import open_bands
 from asm_core.sources.sentinel2 import BandAsset
 from asm_core.sources.stac import load_item
 from asm_core.spectral.reflectance import decide_boa_offset, pixel_evidence, to_reflectance
 
 RNG = np.random.default_rng(0)
+BOA = load_rules().boa_offset
 # A vegetated scene's dark-band DN without the offset: red ~300-600, nir ~3000, water ~200.
 DARK_DN = np.concatenate([RNG.integers(150, 700, 20000), RNG.integers(2500, 3500, 20000)])
 
@@ -54,14 +56,14 @@ def test_offset_decision_matrix(
     source: str,
 ) -> None:
     dn = DARK_DN + (1000 if pixels_carry_offset else 0)
-    decision = decide_boa_offset(baseline, flag, _bands(meta_offset), pixel_evidence([dn]))
+    decision = decide_boa_offset(baseline, flag, _bands(meta_offset), pixel_evidence([dn], BOA))
     assert decision.dn_offset == expected
     assert decision.source == source
 
 
 def test_bright_scene_without_dark_pixels_falls_back_to_the_baseline() -> None:
     bright = RNG.integers(2500, 4000, 10000)  # desert: nothing near DN 1000 either way
-    assert pixel_evidence([bright]) == "inconclusive"
+    assert pixel_evidence([bright], BOA) == "inconclusive"
     assert decide_boa_offset((5, 10), None, _bands(0.0), "inconclusive").dn_offset == 1000
     assert decide_boa_offset((3, 1), None, _bands(0.0), "inconclusive").dn_offset == 0
 
@@ -109,7 +111,7 @@ def test_synthetic_scenes_give_true_reflectance(
     )
     item = load_item(str(scene.item_path))
     with open_bands(item.bands, ["blue", "red", "nir", "swir16"], item.epsg) as files:
-        decision = offset_decision(item, files)
+        decision = offset_decision(item, files, BOA)
         dn = files.read("swir16", 0, files.shape[0])
     assert decision.dn_offset == expected, decision.detail
     swir = to_reflectance(dn, item.bands["swir16"].scale, decision.dn_offset)

@@ -6,7 +6,9 @@ from pathlib import Path
 
 import pytest
 import yaml
+from pydantic import BaseModel
 
+import asm_core.rules as rules_module
 from asm_core.errors import RuleSetError
 from asm_core.rules import DEFAULT_RULES_PATH, load_rules, parse_rules
 
@@ -27,6 +29,58 @@ def test_hash_changes_with_any_threshold() -> None:
     before = parse_rules(data).content_hash
     data["rules"][0]["all"][0]["gt"] = 0.09
     assert parse_rules(data).content_hash != before
+
+
+@pytest.mark.parametrize(
+    ("section", "key", "value"),
+    [
+        ("baseline", "days", 30),
+        ("footprint_grid", "cell_m", 20),
+        ("objects", "known_site_match_m", 90),
+    ],
+)
+def test_settings_the_tile_job_uses_change_the_detection_hash(
+    section: str, key: str, value: float
+) -> None:
+    data = _default()
+    before = parse_rules(data)
+    data[section][key] = value
+    after = parse_rules(data)
+    assert after.content_hash != before.content_hash
+    assert after.tracking.content_hash == before.tracking.content_hash
+
+
+@pytest.mark.parametrize(
+    ("key", "value"), [("alteration_alert_spreads", 3.0), ("match_distance_m", 90)]
+)
+def test_a_tracking_change_re_tracks_sites_without_re_mapping_tiles(key: str, value: float) -> None:
+    data = _default()
+    before = parse_rules(data)
+    data["tracking"][key] = value
+    after = parse_rules(data)
+    assert after.content_hash == before.content_hash  # a scan finds every tile-date done
+    assert after.tracking.content_hash != before.tracking.content_hash  # sites are re-tracked
+
+
+def _settings_models() -> list[type[BaseModel]]:
+    return [
+        m
+        for m in vars(rules_module).values()
+        if isinstance(m, type)
+        and issubclass(m, BaseModel)
+        and m.__module__ == rules_module.__name__
+    ]
+
+
+def test_no_setting_has_a_default_that_restates_the_yaml() -> None:
+    """Every number lives in the rule set file: a model default could disagree with it."""
+    defaults = {
+        f"{model.__name__}.{name}": field.default
+        for model in _settings_models()
+        for name, field in model.model_fields.items()
+        if not field.is_required()
+    }
+    assert defaults and all(value in (None, "") for value in defaults.values()), defaults
 
 
 def test_rules_are_skipped_when_their_bands_are_missing() -> None:

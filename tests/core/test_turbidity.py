@@ -9,9 +9,9 @@ import geopandas as gpd
 import pytest
 import shapely
 
-from asm_core.detection.objects.turbidity import turbidity_alerts
 from asm_core.detection.objects.vectorize import WGS84, reproject
 from asm_core.monitoring.context import ContextLayer
+from asm_core.monitoring.turbidity import turbidity_alerts
 from asm_core.rules import load_rules
 
 UTM = "EPSG:32630"

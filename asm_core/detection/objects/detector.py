@@ -386,7 +386,7 @@ class _SiteJudge:
     def is_known(self, footprint: shapely.Geometry) -> bool:
         if self.known is None:
             return False
-        near = self.rules.tracking.match_distance_m
+        near = self.rules.objects.known_site_match_m
         return bool(len(self.known.query(footprint, predicate="dwithin", distance=near)))
 
     def cues(self, members: list[_Candidate], footprint: shapely.Geometry) -> SiteCues:

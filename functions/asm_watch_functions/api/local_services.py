@@ -70,7 +70,7 @@ class LocalScanServices:
         if event.items is not None:
             plan = plan_scan(
                 None,
-                rules.tracking.baseline_days,
+                rules.baseline.days,
                 items=event.items,
                 allowed_sources=self.item_sources,
             )
@@ -86,7 +86,7 @@ class LocalScanServices:
             )
             plan = plan_scan(
                 request,
-                rules.tracking.baseline_days,
+                rules.baseline.days,
                 search=self.search,
                 allowed_sources=self.item_sources,
             )

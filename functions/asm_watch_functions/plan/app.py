@@ -43,7 +43,7 @@ tracer = Tracer(service="asm-watch-plan")
 
 def plan(event: PlanEvent, settings: Settings, bucket: Bucket) -> PlanResult:
     scan_id = event.scan_id or uuid.uuid4().hex[:16]
-    window_days = shipped_rules(event.ruleset).tracking.baseline_days
+    window_days = shipped_rules(event.ruleset).baseline.days
     if event.items is not None:
         planned = plan_scan(
             None, window_days, items=event.items, allowed_sources=settings.item_sources

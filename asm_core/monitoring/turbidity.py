@@ -1,7 +1,7 @@
 """Turbidity alerts: river and pond reaches that became sediment-laden, judged twice.
 
 1. Against their own season: the looks at the same tile a year earlier (± the rule set's
-   ``baseline_days``) where the reach was seen clear. Rivers run brown every monsoon;
+   ``turbidity_baseline_days``) where the reach was seen clear. Rivers run brown every monsoon;
    a reach as turbid as it was in the same weeks last year is no news. No clear look then, no
    judgement (counted, not alerted).
 2. Against the water upstream: with a ``rivers`` context layer (lines digitised in the flow
@@ -28,13 +28,6 @@ from asm_core.results.schema import READ_STATUSES
 from asm_core.rules import TrackingSettings
 
 ClearShare = Callable[[dict[str, Any], shapely.Geometry], float]
-#: A reach further than this from every mapped river is not on one (e.g. a pond).
-ON_RIVER_M = 200.0
-#: A site this far downstream of a reach's head still counts as beside it (a plume starts
-#: where its outflow meets the river, not at the site's centre).
-BESIDE_HEAD_M = 500.0
-#: Without a rivers layer, sites this close to a reach are named as its likely sources.
-NEAR_SITES_M = 2000.0
 
 
 @dataclass(frozen=True)
@@ -63,7 +56,7 @@ def _baseline(
     """The clear same-season looks a year before, and the highest NDTI of a turbid reach
     overlapping this one on any of them (None: not turbid then)."""
     year_before = reach["acquired"] - timedelta(days=365)
-    window = timedelta(days=settings.baseline_days)
+    window = timedelta(days=settings.turbidity_baseline_days)
     looks = [
         r
         for r in runs
@@ -99,12 +92,12 @@ def _upstream(
     local = _metric(footprint, epsg)
     lines = [_metric(g, epsg) for g in rivers.features.geometry]
     river = min(lines, key=local.distance)
-    if local.distance(river) > ON_RIVER_M:
+    if local.distance(river) > settings.turbidity_on_river_m:
         return "off_river", []
     start = min(river.project(shapely.Point(xy)) for xy in shapely.get_coordinates(local))
     probe = river.interpolate(max(0.0, start - settings.upstream_look_m))
-    probe_area = reproject(probe.buffer(30.0), f"EPSG:{epsg}", WGS84)
-    if any(_metric(g, epsg).distance(probe) <= 30.0 for g in same_day):
+    probe_area = reproject(probe.buffer(settings.turbidity_probe_radius_m), f"EPSG:{epsg}", WGS84)
+    if any(_metric(g, epsg).distance(probe) <= settings.turbidity_probe_radius_m for g in same_day):
         verdict = "turbid"
     elif clear_share(run, probe_area) < settings.min_clear_share:
         verdict = "unseen"
@@ -113,16 +106,22 @@ def _upstream(
     upstream = []
     for site in sites:
         where = _metric(shapely.from_wkb(site["geometry"]), epsg)
-        if where.distance(river) > 1000.0 or site["first_seen"] > reach["acquired"]:
+        if (
+            where.distance(river) > settings.turbidity_site_on_river_m
+            or site["first_seen"] > reach["acquired"]
+        ):
             continue
         along = start - river.project(where.centroid)  # metres upstream of the reach's head
-        if -BESIDE_HEAD_M <= along <= settings.upstream_sites_within_m:
+        if -settings.turbidity_beside_head_m <= along <= settings.upstream_sites_within_m:
             upstream.append((site["site_id"], max(0.0, along)))
     return verdict, sorted(upstream, key=lambda s: s[1])
 
 
 def _nearest_sites(
-    reach: dict[str, Any], footprint: shapely.Geometry, sites: Sequence[dict[str, Any]]
+    reach: dict[str, Any],
+    footprint: shapely.Geometry,
+    sites: Sequence[dict[str, Any]],
+    settings: TrackingSettings,
 ) -> list[tuple[str, float]]:
     epsg = utm_epsg_for(reach["lon"], reach["lat"])
     local = _metric(footprint, epsg)
@@ -131,7 +130,7 @@ def _nearest_sites(
         if site["mgrs_tile"] != reach["mgrs_tile"] or site["first_seen"] > reach["acquired"]:
             continue
         gap = local.distance(_metric(shapely.from_wkb(site["geometry"]), epsg))
-        if gap <= NEAR_SITES_M:
+        if gap <= settings.turbidity_near_sites_m:
             near.append((site["site_id"], gap))
     return sorted(near, key=lambda s: s[1])
 
@@ -183,7 +182,7 @@ def turbidity_alerts(
                 counts["turbid_upstream"] += 1
                 continue
         else:
-            upstream, named = "not_checked", _nearest_sites(reach, footprint, tile_sites)
+            upstream, named = "not_checked", _nearest_sites(reach, footprint, tile_sites, settings)
         alerts.append(_alert(reach, looks, before, upstream, named, settings))
     return TurbidityVerdict(alerts, **counts)
 
