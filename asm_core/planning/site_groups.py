@@ -1,11 +1,12 @@
 """Where the site tables live: one file per table and *site group*, so that groups are tracked
 apart (the scan's Finalize fans out one piece per group).
 
-Tracking never compares sites of two tiles (:func:`asm_core.monitoring.sites.track` matches a site
-with its own tile's sites only), so tiles can be tracked in any grouping. A site group is one 100 km
-column of an MGRS grid zone: the tile id without its row letter (``36NXF`` → ``36NX``). Its
-~10 tiles stay together from scan to scan, whatever area a scan covers, so a group's files are
-read and rewritten whole by one piece of work at a time; Africa has ~400 groups.
+Tracking never compares sites of two tiles (:func:`asm_core.monitoring.tracking.track` matches a
+site with its own tile's sites only), so tiles can be tracked in any grouping. A site group is
+one 100 km column of an MGRS grid zone: the tile id without its row letter (``36NXF`` →
+``36NX``). Its ~10 tiles stay together from scan to scan, whatever area a scan covers, so a
+group's files are read and rewritten whole by one piece of work at a time; Africa has ~400
+groups.
 
 Tile ids that are not MGRS (other collections) are their own group.
 """

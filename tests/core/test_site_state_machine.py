@@ -11,7 +11,7 @@ import pytest
 import shapely
 
 from asm_core.monitoring.site_states import SiteLook, SiteStates
-from asm_core.monitoring.sites import worked_extent
+from asm_core.monitoring.tracking import worked_extent
 from asm_core.rules import load_rules
 
 SETTINGS = load_rules().tracking

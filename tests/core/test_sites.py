@@ -18,13 +18,9 @@ from asm_core.cli import main
 from asm_core.evaluation.synthetic.scene import WrittenScene
 from asm_core.jobs.tile_job import run_item
 from asm_core.monitoring.context import ContextLayer
-from asm_core.monitoring.sites import (
-    build_site_tables,
-    observations,
-    site_rows,
-    track,
-    with_context,
-)
+from asm_core.monitoring.site_rows import observations, site_rows, with_context
+from asm_core.monitoring.sites import build_site_tables
+from asm_core.monitoring.tracking import track
 from asm_core.results.schema import SITE_OBSERVATIONS
 from asm_core.results.sql import bind, read_query_file, run_query
 from asm_core.results.store import read_table, result_files, write_atomic
