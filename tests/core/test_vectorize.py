@@ -56,7 +56,7 @@ def test_no_crops_no_polygons() -> None:
 def test_rectangularity_from_the_grid_is_the_polygon_s() -> None:
     """A crop's rectangularity on a north-up metric grid, from its pixels, against the same
     measure on its traced polygon (buffers, hole filling and GEOS's rectangle)."""
-    from asm_core.detection.objects.detector import _rectangularity, _rectangularity_on_grid
+    from asm_core.detection.objects.candidates import _rectangularity, _rectangularity_on_grid
 
     masks, _ = _crops(11, 600)
     for mask in masks:

@@ -1,0 +1,129 @@
+"""Whether a group of candidates is an ASM site: its cues scored
+(asm_core/detection/objects/confidence.py), its signs of digging counted against what the
+landscape needs, a known site kept from less evidence, and the vegetation the same-season
+baseline saw under it.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, replace
+
+import shapely
+
+from asm_core.detection.objects.baseline import BaselineNdvi
+from asm_core.detection.objects.candidates import Candidate
+from asm_core.detection.objects.confidence import (
+    SiteCues,
+    combine,
+    digging_signs,
+    signs_count,
+    site_cue_scores,
+)
+from asm_core.rules import RuleSet
+
+
+def _size_weighted(pairs: list[tuple[float | None, int]]) -> float | None:
+    known = [(v, w) for v, w in pairs if v is not None]
+    if not known:
+        return None
+    return sum(v * w for v, w in known) / sum(w for _, w in known)
+
+
+def _weighted(members: list[Candidate], key: str) -> float | None:
+    return _size_weighted([(m.stats.means.get(key), m.crop.pixels) for m in members])
+
+
+def _weighted_extra(members: list[Candidate], key: str) -> float | None:
+    return _size_weighted([(m.stats.extra.get(key), m.crop.pixels) for m in members])
+
+
+def _ring_ndvi(members: list[Candidate]) -> float | None:
+    """NDVI around a site's scars, weighted by their size: what most of the site is cut into
+    (a small scar beside a hedge does not make a field look cut out of forest)."""
+    return _size_weighted([(m.stats.ring_ndvi, m.crop.pixels) for m in members])
+
+
+def _baseline_ndvi(baseline: BaselineNdvi | None, scars: list[Candidate]) -> float | None:
+    """Mean of the baseline composite's NDVI under a site's scars (None: no baseline, or no
+    baseline look saw them)."""
+    if baseline is None:
+        return None
+    total, count = 0.0, 0
+    for m in scars:
+        part, n = baseline.mean_under(m.crop.rows, m.crop.cols, m.crop.mask)
+        total, count = total + part, count + n
+    return round(total / count, 4) if count else None
+
+
+@dataclass
+class SiteJudge:
+    """Decides, site by site, whether a group of scars and ponds is a dig (and how sure)."""
+
+    rules: RuleSet
+    baseline: BaselineNdvi | None
+    reach_union: shapely.Geometry | None
+    signs_needed: int
+    factor: float  # confidence multiplier (fallback rules)
+    #: footprints of the sites already tracked here (metric CRS), for hysteresis
+    known: shapely.STRtree | None = None
+
+    def __post_init__(self) -> None:
+        if self.reach_union is not None:
+            shapely.prepare(self.reach_union)
+
+    def is_known(self, footprint: shapely.Geometry) -> bool:
+        if self.known is None:
+            return False
+        near = self.rules.objects.known_site_match_m
+        return bool(len(self.known.query(footprint, predicate="dwithin", distance=near)))
+
+    def cues(self, members: list[Candidate], footprint: shapely.Geometry) -> SiteCues:
+        scars = [m for m in members if m.cls == "mining_scar"]
+        biggest = max(scars, key=lambda m: m.crop.pixels)
+        near = self.rules.objects.site_turbid_search_m
+        return SiteCues(
+            bsi_mean=_weighted(scars, "bsi"),
+            ferric_mean=_weighted(scars, "ferric_iron"),
+            ring_ndvi=_ring_ndvi(scars),
+            rectangularity=biggest.rectangularity,
+            ponds=len(members) - len(scars),
+            turbid_water_near=self.reach_union is not None
+            and bool(shapely.dwithin(footprint, self.reach_union, near)),
+            texture=_weighted_extra(scars, "texture"),
+        )
+
+    def signs(self, cues: SiteCues) -> int:
+        settings = self.rules.confidence
+        scores = site_cue_scores(cues, settings.ramps)
+        return signs_count(digging_signs(scores, settings), cues, settings)
+
+    def judge(
+        self, members: list[Candidate], footprint: shapely.Geometry
+    ) -> tuple[str | None, float, list[str], float | None]:
+        """(why it is not a dig, or None), confidence, agreeing cues, baseline NDVI. A site
+        already tracked here needs less (``known_site_signs``, ``known_site_min_confidence``)
+        and says so with the ``known_site`` cue."""
+        scars = [m for m in members if m.cls == "mining_scar"]
+        cues = self.cues(members, footprint)
+        known = self.is_known(footprint)
+        settings, objects = self.rules.confidence, self.rules.objects
+        needed = settings.known_site_signs if known else self.signs_needed
+        floor = objects.known_site_min_confidence if known else objects.min_site_confidence
+        before, now = None, _weighted(scars, "ndvi")
+        # the baseline is read (a window per look) only where it can decide, or for a site
+        # that is kept anyway (alerts ask whether it was bare a year before)
+        if self.baseline is not None and self.signs(cues) >= needed - 1:
+            before = _baseline_ndvi(self.baseline, scars)
+            if before is not None and now is not None:
+                cues = replace(cues, ndvi_drop=before - now)
+        if self.signs(cues) < needed:
+            return "bare_ground_only", 0.0, [], before
+        brightness = _weighted_extra(scars, "brightness")
+        if brightness is not None and brightness < self.rules.lookalikes.burn_brightness_max:
+            return "burn_scar", 0.0, [], before
+        scores = site_cue_scores(cues, settings.ramps)
+        confidence, agreeing = combine(scores, settings.weights, settings.agrees_at)
+        confidence = round(confidence * self.factor, 4)
+        if confidence < floor:
+            return "low_confidence", confidence, agreeing, before
+        return None, confidence, sorted([*agreeing, "known_site"]) if known else agreeing, before
