@@ -6,13 +6,10 @@ import numpy as np
 import pytest
 from scipy import ndimage
 
+from asm_core.detection.objects.morphology import clean_mask, fill_small_holes, grow_from_seeds
+from asm_core.detection.objects.object_stats import _group_percentiles, _sorted_percentile
 from asm_core.detection.objects.objects import (
     EIGHT_CONNECTED,
-    _group_percentiles,
-    _sorted_percentile,
-    clean_mask,
-    fill_small_holes,
-    grow_from_seeds,
     label_objects,
     object_crops,
     ring_fraction,
@@ -97,7 +94,7 @@ def test_opencv_morphology_equals_scipy_with_background_borders() -> None:
 
 
 def test_local_variation_sees_pits_not_a_uniform_parcel_or_its_edge() -> None:
-    from asm_core.detection.objects.objects import local_variation
+    from asm_core.detection.objects.object_stats import local_variation
 
     region = np.zeros((30, 30), dtype=bool)
     region[5:25, 5:25] = True

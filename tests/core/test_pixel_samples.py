@@ -10,8 +10,9 @@ from typing import Any
 import numpy as np
 import pytest
 
-from asm_core.detection.objects import objects
-from asm_core.detection.objects.detector import _Detector, _near, detect_objects
+from asm_core.detection.objects import object_stats
+from asm_core.detection.objects.candidates import CandidateFinder, _near
+from asm_core.detection.objects.detector import detect_objects
 from asm_core.detection.objects.objects import radius_px
 from asm_core.detection.pixels.layers import ScenePixels, compute_layers
 from asm_core.detection.pixels.pixel_samples import PixelSamples
@@ -53,7 +54,7 @@ def _scene_objects(scene: WrittenScene) -> Iterator[tuple[Any, Any, Any]]:
             files, item.bands, offset_decision(item, files, rules.boa_offset).dn_offset
         )
         layers = compute_layers(pixels, list(rules.rules), rules.mask, None, OBJECT_LAYERS)
-        yield pixels, layers, _Detector(pixels, layers, rules, item.item_id, 10.0)
+        yield pixels, layers, CandidateFinder(pixels, layers, rules, item.item_id, 10.0)
 
 
 def test_objects_read_back_rows_at_a_time_get_each_window_s_own_pixels(
@@ -61,11 +62,11 @@ def test_objects_read_back_rows_at_a_time_get_each_window_s_own_pixels(
 ) -> None:
     """Rows at a time (starting on odd rows, so the 20 m bands' pixel pairs are split) give
     each object the pixels a read of its own window gives."""
-    monkeypatch.setattr(objects, "READ_BACK_ROWS", 7)
+    monkeypatch.setattr(object_stats, "READ_BACK_ROWS", 7)
     for pixels, _, detector in _scene_objects(small_scene):
         crops = sorted(detector.scar_crops(), key=lambda c: (c.rows.start, c.cols.start))
         assert len(crops) > 3
-        read_back = objects._ReadBack(pixels)
+        read_back = object_stats._ReadBack(pixels)
         for crop in crops:
             r, c = crop.rows, crop.cols
             got = read_back.crop(crop)
@@ -83,7 +84,7 @@ def test_objects_measured_in_small_groups_measure_the_same(
         scars = detector.scars()
         detector.measure(scars)
         whole = [s.stats for s in scars]
-        monkeypatch.setattr(objects, "STATS_CHUNK_PIXELS", 1)  # one object a group
+        monkeypatch.setattr(object_stats, "STATS_CHUNK_PIXELS", 1)  # one object a group
         detector.measure(scars)
         assert [s.stats for s in scars] == whole
 

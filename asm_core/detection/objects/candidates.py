@@ -14,17 +14,18 @@ import shapely
 from shapely.geometry import Polygon
 
 from asm_core.detection.objects.lookalikes import ring_lookalike, shape_lookalike
-from asm_core.detection.objects.objects import (
-    Labelled,
-    ObjectCrop,
-    ObjectStats,
+from asm_core.detection.objects.morphology import (
     clean_mask,
     dilate,
     fill_small_holes,
     grow_from_seeds,
+)
+from asm_core.detection.objects.object_stats import ObjectStats, objects_stats
+from asm_core.detection.objects.objects import (
+    Labelled,
+    ObjectCrop,
     label_objects,
     object_crops,
-    objects_stats,
     radius_px,
 )
 from asm_core.detection.objects.vectorize import in_metres, masks_to_polygons, metric_geometry

@@ -26,9 +26,7 @@ from asm_core.detection.objects.candidates import Candidate, CandidateFinder
 from asm_core.detection.objects.confidence import (
     turbid_confidence,
 )
-from asm_core.detection.objects.objects import (
-    ObjectStats,
-)
+from asm_core.detection.objects.object_stats import ObjectStats
 from asm_core.detection.objects.site_judge import SiteJudge
 from asm_core.detection.pixels.layers import SceneLayers, ScenePixels
 from asm_core.rules import RuleSet
