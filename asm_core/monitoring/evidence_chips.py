@@ -38,7 +38,7 @@ from asm_core.detection.objects.vectorize import WGS84
 from asm_core.report.quicklook import display_rgb
 from asm_core.results.schema import RunStatus
 from asm_core.results.store import write_bytes_atomic
-from asm_core.sources.reader import gdal_path
+from asm_core.sources.remote_reads import gdal_path
 
 CHIPS_FOLDER = "chips"
 PANEL_PX = 192

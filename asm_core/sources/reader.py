@@ -10,12 +10,9 @@ from __future__ import annotations
 
 import functools
 import math
-import re
-import time
-from collections.abc import Callable, Iterable, Iterator, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass, field
-from typing import TypeVar
 
 import numpy as np
 import numpy.typing as npt
@@ -23,80 +20,18 @@ import rasterio
 from affine import Affine
 from rasterio.crs import CRS
 from rasterio.enums import Resampling
-from rasterio.errors import RasterioError
 from rasterio.warp import transform_bounds
 from rasterio.windows import Window
 
 from asm_core.errors import (
     AoiError,
     BandError,
-    BandSourceUnavailableError,
     CrsError,
-    RasterReadError,
 )
+from asm_core.sources.remote_reads import RetryPolicy, gdal_path
 from asm_core.sources.sentinel2 import BandAsset
 
 Array = npt.NDArray[np.integer]
-
-
-@dataclass
-class BandStack:
-    """Band arrays of one scene on a common grid (the finest band's)."""
-
-    arrays: dict[str, npt.NDArray[np.integer]]
-    factors: dict[str, int]
-    transform: Affine
-    crs: CRS
-    shape: tuple[int, int]
-    bytes_read: int = 0
-    sources: dict[str, str] = field(default_factory=dict)
-
-    @property
-    def pixel_area_m2(self) -> float:
-        """Area of one grid pixel; in square metres only for projected CRSs in metres."""
-        return abs(self.transform.a * self.transform.e - self.transform.b * self.transform.d)
-
-
-def gdal_path(href: str) -> str:
-    """The path GDAL opens for an href: s3:// becomes /vsis3/, http(s) goes via /vsicurl/."""
-    if href.startswith("s3://"):
-        return "/vsis3/" + href.removeprefix("s3://")
-    if href.startswith(("http://", "https://")):
-        return "/vsicurl/" + href
-    return href
-
-
-#: GDAL messages that object storage produces transiently: throttling, 5xx, dropped
-#: connections, and the intermittent "not recognized as a supported file format" on S3 when a
-#: header read comes back short. A 404 or a corrupt local file is never retried.
-TRANSIENT = re.compile(
-    r"not recognized as a supported file format|HTTP response code: (429|5\d\d)|"
-    r"timed out|Connection (reset|refused|closed)|curl error|SSL",
-    re.IGNORECASE,
-)
-T = TypeVar("T")
-
-
-@dataclass(frozen=True)
-class RetryPolicy:
-    """How often and how patiently to retry transient remote read errors."""
-
-    attempts: int = 4
-    backoff_s: float = 0.5
-
-    def run(self, href: str, what: str, action: Callable[[], T]) -> T:
-        remote = href.startswith(("http://", "https://", "s3://"))
-        for attempt in range(1, self.attempts + 1):
-            try:
-                return action()
-            except RasterioError as e:
-                transient = remote and TRANSIENT.search(str(e)) is not None
-                if not transient or attempt == self.attempts:
-                    tried = f" after {attempt} attempts" if attempt > 1 else ""
-                    kind = BandSourceUnavailableError if transient else RasterReadError
-                    raise kind(f"band file {href!r} cannot be {what}{tried}: {e}") from e
-                time.sleep(self.backoff_s * 2 ** (attempt - 1))
-        raise AssertionError("unreachable")
 
 
 def _open(href: str, stack: ExitStack, retry: RetryPolicy) -> rasterio.DatasetReader:
@@ -339,32 +274,6 @@ def open_bands(
             transform=grid.window_transform(window),
             crs=crss[first],
             retry=retry,
-        )
-
-
-def read_bands(
-    bands: Mapping[str, BandAsset],
-    names: Iterable[str],
-    expected_epsg: int | None = None,
-    gdal_options: Mapping[str, str | bool | int] | None = None,
-    aoi: tuple[float, float, float, float] | None = None,
-    retry: RetryPolicy = RetryPolicy(),
-) -> BandStack:
-    """Read the named bands whole (or an AOI window) into memory; see :func:`open_bands`.
-
-    For small scenes and tests: the per-tile job streams strips instead of holding a tile.
-    """
-    with open_bands(bands, names, expected_epsg, gdal_options, aoi, retry) as files:
-        height = files.shape[0]
-        arrays = {n: files.read(n, 0, height) for n in files.names}
-        return BandStack(
-            arrays=arrays,
-            factors=files.factors,
-            transform=files.transform,
-            crs=files.crs,
-            shape=files.shape,
-            bytes_read=files.bytes_read,
-            sources=dict(files.hrefs),
         )
 
 

@@ -19,7 +19,9 @@ from asm_core.errors import (
     UpstreamError,
 )
 from asm_core.evaluation.synthetic.scene import WrittenScene
-from asm_core.sources.reader import RetryPolicy, expand_window, open_bands, read_bands
+from asm_core.sources.band_stack import read_bands
+from asm_core.sources.reader import expand_window, open_bands
+from asm_core.sources.remote_reads import RetryPolicy
 from asm_core.sources.stac import load_item
 from tests.conftest import edit_item
 

@@ -36,7 +36,7 @@ from rasterio.windows import Window, from_bounds
 
 from asm_core.errors import AsmError
 from asm_core.planning.baseline_looks import NDVI_BANDS
-from asm_core.sources.reader import RetryPolicy, gdal_path
+from asm_core.sources.remote_reads import RetryPolicy, gdal_path
 from asm_core.sources.stac import SceneItem
 from asm_core.spectral.reflectance import decide_boa_offset
 
