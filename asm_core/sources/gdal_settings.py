@@ -1,6 +1,6 @@
 """GDAL configuration for reading COGs over HTTP and S3 (values, not environment reads).
 
-Callers pass these to :func:`asm_core.sources.reader.read_bands`; the CLI uses them as they are.
+Callers pass these to :func:`asm_core.sources.reader.open_bands`; the CLI uses them as they are.
 """
 
 from __future__ import annotations
