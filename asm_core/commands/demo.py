@@ -13,7 +13,8 @@ from asm_core.commands.monitoring import monitor_folder
 from asm_core.evaluation.evaluate import evaluate
 from asm_core.evaluation.state_evaluation import confusion_table, evaluate_states
 from asm_core.evaluation.synthetic import generate_set
-from asm_core.evaluation.synthetic.series import SeriesSpec, write_series
+from asm_core.evaluation.synthetic.series import write_series
+from asm_core.evaluation.synthetic.site_stories import SeriesSpec
 from asm_core.jobs.tile_job import TileRun
 from asm_core.monitoring.context import load_context
 from asm_core.report.report_html import write_report

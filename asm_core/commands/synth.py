@@ -10,7 +10,8 @@ import click
 from asm_core.evaluation.synthetic import SceneSpec, generate_set, write_scene
 from asm_core.evaluation.synthetic.landscapes import LANDSCAPES
 from asm_core.evaluation.synthetic.scene import BASELINES, MAX_SIZE, MIN_SIZE
-from asm_core.evaluation.synthetic.series import MAX_DATES, SeriesSpec, write_series
+from asm_core.evaluation.synthetic.series import write_series
+from asm_core.evaluation.synthetic.site_stories import MAX_DATES, SeriesSpec
 
 
 @click.command()

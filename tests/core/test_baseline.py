@@ -18,7 +18,8 @@ import shapely
 from asm_core.detection.objects.baseline import open_baseline
 from asm_core.detection.objects.confidence import SiteCues, combine, site_cue_scores
 from asm_core.errors import CatalogError
-from asm_core.evaluation.synthetic.series import SeriesSpec, WrittenSeries, write_series
+from asm_core.evaluation.synthetic.series import WrittenSeries, write_series
+from asm_core.evaluation.synthetic.site_stories import SeriesSpec
 from asm_core.jobs.tile_job import run_item
 from asm_core.planning.baseline_looks import baseline_looks, look_dict
 from asm_core.planning.plan import attach_baselines, plan_tile_dates

@@ -315,7 +315,8 @@ def test_looks_without_scl_a_year_apart_give_a_baseline_and_say_so(
 ) -> None:
     # GIVEN two looks of one place a year apart without SCL (annual composites and most
     # published datasets come so)
-    from asm_core.evaluation.synthetic.series import SeriesSpec, write_series
+    from asm_core.evaluation.synthetic.series import write_series
+    from asm_core.evaluation.synthetic.site_stories import SeriesSpec
     from tests.conftest import edit_item
 
     series = write_series(SeriesSpec(seed=4141, dates=7, size=256, revisit_days=60), tmp_path / "s")

@@ -11,7 +11,8 @@ from pathlib import Path
 import pytest
 from PIL import Image
 
-from asm_core.evaluation.synthetic.series import SeriesSpec, write_series
+from asm_core.evaluation.synthetic.series import write_series
+from asm_core.evaluation.synthetic.site_stories import SeriesSpec
 from asm_core.jobs.tile_job import run_item
 from asm_core.monitoring.evidence_chips import MAX_BYTES, PANEL_PX
 from asm_core.monitoring.monitor import update_monitoring

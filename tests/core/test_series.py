@@ -15,7 +15,8 @@ from shapely.geometry import shape
 
 from asm_core.detection.objects.vectorize import reproject
 from asm_core.errors import SyntheticSceneError
-from asm_core.evaluation.synthetic.series import STORIES, SeriesSpec, WrittenSeries, write_series
+from asm_core.evaluation.synthetic.series import WrittenSeries, write_series
+from asm_core.evaluation.synthetic.site_stories import STORIES, SeriesSpec
 
 SEED = 4242  # used by no other test
 

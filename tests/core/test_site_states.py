@@ -11,7 +11,8 @@ import pytest
 from asm_core.cli import main
 from asm_core.errors import StateEvaluationError
 from asm_core.evaluation.state_evaluation import confusion_table, evaluate_states
-from asm_core.evaluation.synthetic.series import SeriesSpec, write_series
+from asm_core.evaluation.synthetic.series import write_series
+from asm_core.evaluation.synthetic.site_stories import SeriesSpec
 from asm_core.jobs.tile_job import run_item
 from asm_core.monitoring.sites import build_site_tables
 from asm_core.results.store import read_table

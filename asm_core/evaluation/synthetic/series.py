@@ -27,12 +27,11 @@ import csv
 import json
 import math
 from dataclasses import dataclass, field
-from datetime import UTC, date, datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 import numpy as np
-import numpy.typing as npt
 import shapely
 from affine import Affine
 from scipy import ndimage
@@ -62,179 +61,20 @@ from asm_core.evaluation.synthetic.scene import (
     truth_features,
     write_rasters,
 )
-from asm_core.evaluation.synthetic.shapes import Mask, smooth_field
+from asm_core.evaluation.synthetic.shapes import Mask
+from asm_core.evaluation.synthetic.site_stories import (
+    FRESH_SPOIL,
+    SeriesSpec,
+    SiteStory,
+    TruthTracker,
+    plan_sites,
+)
 from asm_core.evaluation.synthetic.spectra import spectrum
 from asm_core.rules import TrackingSettings, load_rules
 from asm_core.sources.sentinel2 import BOA_ADD_OFFSET_DN
 
-STORIES = ("steady", "appears", "grows", "shrinks", "revegetates", "pauses", "regrows")
-#: Stories set beside the river, clouding it downstream while they are worked: one there all
-#: along (as turbid as a year before: no alert) and two whose plume is news when it starts.
-RIVERSIDE = ("steady", "appears", "pauses")
 WET_MONTHS = range(5, 11)  # May to October: the West African monsoon
-MIN_DATES, MAX_DATES = 4, 60
 SERIES_BASELINE = "05.10"
-#: Vegetation share of open spoil: fresh pits, and pits being recolonised (still bare enough to
-#: be detected, but greener by more than the rule set's revegetation NDVI rise).
-FRESH_SPOIL, REGROWING_SPOIL = 0.1, 0.25
-#: Vegetation share of an abandoned site's spoil on the looks after it is left, before it is
-#: grown over (NDVI about 0.29, 0.33, 0.38 against 0.19 fresh and 0.69 grown over).
-REGROWTH_RAMP = (REGROWING_SPOIL, 0.32, 0.4)
-#: Sites are planted this far apart (px): closer, the per-date job rightly groups them into one
-#: complex (site_grouping_distance_m), and one story could not be told from the other.
-SEPARATION_PX = 15
-PLACING_TRIES = 5
-#: Share of a site's open ground in its pits, under water in the wet months.
-FLOODED_PIT_SHARE = 0.3
-#: Planted sites stay above the minimum mapping unit even at their smallest extent.
-MIN_SITE_HA = 2.5
-#: Extent shares (of the site's largest extent) of a small, a middling and a full site.
-SMALL, MIDDLING, FULL = 0.45, 0.7, 1.0
-
-
-@dataclass(frozen=True)
-class SeriesSpec:
-    """What to generate: ``dates`` looks at one tile, ``revisit_days`` apart from ``start``."""
-
-    seed: int
-    dates: int = 10
-    size: int = 768
-    sites: int = len(STORIES)  # one of each story
-    start: date = date(2023, 1, 12)
-    revisit_days: int = 36
-    hide_chance: float = 0.15
-
-    def validate(self) -> None:
-        if not MIN_DATES <= self.dates <= MAX_DATES:
-            raise SyntheticSceneError(
-                f"dates {self.dates} is out of range; use {MIN_DATES}..{MAX_DATES}"
-            )
-        if not 256 <= self.size <= 4096:
-            raise SyntheticSceneError(f"size {self.size} px is out of range; use 256..4096")
-        if not 1 <= self.sites <= 40:
-            raise SyntheticSceneError(f"sites {self.sites} is out of range; use 1..40")
-        if self.revisit_days < 1:
-            raise SyntheticSceneError(f"revisit_days {self.revisit_days} must be at least 1")
-        if not 0 <= self.hide_chance < 1:
-            raise SyntheticSceneError(f"hide_chance {self.hide_chance} must be in [0, 1)")
-
-
-@dataclass
-class SiteStory:
-    """One planted site: where it can reach, and how much of that is open spoil on each date."""
-
-    key: str
-    story: str
-    rows: slice
-    cols: slice
-    full: Mask
-    order: npt.NDArray[np.float32]  # 0..1: when a pixel joins as the site opens up
-    ponds: Mask
-    pits: Mask  # flooded in the wet months
-    seed: list[int]  # of the site's ground texture and mixture
-    plume: tuple[slice, slice, Mask] | None  # the reach its sediment clouds while it is worked
-    extent: list[float]  # share of the full extent open on each date (0: not there)
-    vegetation: list[float]  # vegetation share of the open spoil on each date
-
-    def open_mask(self, t: int) -> Mask:
-        return np.asarray(self.full & (self.order <= self.extent[t]), dtype=bool)
-
-    def centre(self) -> tuple[int, int]:
-        r, c = np.nonzero(self.full)
-        return self.rows.start + int(r.mean()), self.cols.start + int(c.mean())
-
-
-def _schedule(
-    story: str, n: int, rng: np.random.Generator, quiet_looks: int
-) -> tuple[list[float], list[float]]:
-    """Extent and vegetation share of a story's site on each of ``n`` dates."""
-    k = int(rng.integers(2, n - 1))  # the date the story turns
-    fresh = [FRESH_SPOIL] * n
-    if story == "appears":
-        k = int(rng.integers(max(1, n // 2), n - 1))  # late: a year of looks before it
-        return [0.0] * k + [MIDDLING] * (n - k), fresh
-    if story == "grows":
-        return [SMALL] * k + [FULL] * (n - k), fresh
-    if story == "shrinks":
-        return [FULL] * k + [SMALL] * (n - k), fresh
-    if story == "revegetates":
-        return [FULL] * k + [SMALL] * (n - k), [FRESH_SPOIL] * k + [REGROWING_SPOIL] * (n - k)
-    if story == "regrows" and n >= len(REGROWTH_RAMP) + 4:
-        k = int(rng.integers(2, n - len(REGROWTH_RAMP) - 1))
-        left = k + len(REGROWTH_RAMP)
-        extent = [MIDDLING] * left + [0.0] * (n - left)
-        return extent, [FRESH_SPOIL] * k + list(REGROWTH_RAMP) + [FRESH_SPOIL] * (n - left)
-    if story == "pauses" and n >= quiet_looks + 5:
-        dug = int(rng.integers(1, 3))
-        quiet = quiet_looks + 2
-        return [MIDDLING] * dug + [0.0] * quiet + [MIDDLING] * (n - dug - quiet), fresh
-    return [MIDDLING] * n, fresh  # steady (and pauses or regrows in too short a series)
-
-
-def _opening_order(full: Mask, rng: np.random.Generator) -> npt.NDArray[np.float32]:
-    """Rank (0..1) in which the pixels of a site open: outwards from its heart, irregularly."""
-    r, c = np.nonzero(full)
-    heart = np.zeros_like(full)
-    heart[int(np.median(r)), int(np.median(c))] = True
-    distance = np.asarray(ndimage.distance_transform_edt(~heart), dtype=np.float32)
-    distance *= 1 + 0.25 * smooth_field(rng, full.shape, 4)
-    order = np.ones(full.shape, dtype=np.float32) * 2
-    ranks = np.argsort(np.argsort(distance[full]))
-    order[full] = (ranks + 1) / len(ranks)
-    return order
-
-
-def _apart(
-    planned: Mask, rows: slice, cols: slice, full: Mask, separation: int = SEPARATION_PX
-) -> bool:
-    """Whether a site lies ``separation`` px or more from every site planned before it."""
-    r0, c0 = max(0, rows.start - separation), max(0, cols.start - separation)
-    r1 = min(planned.shape[0], rows.stop + separation)
-    c1 = min(planned.shape[1], cols.stop + separation)
-    window = np.zeros((r1 - r0, c1 - c0), dtype=bool)
-    window[rows.start - r0 : rows.stop - r0, cols.start - c0 : cols.stop - c0] = full
-    reach = ndimage.binary_dilation(window, iterations=separation)
-    return not bool(np.any(reach & planned[r0:r1, c0:c1]))
-
-
-def _plan_sites(land: Landscape, spec: SeriesSpec, quiet_looks: int) -> list[SiteStory]:
-    stories: list[SiteStory] = []
-    planned = np.zeros((spec.size, spec.size), dtype=bool)
-    for k in range(spec.sites):
-        story = STORIES[(spec.seed + k) % len(STORIES)]
-        # one pit each: how pits group into sites is the per-date job's business, not tracking's
-        riverside = story in RIVERSIDE
-        for _ in range(PLACING_TRIES):
-            placed = land.place_site(riverside, min_hectares=MIN_SITE_HA, max_parts=1)
-            if placed is None or _apart(planned, *placed):
-                break
-        if placed is None or not _apart(planned, *placed):
-            continue
-        rows, cols, full = placed
-        planned[rows, cols] |= full
-        plume = land.plume_reach(rows, cols) if riverside and land.water.any() else None
-        order = _opening_order(full, land.rng)
-        core = full & (order <= SMALL)
-        extent, vegetation = _schedule(story, spec.dates, land.rng, quiet_looks)
-        depth = smooth_field(land.rng, full.shape, 5)
-        pits = full & (depth >= np.quantile(depth[full], 1 - FLOODED_PIT_SHARE))
-        stories.append(
-            SiteStory(
-                f"site-{len(stories) + 1:02d}",
-                story,
-                rows,
-                cols,
-                full,
-                order,
-                land.pond_mask(core),
-                pits,
-                [spec.seed, 7, k],
-                plume,
-                extent,
-                vegetation,
-            )
-        )
-    return stories
 
 
 def _seasons(land: Landscape, wet: bool) -> None:
@@ -292,56 +132,6 @@ def _hiding_clouds(
     return placed
 
 
-@dataclass
-class _TruthTracker:
-    """The truth state machine over one site's dates (see the module docstring)."""
-
-    settings: TrackingSettings
-    seen: bool = False
-    inactive: bool = False
-    level: float = 0.0  # open area since the site's last change
-    worked_vegetation: float = FRESH_SPOIL  # of its spoil when last worked
-    footprint: Mask | None = None
-
-    def step(self, open_now: Mask, vegetation: float, obscured: Mask) -> tuple[str | None, float]:
-        area = float(open_now.sum()) * 100.0
-        judged = self.footprint if self.footprint is not None else open_now
-        share = 1.0 - float(obscured[judged].mean()) if judged.any() else 0.0
-        clear = share >= self.settings.min_clear_share
-        present = area > 0
-        if not self.seen:
-            if not (present and clear):
-                return None, share
-            self.seen, self.level, self.worked_vegetation = True, area, vegetation
-            self._saw(open_now)
-            return "new", share
-        if not clear:
-            return "unobserved", share
-        if not present:  # a site's ground grows over when it closes
-            self.inactive = True
-            return "inactive", share
-        ratio = self.settings.growth_ratio
-        greener = vegetation > self.worked_vegetation
-        if self.inactive:
-            state = "reactivated"
-        elif area > self.level * ratio:
-            state = "expanding"
-        elif area * ratio < self.level:
-            state = "revegetating" if greener else "contracting"
-        else:
-            state = "revegetating" if greener else "persistent"
-        if state != "persistent":
-            self.level = area
-        if not greener:
-            self.worked_vegetation = vegetation
-        self.inactive = False
-        self._saw(open_now)
-        return state, share
-
-    def _saw(self, open_now: Mask) -> None:
-        self.footprint = open_now if self.footprint is None else self.footprint | open_now
-
-
 @dataclass(frozen=True)
 class WrittenSeries:
     """Where a generated series went."""
@@ -362,58 +152,127 @@ def write_series(
     """Generate the series and write one scene folder per date plus the truth files; truth
     states follow ``settings`` (default: the default rule set's)."""
     spec.validate()
-    settings = settings or load_rules().tracking
-    land = Landscape(spec.size, np.random.default_rng([spec.seed, 1_000_003]))
-    land.add_river(amplitude=land.rng.uniform(0.04, 0.12) * spec.size)
-    add_confounders(land, (spec.size / 2048) ** 2)
-    sites = _plan_sites(land, spec, settings.inactive_after_clear_looks)
-    if not sites:
-        raise SyntheticSceneError(f"no room for a site in a {spec.size} px scene; use a larger one")
-    keep_clear = np.zeros((spec.size, spec.size), dtype=bool)
-    for site in sites:
-        keep_clear[site.rows, site.cols] |= site.full
-    transform = Affine(10.0, 0.0, 500000.0 + (spec.seed % 7) * 2560.0, 0.0, -10.0, 800000.0)
-    crs = f"EPSG:{UTM_EPSG}"
-    footprint = mapping(scene_footprint(transform, spec.size, crs))
-    tile = _tile(spec.seed)
-    trackers = {s.key: _TruthTracker(settings) for s in sites}
-    ever_open = {s.key: np.zeros_like(s.full) for s in sites}
-    base_reflectance, base_scl = land.reflectance.copy(), land.scl.copy()
-    base_water, base_features = land.water.copy(), list(land.features)
+    series = _Series.planted(spec, out_dir, settings or load_rules().tracking)
     paths, states, all_truth = [], [], []
     for t in range(spec.dates):
+        path, seen, truth = series.look(t)
+        paths.append(path)
+        states.extend(seen)
+        all_truth.extend(truth)
+    site_features = [_site_feature(s, series.transform, series.crs) for s in series.sites]
+    _write_truth(out_dir, all_truth, states, site_features)
+    context = write_context_layers(
+        out_dir / "context",
+        [(s.key, s.story, s.rows, s.cols) for s in series.sites],
+        series.land.rivers,
+        series.base_features,
+        series.transform,
+        series.crs,
+    )
+    return WrittenSeries(paths, states, site_features, context)
+
+
+@dataclass
+class _Series:
+    """One tile's land and planted sites, drawn again for each date from the same base."""
+
+    spec: SeriesSpec
+    out_dir: Path
+    land: Landscape
+    sites: list[SiteStory]
+    trackers: dict[str, TruthTracker]
+    transform: Affine
+    crs: str = f"EPSG:{UTM_EPSG}"
+    keep_clear: Mask = field(init=False)
+    ever_open: dict[str, Mask] = field(init=False)
+    base: tuple[Any, ...] = field(init=False)
+    base_features: list[Any] = field(init=False)
+
+    def __post_init__(self) -> None:
+        size = self.spec.size
+        self.keep_clear = np.zeros((size, size), dtype=bool)
+        for site in self.sites:
+            self.keep_clear[site.rows, site.cols] |= site.full
+        self.ever_open = {s.key: np.zeros_like(s.full) for s in self.sites}
+        land = self.land
+        self.base = (land.reflectance.copy(), land.scl.copy(), land.water.copy())
+        self.base_features = list(land.features)
+
+    @classmethod
+    def planted(cls, spec: SeriesSpec, out_dir: Path, settings: TrackingSettings) -> _Series:
+        land = Landscape(spec.size, np.random.default_rng([spec.seed, 1_000_003]))
+        land.add_river(amplitude=land.rng.uniform(0.04, 0.12) * spec.size)
+        add_confounders(land, (spec.size / 2048) ** 2)
+        sites = plan_sites(land, spec, settings.inactive_after_clear_looks)
+        if not sites:
+            raise SyntheticSceneError(
+                f"no room for a site in a {spec.size} px scene; use a larger one"
+            )
+        transform = Affine(10.0, 0.0, 500000.0 + (spec.seed % 7) * 2560.0, 0.0, -10.0, 800000.0)
+        trackers = {s.key: TruthTracker(settings) for s in sites}
+        return cls(spec, out_dir, land, sites, trackers, transform)
+
+    def look(self, t: int) -> tuple[Path, list[dict[str, Any]], list[dict[str, Any]]]:
+        """Draw and write date ``t``: its item's path, the sites' truth states, its truth."""
+        spec, land = self.spec, self.land
         day = datetime.combine(spec.start, datetime.min.time(), UTC) + timedelta(
             days=t * spec.revisit_days, hours=10, minutes=42, seconds=31
         )
         land.rng = np.random.default_rng([spec.seed, t])
-        land.reflectance, land.scl = base_reflectance.copy(), base_scl.copy()
-        land.water, land.features = base_water.copy(), list(base_features)
+        land.reflectance, land.scl, land.water = (a.copy() for a in self.base)
+        land.features = list(self.base_features)
         wet = day.month in WET_MONTHS
         _seasons(land, wet)
         opened = {}
-        for site in sites:
-            opened[site.key] = _paint_site(land, site, t, ever_open[site.key], wet)
-            ever_open[site.key] |= opened[site.key]
+        for site in self.sites:
+            opened[site.key] = _paint_site(land, site, t, self.ever_open[site.key], wet)
+            self.ever_open[site.key] |= opened[site.key]
         count = int(land.rng.integers(0, 3))
-        obscured = add_clouds(
-            land, count, _hiding_clouds(sites, land.rng, spec.hide_chance), keep_clear
-        )
+        hiding = _hiding_clouds(self.sites, land.rng, spec.hide_chance)
+        obscured = add_clouds(land, count, hiding, self.keep_clear)
         mislabel_ponds_as_cloud(land, 0.3)
         add_haze(land)
         add_noise(land)
-        item_id = f"S2{'AB'[t % 2]}_{tile}_{day:%Y%m%d}_0_L2A"
-        scene_dir = out_dir / item_id
+        item_id = f"S2{'AB'[t % 2]}_{_tile(spec.seed)}_{day:%Y%m%d}_0_L2A"
+        path = self._write_scene(item_id, day)
+        truth = truth_features(land, item_id, self.transform, self.crs, 100.0)
+        (path.parent / "truth.geojson").write_text(
+            json.dumps({"type": "FeatureCollection", "features": truth}), encoding="utf-8"
+        )
+        return path, self._states(t, item_id, day, opened, obscured), truth
+
+    def _write_scene(self, item_id: str, day: datetime) -> Path:
+        spec, scene_dir = self.spec, self.out_dir / item_id
         scene_dir.mkdir(parents=True, exist_ok=True)
-        write_rasters(land, scene_dir, transform, crs, np.zeros_like(keep_clear), BOA_ADD_OFFSET_DN)
+        write_rasters(
+            self.land,
+            scene_dir,
+            self.transform,
+            self.crs,
+            np.zeros_like(self.keep_clear),
+            BOA_ADD_OFFSET_DN,
+        )
+        footprint = mapping(scene_footprint(self.transform, spec.size, self.crs))
         item = stac_item(
-            spec.size, spec.seed, item_id, day, tile, SERIES_BASELINE, True, transform, crs,
-            footprint, offset_in_metadata=True,
+            spec.size, spec.seed, item_id, day, _tile(spec.seed), SERIES_BASELINE, True,
+            self.transform, self.crs, footprint, offset_in_metadata=True,
         )  # fmt: skip
-        paths.append(scene_dir / f"{item_id}.json")
-        paths[-1].write_text(json.dumps(item, indent=1), encoding="utf-8")
-        for site in sites:
+        path = scene_dir / f"{item_id}.json"
+        path.write_text(json.dumps(item, indent=1), encoding="utf-8")
+        return path
+
+    def _states(
+        self,
+        t: int,
+        item_id: str,
+        day: datetime,
+        opened: dict[str, Mask],
+        obscured: Mask,
+    ) -> list[dict[str, Any]]:
+        states = []
+        for site in self.sites:
             crop = obscured[site.rows, site.cols]
-            state, share = trackers[site.key].step(opened[site.key], site.vegetation[t], crop)
+            state, share = self.trackers[site.key].step(opened[site.key], site.vegetation[t], crop)
             if state is None:
                 continue
             states.append(
@@ -428,22 +287,7 @@ def write_series(
                     "state": state,
                 }
             )
-        truth = truth_features(land, item_id, transform, crs, 100.0)
-        (scene_dir / "truth.geojson").write_text(
-            json.dumps({"type": "FeatureCollection", "features": truth}), encoding="utf-8"
-        )
-        all_truth.extend(truth)
-    site_features = [_site_feature(s, transform, crs) for s in sites]
-    _write_truth(out_dir, all_truth, states, site_features)
-    context = write_context_layers(
-        out_dir / "context",
-        [(s.key, s.story, s.rows, s.cols) for s in sites],
-        land.rivers,
-        base_features,
-        transform,
-        crs,
-    )
-    return WrittenSeries(paths, states, site_features, context)
+        return states
 
 
 def _site_feature(site: SiteStory, transform: Affine, crs: str) -> dict[str, Any]:
