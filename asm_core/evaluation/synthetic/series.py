@@ -54,8 +54,8 @@ from asm_core.evaluation.synthetic.landscape import (
     Feature,
     Landscape,
 )
-from asm_core.evaluation.synthetic.scene import (
-    UTM_EPSG,
+from asm_core.evaluation.synthetic.scene import UTM_EPSG
+from asm_core.evaluation.synthetic.scene_files import (
     scene_footprint,
     stac_item,
     truth_features,
