@@ -5,7 +5,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from asm_core.detection.pixels.pixel_kernel import classify_strip, rule_table
+from asm_core.detection.pixels.pixel_kernel import classify_strip
+from asm_core.detection.pixels.rule_table import rule_table
 from asm_core.rules import MaskSettings, PixelRule, load_rules
 from asm_core.sources.sentinel2 import REFLECTANCE_BANDS
 from asm_core.spectral.indices import INDEX_NAMES, compute_indices

@@ -18,8 +18,9 @@ import numpy as np
 from asm_core.detection.objects.observed import NdviGridBuilder
 from asm_core.detection.pixels.heap import release_free_heap
 from asm_core.detection.pixels.packed_mask import PackedMask
-from asm_core.detection.pixels.pixel_kernel import RuleTable, classify_strip, rule_table
+from asm_core.detection.pixels.pixel_kernel import classify_strip
 from asm_core.detection.pixels.pixel_samples import PixelSamples
+from asm_core.detection.pixels.rule_table import RuleTable, rule_table
 from asm_core.rules import MaskSettings, PixelRule
 from asm_core.sources.reader import BandFiles, expand_window
 from asm_core.sources.sentinel2 import REFLECTANCE_BANDS, BandAsset

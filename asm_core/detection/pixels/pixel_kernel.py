@@ -19,107 +19,21 @@ Bit-packed output follows :func:`numpy.packbits` (big-endian within a byte), so
 from __future__ import annotations
 
 import threading
-from dataclasses import dataclass
+from typing import Any
 
 import numba
 import numpy as np
 import numpy.typing as npt
 
-from asm_core.errors import RuleSetError
-from asm_core.rules import MaskSettings, PixelRule
+from asm_core.detection.pixels.rule_table import RuleTable
 from asm_core.sources.sentinel2 import REFLECTANCE_BANDS
-from asm_core.spectral.indices import INDEX_NAMES, INDICES, Form
 
 # The scan forks worker processes; GNU OpenMP (numba's first choice here) dies on fork, the
 # work-queue layer does not. It is not safe for concurrent calls, hence the lock below.
 numba.config.THREADING_LAYER = "forksafe"  # type: ignore[attr-defined]
 _KERNEL_LOCK = threading.Lock()
 
-#: Operand ids: the six reflectance bands, then the indices in INDEX_NAMES order.
-OPERANDS: tuple[str, ...] = (*REFLECTANCE_BANDS, *INDEX_NAMES)
-#: The kernel's value rows: the operands, then a row of zeros (the second term of a one-band sum).
-ZERO = len(OPERANDS)
-ROWS = ZERO + 1
-MNDWI, SWIR16 = OPERANDS.index("mndwi"), OPERANDS.index("swir16")
-NORMALIZED_DIFFERENCE = int(Form.NORMALIZED_DIFFERENCE)
-
-
-def _index_terms() -> tuple[npt.NDArray[np.int64], npt.NDArray[np.int64]]:
-    """Each index of :data:`asm_core.spectral.indices.INDICES` as its form and the value rows
-    of its two sums (two bands each at most, the second the zero row when there is one)."""
-    terms = []
-    for index in INDICES:
-        if len(index.a) > 2 or len(index.b) > 2:
-            raise RuleSetError(
-                f"index {index.name!r} sums more than two bands; the kernel adds two"
-            )
-        rows = [OPERANDS.index(band) for band in index.a] + [ZERO] * (2 - len(index.a))
-        rows += [OPERANDS.index(band) for band in index.b] + [ZERO] * (2 - len(index.b))
-        terms.append(rows)
-    return np.array([int(i.form) for i in INDICES], dtype=np.int64), np.array(terms, dtype=np.int64)
-
-
-INDEX_FORM, INDEX_TERMS = _index_terms()
-#: Bit plane 0 is the valid mask; rule layers follow.
-VALID_PLANE = 0
-MAX_LAYERS = 15
-
 U8 = npt.NDArray[np.uint8]
-
-
-@dataclass(frozen=True)
-class RuleTable:
-    """The rule set flattened into arrays the kernel reads."""
-
-    layers: tuple[str, ...]
-    operand: npt.NDArray[np.int64]
-    gt: npt.NDArray[np.float32]
-    lt: npt.NDArray[np.float32]
-    rule_start: npt.NDArray[np.int64]
-    rule_plane: npt.NDArray[np.int64]
-    invalid_scl: npt.NDArray[np.bool_]
-    rescue_scl: npt.NDArray[np.bool_]
-    rescue_mndwi_gt: np.float32
-    rescue_swir16_lt: np.float32
-
-    @property
-    def planes(self) -> int:
-        return len(self.layers) + 1
-
-
-def rule_table(rules: list[PixelRule], mask: MaskSettings) -> RuleTable:
-    """Flatten pixel rules (ORed into their layers) and the mask settings for the kernel."""
-    layers = tuple(sorted({r.layer for r in rules}))
-    if len(layers) > MAX_LAYERS:
-        raise RuleSetError(
-            f"the rule set has {len(layers)} layers; at most {MAX_LAYERS} are supported"
-        )
-    operand, gt, lt, start, plane = [], [], [], [0], []
-    for rule in rules:
-        for c in rule.all:
-            operand.append(OPERANDS.index(c.operand))
-            gt.append(-np.inf if c.gt is None else c.gt)
-            lt.append(np.inf if c.lt is None else c.lt)
-        start.append(len(operand))
-        plane.append(layers.index(rule.layer) + 1)
-    invalid = np.zeros(256, dtype=bool)
-    invalid[list(mask.invalid_scl)] = True
-    rescue = np.zeros(256, dtype=bool)
-    rescue[list(mask.pond_rescue_scl)] = True
-    return RuleTable(
-        layers=layers,
-        operand=np.array(operand, dtype=np.int64),
-        gt=np.array(gt, dtype=np.float32),
-        lt=np.array(lt, dtype=np.float32),
-        rule_start=np.array(start, dtype=np.int64),
-        rule_plane=np.array(plane, dtype=np.int64),
-        invalid_scl=invalid,
-        rescue_scl=rescue,
-        rescue_mndwi_gt=np.float32(mask.pond_rescue_mndwi_gt),
-        rescue_swir16_lt=np.float32(mask.pond_rescue_swir16_lt),
-    )
-
-
 ROWS_PER_TASK = 16
 
 
@@ -171,6 +85,84 @@ def _pack_row(layer: npt.NDArray[np.bool_], out: npt.NDArray[np.uint8]) -> None:
         out[full] = byte
 
 
+@numba.njit(inline="always")
+def _index_rows(
+    v: npt.NDArray[np.float32],
+    first: int,
+    index_form: npt.NDArray[np.int64],
+    index_terms: npt.NDArray[np.int64],
+) -> None:
+    """Every index of the table (spectral/indices.py) from the band rows, into rows ``first``…"""
+    width = v.shape[1]
+    for k in range(index_terms.shape[0]):
+        a0, a1 = index_terms[k, 0], index_terms[k, 1]
+        b0, b1 = index_terms[k, 2], index_terms[k, 3]
+        x = v[first + k]
+        if index_form[k] == 0:  # Form.NORMALIZED_DIFFERENCE
+            for c in range(width):
+                a = v[a0, c] + v[a1, c]
+                b = v[b0, c] + v[b1, c]
+                x[c] = _ratio(a - b, a + b)
+        else:  # Form.RATIO
+            for c in range(width):
+                x[c] = _ratio(v[a0, c] + v[a1, c], v[b0, c] + v[b1, c])
+
+
+@numba.njit(inline="always")
+def _scl_row(
+    scl_row: npt.NDArray[np.uint8],
+    factor: int,
+    col0: int,
+    v: npt.NDArray[np.float32],
+    layout: npt.NDArray[np.int64],
+    invalid_scl: npt.NDArray[np.bool_],
+    rescue_scl: npt.NDArray[np.bool_],
+    rescue_mndwi_gt: np.float32,
+    rescue_swir16_lt: np.float32,
+    ok: npt.NDArray[np.bool_],
+) -> int:
+    """Drop pixels the scene classification calls invalid, but keep a 'cloud' that is a turbid
+    pond (wet and dark in SWIR); returns how many were kept so."""
+    mndwi, swir16 = layout[2], layout[3]
+    count = 0
+    for c in range(ok.shape[0]):
+        s = scl_row[(c + col0) // factor - col0 // factor]
+        if ok[c] and invalid_scl[s]:
+            pond = rescue_scl[s] and v[mndwi, c] > rescue_mndwi_gt
+            pond = pond and v[swir16, c] < rescue_swir16_lt
+            count += pond
+            ok[c] = pond
+    return count
+
+
+@numba.njit(inline="always")
+def _rule_layers(
+    v: npt.NDArray[np.float32],
+    ok: npt.NDArray[np.bool_],
+    operand: npt.NDArray[np.int64],
+    gt: npt.NDArray[np.float32],
+    lt: npt.NDArray[np.float32],
+    rule_start: npt.NDArray[np.int64],
+    rule_plane: npt.NDArray[np.int64],
+    hit: npt.NDArray[np.bool_],
+    layer: npt.NDArray[np.bool_],
+) -> None:
+    """The valid plane and each rule's hits, ORed into its layer's plane."""
+    width = ok.shape[0]
+    layer[:, :] = False
+    layer[0, :] = ok
+    for k in range(rule_plane.shape[0]):
+        hit[:] = ok
+        for i in range(rule_start[k], rule_start[k + 1]):
+            x = v[operand[i]]
+            g, u = gt[i], lt[i]  # -inf/+inf when absent; NaN fails both
+            for c in range(width):
+                hit[c] &= (x[c] > g) & (x[c] < u)
+        p = rule_plane[k]
+        for c in range(width):
+            layer[p, c] |= hit[c]
+
+
 @numba.njit(parallel=True, cache=True, nogil=True)
 def _classify(
     blue: npt.NDArray[np.uint16],
@@ -182,10 +174,10 @@ def _classify(
     scl: npt.NDArray[np.uint8],
     present: npt.NDArray[np.bool_],
     factors: npt.NDArray[np.int64],
+    scales: npt.NDArray[np.float32],
     width: int,
     row0: int,
     col0: int,
-    scales: npt.NDArray[np.float32],
     dn_offset: np.float32,
     invalid_scl: npt.NDArray[np.bool_],
     rescue_scl: npt.NDArray[np.bool_],
@@ -198,17 +190,17 @@ def _classify(
     rule_plane: npt.NDArray[np.int64],
     index_form: npt.NDArray[np.int64],
     index_terms: npt.NDArray[np.int64],
+    layout: npt.NDArray[np.int64],
     out: npt.NDArray[np.uint8],
     rescued: npt.NDArray[np.int64],
 ) -> None:
     # Row at a time, each step a simple loop over the row that LLVM vectorises.
     planes, rows = out.shape[0], out.shape[1]
-    n_rules = rule_plane.shape[0]
     nan = np.float32(np.nan)
     bands = (blue, green, red, nir, swir16, swir22)
     for task in numba.prange((rows + ROWS_PER_TASK - 1) // ROWS_PER_TASK):
-        v = np.empty((ROWS, width), dtype=np.float32)
-        v[ZERO, :] = 0
+        v = np.empty((layout[0], width), dtype=np.float32)
+        v[layout[1], :] = 0
         ok = np.empty(width, dtype=np.bool_)
         hit = np.empty(width, dtype=np.bool_)
         layer = np.empty((planes, width), dtype=np.bool_)
@@ -220,45 +212,14 @@ def _classify(
                     _band_row(bands[b], at, factors[b], col0, dn_offset, scales[b], v[b], ok)
                 else:
                     v[b, :] = nan
-            for k in range(index_terms.shape[0]):  # the indices, as spectral/indices.py has them
-                a0, a1, b0, b1 = (
-                    index_terms[k, 0],
-                    index_terms[k, 1],
-                    index_terms[k, 2],
-                    index_terms[k, 3],
-                )
-                x = v[len(REFLECTANCE_BANDS) + k]
-                if index_form[k] == NORMALIZED_DIFFERENCE:
-                    for c in range(width):
-                        a = v[a0, c] + v[a1, c]
-                        b = v[b0, c] + v[b1, c]
-                        x[c] = _ratio(a - b, a + b)
-                else:
-                    for c in range(width):
-                        x[c] = _ratio(v[a0, c] + v[a1, c], v[b0, c] + v[b1, c])
+            _index_rows(v, 6, index_form, index_terms)
             if present[6]:
                 at = (r + row0) // factors[6] - row0 // factors[6]
-                count = 0
-                for c in range(width):
-                    s = scl[at, (c + col0) // factors[6] - col0 // factors[6]]
-                    if ok[c] and invalid_scl[s]:
-                        pond = rescue_scl[s] and v[MNDWI, c] > rescue_mndwi_gt
-                        pond = pond and v[SWIR16, c] < rescue_swir16_lt
-                        count += pond
-                        ok[c] = pond
-                rescued[r] = count
-            layer[:, :] = False
-            layer[0, :] = ok
-            for k in range(n_rules):
-                hit[:] = ok
-                for i in range(rule_start[k], rule_start[k + 1]):
-                    x = v[operand[i]]
-                    g, u = gt[i], lt[i]  # -inf/+inf when absent; NaN fails both
-                    for c in range(width):
-                        hit[c] &= (x[c] > g) & (x[c] < u)
-                p = rule_plane[k]
-                for c in range(width):
-                    layer[p, c] |= hit[c]
+                rescued[r] = _scl_row(
+                    scl[at], factors[6], col0, v, layout, invalid_scl, rescue_scl,
+                    rescue_mndwi_gt, rescue_swir16_lt, ok,
+                )  # fmt: skip
+            _rule_layers(v, ok, operand, gt, lt, rule_start, rule_plane, hit, layer)
             for p in range(planes):
                 _pack_row(layer[p], out[p, r])
 
@@ -296,43 +257,54 @@ def classify_strip(
         raise ValueError(
             f"out has shape {out.shape}; expected ({table.planes}, rows, >= {-(-width // 8)})"
         )
-    names = (*REFLECTANCE_BANDS, "scl")
-    dummy = np.zeros((1, 1), dtype=np.uint16)
-    blue, green, red, nir, swir16, swir22 = (
-        np.ascontiguousarray(dn[n], dtype=np.uint16) if n in dn else dummy
-        for n in REFLECTANCE_BANDS
-    )
-    scl = np.ascontiguousarray(dn.get("scl", np.zeros((1, 1))), dtype=np.uint8)
-    band_factors = np.array([factors.get(n, 1) for n in names], dtype=np.int64)
     rescued = np.zeros(rows, dtype=np.int64)
     with _KERNEL_LOCK:
-        _classify(
-            blue,
-            green,
-            red,
-            nir,
-            swir16,
-            swir22,
-            scl,
-            np.array([n in dn for n in names]),
-            band_factors,
+        _classify(  # type: ignore[call-arg]  # mypy cannot count the unpacked tuples
+            *_band_arguments(dn, factors, scales),
             width,
             row0,
             col0,
-            np.array([scales.get(n, 1.0) for n in REFLECTANCE_BANDS], dtype=np.float32),
             np.float32(dn_offset),
-            table.invalid_scl,
-            table.rescue_scl,
-            table.rescue_mndwi_gt,
-            table.rescue_swir16_lt,
-            table.operand,
-            table.gt,
-            table.lt,
-            table.rule_start,
-            table.rule_plane,
-            INDEX_FORM,
-            INDEX_TERMS,
+            *_table_arguments(table),
             out[:, :, : -(-width // 8)],
             rescued,
         )
     return int(rescued.sum())
+
+
+def _band_arguments(
+    dn: dict[str, npt.NDArray[np.integer]], factors: dict[str, int], scales: dict[str, float]
+) -> tuple[Any, ...]:
+    """The kernel's band arguments: the six bands and the SCL (a 1x1 stand-in where absent),
+    which are present, their factors and the bands' reflectance scales."""
+    names = (*REFLECTANCE_BANDS, "scl")
+    dummy = np.zeros((1, 1), dtype=np.uint16)
+    bands = tuple(
+        np.ascontiguousarray(dn[n], dtype=np.uint16) if n in dn else dummy
+        for n in REFLECTANCE_BANDS
+    )
+    scl = np.ascontiguousarray(dn.get("scl", np.zeros((1, 1))), dtype=np.uint8)
+    return (
+        *bands,
+        scl,
+        np.array([n in dn for n in names]),
+        np.array([factors.get(n, 1) for n in names], dtype=np.int64),
+        np.array([scales.get(n, 1.0) for n in REFLECTANCE_BANDS], dtype=np.float32),
+    )
+
+
+def _table_arguments(table: RuleTable) -> tuple[Any, ...]:
+    return (
+        table.invalid_scl,
+        table.rescue_scl,
+        table.rescue_mndwi_gt,
+        table.rescue_swir16_lt,
+        table.operand,
+        table.gt,
+        table.lt,
+        table.rule_start,
+        table.rule_plane,
+        table.index_form,
+        table.index_terms,
+        table.layout,
+    )
