@@ -15,16 +15,16 @@ from shapely.geometry import MultiPolygon, Polygon
 from tqdm import tqdm
 
 from asm_core.errors import AoiError
-from asm_core.jobs.scan import SUMMARY_FILE, ScanProgress, run_scan
+from asm_core.jobs.scan import SUMMARY_FILE, ScanProgress, ScanSummary, run_scan
 from asm_core.jobs.tile_job import TileRun
 from asm_core.monitoring.context import load_context, parse_context_option
 from asm_core.monitoring.monitor import update_monitoring
-from asm_core.planning.cost import MEASURED_CPU_SECONDS, CostModel, Estimate, estimate
+from asm_core.planning.cost import MEASURED_CPU_SECONDS, CostModel, estimate
 from asm_core.planning.plan import Plan
 from asm_core.planning.scan_planning import plan_scan
 from asm_core.planning.site_groups import site_group
 from asm_core.report.cli_json import emit, json_option, say
-from asm_core.report.report_text import monitoring_text, table
+from asm_core.report.report_text import monitoring_text, plan_text, table
 from asm_core.results.schema import RunStatus
 from asm_core.rules import RuleSet, load_rules
 from asm_core.sources.aoi import bbox_geometry, load_aoi, parse_bbox, window_bounds
@@ -54,56 +54,6 @@ def _http(url: str) -> str:
 
 def _bands(rules: RuleSet) -> set[str]:
     return set().union(*(r.required_bands() for r in rules.rules)) | {"scl"}
-
-
-def plan_text(plan: Plan, est: Estimate, model: CostModel) -> str:
-    """The dry-run report: what will be read and what it will cost."""
-    gb = est.bytes_to_read / 1e9
-    rows = [
-        ["items found (after cloud filter)", f"{plan.searched - plan.dropped_for_cloud}"],
-        ["cloud filter", f"{plan.cloud_filter}, {plan.dropped_for_cloud} items dropped"],
-        ["duplicate tile-dates (newest kept)", str(len(plan.duplicates))],
-        ["items refused (JSON the detector cannot use)", str(len(plan.refused))],
-        ["MGRS tiles", str(est.tiles)],
-        ["tile-dates to process", str(est.tile_dates)],
-        ["bytes to read", f"{gb:.2f} GB"],
-        [
-            f"estimated CPU-seconds ({model.cpu_seconds_per_tile:g} a full tile)",
-            f"{est.cpu_seconds:,.0f}",
-        ],
-        ["local time", f"{est.local_seconds / 60:,.1f} min on {model.local_workers} workers"],
-        [
-            f"Lambda ({model.lambda_architecture}, {model.lambda_memory_mb} MB, "
-            f"~{est.lambda_seconds_per_tile:,.0f} s a tile)",
-            f"{est.lambda_gb_seconds:,.0f} GB-s, ${est.lambda_usd:,.4f}",
-        ],
-        ["Lambda requests", f"{est.tile_dates:,}, ${est.lambda_requests_usd:,.4f}"],
-        [
-            "Step Functions transitions",
-            f"{est.transitions:,} ({est.child_workflows:,} child workflows), "
-            f"${est.transitions_usd:,.4f}",
-        ],
-        [
-            "EXPRESS child workflows",
-            f"{est.express_gb_seconds:,.0f} GB-s, ${est.express_usd:,.4f}",
-        ],
-        [
-            f"site update ({est.site_groups:,} site groups, {model.track_memory_mb} MB, "
-            f"{model.history_weeks} weeks of history)",
-            f"{est.track_gb_seconds:,.0f} GB-s, ${est.track_usd:,.4f}",
-        ],
-        ["S3 PUTs of results and site tables", f"${est.s3_usd:,.4f}"],
-        ["AWS total (estimate)", f"${est.aws_usd:,.4f}"],
-    ]
-    lines = [table(["plan", "value"], rows)]
-    for kept, dropped in plan.duplicates[:20]:
-        lines.append(f"  duplicate: kept {kept}, skipped {dropped}")
-    if len(plan.duplicates) > 20:
-        lines.append(f"  … and {len(plan.duplicates) - 20} more duplicates")
-    lines += [f"  refused: {why}" for _, why in plan.refused[:20]]
-    if len(plan.refused) > 20:
-        lines.append(f"  … and {len(plan.refused) - 20} more refused")
-    return "\n".join(lines)
 
 
 @click.command()
@@ -223,39 +173,13 @@ def scan(
         collection=collection,
         max_cloud=max_cloud,
     )
-    plan = plan_scan(request, rules.baseline.days)
-    if plan.baseline_error:  # a scan without a baseline still finds scars
-        click.echo(f"no baseline looks ({plan.baseline_error}): no vegetation-loss cue", err=True)
-    window = plan.baseline_window or (None, None)
-    say(
-        f"baseline: {plan.baseline_looks} looks from {window[0]} to {window[1]}; "
-        f"{plan.with_baseline} of {len(plan.tile_dates)} tile-dates have one",
-        as_json,
-    )
     model = CostModel(
         lambda_memory_mb=lambda_memory_mb,
         lambda_architecture=lambda_architecture,
         cpu_seconds_per_tile=cpu_seconds_per_tile,
         local_workers=workers,
     )
-    cost = estimate(
-        [t.item for t in plan.tile_dates],
-        len(plan.tiles),
-        len(plan.duplicates),
-        None if full_tiles else area,
-        _bands(rules),
-        model,
-        site_groups=len({site_group(t) for t in plan.tiles}),
-    )
-    say(plan_text(plan, cost, model), as_json)
-    planned = {
-        "tile_dates": len(plan.tile_dates),
-        "tiles": len(plan.tiles),
-        "duplicates_replaced": len(plan.duplicates),
-        "baseline_looks": plan.baseline_looks,
-        "with_baseline": plan.with_baseline,
-        "estimate": {**dataclasses.asdict(cost), "aws_usd": cost.aws_usd},
-    }
+    plan, planned = _plan(request, rules, model, None if full_tiles else area, as_json)
     if dry_run:
         emit({"results": out, "dry_run": True, "plan": planned}, as_json)
         return
@@ -267,32 +191,8 @@ def scan(
         if full_tiles
         else {t.item_id: window_bounds(area, t.item.get("geometry")) for t in plan.tile_dates}
     )
-    bar = tqdm(total=len(plan.tile_dates), unit="tile", file=sys.stderr, disable=None)
-
-    def progress(p: ScanProgress, run: TileRun) -> None:
-        bar.total = p.total
-        bar.set_postfix(detections=p.detections, MB=round(p.bytes_read / 1e6))
-        bar.update(1)
-        if run.status == RunStatus.FAILED:
-            bar.write(f"  {run.item_id}: failed ({run.error})")
-
-    summary = run_scan(
-        plan,
-        rules,
-        out,
-        workers,
-        force,
-        options,
-        {k: v for k, v in windows.items() if v is not None},
-        progress,
-    )
-    bar.close()
-    rows = [[k, str(v)] for k, v in summary.statuses.items()]
-    rows += [["skipped (already done)", str(summary.skipped)], ["not run", str(summary.not_run)]]
-    rows += [[f"detections: {k}", str(v)] for k, v in summary.detections.items()]
-    rows += [["MB read", f"{summary.megabytes_read:,.1f}"], ["seconds", f"{summary.seconds}"]]
-    say(table(["scan", "count"], rows), as_json)
-    say(f"summary: {out / SUMMARY_FILE}", as_json)
+    summary = _run(plan, rules, out, workers, force, options, windows)
+    say(_summary_text(summary, out), as_json)
     result: dict[str, Any] = {"results": out, "dry_run": False, "plan": planned, "scan": summary}
     if summary.interrupted:
         emit(result, as_json)
@@ -306,3 +206,73 @@ def scan(
         raise click.ClickException(
             f"{len(summary.failures)} of {summary.planned} tile-dates failed; see tile_runs"
         )
+
+
+def _plan(
+    request: SearchRequest,
+    rules: RuleSet,
+    model: CostModel,
+    area: Polygon | MultiPolygon | None,
+    as_json: bool,
+) -> tuple[Plan, dict[str, Any]]:
+    """Search and plan the scan, say what it will read and cost; the plan, and its summary."""
+    plan = plan_scan(request, rules.baseline.days)
+    if plan.baseline_error:  # a scan without a baseline still finds scars
+        click.echo(f"no baseline looks ({plan.baseline_error}): no vegetation-loss cue", err=True)
+    window = plan.baseline_window or (None, None)
+    say(
+        f"baseline: {plan.baseline_looks} looks from {window[0]} to {window[1]}; "
+        f"{plan.with_baseline} of {len(plan.tile_dates)} tile-dates have one",
+        as_json,
+    )
+    cost = estimate(
+        [t.item for t in plan.tile_dates],
+        len(plan.tiles),
+        len(plan.duplicates),
+        area,
+        _bands(rules),
+        model,
+        site_groups=len({site_group(t) for t in plan.tiles}),
+    )
+    say(plan_text(plan, cost, model), as_json)
+    return plan, {
+        "tile_dates": len(plan.tile_dates),
+        "tiles": len(plan.tiles),
+        "duplicates_replaced": len(plan.duplicates),
+        "baseline_looks": plan.baseline_looks,
+        "with_baseline": plan.with_baseline,
+        "estimate": {**dataclasses.asdict(cost), "aws_usd": cost.aws_usd},
+    }
+
+
+def _run(
+    plan: Plan,
+    rules: RuleSet,
+    out: Path,
+    workers: int,
+    force: bool,
+    options: dict[str, str | bool | int],
+    windows: dict[str, tuple[float, float, float, float] | None],
+) -> ScanSummary:
+    """Run the planned tile-dates with a progress bar on stderr (failures written under it)."""
+    bar = tqdm(total=len(plan.tile_dates), unit="tile", file=sys.stderr, disable=None)
+
+    def progress(p: ScanProgress, run: TileRun) -> None:
+        bar.total = p.total
+        bar.set_postfix(detections=p.detections, MB=round(p.bytes_read / 1e6))
+        bar.update(1)
+        if run.status == RunStatus.FAILED:
+            bar.write(f"  {run.item_id}: failed ({run.error})")
+
+    within = {k: v for k, v in windows.items() if v is not None}
+    summary = run_scan(plan, rules, out, workers, force, options, within, progress)
+    bar.close()
+    return summary
+
+
+def _summary_text(summary: ScanSummary, out: Path) -> str:
+    rows = [[k, str(v)] for k, v in summary.statuses.items()]
+    rows += [["skipped (already done)", str(summary.skipped)], ["not run", str(summary.not_run)]]
+    rows += [[f"detections: {k}", str(v)] for k, v in summary.detections.items()]
+    rows += [["MB read", f"{summary.megabytes_read:,.1f}"], ["seconds", f"{summary.seconds}"]]
+    return table(["scan", "count"], rows) + f"\nsummary: {out / SUMMARY_FILE}"

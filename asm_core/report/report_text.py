@@ -12,6 +12,8 @@ from asm_core.evaluation.evaluate import Evaluation
 from asm_core.jobs.tile_job import TileRun
 from asm_core.monitoring.alerts import alert_text
 from asm_core.monitoring.evidence_chips import CHIPS_FOLDER
+from asm_core.planning.cost import CostModel, Estimate
+from asm_core.planning.plan import Plan
 
 if TYPE_CHECKING:
     from asm_core.monitoring.monitor import MonitorUpdate
@@ -147,4 +149,54 @@ def monitoring_text(done: MonitorUpdate, limit: int = 20) -> str:
     ]
     if done.alerts:
         lines.append(alert_text(done.alerts, limit=limit))
+    return "\n".join(lines)
+
+
+def plan_text(plan: Plan, est: Estimate, model: CostModel) -> str:
+    """The dry-run report: what will be read and what it will cost."""
+    gb = est.bytes_to_read / 1e9
+    rows = [
+        ["items found (after cloud filter)", f"{plan.searched - plan.dropped_for_cloud}"],
+        ["cloud filter", f"{plan.cloud_filter}, {plan.dropped_for_cloud} items dropped"],
+        ["duplicate tile-dates (newest kept)", str(len(plan.duplicates))],
+        ["items refused (JSON the detector cannot use)", str(len(plan.refused))],
+        ["MGRS tiles", str(est.tiles)],
+        ["tile-dates to process", str(est.tile_dates)],
+        ["bytes to read", f"{gb:.2f} GB"],
+        [
+            f"estimated CPU-seconds ({model.cpu_seconds_per_tile:g} a full tile)",
+            f"{est.cpu_seconds:,.0f}",
+        ],
+        ["local time", f"{est.local_seconds / 60:,.1f} min on {model.local_workers} workers"],
+        [
+            f"Lambda ({model.lambda_architecture}, {model.lambda_memory_mb} MB, "
+            f"~{est.lambda_seconds_per_tile:,.0f} s a tile)",
+            f"{est.lambda_gb_seconds:,.0f} GB-s, ${est.lambda_usd:,.4f}",
+        ],
+        ["Lambda requests", f"{est.tile_dates:,}, ${est.lambda_requests_usd:,.4f}"],
+        [
+            "Step Functions transitions",
+            f"{est.transitions:,} ({est.child_workflows:,} child workflows), "
+            f"${est.transitions_usd:,.4f}",
+        ],
+        [
+            "EXPRESS child workflows",
+            f"{est.express_gb_seconds:,.0f} GB-s, ${est.express_usd:,.4f}",
+        ],
+        [
+            f"site update ({est.site_groups:,} site groups, {model.track_memory_mb} MB, "
+            f"{model.history_weeks} weeks of history)",
+            f"{est.track_gb_seconds:,.0f} GB-s, ${est.track_usd:,.4f}",
+        ],
+        ["S3 PUTs of results and site tables", f"${est.s3_usd:,.4f}"],
+        ["AWS total (estimate)", f"${est.aws_usd:,.4f}"],
+    ]
+    lines = [table(["plan", "value"], rows)]
+    for kept, dropped in plan.duplicates[:20]:
+        lines.append(f"  duplicate: kept {kept}, skipped {dropped}")
+    if len(plan.duplicates) > 20:
+        lines.append(f"  … and {len(plan.duplicates) - 20} more duplicates")
+    lines += [f"  refused: {why}" for _, why in plan.refused[:20]]
+    if len(plan.refused) > 20:
+        lines.append(f"  … and {len(plan.refused) - 20} more refused")
     return "\n".join(lines)
