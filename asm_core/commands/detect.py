@@ -16,7 +16,7 @@ from asm_core.report.cli_json import emit, json_option, say
 from asm_core.report.report_text import (
     detect_table,
 )
-from asm_core.results.results_stac import write_results_collection
+from asm_core.results.results_catalogue import write_results_collection
 from asm_core.results.schema import RunStatus
 from asm_core.rules import RuleSet, load_rules
 from asm_core.sources.aoi import bbox_geometry, check_overlap, parse_bbox, window_bounds

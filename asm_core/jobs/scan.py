@@ -28,7 +28,7 @@ from asm_core.jobs.tile_job import TileRun, record_failure, run_item
 from asm_core.monitoring.monitor import site_update_lock
 from asm_core.planning.plan import Plan, TileDate, item_source
 from asm_core.results.compaction import compact, pending_partitions
-from asm_core.results.results_stac import write_results_collection
+from asm_core.results.results_catalogue import write_results_collection
 from asm_core.results.schema import READ_STATUSES, STATUSES, RunStatus
 from asm_core.results.store import read_table, write_text_atomic
 from asm_core.rules import RuleSet

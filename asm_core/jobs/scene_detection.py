@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING, Any
 
 from asm_core.errors import AsmError, DetectionFailedError
 from asm_core.results.export import read_results
-from asm_core.results.results_stac import write_results_collection
+from asm_core.results.results_catalogue import write_results_collection
 from asm_core.results.schema import RunStatus
 from asm_core.rules import RuleSet, load_rules
 from asm_core.sources.aoi import bbox_geometry, check_bbox, check_overlap, window_bounds

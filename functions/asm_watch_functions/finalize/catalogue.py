@@ -12,13 +12,8 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from asm_core.results.results_stac import (
-    CATALOG_FILE,
-    COLLECTION_FILE,
-    STAC_FOLDER,
-    results_catalog,
-    results_collection,
-)
+from asm_core.results.results_catalogue import results_catalog, results_collection
+from asm_core.results.results_stac import CATALOG_FILE, COLLECTION_FILE, STAC_FOLDER
 from asm_watch_functions.errors import CatalogueBusyError
 from asm_watch_functions.settings import Settings
 from asm_watch_functions.storage import Bucket
