@@ -163,6 +163,36 @@ def run_scan(
     started = time.perf_counter()
     done_before = set() if force else finished_items(out_dir, rules)
     todo = [t for t in plan.tile_dates if t.item_id not in done_before]
+    runs, interrupted, stopped = _run_pool(
+        todo, rules, out_dir, workers, gdal_options, windows or {}, on_progress
+    )
+    summary = _summarise(plan, runs, len(plan.tile_dates) - len(todo), started, interrupted)
+    summary.stopped_by = str(stopped) if stopped else None
+    try:
+        _write_summary(out_dir, summary)
+    except OSError:
+        if stopped is None:
+            raise
+    if stopped is not None:
+        raise stopped
+    if runs:  # the tile-dates' small files merged, one per partition (results/compaction.py)
+        with site_update_lock(out_dir):
+            compact(out_dir, pending_partitions(out_dir))
+            write_results_collection(out_dir)  # the STAC catalogue, after the merge
+    return summary
+
+
+def _run_pool(
+    todo: list[TileDate],
+    rules: RuleSet,
+    out_dir: Path,
+    workers: int,
+    gdal_options: Mapping[str, str | bool | int] | None,
+    windows: Mapping[str, tuple[float, float, float, float]],
+    on_progress: Callable[[ScanProgress, TileRun], None] | None,
+) -> tuple[list[TileRun], bool, ResultsNotWritableError | None]:
+    """The tile-dates' runs on a process pool, in the order they finish; whether Ctrl-C
+    stopped it, and the error if the results folder stopped taking files."""
     progress = ScanProgress(total=len(todo))
     runs: list[TileRun] = []
     interrupted = False
@@ -176,8 +206,7 @@ def run_scan(
     futures: dict[Future[TileRun], TileDate] = {}
     try:
         for t in todo:
-            window = (windows or {}).get(t.item_id)
-            job = (t.item, rules, str(out_dir), gdal_options, window, t.baseline)
+            job = (t.item, rules, str(out_dir), gdal_options, windows.get(t.item_id), t.baseline)
             futures[pool.submit(_tile_job, *job)] = t
         for future in as_completed(futures):
             run = _result(future, futures[future], rules, out_dir, len(todo) - len(runs) - 1)
@@ -194,22 +223,7 @@ def run_scan(
             f.cancel()
     finally:
         pool.shutdown(wait=True, cancel_futures=True)
-    summary = _summarise(plan, runs, len(plan.tile_dates) - len(todo), started, interrupted)
-    summary.stopped_by = str(stopped) if stopped else None
-    try:
-        _write_summary(out_dir, summary)
-    except OSError:
-        if stopped is None:
-            raise
-    if stopped is not None:
-        raise stopped
-    if (
-        runs
-    ):  # the tile-dates' small files merged, one per partition (asm_core/results/compaction.py)
-        with site_update_lock(out_dir):
-            compact(out_dir, pending_partitions(out_dir))
-            write_results_collection(out_dir)  # the STAC catalogue, after the merge
-    return summary
+    return runs, interrupted, stopped
 
 
 def _result(

@@ -22,6 +22,7 @@ from rasterio.errors import RasterioError
 
 from asm_core.detection.objects.detector import SceneDetections
 from asm_core.detection.pixels.heap import release_free_heap
+from asm_core.detection.pixels.layers import ScenePixels
 from asm_core.errors import AsmError
 from asm_core.jobs.records import TileRunRecord, detection_records
 from asm_core.jobs.tile_outputs import (
@@ -45,7 +46,7 @@ from asm_core.report.quicklook import write_quicklook
 from asm_core.results.class_mask import write_class_mask
 from asm_core.results.result_paths import file_name
 from asm_core.results.schema import RunStatus
-from asm_core.rules import RuleSet
+from asm_core.rules import PixelRule, RuleSet
 from asm_core.sources.reader import BandFiles, open_bands
 from asm_core.sources.stac import SceneItem
 
@@ -110,9 +111,7 @@ def run_item(
     """Detect ASM in one item and write its detections and tile_runs row under ``out_dir``.
 
     Args:
-        item: the scene.
-        rules: the rule set.
-        out_dir: results root (``detections/`` and ``tile_runs/`` go under it).
+        out_dir: results root (``detections/``, ``tile_runs/``, ``masks/``, ``stac/`` under it).
         gdal_options: GDAL configuration for reading the bands.
         quicklook_dir: where to write a quicklook PNG, if wanted.
         aoi: (west, south, east, north) in degrees to process only part of the item.
@@ -123,21 +122,13 @@ def run_item(
             (:func:`asm_core.detection.objects.known_sites.known_site_footprints`), re-detected
             with less evidence than a new site needs.
 
-    Example:
-        >>> from asm_core.rules import load_rules
-        >>> from asm_core.sources.stac import load_item
-        >>> run = run_item(load_item("item.json"), load_rules(), Path("out"))  # doctest: +SKIP
-        >>> run.status, run.detections  # doctest: +SKIP
-        ('ok', 12)
+    Example: ``run_item(load_item("item.json"), load_rules(), Path("out")).status`` is ``'ok'``.
     """
     started = time.perf_counter()
     record = TileRunRecord.started(item, rules)
     record.aoi = list(aoi) if aoi is not None else None
     record.known_sites = len(known_sites)
-    clock = StageClock()
-    opened: BandFiles | None = None
-    found: SceneDetections | None = None
-    quicklook = None
+    clock, opened, found, quicklook = StageClock(), None, None, None
     try:
         runnable, needed = runnable_rules(item, rules)
         options = {"GDAL_CACHEMAX": OBJECT_CACHE_BYTES, **(gdal_options or {})}
@@ -146,12 +137,7 @@ def run_item(
             ExitStack() as looks_open,
         ):
             opened = files
-            with rasterio.Env(GDAL_CACHEMAX=STRIP_CACHE_BYTES):
-                scene = open_scene(item, files, rules, runnable, baseline, looks_open)
-                clock.stage("open")
-                mapped = map_pixels(item, files, rules, scene)
-                clock.add(mapped.layers.seconds)  # decoding strips, and the kernel on them
-            _drop_cached_blocks()  # objects start again at the top
+            scene, mapped = _open_and_map(item, files, rules, runnable, baseline, looks_open, clock)
             _record_scene(record, scene, mapped, files)
             found = find_objects(
                 item, files, rules, scene, mapped, bool(record.rules_fallback), known_sites
@@ -165,13 +151,37 @@ def run_item(
             _drop_cached_blocks()
             _write_detections(item, rules, files, found, record, clock, out_dir)
             if quicklook_dir is not None:
-                name = f"{file_name(item.item_id)[:-8]}.png"
-                quicklook = write_quicklook(pixels, found.detections, quicklook_dir / name)
+                quicklook = _write_quicklook(item, pixels, found, quicklook_dir)
     except RUN_FAILURES as e:
         record.fail(e)
     record.seconds = round(time.perf_counter() - started, 3)
-    record.stage_seconds = list(clock.seconds.items())
     return _finish(record, item, opened, out_dir, found, quicklook, clock)
+
+
+def _open_and_map(
+    item: SceneItem,
+    files: BandFiles,
+    rules: RuleSet,
+    runnable: list[PixelRule],
+    baseline: Sequence[SceneItem],
+    looks_open: ExitStack,
+    clock: StageClock,
+) -> tuple[OpenedScene, PixelMap]:
+    """Open the scene and classify its pixels strip by strip (with the small block cache a
+    strip pass needs; emptied after, as objects start again at the top)."""
+    with rasterio.Env(GDAL_CACHEMAX=STRIP_CACHE_BYTES):
+        scene = open_scene(item, files, rules, runnable, baseline, looks_open)
+        clock.stage("open")
+        mapped = map_pixels(item, files, rules, scene)
+        clock.add(mapped.layers.seconds)  # decoding strips, and the kernel on them
+    _drop_cached_blocks()
+    return scene, mapped
+
+
+def _write_quicklook(
+    item: SceneItem, pixels: ScenePixels, found: SceneDetections, folder: Path
+) -> Path:
+    return write_quicklook(pixels, found.detections, folder / f"{file_name(item.item_id)[:-8]}.png")
 
 
 def _write_mask(
@@ -248,6 +258,7 @@ def _finish(
     clock: StageClock,
 ) -> TileRun:
     """Write the run's row (and STAC item, or withdraw what a failed run cannot vouch for)."""
+    record.stage_seconds = list(clock.seconds.items())
     failed = record.status == RunStatus.FAILED
     if failed:
         withdraw_detections(item, out_dir, files)

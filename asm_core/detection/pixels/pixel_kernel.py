@@ -265,7 +265,7 @@ def classify_strip(
             row0,
             col0,
             np.float32(dn_offset),
-            *_table_arguments(table),
+            *table.kernel_arguments(),
             out[:, :, : -(-width // 8)],
             rescued,
         )
@@ -290,21 +290,4 @@ def _band_arguments(
         np.array([n in dn for n in names]),
         np.array([factors.get(n, 1) for n in names], dtype=np.int64),
         np.array([scales.get(n, 1.0) for n in REFLECTANCE_BANDS], dtype=np.float32),
-    )
-
-
-def _table_arguments(table: RuleTable) -> tuple[Any, ...]:
-    return (
-        table.invalid_scl,
-        table.rescue_scl,
-        table.rescue_mndwi_gt,
-        table.rescue_swir16_lt,
-        table.operand,
-        table.gt,
-        table.lt,
-        table.rule_start,
-        table.rule_plane,
-        table.index_form,
-        table.index_terms,
-        table.layout,
     )

@@ -9,6 +9,7 @@ new index in :mod:`asm_core.spectral.indices`) would survive in a stale cache.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 import numpy.typing as npt
@@ -66,6 +67,23 @@ class RuleTable:
     @property
     def planes(self) -> int:
         return len(self.layers) + 1
+
+    def kernel_arguments(self) -> tuple[Any, ...]:
+        """The table as the kernel takes it, in its argument order."""
+        return (
+            self.invalid_scl,
+            self.rescue_scl,
+            self.rescue_mndwi_gt,
+            self.rescue_swir16_lt,
+            self.operand,
+            self.gt,
+            self.lt,
+            self.rule_start,
+            self.rule_plane,
+            self.index_form,
+            self.index_terms,
+            self.layout,
+        )
 
 
 def rule_table(rules: list[PixelRule], mask: MaskSettings) -> RuleTable:

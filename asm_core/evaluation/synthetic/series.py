@@ -23,7 +23,6 @@ date), ``site_states.csv`` (site × date: story, present, area, clear share, sta
 
 from __future__ import annotations
 
-import csv
 import json
 import math
 from dataclasses import dataclass, field
@@ -32,12 +31,10 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-import shapely
 from affine import Affine
 from scipy import ndimage
 from shapely.geometry import mapping
 
-from asm_core.detection.objects.vectorize import mask_to_polygon, reproject
 from asm_core.errors import SyntheticSceneError
 from asm_core.evaluation.synthetic.atmosphere import (
     add_clouds,
@@ -68,6 +65,8 @@ from asm_core.evaluation.synthetic.site_stories import (
     SiteStory,
     TruthTracker,
     plan_sites,
+    site_feature,
+    write_truth,
 )
 from asm_core.evaluation.synthetic.spectra import spectrum
 from asm_core.rules import TrackingSettings, load_rules
@@ -159,8 +158,8 @@ def write_series(
         paths.append(path)
         states.extend(seen)
         all_truth.extend(truth)
-    site_features = [_site_feature(s, series.transform, series.crs) for s in series.sites]
-    _write_truth(out_dir, all_truth, states, site_features)
+    site_features = [site_feature(s, series.transform, series.crs) for s in series.sites]
+    write_truth(out_dir, all_truth, states, site_features)
     context = write_context_layers(
         out_dir / "context",
         [(s.key, s.story, s.rows, s.cols) for s in series.sites],
@@ -288,35 +287,3 @@ class _Series:
                 }
             )
         return states
-
-
-def _site_feature(site: SiteStory, transform: Affine, crs: str) -> dict[str, Any]:
-    local = transform @ Affine.translation(site.cols.start, site.rows.start)
-    polygon = reproject(mask_to_polygon(site.full, local), crs, "EPSG:4326")
-    return {
-        "type": "Feature",
-        "properties": {
-            "site": site.key,
-            "story": site.story,
-            "max_area_m2": float(site.full.sum()) * 100.0,
-        },
-        "geometry": mapping(shapely.set_precision(polygon, 1e-8)),
-    }
-
-
-def _write_truth(
-    out_dir: Path,
-    truth: list[dict[str, Any]],
-    states: list[dict[str, Any]],
-    sites: list[dict[str, Any]],
-) -> None:
-    (out_dir / "truth.geojson").write_text(
-        json.dumps({"type": "FeatureCollection", "features": truth}), encoding="utf-8"
-    )
-    (out_dir / "truth_sites.geojson").write_text(
-        json.dumps({"type": "FeatureCollection", "features": sites}), encoding="utf-8"
-    )
-    with (out_dir / "site_states.csv").open("w", newline="", encoding="utf-8") as f:
-        writer = csv.DictWriter(f, fieldnames=list(states[0]) if states else ["site"])
-        writer.writeheader()
-        writer.writerows(states)

@@ -6,13 +6,21 @@ vegetation, the clear share seen so far) independently of the tracker.
 
 from __future__ import annotations
 
+import csv
+import json
 from dataclasses import dataclass
 from datetime import date
+from pathlib import Path
+from typing import Any
 
 import numpy as np
 import numpy.typing as npt
+import shapely
+from affine import Affine
 from scipy import ndimage
+from shapely.geometry import mapping
 
+from asm_core.detection.objects.vectorize import mask_to_polygon, reproject
 from asm_core.errors import SyntheticSceneError
 from asm_core.evaluation.synthetic.landscape import (
     Landscape,
@@ -252,3 +260,35 @@ class TruthTracker:
 
     def _saw(self, open_now: Mask) -> None:
         self.footprint = open_now if self.footprint is None else self.footprint | open_now
+
+
+def site_feature(site: SiteStory, transform: Affine, crs: str) -> dict[str, Any]:
+    local = transform @ Affine.translation(site.cols.start, site.rows.start)
+    polygon = reproject(mask_to_polygon(site.full, local), crs, "EPSG:4326")
+    return {
+        "type": "Feature",
+        "properties": {
+            "site": site.key,
+            "story": site.story,
+            "max_area_m2": float(site.full.sum()) * 100.0,
+        },
+        "geometry": mapping(shapely.set_precision(polygon, 1e-8)),
+    }
+
+
+def write_truth(
+    out_dir: Path,
+    truth: list[dict[str, Any]],
+    states: list[dict[str, Any]],
+    sites: list[dict[str, Any]],
+) -> None:
+    (out_dir / "truth.geojson").write_text(
+        json.dumps({"type": "FeatureCollection", "features": truth}), encoding="utf-8"
+    )
+    (out_dir / "truth_sites.geojson").write_text(
+        json.dumps({"type": "FeatureCollection", "features": sites}), encoding="utf-8"
+    )
+    with (out_dir / "site_states.csv").open("w", newline="", encoding="utf-8") as f:
+        writer = csv.DictWriter(f, fieldnames=list(states[0]) if states else ["site"])
+        writer.writeheader()
+        writer.writerows(states)
