@@ -94,7 +94,7 @@ def test_opencv_morphology_equals_scipy_with_background_borders() -> None:
 
 
 def test_local_variation_sees_pits_not_a_uniform_parcel_or_its_edge() -> None:
-    from asm_core.detection.objects.object_stats import local_variation
+    from asm_core.detection.objects.texture import local_variation
 
     region = np.zeros((30, 30), dtype=bool)
     region[5:25, 5:25] = True

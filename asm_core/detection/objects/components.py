@@ -186,6 +186,33 @@ def _boundary_pairs(
     return np.unique(np.concatenate(pairs), axis=0) if pairs else np.empty((0, 2), np.int64)
 
 
+def _join_nodes(
+    total: int,
+    pairs: list[npt.NDArray[np.int64]],
+    node_boxes: npt.NDArray[np.int64],
+    node_areas: npt.NDArray[np.int64],
+) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.int64], npt.NDArray[np.int64]]:
+    """The strips' pieces (nodes) joined across strip edges into components: each node's
+    component, and each component's size and box."""
+    joined = np.concatenate(pairs) if pairs else np.empty((0, 2), np.int64)
+    graph = coo_matrix(
+        (np.ones(joined.shape[0], dtype=np.int8), (joined[:, 0], joined[:, 1])),
+        shape=(total, total),
+    )
+    # components are numbered in the order of their first node (csgraph's discovery order)
+    n, found = connected_components(graph, directed=False) if total else (0, np.empty(0))
+    node_component = np.asarray(found, dtype=np.int64)
+    sizes = np.bincount(node_component, weights=node_areas, minlength=n).astype(np.int64)
+    boxes = np.empty((n, 4), dtype=np.int64)
+    boxes[:, :2] = np.iinfo(np.int64).max
+    boxes[:, 2:] = -1
+    np.minimum.at(boxes[:, 0], node_component, node_boxes[:, 0])
+    np.minimum.at(boxes[:, 1], node_component, node_boxes[:, 1])
+    np.maximum.at(boxes[:, 2], node_component, node_boxes[:, 2])
+    np.maximum.at(boxes[:, 3], node_component, node_boxes[:, 3])
+    return node_component, sizes, boxes
+
+
 def label_components(
     mask: Bool | PackedMask,
     connectivity: int = 8,
@@ -228,24 +255,8 @@ def label_components(
         previous_last[labels[-1] == 0] = -1
         total += count - 1
     boxes_all = np.concatenate(node_boxes).astype(np.int64)
-    area_all = np.concatenate(areas)
-    joined = np.concatenate(pairs) if pairs else np.empty((0, 2), np.int64)
-    graph = coo_matrix(
-        (np.ones(joined.shape[0], dtype=np.int8), (joined[:, 0], joined[:, 1])),
-        shape=(total, total),
-    )
-    # components are numbered in the order of their first node (csgraph's discovery order)
-    n, found = connected_components(graph, directed=False) if total else (0, np.empty(0))
-    node_component = np.asarray(found, dtype=np.int64)
-    sizes = np.bincount(node_component, weights=area_all, minlength=n).astype(np.int64)
-    boxes = np.empty((n, 4), dtype=np.int64)
-    boxes[:, :2] = np.iinfo(np.int64).max
-    boxes[:, 2:] = -1
-    np.minimum.at(boxes[:, 0], node_component, boxes_all[:, 0])
-    np.minimum.at(boxes[:, 1], node_component, boxes_all[:, 1])
-    np.maximum.at(boxes[:, 2], node_component, boxes_all[:, 2])
-    np.maximum.at(boxes[:, 3], node_component, boxes_all[:, 3])
-    marked = np.zeros(n, dtype=bool)
+    node_component, sizes, boxes = _join_nodes(total, pairs, boxes_all, np.concatenate(areas))
+    marked = np.zeros(len(sizes), dtype=bool)
     if marker is not None and total:
         np.logical_or.at(marked, node_component, np.concatenate(marks))
     return Components(

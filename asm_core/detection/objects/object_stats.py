@@ -6,12 +6,13 @@ it and the local texture of its surface.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import Any
 
-import cv2
 import numpy as np
 import numpy.typing as npt
 
 from asm_core.detection.objects.objects import ObjectCrop
+from asm_core.detection.objects.texture import TEXTURE_BANDS, surface_texture
 from asm_core.detection.pixels.layers import ScenePixels
 from asm_core.detection.pixels.packed_mask import Bool, PackedMask
 from asm_core.detection.pixels.pixel_samples import PixelSamples
@@ -105,50 +106,6 @@ def _ring_and_inside(crop: ObjectCrop, valid: Bool | PackedMask) -> tuple[Bool, 
     return crop.mask & valid_here, crop.ring & valid_here, crop.filled & valid_here
 
 
-#: Bands whose mean is the brightness a pitted texture is measured on (all 10 m bands, so the
-#: texture is seen at 10 m and is there on visible/NIR-only items too).
-TEXTURE_BANDS = ("blue", "green", "red", "nir")
-
-
-def local_variation(brightness: npt.NDArray[np.float64], region: Bool) -> npt.NDArray[np.float64]:
-    """Coefficient of variation (std / mean) of brightness in the 3x3 window of each region
-    pixel whose window lies wholly in the region (NaN elsewhere): pits, ponds and spoil heaps
-    10-30 m across vary within a window; a field, a sandbar or a paved yard does not, and the
-    region's edge (against vegetation or water) is left out."""
-
-    def window_sum(values: npt.NDArray[np.float64]) -> npt.NDArray[np.float64]:
-        return np.asarray(
-            cv2.boxFilter(values, -1, (3, 3), normalize=False, borderType=cv2.BORDER_CONSTANT)
-        )
-
-    x = np.where(region, brightness, 0.0)
-    count = window_sum(region.astype(np.float64))
-    total = window_sum(x)
-    squares = window_sum(x * x)
-    whole = region & (count > 8.5)
-    out = np.full(brightness.shape, np.nan)
-    mean = total[whole] / 9.0
-    variance = np.maximum(squares[whole] / 9.0 - mean * mean, 0.0)
-    with np.errstate(divide="ignore", invalid="ignore"):
-        out[whole] = np.sqrt(variance) / mean
-    return out
-
-
-def _texture(
-    need: Bool, region_at: Bool, brightness: npt.NDArray[np.float32] | None, percentile: float
-) -> float | None:
-    """Percentile of the local variation over one object's (hole-filled) region."""
-    if brightness is None or not region_at.any():
-        return None
-    image = np.zeros(need.shape, dtype=np.float64)
-    region = np.zeros(need.shape, dtype=bool)
-    image[need] = brightness
-    region[need] = region_at
-    values = local_variation(image, region)
-    values = values[np.isfinite(values)]
-    return round(float(np.percentile(values, percentile)), 5) if values.size else None
-
-
 def objects_stats(
     pixels: ScenePixels,
     crops: list[ObjectCrop],
@@ -179,16 +136,15 @@ def objects_stats(
     return out
 
 
-def _stats(
+def _gathered(
     pixels: ScenePixels,
     crops: list[ObjectCrop],
     valid: Bool | PackedMask,
-    indices: tuple[str, ...],
     samples: PixelSamples | None,
     read_back: _ReadBack,
-    texture_percentile: float,
-) -> list[ObjectStats]:
-    """:func:`objects_stats` of one group of objects."""
+) -> tuple[list[dict[str, Any]], list[Any], list[Any], list[Bool]]:
+    """Each object's pixels (inside, ring and holes) as DN, whose object each is, and where
+    (bit 1 inside, 2 in the ring, 4 in the hole-filled extent)."""
     parts, owner, where, needs = [], [], [], []
     for i, crop in enumerate(crops):
         inside, around, filled = _ring_and_inside(crop, valid)
@@ -201,6 +157,20 @@ def _stats(
             + 4 * filled[need].astype(np.int8)
         )
         needs.append(need)
+    return parts, owner, where, needs
+
+
+def _stats(
+    pixels: ScenePixels,
+    crops: list[ObjectCrop],
+    valid: Bool | PackedMask,
+    indices: tuple[str, ...],
+    samples: PixelSamples | None,
+    read_back: _ReadBack,
+    texture_percentile: float,
+) -> list[ObjectStats]:
+    """:func:`objects_stats` of one group of objects."""
+    parts, owner, where, needs = _gathered(pixels, crops, valid, samples, read_back)
     dn = {n: np.concatenate([p[n] for p in parts]) for n in parts[0]}
     bands = {n: to_reflectance(v, pixels.assets[n].scale, pixels.dn_offset) for n, v in dn.items()}
     values = {**bands, **compute_indices(indices, bands)}
@@ -230,7 +200,7 @@ def _stats(
         total = crop.pixels
         share = float(inside_counts[i]) / total if total else 0.0
         part = slice(bounds[i], bounds[i + 1])
-        texture = _texture(
+        texture = surface_texture(
             needs[i],
             filled_at[part],
             None if brightness is None else brightness[part],
