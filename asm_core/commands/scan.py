@@ -6,6 +6,7 @@ import dataclasses
 import os
 import sys
 import urllib.parse
+from dataclasses import dataclass
 from datetime import date, datetime
 from pathlib import Path
 from typing import Any
@@ -54,6 +55,32 @@ def _http(url: str) -> str:
 
 def _bands(rules: RuleSet) -> set[str]:
     return set().union(*(r.required_bands() for r in rules.rules)) | {"scl"}
+
+
+@dataclass(frozen=True)
+class ScanOptions:
+    """What ``asm scan`` was asked, typed (click fills it from the options below)."""
+
+    aoi_file: Path | None
+    bbox: str | None
+    start: datetime
+    end: datetime
+    out: Path
+    stac_url: str
+    collection: str
+    max_cloud: float | None
+    rules_file: Path | None
+    workers: int
+    force: bool
+    dry_run: bool
+    full_tiles: bool
+    lambda_memory_mb: int
+    lambda_architecture: str
+    cpu_seconds_per_tile: float
+    signed_s3: bool
+    requester_pays: bool
+    contexts: tuple[str, ...]
+    no_sites: bool
 
 
 @click.command()
@@ -134,71 +161,55 @@ def _bands(rules: RuleSet) -> set[str]:
 )
 @click.option("--no-sites", is_flag=True, help="Skip updating sites and alerts after the scan.")
 @json_option
-def scan(
-    aoi_file: Path | None,
-    bbox: str | None,
-    start: datetime,
-    end: datetime,
-    out: Path,
-    stac_url: str,
-    collection: str,
-    max_cloud: float | None,
-    rules_file: Path | None,
-    workers: int,
-    force: bool,
-    dry_run: bool,
-    full_tiles: bool,
-    lambda_memory_mb: int,
-    lambda_architecture: str,
-    cpu_seconds_per_tile: float,
-    signed_s3: bool,
-    requester_pays: bool,
-    contexts: tuple[str, ...],
-    no_sites: bool,
-    as_json: bool,
-) -> None:
+def scan(as_json: bool, **given: Any) -> None:
     """Detect ASM over an area and date range, straight from a STAC API and COGs on S3.
 
     Exit code 1 if any tile-date failed (each is recorded in tile_runs), 130 after Ctrl-C;
     re-running the same scan skips tile-dates already finished unless --force.
     """
-    area = _aoi(aoi_file, bbox)
-    rules = load_rules(rules_file)
-    layers = [load_context(*parse_context_option(c)) for c in contexts]  # bad ones fail first
+    o = ScanOptions(**given)
+    area = _aoi(o.aoi_file, o.bbox)
+    rules = load_rules(o.rules_file)
+    layers = [load_context(*parse_context_option(c)) for c in o.contexts]  # bad ones fail first
     request = SearchRequest(
         aoi=area,
-        start=date(start.year, start.month, start.day),
-        end=date(end.year, end.month, end.day),
-        stac_url=stac_url,
-        collection=collection,
-        max_cloud=max_cloud,
+        start=date(o.start.year, o.start.month, o.start.day),
+        end=date(o.end.year, o.end.month, o.end.day),
+        stac_url=o.stac_url,
+        collection=o.collection,
+        max_cloud=o.max_cloud,
     )
     model = CostModel(
-        lambda_memory_mb=lambda_memory_mb,
-        lambda_architecture=lambda_architecture,
-        cpu_seconds_per_tile=cpu_seconds_per_tile,
-        local_workers=workers,
+        lambda_memory_mb=o.lambda_memory_mb,
+        lambda_architecture=o.lambda_architecture,
+        cpu_seconds_per_tile=o.cpu_seconds_per_tile,
+        local_workers=o.workers,
     )
-    plan, planned = _plan(request, rules, model, None if full_tiles else area, as_json)
-    if dry_run:
-        emit({"results": out, "dry_run": True, "plan": planned}, as_json)
+    plan, planned = _plan(request, rules, model, None if o.full_tiles else area, as_json)
+    if o.dry_run:
+        emit({"results": o.out, "dry_run": True, "plan": planned}, as_json)
         return
-    options = read_options(unsigned_s3=not signed_s3)
-    if requester_pays:
+    options = read_options(unsigned_s3=not o.signed_s3)
+    if o.requester_pays:
         options["AWS_REQUEST_PAYER"] = "requester"
     windows = (
         {}
-        if full_tiles
+        if o.full_tiles
         else {t.item_id: window_bounds(area, t.item.get("geometry")) for t in plan.tile_dates}
     )
-    summary = _run(plan, rules, out, workers, force, options, windows)
-    say(_summary_text(summary, out), as_json)
-    result: dict[str, Any] = {"results": out, "dry_run": False, "plan": planned, "scan": summary}
+    summary = _run(plan, rules, o.out, o.workers, o.force, options, windows)
+    say(_summary_text(summary, o.out), as_json)
+    result: dict[str, Any] = {
+        "results": o.out,
+        "dry_run": False,
+        "plan": planned,
+        "scan": summary,
+    }
     if summary.interrupted:
         emit(result, as_json)
         raise click.exceptions.Exit(130)
-    if not no_sites:  # the tile-dates that did finish are tracked even if some failed
-        done = update_monitoring(out, rules.tracking, layers or None)
+    if not o.no_sites:  # the tile-dates that did finish are tracked even if some failed
+        done = update_monitoring(o.out, rules.tracking, layers or None)
         say(monitoring_text(done), as_json)
         result["sites"] = done.summary()
     emit(result, as_json)

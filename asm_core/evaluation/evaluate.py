@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from collections import Counter, defaultdict
 from dataclasses import asdict, dataclass, field
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -116,6 +117,37 @@ def _in_scope(t: dict[str, Any], min_area_m2: float, max_cloud: float) -> str | 
     return None
 
 
+def _detected_sites(detections: list[dict[str, Any]]) -> dict[tuple[str, str], shapely.Geometry]:
+    """Each detected site's outline, by (item, site id)."""
+    site_parts: dict[tuple[str, str], list[shapely.Geometry]] = defaultdict(list)
+    for d in detections:
+        if d["class"] in SITE_CLASSES and d["site_id"]:
+            site_parts[(d["item_id"], d["site_id"])].append(shapely.from_wkb(d["geometry"]))
+    return {k: shapely.union_all(v) for k, v in site_parts.items()}
+
+
+def _utm_of(g: shapely.Geometry) -> int:
+    c = g.centroid
+    return utm_epsg_for(c.x, c.y)
+
+
+def _matches(
+    sites: dict[tuple[str, str], shapely.Geometry],
+    point_tolerance_m: float,
+    t: dict[str, Any],
+    key: tuple[str, str],
+) -> bool:
+    """Whether a truth site is the detected site ``key``: overlapping it, or for a point
+    within the tolerance, on the same item (or any, for a truth site without one)."""
+    if t["item_id"] is not None and t["item_id"] != key[0]:
+        return False
+    geom, site = t["geometry"], sites[key]
+    if geom.geom_type == "Point":
+        epsg = _utm_of(geom)
+        return bool(_metric(geom, epsg).distance(_metric(site, epsg)) <= point_tolerance_m)
+    return bool(geom.intersects(site))
+
+
 def evaluate(
     truth_path: Path,
     results_dir: Path,
@@ -133,31 +165,13 @@ def evaluate(
     truth = [t for t in truth if t["item_id"] is None or t["item_id"] in items]
     area_km2 = sum(float(r.get("valid_area_km2") or 0.0) for r in runs)
 
-    site_parts: dict[tuple[str, str], list[shapely.Geometry]] = defaultdict(list)
-    for d in detections:
-        if d["class"] in SITE_CLASSES and d["site_id"]:
-            site_parts[(d["item_id"], d["site_id"])].append(shapely.from_wkb(d["geometry"]))
-    sites = {k: shapely.union_all(v) for k, v in site_parts.items()}
-
+    sites = _detected_sites(detections)
     truth_sites = [t for t in truth if t["kind"] == "mining_site"]
     scope = Counter(
         reason for t in truth_sites if (reason := _in_scope(t, min_area_m2, max_cloud_fraction))
     )
     in_scope = [t for t in truth_sites if _in_scope(t, min_area_m2, max_cloud_fraction) is None]
-
-    def epsg_of(g: shapely.Geometry) -> int:
-        c = g.centroid
-        return utm_epsg_for(c.x, c.y)
-
-    def matches(t: dict[str, Any], key: tuple[str, str]) -> bool:
-        if t["item_id"] is not None and t["item_id"] != key[0]:
-            return False
-        geom, site = t["geometry"], sites[key]
-        if geom.geom_type == "Point":
-            epsg = epsg_of(geom)
-            return bool(_metric(geom, epsg).distance(_metric(site, epsg)) <= point_tolerance_m)
-        return bool(geom.intersects(site))
-
+    matches = partial(_matches, sites, point_tolerance_m)
     found = sum(1 for t in in_scope if any(matches(t, k) for k in sites))
     true_sites = [k for k in sites if any(matches(t, k) for t in truth_sites)]
     false_sites = len(sites) - len(true_sites)
@@ -174,7 +188,7 @@ def evaluate(
         precision=round(precision, 4),
         recall=round(recall, 4),
         f1=round(f1, 4),
-        pixel_iou=_pixel_iou(in_scope, sites, epsg_of),
+        pixel_iou=_pixel_iou(in_scope, sites, _utm_of),
         area_km2=round(area_km2, 2),
         false_sites=false_sites,
         false_sites_per_100km2=round(100.0 * false_sites / area_km2, 3) if area_km2 else 0.0,

@@ -120,20 +120,16 @@ def _scar_ndvi(members: list[dict[str, Any]]) -> float | None:
     return sum(m["ndvi_mean"] * m["area_m2"] for m in scars) / area if area else None
 
 
-def _site_alert(
+def _reason(
     site: dict[str, Any],
     row: dict[str, Any],
     members: list[dict[str, Any]],
     before_m2: float | None,
+    cues: list[str],
+    confidence: float | None,
     settings: TrackingSettings,
-) -> dict[str, Any]:
-    cues = sorted({c for d in members for c in (d.get("cues") or [])})
-    confidence = max((float(d["confidence"]) for d in members), default=None)
-    geometry = (
-        shapely.union_all([shapely.from_wkb(d["geometry"]) for d in members])
-        if members
-        else shapely.from_wkb(site["geometry"])
-    )
+) -> str:
+    """The alert in words: what, how big, where, on what evidence."""
     where = site.get("country_iso3") or "no country (at sea or unmapped)"
     text = f"{SITE_ALERTS[row['state']]} of {_hectares(row['area_m2'])} in {where}"
     if row["state"] == "expanding" and before_m2:
@@ -156,8 +152,24 @@ def _site_alert(
     if alteration:
         text += f"; alteration cue ({', '.join(alteration)} spreads above the tile's bare ground)"
     context = context_phrases(site)
-    if context:
-        text += "; " + "; ".join(context)
+    return text + ("; " + "; ".join(context) if context else "")
+
+
+def _site_alert(
+    site: dict[str, Any],
+    row: dict[str, Any],
+    members: list[dict[str, Any]],
+    before_m2: float | None,
+    settings: TrackingSettings,
+) -> dict[str, Any]:
+    cues = sorted({c for d in members for c in (d.get("cues") or [])})
+    confidence = max((float(d["confidence"]) for d in members), default=None)
+    geometry = (
+        shapely.union_all([shapely.from_wkb(d["geometry"]) for d in members])
+        if members
+        else shapely.from_wkb(site["geometry"])
+    )
+    text = _reason(site, row, members, before_m2, cues, confidence, settings)
     properties = {
         "kind": f"site_{row['state']}",
         "site_id": site["site_id"],

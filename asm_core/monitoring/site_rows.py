@@ -16,7 +16,7 @@ import shapely
 from asm_core.monitoring.context import ContextLayer, relate
 from asm_core.monitoring.countries import countries_at
 from asm_core.monitoring.site_states import SiteLook, SiteStates
-from asm_core.monitoring.tracking import TrackedSite, weighted_mean
+from asm_core.monitoring.tracking import DateSite, TrackedSite, weighted_mean
 from asm_core.results.schema import (
     READ_STATUSES,
     SITE_CONTEXT,
@@ -63,25 +63,7 @@ def observations(
                 continue
             share = clear_share(run, so_far)
             greenness = footprint_ndvi(run, so_far, False) if footprint_ndvi is not None else None
-            state = machine.step(
-                SiteLook(
-                    clear_share=share,
-                    detected=detected is not None,
-                    extent_m2=detected.area_m2 if detected else 0.0,
-                    perimeter_m=detected.perimeter_m if detected else 0.0,
-                    scar_ndvi=detected.ndvi_mean if detected else None,
-                    extent_ndvi=(
-                        footprint_ndvi(run, detected.footprint, True)
-                        if detected and footprint_ndvi is not None
-                        else None
-                    ),
-                    footprint_ndvi=greenness,
-                    footprint=detected.footprint if detected else None,
-                    ground_ndvi=(
-                        None if footprint_ndvi is None else partial(_inside, footprint_ndvi, run)
-                    ),
-                )
-            )
+            look = _look(run, detected, share, greenness, footprint_ndvi)
             rows.append(
                 {
                     "site_id": site.site_id,
@@ -95,10 +77,35 @@ def observations(
                     "water_m2": round(detected.water_m2, 2) if detected else None,
                     "ndvi_mean": detected.ndvi_mean if detected else None,
                     "footprint_ndvi": None if greenness is None else round(greenness, 3),
-                    "state": state,
+                    "state": machine.step(look),
                 }
             )
     return rows
+
+
+def _look(
+    run: dict[str, Any],
+    detected: DateSite | None,
+    share: float,
+    greenness: float | None,
+    footprint_ndvi: Callable[[dict[str, Any], shapely.Geometry, bool], float | None] | None,
+) -> SiteLook:
+    """What one tile-date shows of a site, for its state machine."""
+    return SiteLook(
+        clear_share=share,
+        detected=detected is not None,
+        extent_m2=detected.area_m2 if detected else 0.0,
+        perimeter_m=detected.perimeter_m if detected else 0.0,
+        scar_ndvi=detected.ndvi_mean if detected else None,
+        extent_ndvi=(
+            footprint_ndvi(run, detected.footprint, True)
+            if detected and footprint_ndvi is not None
+            else None
+        ),
+        footprint_ndvi=greenness,
+        footprint=detected.footprint if detected else None,
+        ground_ndvi=None if footprint_ndvi is None else partial(_inside, footprint_ndvi, run),
+    )
 
 
 def _inside(

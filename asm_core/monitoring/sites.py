@@ -192,6 +192,10 @@ def build_site_tables(
     ]
     for table in SITE_TABLES:  # split into groups above: the one-file tables go (sites last)
         legacy_file(results, table).unlink(missing_ok=True)
+    return _site_update(built, context)
+
+
+def _site_update(built: list[_GroupBuild], context: Sequence[ContextLayer]) -> SiteUpdate:
     states: dict[str, int] = defaultdict(int)
     for part in built:
         for state in part.states:

@@ -24,7 +24,7 @@ from asm_core.spectral.geology import anomaly
 
 
 @dataclass
-class _DateSite:
+class DateSite:
     item_id: str
     mgrs_tile: str
     acquired: datetime
@@ -57,7 +57,7 @@ class TrackedSite:
     mgrs_tile: str
     first_seen: datetime
     footprint: shapely.Geometry  # lon/lat, everything ever detected
-    seen: dict[datetime, _DateSite] = field(default_factory=dict)
+    seen: dict[datetime, DateSite] = field(default_factory=dict)
 
 
 def _metric(geom: shapely.Geometry) -> shapely.Geometry:
@@ -86,7 +86,7 @@ def _date_sites(
     detections: Sequence[dict[str, Any]],
     runs: Mapping[str, dict[str, Any]],
     closing_m: float,
-) -> list[_DateSite]:
+) -> list[DateSite]:
     groups: dict[tuple[str, str], list[dict[str, Any]]] = defaultdict(list)
     for d in detections:
         if d.get("site_id") and d.get("class") in ("mining_scar", "pond"):
@@ -98,14 +98,12 @@ def _date_sites(
     )  # fmt: skip
 
 
-def _date_site(
-    members: list[dict[str, Any]], run: Mapping[str, Any], closing_m: float
-) -> _DateSite:
+def _date_site(members: list[dict[str, Any]], run: Mapping[str, Any], closing_m: float) -> DateSite:
     # the ground itself: scars only, as a site's ponds would drag greenness down (and the
     # ratios about) more the more of the site they fill
     ground = [m for m in members if m["class"] == "mining_scar"]
     extent, local = _extent([shapely.from_wkb(m["geometry"]) for m in members], closing_m)
-    return _DateSite(
+    return DateSite(
         members[0]["item_id"],
         members[0]["mgrs_tile"],
         members[0]["acquired"],
@@ -130,7 +128,7 @@ def _extent(
     return shapely.make_valid(reproject(local, utm, WGS84)), local
 
 
-def _site_id(site: _DateSite) -> str:
+def _site_id(site: DateSite) -> str:
     c = site.footprint.centroid
     key = f"{site.mgrs_tile}|{site.acquired:%Y-%m-%d}|{c.x:.4f}|{c.y:.4f}"
     return hashlib.sha1(key.encode(), usedforsecurity=False).hexdigest()[:16]

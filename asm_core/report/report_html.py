@@ -129,6 +129,17 @@ def _script_json(value: Any) -> str:
     return json.dumps(value, separators=(",", ":"), default=str).replace("</", "<\\/")
 
 
+def _area_by_country(detections: list[dict[str, Any]]) -> dict[str, list[tuple[str, float]]]:
+    """Mining-scar hectares by country and date (the trend chart)."""
+    area: dict[str, dict[str, float]] = defaultdict(lambda: defaultdict(float))
+    for d in detections:
+        if d["class"] == "mining_scar":
+            area[d.get("country_iso3") or "none"][day_text(d["acquired"]) or ""] += (
+                d["area_m2"] / 10_000
+            )
+    return {c: [(day, round(v, 2)) for day, v in days.items()] for c, days in area.items()}
+
+
 def build_report(
     results: Path,
     quicklooks: Path | None = None,
@@ -147,15 +158,7 @@ def build_report(
     simplify = len(detections) > max_polygons
     site_features, series = site_layer(sites, observed, site_chips(results, chips_href))
     overlays = quicklook_overlays(runs, quicklooks)
-    area_by_country: dict[str, dict[str, float]] = defaultdict(lambda: defaultdict(float))
-    for d in detections:
-        if d["class"] == "mining_scar":
-            area_by_country[d.get("country_iso3") or "none"][day_text(d["acquired"]) or ""] += (
-                d["area_m2"] / 10_000
-            )
-    trend = {
-        c: [(day, round(v, 2)) for day, v in days.items()] for c, days in area_by_country.items()
-    }
+    trend = _area_by_country(detections)
     data = {
         "detections": {
             "type": "FeatureCollection",

@@ -251,13 +251,7 @@ def open_bands(
                 raise CrsError(f"band {n!r} is in {crs} but band {first!r} is in {crss[first]}")
         finest = min(wanted, key=lambda n: abs(sources[n].transform.a))
         grid = sources[finest]
-        ratios = {n: abs(src.transform.a / grid.transform.a) for n, src in sources.items()}
-        factors = {
-            n: round(r)
-            if abs(r - round(r)) < 1e-6 and sources[n].height * round(r) >= grid.height
-            else 1
-            for n, r in ratios.items()
-        }
+        ratios, factors = _factors(sources, grid)
         for n, src in sources.items():
             _check_footprint(n, src, finest, grid)
         window = (
@@ -275,6 +269,21 @@ def open_bands(
             crs=crss[first],
             retry=retry,
         )
+
+
+def _factors(
+    sources: Mapping[str, rasterio.DatasetReader], grid: rasterio.DatasetReader
+) -> tuple[dict[str, float], dict[str, int]]:
+    """Each band's pixel size over the finest band's, and the integer factor it is read at
+    (1, resampled on read by GDAL, where the ratio is not a whole number)."""
+    ratios = {n: abs(src.transform.a / grid.transform.a) for n, src in sources.items()}
+    factors = {
+        n: round(r)
+        if abs(r - round(r)) < 1e-6 and sources[n].height * round(r) >= grid.height
+        else 1
+        for n, r in ratios.items()
+    }
+    return ratios, factors
 
 
 def expand_window(array: Array, factor: int, r0: int, c0: int, height: int, width: int) -> Array:

@@ -32,27 +32,15 @@ def _box_around(rows: slice, cols: slice, transform: Affine, margin_px: int) -> 
     return shapely.box(min(x0, x1), min(y0, y1), max(x0, x1), max(y0, y1))
 
 
-def write_context_layers(
-    out_dir: Path,
-    sites: Sequence[tuple[str, str, slice, slice]],
-    rivers: Sequence[npt.NDArray[np.float64]],
-    features: Sequence[Feature],
-    transform: Affine,
-    crs: str,
-) -> dict[str, Path]:
-    """Write the layers under ``out_dir`` and return ``{name: path}``.
-
-    ``sites`` are (key, story, rows, cols): every other site lies in a licence (alternately
-    granted and under application), the rest outside every tenement; the site of the first
-    ``pauses`` story (else the last site) lies in a forest reserve.
-    """
-    out_dir.mkdir(parents=True, exist_ok=True)
+def _tenements(
+    sites: Sequence[tuple[str, str, slice, slice]], transform: Affine, crs: str
+) -> gpd.GeoDataFrame:
     licences, status = [], []
     for k, (_, _, rows, cols) in enumerate(sites):
         if k % 2 == 0:
             licences.append(_box_around(rows, cols, transform, 40))
             status.append("granted" if k % 4 == 0 else "application")
-    tenements = gpd.GeoDataFrame(
+    return gpd.GeoDataFrame(
         {
             "licence_id": [f"SML-{101 + k}" for k in range(len(licences))],
             "status": status,
@@ -61,13 +49,14 @@ def write_context_layers(
         geometry=licences,
         crs=crs,
     )
-    reserve_site = next((s for s in sites if s[1] == "pauses"), sites[-1])
-    reserve = _box_around(reserve_site[2], reserve_site[3], transform, 120)
-    protected = gpd.GeoDataFrame(
-        {"WDPAID": [900001], "name": ["Synthetic Forest Reserve"], "iucn_cat": ["VI"]},
-        geometry=[reserve],
-        crs=crs,
-    ).to_crs(4326)
+
+
+def _rivers_and_towns(
+    rivers: Sequence[npt.NDArray[np.float64]],
+    features: Sequence[Feature],
+    transform: Affine,
+    crs: str,
+) -> tuple[gpd.GeoDataFrame, gpd.GeoDataFrame]:
     lines = [
         shapely.LineString([transform @ (float(c), float(r)) for r, c in line[::20]])
         for line in rivers
@@ -88,6 +77,33 @@ def write_context_layers(
         ],
         crs=crs,
     ).to_crs(4326)
+    return river_layer, settlements
+
+
+def write_context_layers(
+    out_dir: Path,
+    sites: Sequence[tuple[str, str, slice, slice]],
+    rivers: Sequence[npt.NDArray[np.float64]],
+    features: Sequence[Feature],
+    transform: Affine,
+    crs: str,
+) -> dict[str, Path]:
+    """Write the layers under ``out_dir`` and return ``{name: path}``.
+
+    ``sites`` are (key, story, rows, cols): every other site lies in a licence (alternately
+    granted and under application), the rest outside every tenement; the site of the first
+    ``pauses`` story (else the last site) lies in a forest reserve.
+    """
+    out_dir.mkdir(parents=True, exist_ok=True)
+    tenements = _tenements(sites, transform, crs)
+    reserve_site = next((s for s in sites if s[1] == "pauses"), sites[-1])
+    reserve = _box_around(reserve_site[2], reserve_site[3], transform, 120)
+    protected = gpd.GeoDataFrame(
+        {"WDPAID": [900001], "name": ["Synthetic Forest Reserve"], "iucn_cat": ["VI"]},
+        geometry=[reserve],
+        crs=crs,
+    ).to_crs(4326)
+    river_layer, settlements = _rivers_and_towns(rivers, features, transform, crs)
     paths = {name: out_dir / file for name, file in CONTEXT_FILES.items()}
     tenements.to_file(paths["tenements"], driver="GPKG")
     for name, frame in (
