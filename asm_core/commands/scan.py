@@ -195,7 +195,7 @@ def scan(as_json: bool, **given: Any) -> None:
     windows = (
         {}
         if o.full_tiles
-        else {t.item_id: window_bounds(area, t.item.get("geometry")) for t in plan.tile_dates}
+        else {t.item_id: window_bounds(area, t.scene.geometry) for t in plan.tile_dates}
     )
     summary = _run(plan, rules, o.out, o.workers, o.force, options, windows)
     say(_summary_text(summary, o.out), as_json)

@@ -20,19 +20,18 @@ from concurrent.futures import Future, ProcessPoolExecutor, as_completed
 from concurrent.futures.process import BrokenProcessPool
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any
 
 from asm_core.detection.objects.known_sites import known_site_footprints
 from asm_core.errors import ResultsNotWritableError
 from asm_core.jobs.tile_job import TileRun, record_failure, run_item
 from asm_core.monitoring.monitor import site_update_lock
-from asm_core.planning.plan import Plan, TileDate, item_source
+from asm_core.planning.plan import Plan, TileDate
 from asm_core.results.compaction import compact, pending_partitions
 from asm_core.results.results_catalogue import write_results_collection
 from asm_core.results.schema import READ_STATUSES, STATUSES, RunStatus
 from asm_core.results.store import read_table, write_text_atomic
 from asm_core.rules import RuleSet
-from asm_core.sources.stac import scene_item_from_dict
+from asm_core.sources.stac import SceneItem
 
 SUMMARY_FILE = "scan_summary.json"
 
@@ -115,16 +114,14 @@ def _exit_with(scan_pid: int) -> None:
 
 
 def _tile_job(
-    item: dict[str, Any],
+    scene: SceneItem,
     rules: RuleSet,
     out_dir: str,
     gdal_options: Mapping[str, str | bool | int] | None,
     aoi: tuple[float, float, float, float] | None,
-    baseline: tuple[dict[str, Any], ...] = (),
+    looks: tuple[SceneItem, ...] = (),
 ) -> TileRun:
-    scene = scene_item_from_dict(item, item_source(item))
     try:
-        looks = [scene_item_from_dict(b, item_source(b)) for b in baseline]
         known = known_site_footprints(Path(out_dir), scene.mgrs_tile)
         return run_item(
             scene, rules, Path(out_dir), gdal_options, aoi=aoi, baseline=looks, known_sites=known
@@ -206,8 +203,8 @@ def _run_pool(
     futures: dict[Future[TileRun], TileDate] = {}
     try:
         for t in todo:
-            job = (t.item, rules, str(out_dir), gdal_options, windows.get(t.item_id), t.baseline)
-            futures[pool.submit(_tile_job, *job)] = t
+            job = (t.scene, rules, str(out_dir), gdal_options, windows.get(t.item_id))
+            futures[pool.submit(_tile_job, *job, t.baseline_looks)] = t
         for future in as_completed(futures):
             run = _result(future, futures[future], rules, out_dir, len(todo) - len(runs) - 1)
             runs.append(run)
@@ -237,9 +234,8 @@ def _result(
         error: Exception = RuntimeError(f"worker died: {e}")
     except OSError as e:  # the worker could not write its results, nor its failure
         error = e
-    scene = scene_item_from_dict(tile.item, tile.item_id)
     try:
-        return record_failure(scene, rules, out_dir, error)
+        return record_failure(tile.scene, rules, out_dir, error)
     except OSError as e:
         raise ResultsNotWritableError(
             f"cannot write results in {out_dir}: {e.strerror or e} ({e.filename or out_dir}); "

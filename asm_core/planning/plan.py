@@ -17,7 +17,7 @@ from typing import Any
 from asm_core.errors import ItemError
 from asm_core.planning.baseline_looks import baseline_looks, look_dict
 from asm_core.sources.sentinel2 import mgrs_tile, processing_baseline
-from asm_core.sources.stac import scene_item_from_dict, source_error
+from asm_core.sources.stac import SceneItem, scene_item_from_dict, source_error
 
 _SEQUENCE = re.compile(r"_(\d+)_L2A$")
 
@@ -28,15 +28,23 @@ class TileDate:
 
     mgrs_tile: str
     day: date
+    #: the item, parsed once when planned (its hrefs resolved against its self link)
+    scene: SceneItem
+    #: the item as the catalogue gave it: what a scan manifest carries to the Lambdas
     item: dict[str, Any]
     replaced: tuple[str, ...] = ()
     #: the same-season looks a year before, for the baseline composite
     #: (asm_core/detection/objects/baseline.py)
-    baseline: tuple[dict[str, Any], ...] = ()
+    baseline_looks: tuple[SceneItem, ...] = ()
 
     @property
     def item_id(self) -> str:
-        return str(self.item["id"])
+        return self.scene.item_id
+
+    @property
+    def baseline(self) -> tuple[dict[str, Any], ...]:
+        """The baseline looks as the small items a manifest carries (:func:`look_dict`)."""
+        return tuple(look_dict(look) for look in self.baseline_looks)
 
 
 @dataclass
@@ -86,11 +94,11 @@ def plan_tile_dates(
             band elsewhere are refused. None: anywhere (the command line reads what its user
             asks for; a service must not be made to read any URL or file it is handed).
     """
-    groups: dict[tuple[str, date], list[dict[str, Any]]] = {}
+    groups: dict[tuple[str, date], list[tuple[dict[str, Any], SceneItem]]] = {}
     refused: list[tuple[str, str]] = []
     for item in items:
         try:
-            scene = scene_item_from_dict(item, "item")
+            scene = scene_item_from_dict(item, item_source(item))
         except ItemError as e:  # one malformed item costs itself, not the scan
             refused.append((repr(item.get("id"))[:80], str(e)))
             continue
@@ -99,15 +107,15 @@ def plan_tile_dates(
             refused.append((scene.item_id, outside))
             continue
         tile = scene.mgrs_tile or mgrs_tile(item.get("properties") or {}, scene.item_id) or "?"
-        groups.setdefault((tile, scene.acquired.date()), []).append(item)
+        groups.setdefault((tile, scene.acquired.date()), []).append((item, scene))
     tile_dates: list[TileDate] = []
     duplicates: list[tuple[str, str]] = []
     for (tile, day), group in sorted(groups.items()):
-        ranked = sorted(group, key=_newness, reverse=True)
-        keep = ranked[0]
-        dropped = tuple(str(i["id"]) for i in ranked[1:])
-        duplicates.extend((str(keep["id"]), d) for d in dropped)
-        tile_dates.append(TileDate(tile, day, keep, dropped))
+        ranked = sorted(group, key=lambda pair: _newness(pair[0]), reverse=True)
+        keep, scene = ranked[0]
+        dropped = tuple(str(i["id"]) for i, _ in ranked[1:])
+        duplicates.extend((scene.item_id, d) for d in dropped)
+        tile_dates.append(TileDate(tile, day, scene, keep, dropped))
     return Plan(
         tile_dates,
         searched if searched is not None else len(items),
@@ -152,8 +160,7 @@ def attach_baselines(
             scenes.append(scene)
     with_baseline = 0
     for i, tile_date in enumerate(plan.tile_dates):
-        scene = scene_item_from_dict(tile_date.item, item_source(tile_date.item))
-        looks = baseline_looks(scene, scenes, window_days)
-        plan.tile_dates[i] = replace(tile_date, baseline=tuple(look_dict(s) for s in looks))
+        looks = baseline_looks(tile_date.scene, scenes, window_days)
+        plan.tile_dates[i] = replace(tile_date, baseline_looks=tuple(looks))
         with_baseline += bool(looks)
     return with_baseline

@@ -18,7 +18,6 @@ from asm_core.rules import load_rules
 from asm_core.sources.aoi import bbox_geometry, window_bounds
 from asm_core.sources.catalog import SearchRequest, SearchResult, search_items
 from asm_core.sources.gdal_settings import read_options
-from asm_core.sources.stac import scene_item_from_dict
 from asm_watch_functions.api.detect_request import MAX_DETECT_KM2, DetectRequest, area_km2
 from asm_watch_functions.errors import AreaTooLargeError, NoSceneError
 
@@ -43,9 +42,7 @@ def detect_area(
         SearchRequest(area, request.start, request.end, stac_url, collection, request.max_cloud)
     )
     plan = plan_tile_dates(found.items, found.found, allowed_sources)
-    covering = [
-        t for t in plan.tile_dates if window_bounds(area, t.item.get("geometry")) is not None
-    ]
+    covering = [t for t in plan.tile_dates if window_bounds(area, t.scene.geometry) is not None]
     if not covering:
         cloud = "" if request.max_cloud is None else f" under {request.max_cloud}% cloud"
         refused = f" ({len(plan.refused)} refused: {plan.refused[0][1]})" if plan.refused else ""
@@ -54,14 +51,13 @@ def detect_area(
             f"to {request.end}{cloud}{refused}"
         )
     best = min(covering, key=lambda t: t.item.get("properties", {}).get("eo:cloud_cover", 100.0))
-    scene = scene_item_from_dict(best.item, best.item_id)
     with tempfile.TemporaryDirectory(prefix="asm-detect-") as tmp:
         run = run_item(
-            scene,
+            best.scene,
             load_rules(),
             Path(tmp),
             read_options(),
-            aoi=window_bounds(area, best.item.get("geometry")),
+            aoi=window_bounds(area, best.scene.geometry),
         )
         rows = read_table(Path(tmp), "detections").to_pylist() if run.status == RunStatus.OK else []
     features = [
@@ -79,7 +75,7 @@ def detect_area(
     ]
     return {
         "type": "FeatureCollection",
-        "item_id": scene.item_id,
+        "item_id": best.item_id,
         "status": run.status,
         "error": run.error,
         "features": features,

@@ -23,7 +23,6 @@ from asm_core.results.result_paths import result_keys
 from asm_core.rules import shipped_rules
 from asm_core.sources.aoi import aoi_from_geojson, bbox_geometry
 from asm_core.sources.catalog import SearchRequest
-from asm_core.sources.stac import scene_item_from_dict
 from asm_watch_functions.errors import ScanTooLargeError
 from asm_watch_functions.events import (
     PlanEvent,
@@ -68,7 +67,6 @@ def plan(event: PlanEvent, settings: Settings, bucket: Bucket) -> PlanResult:
         )
     tasks = []
     for tile in planned.tile_dates:
-        scene = scene_item_from_dict(tile.item, tile.item_id)
         tasks.append(
             TileTask(
                 scan_id=scan_id,
@@ -76,7 +74,9 @@ def plan(event: PlanEvent, settings: Settings, bucket: Bucket) -> PlanResult:
                 mgrs_tile=tile.mgrs_tile,
                 day=tile.day,
                 item=tile.item,
-                keys={t: f"{settings.results_prefix}/{k}" for t, k in result_keys(scene).items()},
+                keys={
+                    t: f"{settings.results_prefix}/{k}" for t, k in result_keys(tile.scene).items()
+                },
                 ruleset=event.ruleset,
                 baseline=list(tile.baseline),
             )
