@@ -15,11 +15,9 @@ from typing import Any
 
 from asm_core.jobs.scan import run_scan
 from asm_core.monitoring.monitor import update_monitoring
-from asm_core.planning.scan_planning import plan_scan
 from asm_core.report.report_html import build_report
 from asm_core.results.sql import run_query
 from asm_core.rules import shipped_rules
-from asm_core.sources.aoi import aoi_from_geojson, bbox_geometry
 from asm_core.sources.catalog import (
     EARTH_SEARCH_URL,
     SENTINEL2_L2A,
@@ -32,6 +30,7 @@ from asm_watch_functions.api.detect_request import DetectRequest
 from asm_watch_functions.api.services import DetectionQuery, ScanReport
 from asm_watch_functions.errors import ReportNotReadyError, ScanNotFoundError
 from asm_watch_functions.events import PlanEvent
+from asm_watch_functions.scan_plans import plan_event
 
 
 class LocalScanServices:
@@ -67,29 +66,14 @@ class LocalScanServices:
 
     def _run(self, scan_id: str, event: PlanEvent) -> dict[str, Any]:
         rules = shipped_rules(event.ruleset)
-        if event.items is not None:
-            plan = plan_scan(
-                None,
-                rules.baseline.days,
-                items=event.items,
-                allowed_sources=self.item_sources,
-            )
-        else:
-            area = (
-                bbox_geometry(event.bbox)
-                if event.bbox is not None
-                else aoi_from_geojson(event.aoi, "the request's aoi")
-            )
-            start, end = event.dates(date.today())
-            request = SearchRequest(
-                area, start, end, self.stac_url, self.collection, event.max_cloud
-            )
-            plan = plan_scan(
-                request,
-                rules.baseline.days,
-                search=self.search,
-                allowed_sources=self.item_sources,
-            )
+        plan = plan_event(
+            event,
+            date.today(),
+            self.stac_url,
+            self.collection,
+            self.item_sources,
+            search=self.search,
+        )
         summary = asdict(run_scan(plan, rules, self.results, self.workers))
         # as the cloud's Finalize step does: the scan's sites and alerts
         done = update_monitoring(self.results, rules.tracking)

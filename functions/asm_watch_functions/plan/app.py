@@ -18,11 +18,7 @@ from aws_lambda_powertools import Logger, Metrics, Tracer
 from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from asm_core.planning.scan_planning import plan_scan
 from asm_core.results.result_paths import result_keys
-from asm_core.rules import shipped_rules
-from asm_core.sources.aoi import aoi_from_geojson, bbox_geometry
-from asm_core.sources.catalog import SearchRequest
 from asm_watch_functions.errors import ScanTooLargeError
 from asm_watch_functions.events import (
     PlanEvent,
@@ -32,6 +28,7 @@ from asm_watch_functions.events import (
     batched,
     by_site_group,
 )
+from asm_watch_functions.scan_plans import plan_event
 from asm_watch_functions.settings import METRICS_NAMESPACE, Settings
 from asm_watch_functions.storage import Bucket
 
@@ -42,24 +39,14 @@ tracer = Tracer(service="asm-watch-plan")
 
 def plan(event: PlanEvent, settings: Settings, bucket: Bucket) -> PlanResult:
     scan_id = event.scan_id or uuid.uuid4().hex[:16]
-    window_days = shipped_rules(event.ruleset).baseline.days
-    if event.items is not None:
-        planned = plan_scan(
-            None, window_days, items=event.items, allowed_sources=settings.item_sources
-        )
-    else:
-        if event.bbox is not None:
-            area = bbox_geometry(event.bbox)
-        elif event.aoi is not None:
-            area = aoi_from_geojson(event.aoi, "the event's aoi")
-        else:
-            key = str(event.aoi_key)
-            area = aoi_from_geojson(bucket.get_json(key), f"s3://{bucket.name}/{key}")
-        start, end = event.dates(datetime.now(UTC).date())
-        request = SearchRequest(
-            area, start, end, settings.stac_url, settings.collection, event.max_cloud
-        )
-        planned = plan_scan(request, window_days, allowed_sources=settings.item_sources)
+    planned = plan_event(
+        event,
+        datetime.now(UTC).date(),
+        settings.stac_url,
+        settings.collection,
+        settings.item_sources,
+        read_stored=lambda key: (bucket.get_json(key), f"s3://{bucket.name}/{key}"),
+    )
     if len(planned.tile_dates) > settings.max_tiles:
         raise ScanTooLargeError(
             f"the scan has {len(planned.tile_dates)} tile-dates; this deployment allows at most "
