@@ -11,6 +11,12 @@ from asm_watch_functions.errors import ConfigurationError
 
 #: CloudWatch namespace of every function's metrics (one dashboard for the whole application).
 METRICS_NAMESPACE = "AsmWatch"
+#: each function's service name in its logs, metrics and traces (the template sets none)
+PLAN_SERVICE = "asm-watch-plan"
+API_SERVICE = "asm-watch-api"
+FINALIZE_SERVICE = "asm-watch-finalize"
+TRACK_SITES_SERVICE = "asm-watch-track-sites"
+DETECT_TILE_SERVICE = "asm-watch-detect-tile"
 
 
 @dataclass(frozen=True)

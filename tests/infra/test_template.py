@@ -309,3 +309,18 @@ def test_a_tile_s_attempts_fit_in_an_express_child(template: dict[str, Any]) -> 
     assert params["TilesPerBatch"]["MaxValue"] <= 40  # an inline Map's parallelism
     assert child["MaxConcurrency"] == 0  # the batch's tiles all at once
     assert "Catch" in definition["States"]["DetectTiles"]  # a failed map still reaches Finalize
+
+
+def test_gdal_options_have_one_home(template: dict[str, Any]) -> None:
+    """The handlers pass asm_core/sources/gdal_settings.py's options to every read; the same
+    options in the functions' environment would be a second copy to drift."""
+    from asm_core.sources.gdal_settings import read_options
+
+    environments = [template["Globals"]["Function"].get("Environment", {})]
+    environments += [
+        f["Properties"].get("Environment", {})
+        for f in _resources(template, "AWS::Serverless::Function").values()
+    ]
+    names = {name for env in environments for name in env.get("Variables", {})}
+    assert not names & set(read_options()), names & set(read_options())
+    assert not {n for n in names if n.startswith(("GDAL_", "CPL_", "VSI_"))}

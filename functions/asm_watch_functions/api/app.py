@@ -45,11 +45,11 @@ from asm_watch_functions.errors import (
     ScanRequestTooLargeError,
 )
 from asm_watch_functions.events import SCAN_ID, PlanEvent
-from asm_watch_functions.settings import METRICS_NAMESPACE
+from asm_watch_functions.settings import API_SERVICE, METRICS_NAMESPACE
 
-logger = Logger(service="asm-watch-api")
-metrics = Metrics(namespace=METRICS_NAMESPACE, service="asm-watch-api")
-tracer = Tracer(service="asm-watch-api")
+logger = Logger(service=API_SERVICE)
+metrics = Metrics(namespace=METRICS_NAMESPACE, service=API_SERVICE)
+tracer = Tracer(service=API_SERVICE)
 app = APIGatewayRestResolver()
 
 MAX_DETECTIONS = 5000

@@ -27,12 +27,12 @@ from asm_core.sources.gdal_settings import read_options
 from asm_core.sources.stac import scene_item_from_dict
 from asm_watch_functions.errors import TaskFailedError
 from asm_watch_functions.events import TileResult, TileTask
-from asm_watch_functions.settings import METRICS_NAMESPACE, Settings
+from asm_watch_functions.settings import DETECT_TILE_SERVICE, METRICS_NAMESPACE, Settings
 from asm_watch_functions.storage import Bucket
 
-logger = Logger(service="asm-watch-detect-tile")
-metrics = Metrics(namespace=METRICS_NAMESPACE, service="asm-watch-detect-tile")
-tracer = Tracer(service="asm-watch-detect-tile")
+logger = Logger(service=DETECT_TILE_SERVICE)
+metrics = Metrics(namespace=METRICS_NAMESPACE, service=DETECT_TILE_SERVICE)
+tracer = Tracer(service=DETECT_TILE_SERVICE)
 
 
 def _known_sites(bucket: Bucket, settings: Settings, tile: str | None) -> list[Any]:

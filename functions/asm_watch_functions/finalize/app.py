@@ -28,12 +28,12 @@ from asm_core.results.schema import STATUSES, RunStatus
 from asm_watch_functions.events import FinalizeEvent, SiteGroupWork
 from asm_watch_functions.finalize.catalogue import add_to_catalogue
 from asm_watch_functions.finalize.tile_runs import MISSING, gather_runs, runs_summary
-from asm_watch_functions.settings import METRICS_NAMESPACE, Settings
+from asm_watch_functions.settings import FINALIZE_SERVICE, METRICS_NAMESPACE, Settings
 from asm_watch_functions.storage import Bucket
 
-logger = Logger(service="asm-watch-finalize")
-metrics = Metrics(namespace=METRICS_NAMESPACE, service="asm-watch-finalize")
-tracer = Tracer(service="asm-watch-finalize")
+logger = Logger(service=FINALIZE_SERVICE)
+metrics = Metrics(namespace=METRICS_NAMESPACE, service=FINALIZE_SERVICE)
+tracer = Tracer(service=FINALIZE_SERVICE)
 
 __all__ = ["MISSING", "finalize", "handler"]
 

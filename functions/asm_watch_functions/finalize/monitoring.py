@@ -40,10 +40,10 @@ from asm_core.rules import TrackingSettings
 from asm_core.sources.gdal_settings import read_options
 from asm_watch_functions.events import SiteGroupWork
 from asm_watch_functions.finalize.site_lock import site_tables_lock
-from asm_watch_functions.settings import Settings
+from asm_watch_functions.settings import TRACK_SITES_SERVICE, Settings
 from asm_watch_functions.storage import Bucket
 
-logger = Logger(service="asm-watch-finalize", child=True)
+logger = Logger(service=TRACK_SITES_SERVICE, child=True)  # runs in the track-sites function
 #: where each group keeps its merged history, under the results prefix
 HISTORY_FOLDER = "site_history"
 #: the tile in an item file's name (Earth Search's item ids: S2B_36NXF_20240105_0_L2A)

@@ -29,12 +29,12 @@ from asm_watch_functions.events import (
     by_site_group,
 )
 from asm_watch_functions.scan_plans import plan_event
-from asm_watch_functions.settings import METRICS_NAMESPACE, Settings
+from asm_watch_functions.settings import METRICS_NAMESPACE, PLAN_SERVICE, Settings
 from asm_watch_functions.storage import Bucket
 
-logger = Logger(service="asm-watch-plan")
-metrics = Metrics(namespace=METRICS_NAMESPACE, service="asm-watch-plan")
-tracer = Tracer(service="asm-watch-plan")
+logger = Logger(service=PLAN_SERVICE)
+metrics = Metrics(namespace=METRICS_NAMESPACE, service=PLAN_SERVICE)
+tracer = Tracer(service=PLAN_SERVICE)
 
 
 def plan(event: PlanEvent, settings: Settings, bucket: Bucket) -> PlanResult:

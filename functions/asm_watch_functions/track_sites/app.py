@@ -23,12 +23,12 @@ from asm_watch_functions.errors import SiteTablesBusyError
 from asm_watch_functions.events import SiteGroupWork
 from asm_watch_functions.finalize.monitoring import update_group
 from asm_watch_functions.finalize.tile_runs import gather_runs, runs_summary
-from asm_watch_functions.settings import METRICS_NAMESPACE, Settings
+from asm_watch_functions.settings import METRICS_NAMESPACE, TRACK_SITES_SERVICE, Settings
 from asm_watch_functions.storage import Bucket
 
-logger = Logger(service="asm-watch-track-sites")
-metrics = Metrics(namespace=METRICS_NAMESPACE, service="asm-watch-track-sites")
-tracer = Tracer(service="asm-watch-track-sites")
+logger = Logger(service=TRACK_SITES_SERVICE)
+metrics = Metrics(namespace=METRICS_NAMESPACE, service=TRACK_SITES_SERVICE)
+tracer = Tracer(service=TRACK_SITES_SERVICE)
 
 #: the lock outlives the function's timeout by this much (clocks of Lambda hosts differ a little)
 LOCK_MARGIN_SECONDS = 60.0
