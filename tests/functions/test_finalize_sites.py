@@ -25,7 +25,7 @@ from asm_core.rules import load_rules
 from asm_core.sources.stac import SceneItem, load_item
 from asm_watch_functions.events import SiteGroupWork, TileTask
 from asm_watch_functions.finalize.monitoring import update_group
-from asm_watch_functions.settings import Settings
+from asm_watch_functions.settings import FinalizeSettings, Settings
 from asm_watch_functions.storage import Bucket
 
 BUCKET = "asm-watch-sites-test"
@@ -154,7 +154,7 @@ def test_finalize_gathers_a_group_whose_update_never_finished_from_its_rows(
         searched=2,
         duplicates_replaced=0,
     )
-    summary = finalize(FinalizeEvent(scan=plan), Settings(results_bucket=BUCKET), bucket)
+    summary = finalize(FinalizeEvent(scan=plan), FinalizeSettings(results_bucket=BUCKET), bucket)
     assert summary["statuses"] == {"ok": 1, "no_data": 0, "failed": 1}
     assert summary["failures"] == [{"item_id": scenes[10][0].item_id, "error": MISSING}]
     monitoring = summary["monitoring"]

@@ -17,7 +17,7 @@ from asm_core.evaluation.synthetic.scene import WrittenScene
 from asm_watch_functions.errors import ConfigurationError, ScanTooLargeError
 from asm_watch_functions.events import PlanEvent, manifest_tasks
 from asm_watch_functions.plan.app import plan
-from asm_watch_functions.settings import Settings
+from asm_watch_functions.settings import ApiSettings, PlanSettings, Settings
 from asm_watch_functions.storage import Bucket
 from tests.conftest import edit_item
 
@@ -45,7 +45,7 @@ def _items(scene_factory: Callable[..., WrittenScene], tmp_path: Path) -> list[d
 def _settings(scene_factory: Callable[..., WrittenScene], **changes: Any) -> Settings:
     """A deployment allowed to read the synthetic scenes' folder (and nothing else local)."""
     scenes = scene_factory(seed=51, size=256).item_path.resolve().parents[2]  # every scene
-    return Settings(results_bucket=BUCKET, asset_sources=(str(scenes),), **changes)
+    return PlanSettings(results_bucket=BUCKET, asset_sources=(str(scenes),), **changes)
 
 
 def test_manifest_rows_carry_the_item_and_deterministic_result_keys(
@@ -136,8 +136,8 @@ def test_a_scheduled_scan_looks_back_from_its_day() -> None:
 
 
 def test_missing_bucket_setting_is_a_configuration_error(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.delenv("RESULTS_BUCKET", raising=False)
-    with pytest.raises(ConfigurationError, match="RESULTS_BUCKET"):
+    monkeypatch.delenv("ASM_WATCH_RESULTS_BUCKET", raising=False)
+    with pytest.raises(ConfigurationError, match=r"^ASM_WATCH_RESULTS_BUCKET: Field required"):
         Settings.from_environment()
 
 
@@ -145,9 +145,17 @@ def test_missing_bucket_setting_is_a_configuration_error(monkeypatch: pytest.Mon
 def test_a_batch_size_that_is_not_a_positive_integer_is_a_configuration_error(
     monkeypatch: pytest.MonkeyPatch, raw: str
 ) -> None:
-    monkeypatch.setenv("RESULTS_BUCKET", BUCKET)
-    monkeypatch.setenv("TILES_PER_BATCH", raw)
-    with pytest.raises(
-        ConfigurationError, match=f"TILES_PER_BATCH must be a positive integer, not {raw!r}"
-    ):
-        Settings.from_environment()
+    monkeypatch.setenv("ASM_WATCH_RESULTS_BUCKET", BUCKET)
+    monkeypatch.setenv("ASM_WATCH_TILES_PER_BATCH", raw)
+    with pytest.raises(ConfigurationError, match=f"^ASM_WATCH_TILES_PER_BATCH: .*got {raw!r}"):
+        PlanSettings.from_environment()
+
+
+def test_each_function_reads_its_own_settings(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("ASM_WATCH_RESULTS_BUCKET", BUCKET)
+    monkeypatch.setenv("ASM_WATCH_ASSET_SOURCES", "s3://a/, https://b.example/")
+    assert PlanSettings.from_environment().asset_sources == ("s3://a/", "https://b.example/")
+    with pytest.raises(ConfigurationError, match=r"^ASM_WATCH_STATE_MACHINE_ARN: Field required"):
+        ApiSettings.from_environment()
+    monkeypatch.setenv("ASM_WATCH_STATE_MACHINE_ARN", "arn:aws:states:eu-west-1:1:stateMachine:x")
+    assert ApiSettings.from_environment().athena_workgroup == "asm-watch"

@@ -40,9 +40,9 @@ def aws(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
         "POWERTOOLS_TRACE_DISABLED": "true",
         "POWERTOOLS_METRICS_NAMESPACE": "AsmWatchTest",
         "POWERTOOLS_SERVICE_NAME": "asm-watch-test",
-        "RESULTS_BUCKET": BUCKET,
-        "MAX_TILES": "10",
-        "TILES_PER_BATCH": "2",  # three tiles: a child of two and a child of one
+        "ASM_WATCH_RESULTS_BUCKET": BUCKET,
+        "ASM_WATCH_MAX_TILES": "10",
+        "ASM_WATCH_TILES_PER_BATCH": "2",  # three tiles: a child of two and a child of one
     }.items():
         monkeypatch.setenv(name, value)
     config = {"stepfunctions": {"execute_state_machine": True}, "lambda": {"use_docker": False}}
@@ -169,7 +169,7 @@ def test_scan_plans_detects_every_tile_and_records_a_failing_one(
         for i, s in enumerate(scenes)
     ]
     # the deployment reads bands from the scenes' folder (as it would from sentinel-cogs)
-    monkeypatch.setenv("ASSET_SOURCES", str(scenes[0].item_path.resolve().parents[2]))
+    monkeypatch.setenv("ASM_WATCH_ASSET_SOURCES", str(scenes[0].item_path.resolve().parents[2]))
     doomed = items[2]["id"]
     import asm_watch_functions.detect_tile.app as detect_app
 
@@ -289,8 +289,8 @@ def test_a_child_workflow_that_fails_whole_still_ends_in_recorded_failures(
         json.loads(edit_item(s.item_path, tmp_path / str(i), lambda d: None).read_text())
         for i, s in enumerate(scenes)
     ]
-    monkeypatch.setenv("ASSET_SOURCES", str(scenes[0].item_path.resolve().parents[2]))
-    monkeypatch.setenv("TILES_PER_BATCH", "1")
+    monkeypatch.setenv("ASM_WATCH_ASSET_SOURCES", str(scenes[0].item_path.resolve().parents[2]))
+    monkeypatch.setenv("ASM_WATCH_TILES_PER_BATCH", "1")
     doomed = items[1]["id"]
     import asm_watch_functions.detect_tile.app as detect_app
 

@@ -147,7 +147,10 @@ def test_the_site_functions_may_list_their_bucket_so_missing_objects_read_as_mis
 def test_a_group_update_may_take_its_lock_and_the_state_machine_retries_a_busy_one(
     template: dict[str, Any],
 ) -> None:
-    lock = f"{Settings.locks_prefix}/{Settings.results_prefix}/site-groups/36NX.json"
+    fields = Settings.model_fields
+    lock = (
+        f"{fields['locks_prefix'].default}/{fields['results_prefix'].default}/site-groups/36NX.json"
+    )
     policies = template["Resources"]["TrackSitesFunction"]["Properties"]["Policies"]
     statements = [st for p in policies if isinstance(p, dict) for st in p.get("Statement", [])]
     for action in ("s3:GetObject", "s3:PutObject", "s3:DeleteObject"):

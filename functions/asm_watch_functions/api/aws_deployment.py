@@ -1,25 +1,19 @@
-"""The API's AWS services, configured from the function's environment (set by template.yaml)."""
+"""The API's AWS services, configured from the function's settings (set by template.yaml)."""
 
 from __future__ import annotations
 
-import os
-
 from asm_watch_functions.api.aws_services import AwsScanServices
-from asm_watch_functions.errors import ConfigurationError
-from asm_watch_functions.settings import Settings
+from asm_watch_functions.settings import ApiSettings
 from asm_watch_functions.storage import Bucket
 
 
 def services_from_environment() -> AwsScanServices:
-    settings = Settings.from_environment()
-    machine = os.environ.get("STATE_MACHINE_ARN", "")
-    if not machine:
-        raise ConfigurationError("STATE_MACHINE_ARN is not set; the template sets it")
+    settings = ApiSettings.from_environment()
     return AwsScanServices(
-        machine,
+        settings.state_machine_arn,
         Bucket(settings.results_bucket),
-        workgroup=os.environ.get("ATHENA_WORKGROUP", "asm-watch"),
-        database=os.environ.get("GLUE_DATABASE", "asm_watch"),
+        workgroup=settings.athena_workgroup,
+        database=settings.glue_database,
         scans_prefix=settings.scans_prefix,
         stac_url=settings.stac_url,
         collection=settings.collection,

@@ -28,7 +28,7 @@ from asm_core.results.schema import STATUSES, RunStatus
 from asm_watch_functions.events import FinalizeEvent, SiteGroupWork
 from asm_watch_functions.finalize.catalogue import add_to_catalogue
 from asm_watch_functions.finalize.tile_runs import MISSING, gather_runs, runs_summary
-from asm_watch_functions.settings import FINALIZE_SERVICE, METRICS_NAMESPACE, Settings
+from asm_watch_functions.settings import FINALIZE_SERVICE, METRICS_NAMESPACE, FinalizeSettings
 from asm_watch_functions.storage import Bucket
 
 logger = Logger(service=FINALIZE_SERVICE)
@@ -89,7 +89,7 @@ def _merged_monitoring(
 
 def _write_report(
     bucket: Bucket,
-    settings: Settings,
+    settings: FinalizeSettings,
     scan_id: str,
     reports: dict[str, str],
     monitoring: dict[str, Any],
@@ -132,7 +132,7 @@ def _write_report(
     return f"s3://{bucket.name}/{key}"
 
 
-def finalize(event: FinalizeEvent, settings: Settings, bucket: Bucket) -> dict[str, Any]:
+def finalize(event: FinalizeEvent, settings: FinalizeSettings, bucket: Bucket) -> dict[str, Any]:
     """Close the scan (see the module docstring)."""
     scan = event.scan
     groups = [SiteGroupWork.model_validate(r) for r in bucket.get_json(scan.site_groups.key)]
@@ -194,7 +194,7 @@ def _alert(topic_arn: str, summary: dict[str, Any], alerts: list[dict[str, Any]]
 @metrics.log_metrics
 @tracer.capture_lambda_handler
 def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
-    settings = Settings.from_environment()
+    settings = FinalizeSettings.from_environment()
     summary = finalize(
         FinalizeEvent.model_validate(event), settings, Bucket(settings.results_bucket)
     )

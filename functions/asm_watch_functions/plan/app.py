@@ -1,7 +1,7 @@
 """Plan a scan: search the catalogue for the AOI and dates, write the manifest to S3.
 
 The manifest is the Distributed Map's ItemReader input: a JSON array of batches of tile-dates,
-one child workflow each (``TILES_PER_BATCH``). The plan batches rather than the Map's
+one child workflow each (``ASM_WATCH_TILES_PER_BATCH``). The plan batches rather than the Map's
 ``ItemBatcher`` so that the batching is the one moto's interpreter runs in the tests (its ASL
 grammar has no ItemBatcher). Beside it, the same tile-dates by site group
 (``site_groups.json``): the input of the map that updates the sites, one group per function.
@@ -29,7 +29,7 @@ from asm_watch_functions.events import (
     by_site_group,
 )
 from asm_watch_functions.scan_plans import plan_event
-from asm_watch_functions.settings import METRICS_NAMESPACE, PLAN_SERVICE, Settings
+from asm_watch_functions.settings import METRICS_NAMESPACE, PLAN_SERVICE, PlanSettings
 from asm_watch_functions.storage import Bucket
 
 logger = Logger(service=PLAN_SERVICE)
@@ -37,7 +37,7 @@ metrics = Metrics(namespace=METRICS_NAMESPACE, service=PLAN_SERVICE)
 tracer = Tracer(service=PLAN_SERVICE)
 
 
-def plan(event: PlanEvent, settings: Settings, bucket: Bucket) -> PlanResult:
+def plan(event: PlanEvent, settings: PlanSettings, bucket: Bucket) -> PlanResult:
     scan_id = event.scan_id or uuid.uuid4().hex[:16]
     planned = plan_event(
         event,
@@ -50,7 +50,7 @@ def plan(event: PlanEvent, settings: Settings, bucket: Bucket) -> PlanResult:
     if len(planned.tile_dates) > settings.max_tiles:
         raise ScanTooLargeError(
             f"the scan has {len(planned.tile_dates)} tile-dates; this deployment allows at most "
-            f"{settings.max_tiles} (MAX_TILES): narrow the AOI or the dates"
+            f"{settings.max_tiles} (ASM_WATCH_MAX_TILES): narrow the AOI or the dates"
         )
     tasks = []
     for tile in planned.tile_dates:
@@ -100,7 +100,7 @@ def plan(event: PlanEvent, settings: Settings, bucket: Bucket) -> PlanResult:
 @metrics.log_metrics
 @tracer.capture_lambda_handler
 def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
-    settings = Settings.from_environment()
+    settings = PlanSettings.from_environment()
     request = PlanEvent.model_validate({"ruleset": settings.rule_set, **event})
     result = plan(request, settings, Bucket(settings.results_bucket))
     metrics.add_metric(name="TileDatesPlanned", unit=MetricUnit.Count, value=result.tile_dates)
