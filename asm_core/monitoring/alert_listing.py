@@ -15,7 +15,7 @@ import shapely
 from shapely.geometry import shape
 
 from asm_core.errors import ResultsError
-from asm_core.monitoring.alerts import ALERTS_FILE, chip_line
+from asm_core.monitoring.alerts import ALERTS_FILE, AlertFeature, chip_line
 from asm_core.sources.user_files import read_geojson
 
 FORMATS = ("table", "geojson", "csv")
@@ -23,7 +23,7 @@ FORMATS = ("table", "geojson", "csv")
 COLUMNS = ("acquired", "kind", "site_id", "mgrs_tile", "country_iso3", "area_m2", "confidence")
 
 
-def read_alerts(results: Path) -> list[dict[str, Any]]:
+def read_alerts(results: Path) -> list[AlertFeature]:
     """The alert features of a results folder, oldest first."""
     path = results / ALERTS_FILE
     if not path.is_file():
@@ -42,14 +42,14 @@ def read_alerts(results: Path) -> list[dict[str, Any]]:
     return sorted(features, key=lambda f: str(f["properties"].get("acquired", "")))
 
 
-def since(features: Sequence[dict[str, Any]], day: date | None) -> list[dict[str, Any]]:
+def since(features: Sequence[AlertFeature], day: date | None) -> list[AlertFeature]:
     """The alerts of looks acquired on or after ``day`` (all of them without one)."""
     if day is None:
         return list(features)
     return [f for f in features if _day(f) is not None and _day(f) >= day]  # type: ignore[operator]
 
 
-def _day(feature: dict[str, Any]) -> date | None:
+def _day(feature: AlertFeature) -> date | None:
     value = feature["properties"].get("acquired")
     try:
         return datetime.fromisoformat(str(value)).date()
@@ -65,7 +65,7 @@ def _cell(value: Any) -> str:
     return str(value)
 
 
-def as_csv(features: Sequence[dict[str, Any]]) -> str:
+def as_csv(features: Sequence[AlertFeature]) -> str:
     """One row per alert: the main columns, the centroid, the reason, then every other
     property (lists joined with "; ")."""
     extra = sorted({k for f in features for k in f["properties"]} - {*COLUMNS, "reason"})
@@ -87,18 +87,18 @@ def as_csv(features: Sequence[dict[str, Any]]) -> str:
     return out.getvalue()
 
 
-def _centroid(feature: dict[str, Any]) -> shapely.Point | None:
+def _centroid(feature: AlertFeature) -> shapely.Point | None:
     try:
         return shape(feature["geometry"]).centroid
     except (KeyError, TypeError, ValueError, AttributeError):
         return None
 
 
-def as_geojson(features: Sequence[dict[str, Any]]) -> str:
+def as_geojson(features: Sequence[AlertFeature]) -> str:
     return json.dumps({"type": "FeatureCollection", "features": list(features)}, indent=1)
 
 
-def as_table(features: Sequence[dict[str, Any]]) -> str:
+def as_table(features: Sequence[AlertFeature]) -> str:
     """A fixed-width table: date, kind, site, country, hectares, confidence, then the reason
     and, below it, the evidence chip (its path beside the alerts file and its two dates)."""
     lines = [f"{'acquired':<11}{'kind':<18}{'site':<18}{'country':<8}{'ha':>8}{'conf.':>7}  reason"]
@@ -122,6 +122,6 @@ def as_table(features: Sequence[dict[str, Any]]) -> str:
     return "\n".join(lines)
 
 
-def render(features: Sequence[dict[str, Any]], fmt: str) -> str:
+def render(features: Sequence[AlertFeature], fmt: str) -> str:
     """The alerts in one of :data:`FORMATS`."""
     return {"table": as_table, "geojson": as_geojson, "csv": as_csv}[fmt](features)

@@ -10,11 +10,18 @@ import json
 from collections import defaultdict
 from collections.abc import Mapping, Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, TypedDict
 
 import shapely
 from shapely.geometry import mapping
 
+from asm_core.results.rows import (
+    DetectionRow,
+    SiteObservationRow,
+    SiteRow,
+    context_columns,
+    index_statistic,
+)
 from asm_core.results.store import write_text_atomic
 from asm_core.rules import TrackingSettings
 
@@ -37,6 +44,14 @@ CUE_WORDS = {
 ALERTS_FILE = "alerts.geojson"
 
 
+class AlertFeature(TypedDict):
+    """An alert: a GeoJSON feature whose properties say what, where and why."""
+
+    type: str
+    properties: dict[str, Any]
+    geometry: dict[str, Any]
+
+
 def _hectares(m2: float | None) -> str:
     return f"{(m2 or 0.0) / 10_000:.1f} ha"
 
@@ -45,16 +60,17 @@ def _distance(metres: float) -> str:
     return f"{metres / 1000:.1f} km" if metres >= 1000 else f"{metres:.0f} m"
 
 
-def context_phrases(site: dict[str, Any]) -> list[str]:
+def context_phrases(site: SiteRow) -> list[str]:
     """Where a site meets the context layers, in words (its ``inside_*``/``distance_to_*``)."""
     phrases = []
-    for key in sorted(site):
+    columns = context_columns(site)
+    for key in sorted(columns):
         if not key.startswith("inside_"):
             continue
         name = key.removeprefix("inside_")
-        inside, gap = site[key], site.get(f"distance_to_{name}_m")
+        inside, gap = columns[key], columns.get(f"distance_to_{name}_m")
         readable = name.replace("_", " ")
-        status = site.get(f"{name}_status")
+        status = columns.get(f"{name}_status")
         if inside is not None:
             phrases.append(f"inside {readable} {inside}" + (f" ({status})" if status else ""))
         elif gap is not None and gap == gap:
@@ -66,7 +82,7 @@ def context_phrases(site: dict[str, Any]) -> list[str]:
     return phrases
 
 
-def bare_before(site: Mapping[str, Any], bare_ndvi: float) -> bool:
+def bare_before(site: SiteRow, bare_ndvi: float) -> bool:
     """Whether the same-season baseline shows the site's ground bare already when it was
     first seen (ground found, not ground cut: no news)."""
     before = site.get("baseline_ndvi")
@@ -74,12 +90,12 @@ def bare_before(site: Mapping[str, Any], bare_ndvi: float) -> bool:
 
 
 def site_alerts(
-    sites: Sequence[dict[str, Any]],
-    observed: Sequence[dict[str, Any]],
-    detections: Sequence[dict[str, Any]],
+    sites: Sequence[SiteRow],
+    observed: Sequence[SiteObservationRow],
+    detections: Sequence[DetectionRow],
     news: frozenset[str],
     settings: TrackingSettings,
-) -> list[dict[str, Any]]:
+) -> list[AlertFeature]:
     """One GeoJSON feature per site whose state on a new look is new, expanding or reactivated;
     a new site that the baseline shows bare already (NDVI below the settings'
     ``bare_baseline_ndvi``) is left out.
@@ -87,7 +103,7 @@ def site_alerts(
     ``detections`` are those of the new looks (their cues and confidence are quoted).
     """
     by_id = {s["site_id"]: s for s in sites}
-    per_item: dict[str, list[dict[str, Any]]] = defaultdict(list)
+    per_item: dict[str, list[DetectionRow]] = defaultdict(list)
     for d in detections:
         if d.get("class") in ("mining_scar", "pond"):
             per_item[d["item_id"]].append(d)
@@ -112,18 +128,22 @@ def site_alerts(
     return alerts
 
 
-def _scar_ndvi(members: list[dict[str, Any]]) -> float | None:
-    scars = [
-        m for m in members if m.get("class") == "mining_scar" and m.get("ndvi_mean") is not None
-    ]
+def _scar_ndvi(members: list[DetectionRow]) -> float | None:
+    ndvi = {
+        id(m): value
+        for m in members
+        if m.get("class") == "mining_scar"
+        and (value := index_statistic(m, "ndvi_mean")) is not None
+    }
+    scars = [m for m in members if id(m) in ndvi]
     area = sum(m["area_m2"] for m in scars)
-    return sum(m["ndvi_mean"] * m["area_m2"] for m in scars) / area if area else None
+    return sum(ndvi[id(m)] * m["area_m2"] for m in scars) / area if area else None
 
 
 def _reason(
-    site: dict[str, Any],
-    row: dict[str, Any],
-    members: list[dict[str, Any]],
+    site: SiteRow,
+    row: SiteObservationRow,
+    members: list[DetectionRow],
     before_m2: float | None,
     cues: list[str],
     confidence: float | None,
@@ -156,12 +176,12 @@ def _reason(
 
 
 def _site_alert(
-    site: dict[str, Any],
-    row: dict[str, Any],
-    members: list[dict[str, Any]],
+    site: SiteRow,
+    row: SiteObservationRow,
+    members: list[DetectionRow],
     before_m2: float | None,
     settings: TrackingSettings,
-) -> dict[str, Any]:
+) -> AlertFeature:
     cues = sorted({c for d in members for c in (d.get("cues") or [])})
     confidence = max((float(d["confidence"]) for d in members), default=None)
     geometry = (
@@ -188,15 +208,11 @@ def _site_alert(
         "possibly_informal": site.get("possibly_informal"),
         "reason": text,
     }
-    properties |= {
-        k: v
-        for k, v in site.items()
-        if (k.startswith(("inside_", "distance_to_")) or k.endswith("_status")) and v == v
-    }
+    properties |= {k: v for k, v in context_columns(site).items() if v == v}
     return {"type": "Feature", "properties": properties, "geometry": mapping(geometry)}
 
 
-def country_summary(alerts: Sequence[dict[str, Any]]) -> dict[str, dict[str, Any]]:
+def country_summary(alerts: Sequence[AlertFeature]) -> dict[str, dict[str, Any]]:
     """Alerts per country and kind, with the hectares of sites alerted and the high-priority
     count; sites at sea or outside every country are under ``"none"``."""
     summary: dict[str, dict[str, Any]] = {}
@@ -213,7 +229,7 @@ def country_summary(alerts: Sequence[dict[str, Any]]) -> dict[str, dict[str, Any
     return dict(sorted(summary.items()))
 
 
-def alert_text(alerts: Sequence[dict[str, Any]], limit: int = 50) -> str:
+def alert_text(alerts: Sequence[AlertFeature], limit: int = 50) -> str:
     """The message body: the per-country summary, then one line per alert (high priority
     first, then by size), at most ``limit`` lines."""
     if not alerts:
@@ -258,7 +274,7 @@ def _alert_line(p: Mapping[str, Any]) -> str:
     return line
 
 
-def alert_collection(alerts: Sequence[dict[str, Any]]) -> dict[str, Any]:
+def alert_collection(alerts: Sequence[AlertFeature]) -> dict[str, Any]:
     """The alerts as a GeoJSON FeatureCollection, with the per-country summary beside them."""
     return {
         "type": "FeatureCollection",
@@ -267,6 +283,6 @@ def alert_collection(alerts: Sequence[dict[str, Any]]) -> dict[str, Any]:
     }
 
 
-def write_alerts(path: Path, alerts: Sequence[dict[str, Any]]) -> None:
+def write_alerts(path: Path, alerts: Sequence[AlertFeature]) -> None:
     """``alerts.geojson``: :func:`alert_collection` of the alerts."""
     write_text_atomic(path, json.dumps(alert_collection(alerts), indent=1, default=str))

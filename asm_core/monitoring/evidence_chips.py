@@ -17,11 +17,10 @@ cannot be read keeps a one-line ``chip_error`` instead.
 from __future__ import annotations
 
 import io
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
-from typing import Any
 
 import numpy as np
 import numpy.typing as npt
@@ -34,8 +33,11 @@ from rasterio.warp import transform_geom
 from rasterio.windows import from_bounds
 from shapely.geometry import mapping, shape
 
+from asm_core.detection.objects.observed import ClearShare
 from asm_core.detection.objects.vectorize import WGS84
+from asm_core.monitoring.alerts import AlertFeature
 from asm_core.report.quicklook import display_rgb
+from asm_core.results.rows import TileRunRow
 from asm_core.results.schema import RunStatus
 from asm_core.results.store import write_bytes_atomic
 from asm_core.sources.remote_reads import gdal_path
@@ -67,13 +69,14 @@ class Look:
     dn_offset: float
 
     @classmethod
-    def from_run(cls, run: Mapping[str, Any]) -> Look | None:
-        hrefs = dict(run.get("band_hrefs") or [])
-        if run.get("status") != RunStatus.OK or not hrefs or run.get("acquired") is None:
+    def from_run(cls, run: TileRunRow | None) -> Look | None:
+        if run is None:
             return None
-        return cls(
-            str(run["item_id"]), run["acquired"], hrefs, float(run.get("boa_offset_dn") or 0)
-        )
+        hrefs = dict(run.get("band_hrefs") or [])
+        acquired = run.get("acquired")
+        if run.get("status") != RunStatus.OK or not hrefs or acquired is None:
+            return None
+        return cls(str(run["item_id"]), acquired, hrefs, float(run.get("boa_offset_dn") or 0))
 
 
 def _read_panel(
@@ -170,10 +173,10 @@ def chip_jpeg(
 
 
 def earlier_look(
-    runs: Sequence[Mapping[str, Any]],
+    runs: Sequence[TileRunRow],
     footprint: shapely.Geometry,
     before: datetime,
-    clear_share: Callable[[dict[str, Any], shapely.Geometry], float],
+    clear_share: ClearShare,
     min_clear_share: float,
 ) -> tuple[Look | None, float]:
     """The latest look of these tile-runs before ``before`` on which the footprint was clear
@@ -183,7 +186,7 @@ def earlier_look(
         look = Look.from_run(run)
         if look is None or look.acquired >= before:
             continue
-        share = clear_share(dict(run), footprint)
+        share = clear_share(run, footprint)
         if share >= min_clear_share:
             return look, share
         if share > best[1]:
@@ -192,10 +195,10 @@ def earlier_look(
 
 
 def attach_chips(
-    alerts: Sequence[dict[str, Any]],
-    runs: Sequence[dict[str, Any]],
+    alerts: Sequence[AlertFeature],
+    runs: Sequence[TileRunRow],
     folder: Path,
-    clear_share: Callable[[dict[str, Any], shapely.Geometry], float],
+    clear_share: ClearShare,
     min_clear_share: float,
     gdal_options: Mapping[str, str | bool | int] | None = None,
 ) -> int:
@@ -203,13 +206,13 @@ def attach_chips(
     (``chip`` relative to the folder's parent, ``chip_before``, ``chip_after``); returns how
     many were written. An alert whose looks cannot be read gets ``chip_error`` instead."""
     by_item = {str(r["item_id"]): r for r in runs}
-    by_tile: dict[str, list[dict[str, Any]]] = {}
+    by_tile: dict[str, list[TileRunRow]] = {}
     for run in runs:
         by_tile.setdefault(str(run.get("mgrs_tile")), []).append(run)
 
-    def one(alert: dict[str, Any]) -> bool:
+    def one(alert: AlertFeature) -> bool:
         props = alert["properties"]
-        after = Look.from_run(by_item.get(str(props.get("item_id")), {}))
+        after = Look.from_run(by_item.get(str(props.get("item_id"))))
         if after is None:
             props["chip_error"] = f"look {props.get('item_id')!r} has no readable bands"
             return False

@@ -24,6 +24,7 @@ import pyarrow.compute as pc
 from asm_core.detection.objects.observed import clear_share_lookup
 from asm_core.monitoring.alerts import (
     ALERTS_FILE,
+    AlertFeature,
     bare_before,
     country_summary,
     site_alerts,
@@ -46,7 +47,7 @@ class MonitorUpdate:
     """The site update, the alerts written, and how the turbid reaches were judged."""
 
     sites: SiteUpdate
-    alerts: list[dict[str, Any]]
+    alerts: list[AlertFeature]
     turbidity: TurbidityVerdict
     alerts_path: Path
     bare_before: int = 0  # new sites not alerted: the baseline shows them bare already

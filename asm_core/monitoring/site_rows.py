@@ -6,17 +6,20 @@ with the context layers it meets.
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
+from datetime import datetime
 from functools import partial
 from typing import Any
 
 import pyarrow as pa
 import shapely
 
+from asm_core.detection.objects.observed import ClearShare, FootprintNdvi
 from asm_core.monitoring.context import ContextLayer, relate
 from asm_core.monitoring.countries import countries_at
 from asm_core.monitoring.site_states import SiteLook, SiteStates
-from asm_core.monitoring.tracking import DateSite, TrackedSite, weighted_mean
+from asm_core.monitoring.tracking import DateSite, TrackedSite, area_weighted
+from asm_core.results.rows import SiteObservationRow, SiteRow, TileRunRow
 from asm_core.results.schema import (
     READ_STATUSES,
     SITE_CONTEXT,
@@ -24,6 +27,7 @@ from asm_core.results.schema import (
     covering_bbox,
     geoparquet_metadata,
 )
+from asm_core.results.store import rows_table
 from asm_core.rules import TrackingSettings
 
 #: Context layer names with a meaning for the flags (any other name only adds its columns).
@@ -32,24 +36,24 @@ TENEMENTS, PROTECTED_AREAS = "tenements", "protected_areas"
 
 def observations(
     sites: list[TrackedSite],
-    runs: Sequence[dict[str, Any]],
-    clear_share: Callable[[dict[str, Any], shapely.Geometry], float],
+    runs: Sequence[TileRunRow],
+    clear_share: ClearShare,
     settings: TrackingSettings,
-    footprint_ndvi: Callable[[dict[str, Any], shapely.Geometry, bool], float | None] | None = None,
-) -> list[dict[str, Any]]:
+    footprint_ndvi: FootprintNdvi | None = None,
+) -> list[SiteObservationRow]:
     """One row per site and tile-date from its first detection on, with its state
     (:mod:`asm_core.monitoring.site_states`); ``footprint_ndvi`` reads a look's NDVI over a
     footprint."""
-    looks: dict[str, list[dict[str, Any]]] = defaultdict(list)
+    looks: dict[str, list[tuple[datetime, TileRunRow]]] = defaultdict(list)
     for run in runs:
-        if run.get("status") in READ_STATUSES and run.get("mgrs_tile"):
-            looks[str(run["mgrs_tile"])].append(run)
-    rows = []
+        day, tile = run.get("acquired"), run.get("mgrs_tile")
+        if run.get("status") in READ_STATUSES and tile and day is not None:
+            looks[tile].append((day, run))
+    rows: list[SiteObservationRow] = []
     for site in sites:
         machine = SiteStates(settings)
         so_far: shapely.Geometry | None = None  # what was detected up to this date
-        for run in sorted(looks[site.mgrs_tile], key=lambda r: r["acquired"]):
-            day = run["acquired"]
+        for day, run in sorted(looks[site.mgrs_tile], key=lambda look: look[0]):
             if day < site.first_seen:
                 continue
             detected = site.seen.get(day)
@@ -84,11 +88,11 @@ def observations(
 
 
 def _look(
-    run: dict[str, Any],
+    run: TileRunRow,
     detected: DateSite | None,
     share: float,
     greenness: float | None,
-    footprint_ndvi: Callable[[dict[str, Any], shapely.Geometry, bool], float | None] | None,
+    footprint_ndvi: FootprintNdvi | None,
 ) -> SiteLook:
     """What one tile-date shows of a site, for its state machine."""
     return SiteLook(
@@ -109,8 +113,8 @@ def _look(
 
 
 def _inside(
-    footprint_ndvi: Callable[[dict[str, Any], shapely.Geometry, bool], float | None],
-    run: dict[str, Any],
+    footprint_ndvi: FootprintNdvi,
+    run: TileRunRow,
     footprint: shapely.Geometry,
 ) -> float | None:
     """A look's NDVI on the grid cells wholly inside a footprint."""
@@ -119,23 +123,22 @@ def _inside(
 
 def _over_dates(site: TrackedSite, field_name: str) -> float | None:
     """Area-weighted mean of a per-date value over every date the site was detected."""
-    looks = [{"area_m2": s.area_m2, "v": getattr(s, field_name)} for s in site.seen.values()]
-    return weighted_mean(looks, lambda m: m["v"])
+    return area_weighted([(getattr(s, field_name), s.area_m2) for s in site.seen.values()])
 
 
 def _rounded(value: float | None) -> float | None:
     return None if value is None else round(value, 3)
 
 
-def site_rows(sites: list[TrackedSite], observed: list[dict[str, Any]]) -> list[dict[str, Any]]:
+def site_rows(sites: list[TrackedSite], observed: list[SiteObservationRow]) -> list[SiteRow]:
     """The ``sites`` table: one row per tracked site, with its latest state."""
-    latest: dict[str, dict[str, Any]] = {}
+    latest: dict[str, SiteObservationRow] = {}
     for row in observed:
         if row["state"] != "unobserved":
             latest[row["site_id"]] = row
     centroids = [s.footprint.centroid for s in sites]
     countries = countries_at([c.x for c in centroids], [c.y for c in centroids])
-    rows = []
+    rows: list[SiteRow] = []
     for site, centre, country in zip(sites, centroids, countries, strict=True):
         seen = sorted(site.seen)
         rows.append(
@@ -144,7 +147,7 @@ def site_rows(sites: list[TrackedSite], observed: list[dict[str, Any]]) -> list[
                 "mgrs_tile": site.mgrs_tile,
                 "first_seen": seen[0],
                 "last_seen": seen[-1],
-                "state": latest.get(site.site_id, {}).get("state", "new"),
+                "state": latest[site.site_id]["state"] if site.site_id in latest else "new",
                 "detections": len(seen),
                 "max_area_m2": round(max(s.area_m2 for s in site.seen.values()), 2),
                 "latest_area_m2": round(site.seen[seen[-1]].area_m2, 2),
@@ -154,15 +157,17 @@ def site_rows(sites: list[TrackedSite], observed: list[dict[str, Any]]) -> list[
                 "ferric_anomaly": _rounded(_over_dates(site, "ferric_anomaly")),
                 "clay_anomaly": _rounded(_over_dates(site, "clay_anomaly")),
                 "baseline_ndvi": _rounded(site.seen[seen[0]].baseline_ndvi),
+                # the flags are set by with_context, from the context layers given
+                "possibly_informal": None,
+                "high_priority": None,
+                "bbox": covering_bbox(site.footprint.bounds),
                 "geometry": shapely.to_wkb(site.footprint),
             }
         )
     return sorted(rows, key=lambda r: (r["mgrs_tile"], r["first_seen"], r["site_id"]))
 
 
-def with_context(
-    rows: list[dict[str, Any]], layers: Sequence[ContextLayer]
-) -> tuple[pa.Table, pa.Table]:
+def with_context(rows: list[SiteRow], layers: Sequence[ContextLayer]) -> tuple[pa.Table, pa.Table]:
     """The sites table with ``inside_<name>`` / ``distance_to_<name>_m`` per context layer and
     the flags ``possibly_informal`` (outside every tenement) and ``high_priority`` (inside a
     protected area) set when layers of those names are given (null otherwise); and the same
@@ -191,16 +196,13 @@ def with_context(
         ]
     tenement = columns.get(f"inside_{TENEMENTS}")
     protected = columns.get(f"inside_{PROTECTED_AREAS}")
-    flagged = [
-        r
-        | {
-            "possibly_informal": None if tenement is None else tenement[i] is None,
-            "high_priority": None if protected is None else protected[i] is not None,
-            "bbox": covering_bbox(footprints[i].bounds),
-        }
-        for i, r in enumerate(rows)
-    ]
-    table = pa.Table.from_pylist(flagged, schema=SITES)
+    flagged = []
+    for i, r in enumerate(rows):
+        row = r.copy()
+        row["possibly_informal"] = None if tenement is None else tenement[i] is None
+        row["high_priority"] = None if protected is None else protected[i] is not None
+        flagged.append(row)
+    table = rows_table(flagged, SITES, "sites")
     extent = [float(v) for v in shapely.total_bounds(footprints)] if footprints else None
     # GeoParquet, so GIS tools and geopandas open the sites as the map layer they are
     geo = geoparquet_metadata(extent)
@@ -208,4 +210,4 @@ def with_context(
     for name, values in columns.items():
         kind = pa.float64() if name.startswith("distance_to_") else pa.string()
         table = table.append_column(pa.field(name, kind), pa.array(values, kind))
-    return table, pa.Table.from_pylist(context_rows, schema=SITE_CONTEXT)
+    return table, rows_table(context_rows, SITE_CONTEXT, "site_context")

@@ -15,11 +15,12 @@ from collections import defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import cast
 
 import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
+import shapely
 
 from asm_core.detection.objects.observed import clear_share_lookup, footprint_ndvi_lookup
 from asm_core.monitoring.context import ContextLayer, keep_layers, kept_layers
@@ -32,12 +33,14 @@ from asm_core.planning.site_groups import (
     legacy_file,
     site_group,
 )
+from asm_core.results.rows import SiteObservationRow, SiteRow, TileRunRow, read_tile_runs
 from asm_core.results.schema import (
     DETECTIONS,
     SITE_OBSERVATIONS,
     SITES,
+    covering_bbox,
 )
-from asm_core.results.store import read_table, write_atomic
+from asm_core.results.store import read_table, rows_table, write_atomic
 from asm_core.rules import TrackingSettings, load_rules
 
 
@@ -58,7 +61,7 @@ class SiteUpdate:
 TRACKING_METADATA = b"asm:tracking"
 
 
-def _tile_digests(runs: Sequence[dict[str, Any]]) -> dict[str, str]:
+def _tile_digests(runs: Sequence[TileRunRow]) -> dict[str, str]:
     """A digest per tile of the tile-runs the tracking used (item, status and rule set)."""
     per_tile: dict[str, list[str]] = defaultdict(list)
     for run in runs:
@@ -78,8 +81,8 @@ class _PreviousBuild:
     it saw and the date of the latest; the group's site and observation rows."""
 
     tiles: dict[str, dict[str, str]] = field(default_factory=dict)
-    sites: list[dict[str, Any]] = field(default_factory=list)
-    observed: list[dict[str, Any]] = field(default_factory=list)
+    sites: list[SiteRow] = field(default_factory=list)
+    observed: list[SiteObservationRow] = field(default_factory=list)
 
 
 #: what a build keeps of its sites: the row bboxes are made again from the footprints (files
@@ -100,10 +103,16 @@ def _read_build(
         return None
     return _PreviousBuild(
         dict(recorded.get("tiles", {})),
-        pq.read_table(sites_file, columns=_KEPT_SITE_COLUMNS.names)
-        .cast(_KEPT_SITE_COLUMNS)
-        .to_pylist(),
-        pq.read_table(observations_file).cast(SITE_OBSERVATIONS).to_pylist(),
+        [
+            cast(SiteRow, r | {"bbox": covering_bbox(shapely.from_wkb(r["geometry"]).bounds)})
+            for r in pq.read_table(sites_file, columns=_KEPT_SITE_COLUMNS.names)
+            .cast(_KEPT_SITE_COLUMNS)
+            .to_pylist()
+        ],
+        cast(
+            list[SiteObservationRow],
+            pq.read_table(observations_file).cast(SITE_OBSERVATIONS).to_pylist(),
+        ),
     )
 
 
@@ -162,7 +171,7 @@ def build_site_tables(
     else:
         keep_layers(results, list(context))
     settings_hash = settings.content_hash
-    runs = read_table(results, "tile_runs").to_pylist()
+    runs = read_tile_runs(results)
     legacy = (
         None
         if rebuild
@@ -170,10 +179,11 @@ def build_site_tables(
             legacy_file(results, "sites"), legacy_file(results, "site_observations"), settings_hash
         )
     )
-    by_group: dict[str, list[dict[str, Any]]] = defaultdict(list)
+    by_group: dict[str, list[TileRunRow]] = defaultdict(list)
     for run in runs:
-        if run.get("mgrs_tile"):
-            by_group[site_group(str(run["mgrs_tile"]))].append(run)
+        tile = run.get("mgrs_tile")
+        if tile:
+            by_group[site_group(tile)].append(run)
     for group in groups_stored(results) | {site_group(t) for t in (legacy.tiles if legacy else {})}:
         by_group.setdefault(group, [])
     detections = read_table(results, "detections") if by_group else DETECTIONS.empty_table()
@@ -213,7 +223,7 @@ def _site_update(built: list[_GroupBuild], context: Sequence[ContextLayer]) -> S
 def _build_group(
     results: Path,
     group: str,
-    runs: list[dict[str, Any]],
+    runs: list[TileRunRow],
     detections_table: pa.Table,
     settings: TrackingSettings,
     settings_hash: str,
@@ -261,7 +271,7 @@ def _build_group(
         {**(table.schema.metadata or {}), TRACKING_METADATA: recorded.encode()}
     )
     tables = {
-        "site_observations": pa.Table.from_pylist(observed, schema=SITE_OBSERVATIONS),
+        "site_observations": rows_table(observed, SITE_OBSERVATIONS, "site_observations"),
         # the context of every site, as related to the layers given this time
         "site_context": related,
         "sites": table,

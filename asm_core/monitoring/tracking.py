@@ -13,12 +13,13 @@ from collections import defaultdict
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import datetime
-from typing import Any
+from typing import cast
 
 import shapely
 from shapely.geometry import Polygon
 
 from asm_core.detection.objects.vectorize import WGS84, reproject, utm_epsg_for
+from asm_core.results.rows import DetectionRow, TileRunRow, index_statistic
 from asm_core.rules import TrackingSettings
 from asm_core.spectral.geology import anomaly
 
@@ -68,29 +69,35 @@ def _metric(geom: shapely.Geometry) -> shapely.Geometry:
 
 
 def weighted_mean(
-    members: list[dict[str, Any]], value: Callable[[dict[str, Any]], Any]
+    members: list[DetectionRow], value: Callable[[DetectionRow], float | None]
 ) -> float | None:
     """Area-weighted mean of ``value`` over the members that have one."""
-    pairs = [(v, m["area_m2"]) for m in members if (v := value(m)) is not None]
-    weight = sum(w for _, w in pairs)
-    return sum(v * w for v, w in pairs) / weight if weight else None
+    return area_weighted([(value(m), m["area_m2"]) for m in members])
+
+
+def area_weighted(pairs: list[tuple[float | None, float]]) -> float | None:
+    """The mean of the values, weighted by their areas (values that are None left out)."""
+    known = [(v, w) for v, w in pairs if v is not None]
+    weight = sum(w for _, w in known)
+    return sum(v * w for v, w in known) / weight if weight else None
 
 
 def _ratio_anomaly(
-    ground: list[dict[str, Any]], run: Mapping[str, Any], ratio: str
+    ground: list[DetectionRow], run: Mapping[str, object], ratio: str
 ) -> float | None:
-    return weighted_mean(ground, lambda m: anomaly(m.get(f"{ratio}_mean"), run, ratio))
+    return weighted_mean(ground, lambda m: anomaly(index_statistic(m, f"{ratio}_mean"), run, ratio))
 
 
 def _date_sites(
-    detections: Sequence[dict[str, Any]],
-    runs: Mapping[str, dict[str, Any]],
+    detections: Sequence[DetectionRow],
+    runs: Mapping[str, TileRunRow],
     closing_m: float,
 ) -> list[DateSite]:
-    groups: dict[tuple[str, str], list[dict[str, Any]]] = defaultdict(list)
+    groups: dict[tuple[str, str], list[DetectionRow]] = defaultdict(list)
     for d in detections:
-        if d.get("site_id") and d.get("class") in ("mining_scar", "pond"):
-            groups[(d["item_id"], d["site_id"])].append(d)
+        site_id = d.get("site_id")
+        if site_id and d.get("class") in ("mining_scar", "pond"):
+            groups[(d["item_id"], site_id)].append(d)
     return sorted(
         (_date_site(members, runs.get(item_id, {}), closing_m)
          for (item_id, _), members in sorted(groups.items())),
@@ -98,20 +105,22 @@ def _date_sites(
     )  # fmt: skip
 
 
-def _date_site(members: list[dict[str, Any]], run: Mapping[str, Any], closing_m: float) -> DateSite:
+def _date_site(
+    members: list[DetectionRow], run: Mapping[str, object], closing_m: float
+) -> DateSite:
     # the ground itself: scars only, as a site's ponds would drag greenness down (and the
     # ratios about) more the more of the site they fill
     ground = [m for m in members if m["class"] == "mining_scar"]
     extent, local = _extent([shapely.from_wkb(m["geometry"]) for m in members], closing_m)
     return DateSite(
         members[0]["item_id"],
-        members[0]["mgrs_tile"],
+        cast(str, members[0]["mgrs_tile"]),  # detections of MGRS items: a tile each
         members[0]["acquired"],
         extent,
         float(local.area),
         float(local.length),
         float(sum(m["area_m2"] for m in members if m["class"] == "pond")),
-        weighted_mean(ground, lambda m: m.get("ndvi_mean")),
+        weighted_mean(ground, lambda m: index_statistic(m, "ndvi_mean")),
         _ratio_anomaly(ground, run, "ferric_iron"),
         _ratio_anomaly(ground, run, "clay"),
         weighted_mean(ground, lambda m: m.get("baseline_ndvi")),
@@ -135,9 +144,9 @@ def _site_id(site: DateSite) -> str:
 
 
 def track(
-    detections: Sequence[dict[str, Any]],
+    detections: Sequence[DetectionRow],
     settings: TrackingSettings,
-    runs: Mapping[str, dict[str, Any]] | None = None,
+    runs: Mapping[str, TileRunRow] | None = None,
 ) -> list[TrackedSite]:
     """Match each date's sites to tracked sites, in date order (deterministic); ``runs`` (by
     item id) give the tile-dates' geology backgrounds."""

@@ -14,27 +14,27 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import timedelta
-from typing import Any
 
 import shapely
 from shapely.geometry import mapping
 
+from asm_core.detection.objects.observed import ClearShare
 from asm_core.detection.objects.vectorize import WGS84, reproject, utm_epsg_for
+from asm_core.monitoring.alerts import AlertFeature
 from asm_core.monitoring.context import ContextLayer
+from asm_core.results.rows import DetectionRow, SiteRow, TileRunRow, index_statistic
 from asm_core.results.schema import READ_STATUSES
 from asm_core.rules import TrackingSettings
-
-ClearShare = Callable[[dict[str, Any], shapely.Geometry], float]
 
 
 @dataclass(frozen=True)
 class TurbidityVerdict:
     """How many turbid reaches on new looks were judged, and the alerts among them."""
 
-    alerts: list[dict[str, Any]]
+    alerts: list[AlertFeature]
     reaches: int
     no_baseline: int  # no clear same-season look a year earlier
     as_last_year: int  # no rise against the season
@@ -46,13 +46,13 @@ def _metric(geom: shapely.Geometry, epsg: int) -> shapely.Geometry:
 
 
 def _baseline(
-    reach: dict[str, Any],
+    reach: DetectionRow,
     footprint: shapely.Geometry,
-    runs: Sequence[dict[str, Any]],
-    turbid: Sequence[dict[str, Any]],
+    runs: Sequence[TileRunRow],
+    turbid: Sequence[DetectionRow],
     clear_share: ClearShare,
     settings: TrackingSettings,
-) -> tuple[list[dict[str, Any]], float | None]:
+) -> tuple[list[TileRunRow], float | None]:
     """The clear same-season looks a year before, and the highest NDTI of a turbid reach
     overlapping this one on any of them (None: not turbid then)."""
     year_before = reach["acquired"] - timedelta(days=365)
@@ -62,26 +62,27 @@ def _baseline(
         for r in runs
         if r["mgrs_tile"] == reach["mgrs_tile"]
         and r.get("status") in READ_STATUSES
-        and abs(r["acquired"] - year_before) <= window
+        and (day := r["acquired"]) is not None
+        and abs(day - year_before) <= window
         and clear_share(r, footprint) >= settings.min_clear_share
     ]
     seen = {r["item_id"] for r in looks}
     then = [
-        float(d["ndti_mean"])
+        ndti
         for d in turbid
         if d["item_id"] in seen
-        and d.get("ndti_mean") is not None
+        and (ndti := index_statistic(d, "ndti_mean")) is not None
         and shapely.intersects(shapely.from_wkb(d["geometry"]), footprint)
     ]
     return looks, max(then) if then else None
 
 
 def _upstream(
-    reach: dict[str, Any],
+    reach: DetectionRow,
     footprint: shapely.Geometry,
-    run: dict[str, Any],
+    run: TileRunRow,
     same_day: Sequence[shapely.Geometry],
-    sites: Sequence[dict[str, Any]],
+    sites: Sequence[SiteRow],
     rivers: ContextLayer,
     clear_share: ClearShare,
     settings: TrackingSettings,
@@ -118,9 +119,9 @@ def _upstream(
 
 
 def _nearest_sites(
-    reach: dict[str, Any],
+    reach: DetectionRow,
     footprint: shapely.Geometry,
-    sites: Sequence[dict[str, Any]],
+    sites: Sequence[SiteRow],
     settings: TrackingSettings,
 ) -> list[tuple[str, float]]:
     epsg = utm_epsg_for(reach["lon"], reach["lat"])
@@ -136,17 +137,17 @@ def _nearest_sites(
 
 
 def turbidity_alerts(
-    turbid: Sequence[dict[str, Any]],
-    runs: Sequence[dict[str, Any]],
+    turbid: Sequence[DetectionRow],
+    runs: Sequence[TileRunRow],
     news: frozenset[str],
-    sites: Sequence[dict[str, Any]],
+    sites: Sequence[SiteRow],
     clear_share: ClearShare,
     settings: TrackingSettings,
     rivers: ContextLayer | None = None,
 ) -> TurbidityVerdict:
     """Judge every ``turbid_water`` reach of the new looks (see the module docstring)."""
     runs_by_item = {r["item_id"]: r for r in runs}
-    alerts: list[dict[str, Any]] = []
+    alerts: list[AlertFeature] = []
     counts = {"reaches": 0, "no_baseline": 0, "as_last_year": 0, "turbid_upstream": 0}
     for reach in turbid:
         if reach["item_id"] not in news or reach["item_id"] not in runs_by_item:
@@ -154,7 +155,7 @@ def turbidity_alerts(
         counts["reaches"] += 1
         footprint = shapely.from_wkb(reach["geometry"])
         looks, before = _baseline(reach, footprint, runs, turbid, clear_share, settings)
-        ndti = float(reach.get("ndti_mean") or 0.0)
+        ndti = index_statistic(reach, "ndti_mean") or 0.0
         if not looks:
             counts["no_baseline"] += 1
             continue
@@ -188,15 +189,15 @@ def turbidity_alerts(
 
 
 def _alert(
-    reach: dict[str, Any],
-    looks: list[dict[str, Any]],
+    reach: DetectionRow,
+    looks: list[TileRunRow],
     before: float | None,
     upstream: str,
     named: list[tuple[str, float]],
     settings: TrackingSettings,
-) -> dict[str, Any]:
-    ndti = float(reach.get("ndti_mean") or 0.0)
-    baseline_days = ", ".join(sorted(r["acquired"].strftime("%Y-%m-%d") for r in looks))
+) -> AlertFeature:
+    ndti = index_statistic(reach, "ndti_mean") or 0.0
+    baseline_days = ", ".join(sorted(f"{r['acquired']:%Y-%m-%d}" for r in looks))
     text = f"Turbidity up on a {reach['area_m2'] / 10_000:.1f} ha reach (NDTI {ndti:+.3f}); "
     text += (
         f"the same season a year before ({baseline_days}) it was not turbid"

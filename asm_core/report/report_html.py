@@ -17,6 +17,7 @@ import html
 import json
 import os
 from collections import Counter, defaultdict
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from importlib import resources
@@ -30,6 +31,7 @@ from asm_core.report.report_charts import svg_bars, svg_lines
 from asm_core.report.report_layers import (
     CLASS_COLOURS,
     STATE_COLOURS,
+    SiteSummary,
     day_text,
     detection_features,
     quicklook_overlays,
@@ -38,10 +40,18 @@ from asm_core.report.report_layers import (
     site_layer,
     sites_from_detections,
 )
+from asm_core.results.rows import (
+    DetectionRow,
+    SiteObservationRow,
+    TileRunRow,
+    read_detections,
+    read_site_observations,
+    read_sites,
+    read_tile_runs,
+)
 from asm_core.results.schema import STATUSES, RunStatus
 from asm_core.results.store import (
     check_results_folder,
-    read_table,
     result_files,
     write_text_atomic,
 )
@@ -68,7 +78,7 @@ def _asset(*parts: str) -> str:
 
 
 def _site_table(
-    sites: list[dict[str, Any]], observed: list[dict[str, Any]]
+    sites: Sequence[SiteSummary], observed: list[SiteObservationRow]
 ) -> list[dict[str, Any]]:
     """The largest and fastest-growing sites (growth: area gained per 30 days between the
     first and the latest detection), at most 50 rows."""
@@ -104,13 +114,13 @@ def _site_table(
                 "flags": ", ".join(flags),
             }
         )
-    largest = sorted(rows, key=lambda r: -(r["max_ha"] or 0))[:25]
-    fastest = sorted(rows, key=lambda r: -(r["growth"] or -1e9))[:25]
+    largest = sorted(rows, key=lambda r: -float(r["max_ha"] or 0))[:25]
+    fastest = sorted(rows, key=lambda r: -float(r["growth"] or -1e9))[:25]
     chosen = {r["site"]: r for r in largest + fastest}
-    return sorted(chosen.values(), key=lambda r: -(r["max_ha"] or 0))
+    return sorted(chosen.values(), key=lambda r: -float(r["max_ha"] or 0))
 
 
-def _coverage(runs: list[dict[str, Any]]) -> dict[str, Any]:
+def _coverage(runs: list[TileRunRow]) -> dict[str, Any]:
     statuses = Counter(str(r["status"]) for r in runs)
     return {
         "statuses": {s: statuses.get(s, 0) for s in STATUSES},
@@ -129,7 +139,7 @@ def _script_json(value: Any) -> str:
     return json.dumps(value, separators=(",", ":"), default=str).replace("</", "<\\/")
 
 
-def _area_by_country(detections: list[dict[str, Any]]) -> dict[str, list[tuple[str, float]]]:
+def _area_by_country(detections: list[DetectionRow]) -> dict[str, list[tuple[str, float]]]:
     """Mining-scar hectares by country and date (the trend chart)."""
     area: dict[str, dict[str, float]] = defaultdict(lambda: defaultdict(float))
     for d in detections:
@@ -150,11 +160,11 @@ def build_report(
     site popups show the alerts' evidence chips, linked at ``chips_href`` (a folder's path or
     URL as seen from the page)."""
     check_results_folder(results, "tile_runs")
-    detections = read_table(results, "detections").to_pylist()
-    runs = read_table(results, "tile_runs").to_pylist()
+    detections = read_detections(results)
+    runs = read_tile_runs(results)
     tracked = bool(result_files(results, "sites"))
-    sites = read_table(results, "sites").to_pylist() if tracked else []
-    observed = read_table(results, "site_observations").to_pylist() if tracked else []
+    sites = read_sites(results) if tracked else []
+    observed = read_site_observations(results) if tracked else []
     simplify = len(detections) > max_polygons
     site_features, series = site_layer(sites, observed, site_chips(results, chips_href))
     overlays = quicklook_overlays(runs, quicklooks)

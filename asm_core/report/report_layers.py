@@ -10,7 +10,7 @@ import math
 from collections import defaultdict
 from datetime import datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, TypedDict
 
 import shapely
 from affine import Affine
@@ -21,6 +21,7 @@ from asm_core.detection.objects.vectorize import WGS84, reproject
 from asm_core.monitoring.alert_listing import read_alerts
 from asm_core.monitoring.alerts import ALERTS_FILE
 from asm_core.results.result_paths import file_name
+from asm_core.results.rows import DetectionRow, SiteObservationRow, SiteRow, TileRunRow
 
 CLASS_COLOURS = {"mining_scar": "#d7301f", "pond": "#2b8cbe", "turbid_water": "#8c6d31"}
 STATE_COLOURS = {
@@ -52,7 +53,7 @@ def day_text(value: Any) -> str | None:
     return value.strftime("%Y-%m-%d") if isinstance(value, datetime) else None
 
 
-def detection_features(rows: list[dict[str, Any]], simplify: bool) -> list[dict[str, Any]]:
+def detection_features(rows: list[DetectionRow], simplify: bool) -> list[dict[str, Any]]:
     features = []
     for r in rows:
         geom = shapely.from_wkb(r["geometry"])
@@ -96,8 +97,8 @@ def site_chips(results: Path, chips_href: str) -> dict[str, dict[str, str]]:
 
 
 def site_layer(
-    sites: list[dict[str, Any]],
-    observed: list[dict[str, Any]],
+    sites: list[SiteRow],
+    observed: list[SiteObservationRow],
     chips: dict[str, dict[str, str]],
 ) -> tuple[list[dict[str, Any]], dict[str, list[list[Any]]]]:
     series: dict[str, list[list[Any]]] = defaultdict(list)
@@ -151,7 +152,7 @@ def _small_jpeg(png: Path, side: int = QUICKLOOK_SIDE_PX) -> bytes:
     return buffer.getvalue()
 
 
-def quicklook_overlays(runs: list[dict[str, Any]], folder: Path | None) -> list[dict[str, Any]]:
+def quicklook_overlays(runs: list[TileRunRow], folder: Path | None) -> list[dict[str, Any]]:
     """Each run's quicklook PNG as a data URI with its lon/lat bounds (from the clear-share
     grid's transform and shape, which cover the scene)."""
     if folder is None or not folder.is_dir():
@@ -159,13 +160,18 @@ def quicklook_overlays(runs: list[dict[str, Any]], folder: Path | None) -> list[
     out = []
     for r in runs:
         png = folder / f"{file_name(r['item_id'])[:-8]}.png"
-        if not png.is_file() or not r.get("observed_grid_transform"):
+        grid, shape, crs = (
+            r["observed_grid_transform"],
+            r["observed_grid_shape"],
+            r["observed_grid_crs"],
+        )
+        if not png.is_file() or not grid or not shape or not crs:
             continue
-        transform = Affine(*r["observed_grid_transform"])
-        rows, cols = r["observed_grid_shape"]
+        transform = Affine(*grid)
+        rows, cols = shape
         x0, y0 = transform @ (0, 0)
         x1, y1 = transform @ (cols, rows)
-        box = reproject(shapely.box(x0, y1, x1, y0), r["observed_grid_crs"], WGS84)
+        box = reproject(shapely.box(x0, y1, x1, y0), crs, WGS84)
         west, south, east, north = box.bounds
         data = base64.b64encode(_small_jpeg(png)).decode()
         out.append(
@@ -179,13 +185,28 @@ def quicklook_overlays(runs: list[dict[str, Any]], folder: Path | None) -> list[
     return out
 
 
-def sites_from_detections(detections: list[dict[str, Any]]) -> list[dict[str, Any]]:
+class SiteSummary(TypedDict):
+    """What the report's site table shows of a site (a tracked site's row has all of it)."""
+
+    site_id: str
+    country_iso3: str | None
+    state: str
+    max_area_m2: float
+    latest_area_m2: float
+    first_seen: datetime
+    last_seen: datetime
+    possibly_informal: bool | None
+    high_priority: bool | None
+
+
+def sites_from_detections(detections: list[DetectionRow]) -> list[SiteSummary]:
     """Without tracked sites: one row per per-date site of the detections (scars and ponds)."""
-    groups: dict[str, list[dict[str, Any]]] = defaultdict(list)
+    groups: dict[str, list[DetectionRow]] = defaultdict(list)
     for d in detections:
-        if d.get("site_id") and d["class"] in ("mining_scar", "pond"):
-            groups[d["site_id"]].append(d)
-    rows = []
+        site_id = d.get("site_id")
+        if site_id and d["class"] in ("mining_scar", "pond"):
+            groups[site_id].append(d)
+    rows: list[SiteSummary] = []
     for site_id, members in groups.items():
         area = sum(m["area_m2"] for m in members)
         rows.append(
@@ -197,6 +218,8 @@ def sites_from_detections(detections: list[dict[str, Any]]) -> list[dict[str, An
                 "latest_area_m2": area,
                 "first_seen": members[0]["acquired"],
                 "last_seen": members[0]["acquired"],
+                "possibly_informal": None,
+                "high_priority": None,
             }
         )
     return rows

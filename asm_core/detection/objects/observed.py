@@ -19,9 +19,8 @@ row:
 from __future__ import annotations
 
 import zlib
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any
 
 import numba
 import numpy as np
@@ -33,8 +32,14 @@ from rasterio.features import rasterize
 
 from asm_core.detection.objects.vectorize import WGS84, crs_key, reproject
 from asm_core.detection.pixels.packed_mask import PackedMask
+from asm_core.results.rows import TileRunRow
 
 CELL_PX = 20
+
+#: the clear share (0..1) of a footprint (lon/lat) on a tile-date
+ClearShare = Callable[[TileRunRow, shapely.Geometry], float]
+#: the mean NDVI of a footprint on a tile-date (of its land, or of the footprint itself)
+FootprintNdvi = Callable[[TileRunRow, shapely.Geometry, bool], float | None]
 
 
 def _packed(name: str, codes: npt.NDArray[np.uint8], transform: Affine) -> dict[str, object]:
@@ -47,7 +52,7 @@ def _packed(name: str, codes: npt.NDArray[np.uint8], transform: Affine) -> dict[
 
 
 def _unpacked(
-    row: dict[str, object], name: str
+    row: Mapping[str, object], name: str
 ) -> tuple[npt.NDArray[np.uint8], Affine, CRS] | None:
     """The byte grid, transform and CRS of a tile_runs row's ``<name>`` columns (None if the
     row has none: a failed tile, or one written before the grid existed)."""
@@ -77,7 +82,7 @@ class ObservedGrid:
         }
 
     @classmethod
-    def from_row(cls, row: dict[str, object]) -> ObservedGrid | None:
+    def from_row(cls, row: Mapping[str, object]) -> ObservedGrid | None:
         grid = _unpacked(row, "observed_grid")
         return None if grid is None else cls(*grid)
 
@@ -134,7 +139,7 @@ class NdviGrid:
         return _packed("ndvi_grid", codes, self.transform)
 
     @classmethod
-    def from_row(cls, row: dict[str, object]) -> NdviGrid | None:
+    def from_row(cls, row: Mapping[str, object]) -> NdviGrid | None:
         grid = _unpacked(row, "ndvi_grid")
         if grid is None:
             return None
@@ -249,14 +254,14 @@ class NdviGridBuilder:
 
 
 def footprint_ndvi_lookup(
-    runs: Sequence[dict[str, Any]],
-) -> Callable[[dict[str, Any], shapely.Geometry, bool], float | None]:
+    runs: Sequence[TileRunRow],
+) -> FootprintNdvi:
     """``footprint_ndvi(run, footprint, inside_only)`` over the NDVI grids of these tile-runs
     (None for a run without one: a failed tile, or one written before the grid existed)."""
     grids = {r["item_id"]: NdviGrid.from_row(r) for r in runs}
 
     def footprint_ndvi(
-        run: dict[str, Any], footprint: shapely.Geometry, inside_only: bool = False
+        run: TileRunRow, footprint: shapely.Geometry, inside_only: bool = False
     ) -> float | None:
         grid = grids.get(run["item_id"])
         return grid.footprint_ndvi(footprint, inside_only) if grid is not None else None
@@ -265,13 +270,13 @@ def footprint_ndvi_lookup(
 
 
 def clear_share_lookup(
-    runs: Sequence[dict[str, Any]],
-) -> Callable[[dict[str, Any], shapely.Geometry], float]:
+    runs: Sequence[TileRunRow],
+) -> ClearShare:
     """``clear_share(run, footprint)`` over the observed grids of these tile-runs (0 for a run
     without one: a failed tile was not seen)."""
     grids = {r["item_id"]: ObservedGrid.from_row(r) for r in runs}
 
-    def clear_share(run: dict[str, Any], footprint: shapely.Geometry) -> float:
+    def clear_share(run: TileRunRow, footprint: shapely.Geometry) -> float:
         grid = grids.get(run["item_id"])
         return grid.clear_share(footprint) if grid is not None else 0.0
 

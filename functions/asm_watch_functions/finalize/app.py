@@ -23,7 +23,12 @@ from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.typing import LambdaContext
 from botocore.exceptions import ClientError
 
-from asm_core.monitoring.alerts import alert_collection, alert_text, country_summary
+from asm_core.monitoring.alerts import (
+    AlertFeature,
+    alert_collection,
+    alert_text,
+    country_summary,
+)
 from asm_core.results.schema import STATUSES, RunStatus
 from asm_watch_functions.events import FinalizeEvent, SiteGroupWork
 from asm_watch_functions.finalize.catalogue import add_to_catalogue
@@ -63,7 +68,7 @@ def _merged_runs(parts: list[dict[str, Any]]) -> dict[str, Any]:
 
 
 def _merged_monitoring(
-    outcomes: dict[str, dict[str, Any]], unfinished: list[str], alerts: list[dict[str, Any]]
+    outcomes: dict[str, dict[str, Any]], unfinished: list[str], alerts: list[AlertFeature]
 ) -> dict[str, Any]:
     done = {g: o["monitoring"] for g, o in outcomes.items() if "error" not in o["monitoring"]}
     states: Counter[str] = Counter()
@@ -149,7 +154,8 @@ def finalize(event: FinalizeEvent, settings: FinalizeSettings, bucket: Bucket) -
         tasks = [t for g in unfinished for t in g.tasks]
         parts.append(runs_summary(gather_runs(tasks, settings, bucket)))
     runs = _merged_runs(parts)
-    alerts = [a for g in sorted(outcomes) for a in outcomes[g]["alerts"]]
+    # the group updates' outcomes are our own JSON: their alerts are alert features
+    alerts: list[AlertFeature] = [a for g in sorted(outcomes) for a in outcomes[g]["alerts"]]
     scan_prefix = f"{settings.scans_prefix}/{scan.scan_id}"
     monitoring = _merged_monitoring(outcomes, [g.group for g in unfinished], alerts)
     alerts_key = f"{scan_prefix}/alerts.geojson"
@@ -178,7 +184,7 @@ def finalize(event: FinalizeEvent, settings: FinalizeSettings, bucket: Bucket) -
     return summary
 
 
-def _alert(topic_arn: str, summary: dict[str, Any], alerts: list[dict[str, Any]]) -> None:
+def _alert(topic_arn: str, summary: dict[str, Any], alerts: list[AlertFeature]) -> None:
     s = summary["statuses"]
     subject = (
         f"ASM Watch scan {summary['scan_id']}: {len(alerts)} alerts, "

@@ -29,6 +29,7 @@ from typing import Any
 from aws_lambda_powertools import Logger
 
 from asm_core.errors import ContextError
+from asm_core.monitoring.alerts import AlertFeature
 from asm_core.monitoring.context import ContextLayer, load_context
 from asm_core.monitoring.evidence_chips import CHIPS_FOLDER
 from asm_core.monitoring.monitor import MonitorUpdate, update_monitoring
@@ -72,7 +73,7 @@ def _context_layers(
 
 
 def _upload_chips(
-    bucket: Bucket, folder: Path, scan_prefix: str, alerts: list[dict[str, Any]]
+    bucket: Bucket, folder: Path, scan_prefix: str, alerts: list[AlertFeature]
 ) -> None:
     """Store the chips under the scan (beside alerts.geojson, which names them relative to
     itself) and give each alert a presigned link for the message."""

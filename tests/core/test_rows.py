@@ -1,0 +1,46 @@
+"""The rows read back are typed, and their types are the schema's columns (none missing, none
+made up): a column added to the schema and not to its row type fails here."""
+
+from __future__ import annotations
+
+from typing import get_type_hints
+
+import pyarrow as pa
+import pytest
+
+from asm_core.results.rows import DetectionRow, SiteObservationRow, SiteRow, TileRunRow
+from asm_core.results.schema import (
+    DETECTIONS,
+    PARTITION_COLUMNS,
+    SITE_OBSERVATIONS,
+    SITES,
+    TILE_RUNS,
+)
+from asm_core.spectral.indices import ROW_INDICES
+
+PARTITIONS = {name for name, _ in PARTITION_COLUMNS}
+INDEX_STATISTICS = {f"{n}_mean" for n in ROW_INDICES} | {
+    f"{n}_{p}" for n in ("ndvi", "bsi") for p in ("p10", "p90")
+}
+
+
+@pytest.mark.parametrize(
+    ("row", "schema", "computed"),
+    [
+        (TileRunRow, TILE_RUNS, set()),
+        (DetectionRow, DETECTIONS, INDEX_STATISTICS),
+        (SiteRow, SITES, set()),
+        (SiteObservationRow, SITE_OBSERVATIONS, set()),
+    ],
+)
+def test_a_row_type_names_its_schema_columns(
+    row: type, schema: pa.Schema, computed: set[str]
+) -> None:
+    keys = set(get_type_hints(row)) - PARTITIONS
+    assert keys | computed == set(schema.names)
+    assert not keys & computed
+    nullable = {f.name for f in schema if f.nullable}
+    for name, hint in get_type_hints(row).items():
+        if name in PARTITIONS:
+            continue
+        assert ("None" in str(hint)) == (name in nullable), name
