@@ -13,7 +13,7 @@ from collections import Counter, defaultdict
 from dataclasses import asdict, dataclass, field
 from functools import partial
 from pathlib import Path
-from typing import Any
+from typing import Any, TypedDict
 
 import numpy as np
 import shapely
@@ -21,7 +21,7 @@ from shapely.geometry import shape
 
 from asm_core.detection.objects.vectorize import WGS84, reproject, utm_epsg_for
 from asm_core.errors import TruthError
-from asm_core.results.store import read_table
+from asm_core.results.rows import DetectionRow, read_detections, read_tile_runs
 from asm_core.sources.user_files import read_geojson
 
 SITE_KINDS = {"mining_site", "asm", "asm_site", "mining", "site"}
@@ -52,7 +52,16 @@ class Evaluation:
         return asdict(self)
 
 
-def load_truth(path: Path) -> list[dict[str, Any]]:
+class TruthFeature(TypedDict):
+    """A labelled feature of a truth file: what it is, where, and on which item if one."""
+
+    geometry: shapely.Geometry
+    kind: str
+    item_id: str | None
+    props: dict[str, Any]
+
+
+def load_truth(path: Path) -> list[TruthFeature]:
     """Read a GeoJSON FeatureCollection of labelled features (EPSG:4326)."""
     data = read_geojson(path, "truth", TruthError)
     features = data.get("features") if isinstance(data, dict) else None
@@ -70,7 +79,7 @@ def load_truth(path: Path) -> list[dict[str, Any]]:
         and (f["properties"].get("kind") or f["properties"].get("class"))
         for f in features
     )
-    out = []
+    out: list[TruthFeature] = []
     for i, f in enumerate(features):
         try:
             geom = shape(f["geometry"])
@@ -104,7 +113,7 @@ def _metric(geom: shapely.Geometry, epsg: int) -> shapely.Geometry:
     return shapely.make_valid(reproject(geom, WGS84, f"EPSG:{epsg}"))
 
 
-def _in_scope(t: dict[str, Any], min_area_m2: float, max_cloud: float) -> str | None:
+def _in_scope(t: TruthFeature, min_area_m2: float, max_cloud: float) -> str | None:
     props = t["props"]
     if float(props.get("nodata_fraction", 0.0) or 0.0) > max_cloud:
         return "outside_swath"
@@ -117,7 +126,7 @@ def _in_scope(t: dict[str, Any], min_area_m2: float, max_cloud: float) -> str | 
     return None
 
 
-def _detected_sites(detections: list[dict[str, Any]]) -> dict[tuple[str, str], shapely.Geometry]:
+def _detected_sites(detections: list[DetectionRow]) -> dict[tuple[str, str], shapely.Geometry]:
     """Each detected site's outline, by (item, site id)."""
     site_parts: dict[tuple[str, str], list[shapely.Geometry]] = defaultdict(list)
     for d in detections:
@@ -134,7 +143,7 @@ def _utm_of(g: shapely.Geometry) -> int:
 def _matches(
     sites: dict[tuple[str, str], shapely.Geometry],
     point_tolerance_m: float,
-    t: dict[str, Any],
+    t: TruthFeature,
     key: tuple[str, str],
 ) -> bool:
     """Whether a truth site is the detected site ``key``: overlapping it, or for a point
@@ -157,8 +166,8 @@ def evaluate(
 ) -> Evaluation:
     """Score the detections under ``results_dir`` against the truth file."""
     truth = load_truth(truth_path)
-    detections = read_table(results_dir, "detections").to_pylist()
-    runs = read_table(results_dir, "tile_runs").to_pylist()
+    detections = read_detections(results_dir)
+    runs = read_tile_runs(results_dir)
     items = {r["item_id"] for r in runs}
     if not runs:
         raise TruthError(f"results folder {str(results_dir)!r} holds no tile_runs to evaluate")
@@ -198,7 +207,7 @@ def evaluate(
 
 
 def _pixel_iou(
-    in_scope: list[dict[str, Any]], sites: dict[tuple[str, str], shapely.Geometry], epsg_of: Any
+    in_scope: list[TruthFeature], sites: dict[tuple[str, str], shapely.Geometry], epsg_of: Any
 ) -> float | None:
     """Area IoU of labelled vs detected site polygons, summed over items (UTM square metres)."""
     polygons = [t for t in in_scope if t["geometry"].geom_type in ("Polygon", "MultiPolygon")]
@@ -223,7 +232,7 @@ def _pixel_iou(
 
 
 def _turbid_scores(
-    truth: list[dict[str, Any]], detections: list[dict[str, Any]]
+    truth: list[TruthFeature], detections: list[DetectionRow]
 ) -> dict[str, float | int]:
     reaches = [t["geometry"] for t in truth if t["kind"] == "turbid_reach"]
     found = [shapely.from_wkb(d["geometry"]) for d in detections if d["class"] == "turbid_water"]
@@ -238,7 +247,7 @@ def _turbid_scores(
 
 
 def _confusion(
-    truth: list[dict[str, Any]], detections: list[dict[str, Any]]
+    truth: list[TruthFeature], detections: list[DetectionRow]
 ) -> dict[str, dict[str, int]]:
     """For each detected class, which labelled kind each detection overlaps most."""
     table: dict[str, Counter[str]] = defaultdict(Counter)

@@ -28,7 +28,7 @@ import shapely
 from shapely.geometry import shape
 
 from asm_core.errors import StateEvaluationError
-from asm_core.results.store import read_table
+from asm_core.results.rows import SiteRow, read_site_observations, read_sites
 
 MISSING = "missing"
 SIZE_CHANGES = ("expanding", "contracting")
@@ -118,7 +118,7 @@ def _read_truth(truth_dir: Path) -> tuple[dict[str, shapely.Geometry], list[dict
 
 
 def _match(
-    extents: dict[str, shapely.Geometry], tracked: list[dict[str, Any]]
+    extents: dict[str, shapely.Geometry], tracked: list[SiteRow]
 ) -> tuple[dict[str, list[str]], int]:
     """Planted site -> its tracked site ids, earliest first; and the count of unmatched ids."""
     matched: dict[str, list[tuple[Any, str]]] = defaultdict(list)
@@ -141,10 +141,10 @@ def evaluate_states(truth_dir: Path, results: Path) -> StateEvaluation:
         raise StateEvaluationError(
             f"results folder {str(results)!r} has no sites/: run 'asm sites --results' first"
         )
-    tracked = read_table(results, "sites").to_pylist()
+    tracked = read_sites(results)
     observed: dict[tuple[str, str], str] = {}
-    for row in read_table(results, "site_observations").to_pylist():
-        observed[(row["site_id"], row["item_id"])] = row["state"]
+    for look in read_site_observations(results):
+        observed[(look["site_id"], look["item_id"])] = look["state"]
     ids, false_sites = _match(extents, tracked)
     confusion: dict[str, Counter[str]] = defaultdict(Counter)
     cloud_errors, correct = [], 0

@@ -12,7 +12,7 @@ from typing import Any
 
 import shapely
 
-from asm_core.sources.stac import SceneItem
+from asm_core.sources.stac import SceneItem, StacItemDict
 
 NDVI_BANDS = ("red", "nir")
 
@@ -36,7 +36,7 @@ def baseline_looks(
     )
 
 
-def look_dict(look: SceneItem) -> dict[str, Any]:
+def look_dict(look: SceneItem) -> StacItemDict:
     """A small STAC item of just what a baseline look needs (red, NIR, SCL with absolute hrefs;
     date, CRS, processing baseline and offset flag): what stackstac stacks, and what a scan
     manifest carries per look (about 1 kB instead of a whole item)."""
@@ -66,7 +66,7 @@ def look_dict(look: SceneItem) -> dict[str, Any]:
         "stac_version": "1.0.0",
         "id": look.item_id,
         "bbox": list(bounds) if bounds else None,
-        "geometry": look.geometry,
+        "geometry": dict(look.geometry) if look.geometry else None,
         "properties": properties,
         "assets": assets,
         "links": [],

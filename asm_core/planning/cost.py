@@ -14,11 +14,11 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
-from typing import Any
 
 from shapely.geometry import MultiPolygon, Polygon, shape
 
 from asm_core.sources.sentinel2 import BAND_RESOLUTION_M
+from asm_core.sources.stac import StacItemDict
 
 #: Compressed bytes of one full 10980² tile per band, measured on Earth Search COGs
 #: (uint16 DEFLATE): ~108 MB per 10 m band, ~27 MB per 20 m band, ~3 MB for SCL.
@@ -154,7 +154,7 @@ class Estimate:
         )
 
 
-def _coverage(item: dict[str, Any], aoi: Polygon | MultiPolygon | None) -> float:
+def _coverage(item: StacItemDict, aoi: Polygon | MultiPolygon | None) -> float:
     geometry = item.get("geometry")
     if aoi is None or not geometry:
         return 1.0
@@ -174,7 +174,7 @@ def full_tile_bytes(bands: set[str]) -> int:
 
 
 def estimate(
-    items: list[dict[str, Any]],
+    items: list[StacItemDict],
     tiles: int,
     duplicates: int,
     aoi: Polygon | MultiPolygon | None,

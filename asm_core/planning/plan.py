@@ -17,7 +17,7 @@ from typing import Any
 from asm_core.errors import ItemError
 from asm_core.planning.baseline_looks import baseline_looks, look_dict
 from asm_core.sources.sentinel2 import mgrs_tile, processing_baseline
-from asm_core.sources.stac import SceneItem, scene_item_from_dict, source_error
+from asm_core.sources.stac import SceneItem, StacItemDict, scene_item_from_dict, source_error
 
 _SEQUENCE = re.compile(r"_(\d+)_L2A$")
 
@@ -31,7 +31,7 @@ class TileDate:
     #: the item, parsed once when planned (its hrefs resolved against its self link)
     scene: SceneItem
     #: the item as the catalogue gave it: what a scan manifest carries to the Lambdas
-    item: dict[str, Any]
+    item: StacItemDict
     replaced: tuple[str, ...] = ()
     #: the same-season looks a year before, for the baseline composite
     #: (asm_core/detection/objects/baseline.py)
@@ -42,7 +42,7 @@ class TileDate:
         return self.scene.item_id
 
     @property
-    def baseline(self) -> tuple[dict[str, Any], ...]:
+    def baseline(self) -> tuple[StacItemDict, ...]:
         """The baseline looks as the small items a manifest carries (:func:`look_dict`)."""
         return tuple(look_dict(look) for look in self.baseline_looks)
 
@@ -70,7 +70,7 @@ class Plan:
         return sorted({t.mgrs_tile for t in self.tile_dates})
 
 
-def _newness(item: dict[str, Any]) -> tuple[Any, ...]:
+def _newness(item: StacItemDict) -> tuple[Any, ...]:
     props = item.get("properties") or {}
     item_id = str(item.get("id", ""))
     baseline = processing_baseline(props, item_id) or (0, 0)
@@ -83,7 +83,7 @@ def _newness(item: dict[str, Any]) -> tuple[Any, ...]:
 
 
 def plan_tile_dates(
-    items: list[dict[str, Any]],
+    items: list[StacItemDict],
     searched: int | None = None,
     allowed_sources: Sequence[str] | None = None,
 ) -> Plan:
@@ -94,7 +94,7 @@ def plan_tile_dates(
             band elsewhere are refused. None: anywhere (the command line reads what its user
             asks for; a service must not be made to read any URL or file it is handed).
     """
-    groups: dict[tuple[str, date], list[tuple[dict[str, Any], SceneItem]]] = {}
+    groups: dict[tuple[str, date], list[tuple[StacItemDict, SceneItem]]] = {}
     refused: list[tuple[str, str]] = []
     for item in items:
         try:
@@ -124,7 +124,7 @@ def plan_tile_dates(
     )
 
 
-def item_source(item: dict[str, Any]) -> str:
+def item_source(item: StacItemDict) -> str:
     """Where a STAC item dict came from (its self link), to resolve relative hrefs against."""
     return next(
         (str(link["href"]) for link in item.get("links", []) if link.get("rel") == "self"),
@@ -143,7 +143,7 @@ def baseline_dates(
 
 def attach_baselines(
     plan: Plan,
-    candidates: list[dict[str, Any]],
+    candidates: list[StacItemDict],
     window_days: int,
     allowed_sources: Sequence[str] | None = None,
 ) -> int:

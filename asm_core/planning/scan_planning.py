@@ -9,17 +9,17 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from dataclasses import replace
-from typing import Any
 
 from asm_core.errors import CatalogError
 from asm_core.planning.plan import Plan, attach_baselines, baseline_dates, plan_tile_dates
 from asm_core.sources.catalog import SearchRequest, SearchResult, search_items
+from asm_core.sources.stac import StacItemDict
 
 
 def plan_scan(
     request: SearchRequest | None,
     window_days: int,
-    items: list[dict[str, Any]] | None = None,
+    items: list[StacItemDict] | None = None,
     search: Callable[[SearchRequest], SearchResult] = search_items,
     allowed_sources: Sequence[str] | None = None,
 ) -> Plan:

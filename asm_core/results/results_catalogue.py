@@ -29,6 +29,7 @@ from asm_core.results.results_stac import (
 )
 from asm_core.results.schema import DETECTIONS
 from asm_core.results.store import write_text_atomic
+from asm_core.sources.stac import StacItemDict
 
 
 def _columns() -> list[dict[str, str]]:
@@ -40,14 +41,14 @@ def _item_link(item_id: str) -> str:
 
 
 def results_collection(
-    items: Sequence[Mapping[str, Any]], existing: Mapping[str, Any] | None = None
+    items: Sequence[StacItemDict], existing: Mapping[str, Any] | None = None
 ) -> dict[str, Any]:
     """The collection of these items (anything with a STAC item's ``id``, ``bbox`` and
     ``properties.datetime``: a results item, or the Sentinel-2 item it came from): their
     extent, item_assets, table:columns and a link to each, relative to ``stac/``. With
     ``existing``, its items and extent are kept and these added (on AWS each scan adds its
     own without reading the others)."""
-    boxes = [list(i["bbox"]) for i in items if i.get("bbox")]
+    boxes = [list(box) for i in items if (box := i.get("bbox"))]
     times = [pystac.utils.str_to_datetime(i["properties"]["datetime"]) for i in items]
     links = {_item_link(str(i["id"])) for i in items}
     if existing is not None:
@@ -99,7 +100,7 @@ def results_collection(
     return out
 
 
-def _follow_compaction(results: Path, stac_item: dict[str, Any]) -> bool:
+def _follow_compaction(results: Path, stac_item: StacItemDict) -> bool:
     """Point an item's detections at its partition's merged file once its own file has been
     merged into it (:mod:`asm_core.results.compaction`); True if the item changed."""
     asset = stac_item["assets"].get("detections")

@@ -16,7 +16,7 @@ import os
 from collections.abc import Mapping
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Any, Protocol, cast
 
 import pystac
 
@@ -24,7 +24,7 @@ import asm_core
 from asm_core.results.class_mask import CLASS_CODES
 from asm_core.results.result_paths import file_name
 from asm_core.results.store import write_text_atomic
-from asm_core.sources.stac import SceneItem
+from asm_core.sources.stac import SceneItem, StacItemDict
 
 STAC_FOLDER = "stac"
 COLLECTION_FILE = "collection.json"
@@ -136,7 +136,7 @@ def results_item(
     run: RunFacts,
     files: Mapping[str, Path],
     mask_grid: Mapping[str, Any] | None,
-) -> dict[str, Any]:
+) -> StacItemDict:
     """The STAC item of one tile-date's results.
 
     Args:
@@ -173,11 +173,10 @@ def results_item(
         ("root", CATALOG_FILE),
     ):
         stac.add_link(pystac.Link(rel, f"../{target}", pystac.MediaType.JSON))
-    out: dict[str, Any] = stac.to_dict(include_self_link=False, transform_hrefs=False)
-    return out
+    return cast(StacItemDict, stac.to_dict(include_self_link=False, transform_hrefs=False))
 
 
-def write_results_item(results: Path, stac_item: Mapping[str, Any]) -> None:
+def write_results_item(results: Path, stac_item: StacItemDict) -> None:
     write_text_atomic(item_file(results, str(stac_item["id"])), json.dumps(stac_item, indent=1))
 
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date
-from typing import Any
+from typing import Any, cast
 
 import pystac_client
 import requests
@@ -21,6 +21,7 @@ from shapely.geometry import MultiPolygon, Polygon, mapping
 from urllib3.util.retry import Retry
 
 from asm_core.errors import CatalogError, CatalogUnavailableError
+from asm_core.sources.stac import StacItemDict
 
 EARTH_SEARCH_URL = "https://earth-search.aws.element84.com/v1"
 SENTINEL2_L2A = "sentinel-2-l2a"
@@ -46,7 +47,7 @@ class SearchRequest:
 class SearchResult:
     """Items found, and how the cloud filter was applied."""
 
-    items: list[dict[str, Any]]
+    items: list[StacItemDict]
     found: int
     cloud_filter: str
     dropped_for_cloud: int
@@ -65,7 +66,7 @@ def open_client(request: SearchRequest) -> pystac_client.Client:
     return pystac_client.Client.open(request.stac_url, stac_io=stac_io)
 
 
-def _cloud_cover(item: dict[str, Any]) -> float | None:
+def _cloud_cover(item: StacItemDict) -> float | None:
     value = (item.get("properties") or {}).get("eo:cloud_cover")
     return float(value) if isinstance(value, int | float) else None
 
@@ -100,7 +101,7 @@ def search_items(
             filter_lang="cql2-json" if cql else None,
             limit=request.page_size,
         )
-        found = [dict(i) for i in search.items_as_dicts()]
+        found = [cast(StacItemDict, dict(i)) for i in search.items_as_dicts()]
     except (APIError, requests.RequestException, ValueError) as e:
         first = str(e).splitlines()[0] if str(e) else type(e).__name__
         # unreachable, timed out, failing or not a STAC API: the catalogue's trouble, not the

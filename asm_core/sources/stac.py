@@ -15,7 +15,7 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, TypedDict
 
 from asm_core.errors import ItemError
 from asm_core.sources.sentinel2 import (
@@ -35,6 +35,21 @@ def fetch_url_text(url: str, timeout_s: float = 30.0) -> str:
         raise ItemError(f"item URL {url[:200]!r} is not http(s); give a URL or a local file")
     with urllib.request.urlopen(url, timeout=timeout_s) as response:  # nosec B310
         return str(response.read().decode("utf-8"))
+
+
+class StacItemDict(TypedDict, total=False):
+    """A STAC item as JSON: the members this project reads or writes (others pass through)."""
+
+    type: str
+    stac_version: str
+    stac_extensions: list[str]
+    id: str
+    collection: str
+    geometry: dict[str, Any] | None
+    bbox: list[float] | None
+    properties: dict[str, Any]
+    assets: dict[str, dict[str, Any]]
+    links: list[dict[str, Any]]
 
 
 @dataclass(frozen=True)

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from datetime import date
-from typing import Any
+from typing import Any, cast
 
 from shapely.geometry import MultiPolygon, Polygon
 
@@ -18,6 +18,7 @@ from asm_core.planning.scan_planning import plan_scan
 from asm_core.rules import shipped_rules
 from asm_core.sources.aoi import aoi_from_geojson, bbox_geometry
 from asm_core.sources.catalog import SearchRequest, SearchResult, search_items
+from asm_core.sources.stac import StacItemDict
 from asm_watch_functions.events import PlanEvent
 
 
@@ -48,7 +49,8 @@ def plan_event(
     """The event's tile-dates, with their baseline looks (``today`` fixes a lookback's dates)."""
     window_days = shipped_rules(event.ruleset).baseline.days
     if event.items is not None:
-        return plan_scan(None, window_days, items=event.items, allowed_sources=allowed_sources)
+        items = cast(list[StacItemDict], event.items)  # validated as items when planned
+        return plan_scan(None, window_days, items=items, allowed_sources=allowed_sources)
     start, end = event.dates(today)
     request = SearchRequest(
         event_area(event, read_stored), start, end, stac_url, collection, event.max_cloud

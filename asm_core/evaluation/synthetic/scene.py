@@ -7,7 +7,6 @@ import math
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Any
 
 import numpy as np
 from affine import Affine
@@ -25,6 +24,7 @@ from asm_core.evaluation.synthetic.confounders import add_confounders
 from asm_core.evaluation.synthetic.landscape import Landscape
 from asm_core.evaluation.synthetic.landscapes import LANDSCAPES, draw_landscape
 from asm_core.evaluation.synthetic.scene_files import (
+    GeoJsonFeature,
     scene_footprint,
     stac_item,
     truth_features,
@@ -131,7 +131,7 @@ class WrittenScene:
     """Where a generated scene went."""
 
     item_path: Path
-    truth: list[dict[str, Any]]
+    truth: list[GeoJsonFeature]
     mislabelled_ponds: int
 
 

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from datetime import datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, TypedDict
 
 import numpy as np
 import numpy.typing as npt
@@ -22,6 +22,7 @@ from asm_core.evaluation.synthetic.atmosphere import (
 from asm_core.evaluation.synthetic.landscape import Landscape
 from asm_core.evaluation.synthetic.spectra import BANDS
 from asm_core.sources.sentinel2 import COMMON_TO_BAND_ID
+from asm_core.sources.stac import StacItemDict
 
 COG_BANDS_10M = ("blue", "green", "red", "nir")
 COG_BANDS_20M = ("swir16", "swir22")
@@ -83,7 +84,7 @@ def stac_item(
     crs: str,
     footprint: dict[str, Any],
     offset_in_metadata: bool,
-) -> dict[str, Any]:
+) -> StacItemDict:
     epsg = int(crs.split(":")[1])
     assets = {
         name: _band_asset(name, size, transform, offset_in_metadata)
@@ -124,10 +125,18 @@ def stac_item(
     }
 
 
+class GeoJsonFeature(TypedDict):
+    """A GeoJSON feature: a planted truth feature or site, with what it is in its properties."""
+
+    type: str
+    properties: dict[str, Any]
+    geometry: dict[str, Any]
+
+
 def truth_features(
     land: Landscape, item_id: str, transform: Affine, crs: str, pixel_m2: float
-) -> list[dict[str, Any]]:
-    features = []
+) -> list[GeoJsonFeature]:
+    features: list[GeoJsonFeature] = []
     counters: dict[str, int] = {}
     for f in land.features:
         if not f.mask.any():

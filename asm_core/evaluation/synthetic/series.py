@@ -53,6 +53,7 @@ from asm_core.evaluation.synthetic.landscape import (
 )
 from asm_core.evaluation.synthetic.scene import UTM_EPSG
 from asm_core.evaluation.synthetic.scene_files import (
+    GeoJsonFeature,
     scene_footprint,
     stac_item,
     truth_features,
@@ -62,6 +63,7 @@ from asm_core.evaluation.synthetic.shapes import Mask
 from asm_core.evaluation.synthetic.site_stories import (
     FRESH_SPOIL,
     SeriesSpec,
+    SiteStateTruth,
     SiteStory,
     TruthTracker,
     plan_sites,
@@ -136,8 +138,8 @@ class WrittenSeries:
     """Where a generated series went."""
 
     item_paths: list[Path]
-    states: list[dict[str, Any]] = field(default_factory=list)
-    sites: list[dict[str, Any]] = field(default_factory=list)
+    states: list[SiteStateTruth] = field(default_factory=list)
+    sites: list[GeoJsonFeature] = field(default_factory=list)
     context: dict[str, Path] = field(default_factory=dict)  # layer name -> file
 
 
@@ -211,7 +213,7 @@ class _Series:
         trackers = {s.key: TruthTracker(settings) for s in sites}
         return cls(spec, out_dir, land, sites, trackers, transform)
 
-    def look(self, t: int) -> tuple[Path, list[dict[str, Any]], list[dict[str, Any]]]:
+    def look(self, t: int) -> tuple[Path, list[SiteStateTruth], list[GeoJsonFeature]]:
         """Draw and write date ``t``: its item's path, the sites' truth states, its truth."""
         spec, land = self.spec, self.land
         day = datetime.combine(spec.start, datetime.min.time(), UTC) + timedelta(
@@ -267,8 +269,8 @@ class _Series:
         day: datetime,
         opened: dict[str, Mask],
         obscured: Mask,
-    ) -> list[dict[str, Any]]:
-        states = []
+    ) -> list[SiteStateTruth]:
+        states: list[SiteStateTruth] = []
         for site in self.sites:
             crop = obscured[site.rows, site.cols]
             state, share = self.trackers[site.key].step(opened[site.key], site.vegetation[t], crop)

@@ -11,7 +11,7 @@ import json
 from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
-from typing import Any
+from typing import TypedDict
 
 import numpy as np
 import numpy.typing as npt
@@ -25,6 +25,7 @@ from asm_core.errors import SyntheticSceneError
 from asm_core.evaluation.synthetic.landscape import (
     Landscape,
 )
+from asm_core.evaluation.synthetic.scene_files import GeoJsonFeature
 from asm_core.evaluation.synthetic.shapes import Mask, smooth_field
 from asm_core.rules import TrackingSettings
 
@@ -262,7 +263,20 @@ class TruthTracker:
         self.footprint = open_now if self.footprint is None else self.footprint | open_now
 
 
-def site_feature(site: SiteStory, transform: Affine, crs: str) -> dict[str, Any]:
+class SiteStateTruth(TypedDict):
+    """A planted site's truth on one date (a row of ``site_states.csv``)."""
+
+    site: str
+    story: str
+    item_id: str
+    acquired: str
+    present: bool
+    area_m2: float
+    clear_share: float
+    state: str
+
+
+def site_feature(site: SiteStory, transform: Affine, crs: str) -> GeoJsonFeature:
     local = transform @ Affine.translation(site.cols.start, site.rows.start)
     polygon = reproject(mask_to_polygon(site.full, local), crs, "EPSG:4326")
     return {
@@ -278,9 +292,9 @@ def site_feature(site: SiteStory, transform: Affine, crs: str) -> dict[str, Any]
 
 def write_truth(
     out_dir: Path,
-    truth: list[dict[str, Any]],
-    states: list[dict[str, Any]],
-    sites: list[dict[str, Any]],
+    truth: list[GeoJsonFeature],
+    states: list[SiteStateTruth],
+    sites: list[GeoJsonFeature],
 ) -> None:
     (out_dir / "truth.geojson").write_text(
         json.dumps({"type": "FeatureCollection", "features": truth}), encoding="utf-8"

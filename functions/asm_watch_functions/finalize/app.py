@@ -15,7 +15,7 @@ from __future__ import annotations
 import html
 import json
 from collections import Counter
-from typing import Any
+from typing import Any, cast
 
 import boto3
 from aws_lambda_powertools import Logger, Metrics, Tracer
@@ -30,6 +30,7 @@ from asm_core.monitoring.alerts import (
     country_summary,
 )
 from asm_core.results.schema import STATUSES, RunStatus
+from asm_core.sources.stac import StacItemDict
 from asm_watch_functions.events import FinalizeEvent, SiteGroupWork
 from asm_watch_functions.finalize.catalogue import add_to_catalogue
 from asm_watch_functions.finalize.tile_runs import MISSING, gather_runs, runs_summary
@@ -165,7 +166,10 @@ def finalize(event: FinalizeEvent, settings: FinalizeSettings, bucket: Bucket) -
         bucket, settings, scan.scan_id, monitoring["reports"], monitoring
     )
     failed = {f["item_id"] for f in runs["failures"]}
-    finished = [t.item for g in groups for t in g.tasks if t.item_id not in failed]
+    # the manifest carries the items as the plan had them
+    finished = [
+        cast(StacItemDict, t.item) for g in groups for t in g.tasks if t.item_id not in failed
+    ]
     catalogue = add_to_catalogue(bucket, settings, finished)
     summary = {
         "scan_id": scan.scan_id,

@@ -9,11 +9,11 @@ replaced only if it is still the one read (``If-Match`` on its ETag), else read 
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
-from typing import Any
+from collections.abc import Sequence
 
 from asm_core.results.results_catalogue import results_catalog, results_collection
 from asm_core.results.results_stac import CATALOG_FILE, COLLECTION_FILE, STAC_FOLDER
+from asm_core.sources.stac import StacItemDict
 from asm_watch_functions.errors import CatalogueBusyError
 from asm_watch_functions.settings import Settings
 from asm_watch_functions.storage import Bucket
@@ -22,7 +22,7 @@ from asm_watch_functions.storage import Bucket
 ATTEMPTS = 8
 
 
-def add_to_catalogue(bucket: Bucket, settings: Settings, items: Sequence[Mapping[str, Any]]) -> str:
+def add_to_catalogue(bucket: Bucket, settings: Settings, items: Sequence[StacItemDict]) -> str:
     """Add the scan's finished tile-dates (their Sentinel-2 items: same id, footprint and
     date as their results items) to the collection; the collection's key."""
     folder = f"{settings.results_prefix}/{STAC_FOLDER}"
