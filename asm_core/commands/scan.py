@@ -16,7 +16,8 @@ from shapely.geometry import MultiPolygon, Polygon
 from tqdm import tqdm
 
 from asm_core.errors import AoiError
-from asm_core.jobs.scan import SUMMARY_FILE, ScanProgress, ScanSummary, run_scan
+from asm_core.jobs.scan import SUMMARY_FILE, ScanProgress, run_scan
+from asm_core.jobs.scan_summary import ScanSummary
 from asm_core.jobs.tile_job import TileRun
 from asm_core.monitoring.context import load_context, parse_context_option
 from asm_core.monitoring.monitor import update_monitoring
@@ -284,6 +285,6 @@ def _run(
 def _summary_text(summary: ScanSummary, out: Path) -> str:
     rows = [[k, str(v)] for k, v in summary.statuses.items()]
     rows += [["skipped (already done)", str(summary.skipped)], ["not run", str(summary.not_run)]]
-    rows += [[f"detections: {k}", str(v)] for k, v in summary.detections.items()]
-    rows += [["MB read", f"{summary.megabytes_read:,.1f}"], ["seconds", f"{summary.seconds}"]]
+    rows += [[f"detections: {k}", str(v)] for k, v in summary.detections_by_class.items()]
+    rows += [["MB read", f"{summary.megabytes_read or 0:,.1f}"], ["seconds", f"{summary.seconds}"]]
     return table(["scan", "count"], rows) + f"\nsummary: {out / SUMMARY_FILE}"

@@ -18,11 +18,12 @@ from collections import Counter
 from collections.abc import Callable, Mapping
 from concurrent.futures import Future, ProcessPoolExecutor, as_completed
 from concurrent.futures.process import BrokenProcessPool
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from asm_core.detection.objects.known_sites import known_site_footprints
 from asm_core.errors import ResultsNotWritableError
+from asm_core.jobs.scan_summary import ScanSummary
 from asm_core.jobs.tile_job import TileRun, record_failure, run_item
 from asm_core.monitoring.monitor import site_update_lock
 from asm_core.planning.plan import Plan, TileDate
@@ -52,26 +53,6 @@ class ScanProgress:
             return None
         elapsed = time.perf_counter() - self.started
         return elapsed / self.done * (self.total - self.done)
-
-
-@dataclass
-class ScanSummary:
-    """What a scan did, as written to ``scan_summary.json``."""
-
-    planned: int
-    statuses: dict[str, int]
-    skipped: int
-    not_run: int
-    detections: dict[str, int]
-    megabytes_read: float
-    seconds: float
-    duplicates_replaced: list[tuple[str, str]]
-    failures: list[dict[str, str | None]]
-    interrupted: bool = False
-    #: items left out of the plan because their JSON cannot be used, with the reason
-    refused: list[dict[str, str]] = field(default_factory=list)
-    #: why the scan stopped before running every tile-date (a results folder it cannot write)
-    stopped_by: str | None = None
 
 
 #: Workers start from a fresh server process (forkserver), not as forks of the scanning one:
@@ -256,10 +237,14 @@ def _summarise(
         statuses={s: statuses.get(s, 0) for s in STATUSES},
         skipped=skipped,
         not_run=len(plan.tile_dates) - skipped - len(runs),
-        detections=dict(sorted(classes.items())),
+        detections=sum(classes.values()),
+        detections_by_class=dict(sorted(classes.items())),
+        sites=sum(r.sites for r in runs),
         megabytes_read=round(sum(r.bytes_read for r in runs) / 1e6, 1),
         seconds=round(time.perf_counter() - started, 1),
-        duplicates_replaced=plan.duplicates,
+        duplicates_replaced=len(plan.duplicates),
+        duplicates=plan.duplicates,
+        refused_count=len(plan.refused),
         failures=[
             {"item_id": r.item_id, "error": r.error} for r in runs if r.status == RunStatus.FAILED
         ],
@@ -270,4 +255,4 @@ def _summarise(
 
 def _write_summary(out_dir: Path, summary: ScanSummary) -> None:
     out_dir.mkdir(parents=True, exist_ok=True)
-    write_text_atomic(out_dir / SUMMARY_FILE, json.dumps(asdict(summary), indent=2))
+    write_text_atomic(out_dir / SUMMARY_FILE, json.dumps(summary.as_json(), indent=2))

@@ -339,16 +339,15 @@ def test_an_interrupted_scan_exits_130_as_the_readme_says(
     capsys: pytest.CaptureFixture[str], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     import asm_core.commands.scan as scan_cli
-    from asm_core.jobs.scan import ScanSummary
+    from asm_core.jobs.scan_summary import ScanSummary
     from asm_core.planning.plan import Plan
 
     monkeypatch.setattr(scan_cli, "plan_scan", lambda *a, **k: Plan([], 0))
 
     def interrupted(*args: object, **kwargs: object) -> ScanSummary:
         return ScanSummary(
-            planned=0, statuses={"ok": 0, "no_data": 0, "failed": 0}, skipped=0, not_run=0,
-            detections={}, megabytes_read=0.0, seconds=0.0, duplicates_replaced=[],
-            failures=[], interrupted=True,
+            planned=0, statuses={"ok": 0, "no_data": 0, "failed": 0}, detections=0, sites=0,
+            failures=[], duplicates_replaced=0, interrupted=True,
         )  # fmt: skip
 
     monkeypatch.setattr(scan_cli, "run_scan", interrupted)

@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable
+from dataclasses import fields
 from pathlib import Path
 
 from asm_core.evaluation.synthetic.scene import WrittenScene
 from asm_core.jobs.scan import SUMMARY_FILE, ScanProgress, run_scan
+from asm_core.jobs.scan_summary import ScanSummary
 from asm_core.jobs.tile_job import TileRun
 from asm_core.planning.plan import plan_tile_dates
 from asm_core.results.store import read_table
@@ -26,6 +28,7 @@ def test_interrupt_then_resume(scene_factory: Callable[..., WrittenScene], tmp_p
     assert first.interrupted
     assert first.statuses["ok"] == 1 and first.not_run + first.statuses["ok"] <= 4
     written = json.loads((tmp_path / SUMMARY_FILE).read_text())
+    assert set(written) == {f.name for f in fields(ScanSummary)}  # Finalize's keys too
     assert written["interrupted"] is True
     second = run_scan(plan, rules, tmp_path, workers=2)
     assert not second.interrupted and second.skipped >= 1

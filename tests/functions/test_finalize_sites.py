@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable, Iterator
+from dataclasses import fields
 from pathlib import Path
 from typing import Any
 
@@ -16,6 +17,7 @@ import pytest
 from moto import mock_aws
 
 from asm_core.evaluation.synthetic.scene import WrittenScene
+from asm_core.jobs.scan_summary import ScanSummary
 from asm_core.jobs.tile_job import run_item
 from asm_core.monitoring.sites import build_site_tables
 from asm_core.planning.site_groups import SITE_TABLES
@@ -155,6 +157,9 @@ def test_finalize_gathers_a_group_whose_update_never_finished_from_its_rows(
         duplicates_replaced=0,
     )
     summary = finalize(FinalizeEvent(scan=plan), FinalizeSettings(results_bucket=BUCKET), bucket)
+    # the summary asm scan and asm serve write, with AWS's locations filled in
+    assert set(summary) == {f.name for f in fields(ScanSummary)}
+    assert summary["stac_collection"].startswith(f"s3://{BUCKET}/")
     assert summary["statuses"] == {"ok": 1, "no_data": 0, "failed": 1}
     assert summary["failures"] == [{"item_id": scenes[10][0].item_id, "error": MISSING}]
     monitoring = summary["monitoring"]

@@ -8,7 +8,6 @@ import threading
 import uuid
 from collections.abc import Callable, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
-from dataclasses import asdict
 from datetime import date, datetime
 from pathlib import Path
 from typing import Any
@@ -74,15 +73,14 @@ class LocalScanServices:
             self.item_sources,
             search=self.search,
         )
-        summary = asdict(run_scan(plan, rules, self.results, self.workers))
+        summary = run_scan(plan, rules, self.results, self.workers)
         # as the cloud's Finalize step does: the scan's sites and alerts
-        done = update_monitoring(self.results, rules.tracking)
-        summary["monitoring"] = done.summary()
-        summary["scan_id"] = scan_id
+        summary.monitoring = update_monitoring(self.results, rules.tracking).summary()
+        summary.scan_id = scan_id
         path = self._summary_path(scan_id)
         path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text(json.dumps(summary, default=str), encoding="utf-8")
-        return summary
+        path.write_text(json.dumps(summary.as_json(), default=str), encoding="utf-8")
+        return summary.as_json()
 
     def report(self, scan_id: str) -> ScanReport:
         """The report over this machine's results folder (every scan's results are in it)."""

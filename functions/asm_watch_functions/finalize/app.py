@@ -23,6 +23,7 @@ from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.typing import LambdaContext
 from botocore.exceptions import ClientError
 
+from asm_core.jobs.scan_summary import ScanSummary
 from asm_core.monitoring.alerts import (
     AlertFeature,
     alert_collection,
@@ -171,17 +172,21 @@ def finalize(event: FinalizeEvent, settings: FinalizeSettings, bucket: Bucket) -
         cast(StacItemDict, t.item) for g in groups for t in g.tasks if t.item_id not in failed
     ]
     catalogue = add_to_catalogue(bucket, settings, finished)
-    summary = {
-        "scan_id": scan.scan_id,
-        "planned": scan.tile_dates,
-        **runs,
-        "duplicates_replaced": scan.duplicates_replaced,
-        "refused": scan.refused,
-        "refused_count": scan.refused_count,
-        "summary": f"s3://{bucket.name}/{scan_prefix}/summary.json",
-        "monitoring": monitoring,
-        "stac_collection": f"s3://{bucket.name}/{catalogue}",
-    }
+    summary = ScanSummary(
+        scan_id=scan.scan_id,
+        planned=scan.tile_dates,
+        statuses=runs["statuses"],
+        detections=runs["detections"],
+        sites=runs["sites"],
+        valid_area_km2=runs["valid_area_km2"],
+        failures=runs["failures"],
+        duplicates_replaced=scan.duplicates_replaced,
+        refused_count=scan.refused_count,
+        refused=scan.refused,
+        summary=f"s3://{bucket.name}/{scan_prefix}/summary.json",
+        monitoring=monitoring,
+        stac_collection=f"s3://{bucket.name}/{catalogue}",
+    ).as_json()
     bucket.put_json(f"{scan_prefix}/summary.json", summary)
     if settings.alert_topic_arn:
         _alert(settings.alert_topic_arn, summary, alerts)
