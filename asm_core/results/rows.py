@@ -1,7 +1,7 @@
-"""The results tables' rows as they are read back, typed: what a ``read_rows`` caller may index.
+"""The results tables' rows as they are read back, typed: what the ``read_*`` callers may index.
 
-Each is checked against its schema in :mod:`asm_core.results.schema` by the tests (a column
-added there and not here fails them). Rows read back also carry their partition columns
+Every key a row type names is a column of its schema in :mod:`asm_core.results.schema`, as
+nullable as there (tests/core/test_rows.py); a new column is listed here once code reads it. Rows read back also carry their partition columns
 (``dt``, ``utm_zone``); the sites' carry the context layers' columns too (``inside_<layer>``,
 ``distance_to_<layer>_m``, ``<layer>_status``), which vary with the layers and are read by
 name through :func:`context_columns`. A detection's index statistics (``<index>_mean``,

@@ -1,5 +1,6 @@
-"""The rows read back are typed, and their types are the schema's columns (none missing, none
-made up): a column added to the schema and not to its row type fails here."""
+"""The rows read back are typed, and every key a row type names is a column of its schema, as
+nullable as there (a misspelt or stale key fails here). A new column need not be listed until
+code reads it (mypy then asks for it); the computed index statistics are read by name."""
 
 from __future__ import annotations
 
@@ -37,8 +38,8 @@ def test_a_row_type_names_its_schema_columns(
     row: type, schema: pa.Schema, computed: set[str]
 ) -> None:
     keys = set(get_type_hints(row)) - PARTITIONS
-    assert keys | computed == set(schema.names)
-    assert not keys & computed
+    assert keys <= set(schema.names) - computed
+    assert len(keys) > len(schema.names) // 2  # the row type is the table's, not another's
     nullable = {f.name for f in schema if f.nullable}
     for name, hint in get_type_hints(row).items():
         if name in PARTITIONS:
