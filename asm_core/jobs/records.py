@@ -13,6 +13,7 @@ import math
 from collections.abc import Mapping
 from dataclasses import dataclass, field, fields
 from datetime import datetime
+from typing import TypedDict
 
 import shapely
 
@@ -25,6 +26,27 @@ from asm_core.rules import RuleSet
 from asm_core.sources.reader import BandFiles
 from asm_core.sources.sentinel2 import REFLECTANCE_BANDS
 from asm_core.sources.stac import SceneItem
+
+
+class _Provenance(TypedDict):
+    item_id: str
+    mgrs_tile: str | None
+    acquired: datetime
+    processing_baseline: str | None
+    ruleset_version: str
+    ruleset_hash: str
+
+
+def _provenance(item: SceneItem, rules: RuleSet) -> _Provenance:
+    """The columns every row of an item carries: which scene, when, and which rules."""
+    return {
+        "item_id": item.item_id,
+        "mgrs_tile": item.mgrs_tile,
+        "acquired": item.acquired,
+        "processing_baseline": item.baseline_text,
+        "ruleset_version": rules.version_tag,
+        "ruleset_hash": rules.content_hash,
+    }
 
 
 @dataclass(kw_only=True)
@@ -83,12 +105,7 @@ class TileRunRecord:
         """The row of an item about to run: ``failed`` until the job says otherwise."""
         present = set(item.bands)
         return cls(
-            item_id=item.item_id,
-            mgrs_tile=item.mgrs_tile,
-            acquired=item.acquired,
-            processing_baseline=item.baseline_text,
-            ruleset_version=rules.version_tag,
-            ruleset_hash=rules.content_hash,
+            **_provenance(item, rules),
             source=item.source,
             rules_skipped=rules.runnable(present)[1],
             rules_fallback=rules.fallbacks_used(present),
@@ -172,14 +189,9 @@ def _detection_record(
     centre = lonlat.centroid
     compactness = 4 * math.pi * d.area_m2 / d.perimeter_m**2 if d.perimeter_m else None
     return DetectionRecord(
+        **_provenance(item, rules),
         detection_id=d.detection_id,
         site_id=d.site_id,
-        item_id=item.item_id,
-        mgrs_tile=item.mgrs_tile,
-        acquired=item.acquired,
-        processing_baseline=item.baseline_text,
-        ruleset_version=rules.version_tag,
-        ruleset_hash=rules.content_hash,
         cls=d.cls,
         confidence=d.confidence,
         cues=d.cues,

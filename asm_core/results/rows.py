@@ -1,12 +1,12 @@
 """The results tables' rows as they are read back, typed: what the ``read_*`` callers may index.
 
 Every key a row type names is a column of its schema in :mod:`asm_core.results.schema`, as
-nullable as there (tests/core/test_rows.py); a new column is listed here once code reads it. Rows read back also carry their partition columns
-(``dt``, ``utm_zone``); the sites' carry the context layers' columns too (``inside_<layer>``,
-``distance_to_<layer>_m``, ``<layer>_status``), which vary with the layers and are read by
-name through :func:`context_columns`. A detection's index statistics (``<index>_mean``,
-``ndvi_p10`` …) follow the index table (:mod:`asm_core.spectral.indices`), so they are read
-through :func:`index_statistic` rather than listed here.
+nullable as there (tests/core/test_rows.py); a new column is listed here once code reads it.
+Rows read back also carry their partition columns (``dt``, ``utm_zone``); the sites' carry the
+context layers' columns too (``inside_<layer>``, ``distance_to_<layer>_m``, ``<layer>_status``),
+which vary with the layers and are read by name through :func:`context_columns`. A detection's
+index statistics (``<index>_mean``, ``ndvi_p10`` …) follow the index table
+(:mod:`asm_core.spectral.indices`), so they are read through :func:`index_statistic`.
 """
 
 from __future__ import annotations
