@@ -3,12 +3,11 @@
 from __future__ import annotations
 
 import ast
-import shutil
 import subprocess
 import sys
 from pathlib import Path
 
-import pytest
+from tests.venv_tools import venv_tool
 
 ROOT = Path(__file__).resolve().parents[1]
 CORE = ROOT / "asm_core"
@@ -50,10 +49,7 @@ def test_core_imports_no_lambda_handler() -> None:
 
 
 def _tool(name: str) -> list[str]:
-    exe = shutil.which(name, path=str(Path(sys.executable).parent)) or shutil.which(name)
-    if exe is None:
-        pytest.skip(f"{name} is not installed")
-    return [exe]
+    return [venv_tool(name)]
 
 
 def test_ruff_is_clean() -> None:

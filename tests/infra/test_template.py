@@ -6,9 +6,7 @@ from __future__ import annotations
 import importlib
 import json
 import re
-import shutil
 import subprocess
-import sys
 from fnmatch import fnmatch
 from pathlib import Path
 from typing import Any
@@ -27,6 +25,7 @@ from asm_core.results.schema import (
 from asm_watch_functions.errors import SiteTablesBusyError
 from asm_watch_functions.settings import Settings
 from asm_watch_functions.track_sites.app import LOCK_MARGIN_SECONDS
+from tests.venv_tools import venv_tool
 
 ROOT = Path(__file__).resolve().parents[2]
 TEMPLATE = ROOT / "template.yaml"
@@ -71,11 +70,7 @@ def _value(template: dict[str, Any], value: Any, bound: str) -> Any:
 
 
 def test_cfn_lint_passes() -> None:
-    exe = shutil.which("cfn-lint", path=str(Path(sys.executable).parent)) or shutil.which(
-        "cfn-lint"
-    )
-    if exe is None:
-        pytest.skip("cfn-lint is not installed")
+    exe = venv_tool("cfn-lint")
     done = subprocess.run([exe, str(TEMPLATE)], capture_output=True, text=True, check=False)
     assert done.returncode == 0, done.stdout + done.stderr
 

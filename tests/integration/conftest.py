@@ -6,7 +6,6 @@ import http.client
 import http.server
 import json
 import os
-import shutil
 import socket
 import subprocess
 import threading
@@ -18,6 +17,8 @@ from pathlib import Path
 from typing import Any, ClassVar
 
 import pytest
+
+from tests.venv_tools import venv_tool
 
 S3_ENV = {
     "AWS_ACCESS_KEY_ID": "testing",
@@ -160,9 +161,7 @@ class StacApi:
 
 def start_stac_api(tmp: Path, collection: dict[str, Any], items: list[dict[str, Any]]) -> StacApi:
     """``rustac serve`` (memory backend) with a flaky-capable proxy in front."""
-    exe = shutil.which("rustac")
-    if exe is None:
-        pytest.skip("rustac is not installed")
+    exe = venv_tool("rustac")
     (tmp / "collection.json").write_text(json.dumps(collection))
     (tmp / "items.json").write_text(json.dumps({"type": "FeatureCollection", "features": items}))
     port = free_port()
