@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import replace
+from pathlib import Path
 
 import pytest
 
@@ -13,7 +14,11 @@ from asm_core.detection.objects.confidence import (
     ramp,
     site_cue_scores,
 )
+from asm_core.evaluation.synthetic.scene import WrittenScene
+from asm_core.jobs.tile_job import run_item
+from asm_core.results.store import read_table
 from asm_core.rules import Ramp, load_rules
+from asm_core.sources.stac import load_item
 
 SETTINGS = load_rules().confidence
 #: a dry-season field: as bare and red as a dig, rectangular, nothing else
@@ -78,3 +83,32 @@ def test_confidence_is_the_weighted_mean_of_the_scores() -> None:
     expected = sum(w[k] * v for k, v in scores.items()) / sum(w[k] for k in scores)
     assert value == pytest.approx(expected, abs=1e-4)
     assert {"ponds", "pitted_texture", "bare_ground"} <= set(agreeing)
+
+
+def test_sites_under_the_confidence_floor_are_suppressed_as_low_confidence(
+    small_scene: WrittenScene, tmp_path: Path
+) -> None:
+    """The floor is exercised on a scene with sites just under it: the least confident site
+    goes (counted as ``low_confidence``) one step above its score, and stays at it."""
+    rules = load_rules()
+    item = load_item(str(small_scene.item_path))
+
+    def run(floor: float | None, out: str) -> tuple[list[float], dict[str, int]]:
+        chosen = rules
+        if floor is not None:
+            objects = rules.objects.model_copy(update={"min_site_confidence": floor})
+            chosen = rules.model_copy(update={"objects": objects})
+        run_item(item, chosen, tmp_path / out)
+        runs = read_table(tmp_path / out, "tile_runs").to_pylist()
+        dets = read_table(tmp_path / out, "detections").to_pylist()
+        sites = {d["site_id"]: d["confidence"] for d in dets if d["site_id"]}
+        return sorted(sites.values()), dict(runs[0]["suppressed"] or [])
+
+    scores, _ = run(None, "default")
+    assert scores, "the scene has sites"
+    lowest = scores[0]
+    at, suppressed_at = run(lowest, "at")
+    above, suppressed_above = run(lowest + 1e-4, "above")
+    assert at == scores
+    assert above == scores[1:]
+    assert suppressed_above.get("low_confidence", 0) == suppressed_at.get("low_confidence", 0) + 1

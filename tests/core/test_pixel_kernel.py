@@ -120,3 +120,35 @@ def test_every_index_of_the_table_is_computed_by_the_kernel() -> None:
         expected = values[name] > np.float32(rule.all[0].gt)
         np.testing.assert_array_equal(layer, expected, err_msg=name)
         assert 0 < expected.sum() < expected.size
+
+
+def _one_band_strip(values: list[int]) -> tuple[dict[str, np.ndarray], int]:
+    red = np.array([values], dtype=np.uint16)
+    return {"red": red, "nir": np.full_like(red, 3000)}, red.shape[1]
+
+
+def _layers(rules: list[PixelRule], dn: dict[str, np.ndarray], width: int) -> dict[str, np.ndarray]:
+    table = rule_table(rules, load_rules().mask)
+    out = np.zeros((table.planes, 1, -(-width // 8)), dtype=np.uint8)
+    factors, scales = dict.fromkeys(dn, 1), dict.fromkeys(dn, 1e-4)
+    classify_strip(dn, factors, scales, 0, table, out, width)
+    unpacked = np.unpackbits(out, axis=-1, count=width).astype(bool)[:, 0]
+    return {name: unpacked[i + 1] for i, name in enumerate(table.layers)}
+
+
+def test_rules_of_one_layer_are_ored_not_overwritten() -> None:
+    dn, width = _one_band_strip([500, 1500, 2500])
+    low = PixelRule(name="low", layer="scar", all=({"band": "red", "lt": 0.1},))
+    high = PixelRule(name="high", layer="scar", all=({"band": "red", "gt": 0.2},))
+    assert _layers([low, high], dn, width)["scar"].tolist() == [True, False, True]
+    assert _layers([high, low], dn, width)["scar"].tolist() == [True, False, True]
+
+
+def test_bounds_are_strict_at_the_exact_value() -> None:
+    dn, width = _one_band_strip([1999, 2000, 2001])
+    at = float(np.float32(2000) * np.float32(1e-4))  # the middle pixel's reflectance, exactly
+    above = PixelRule(name="above", layer="scar", all=({"band": "red", "gt": at},))
+    below = PixelRule(name="below", layer="water", all=({"band": "red", "lt": at},))
+    layers = _layers([above, below], dn, width)
+    assert layers["scar"].tolist() == [False, False, True]
+    assert layers["water"].tolist() == [True, False, False]

@@ -180,3 +180,20 @@ def test_not_yaml_and_missing_file(tmp_path: Path) -> None:
     (tmp_path / "list.yaml").write_text("- 1\n- 2\n")
     with pytest.raises(RuleSetError, match="expected a mapping"):
         load_rules(tmp_path / "list.yaml")
+
+
+def test_an_empty_range_is_refused_and_exact_bands_suffice() -> None:
+    with pytest.raises(RuleSetError, match=r"'gt' 0.2 must be below 'lt' 0.2"):
+        parse_rules(
+            _default()
+            | {
+                "rules": [
+                    {"name": "r", "layer": "scar", "all": [{"index": "ndvi", "gt": 0.2, "lt": 0.2}]}
+                ]
+            }
+        )
+    rules = load_rules()
+    for rule in rules.rules:
+        if rule.fallback_for is None:
+            runnable, skipped = rules.runnable(rule.required_bands())
+            assert rule in runnable, (rule.name, skipped)

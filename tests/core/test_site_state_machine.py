@@ -157,3 +157,18 @@ def test_ground_detected_before_and_bare_on_the_last_look_is_no_growth() -> None
     regrown = shapely.difference(whole, part)
     looks = [_placed(whole), _placed(part, green=regrown), _placed(part), _placed(whole)]
     assert _states(*looks) == ["new", "contracting", "persistent", "persistent"]
+
+
+def test_a_detection_under_partial_cloud_is_unobserved_not_judged() -> None:
+    """Half the footprint hidden: the detection says nothing of the site's size."""
+    partly = SETTINGS.min_clear_share / 2
+    assert _states(_look(2), _look(4, clear=partly)) == ["new", "unobserved"]
+    assert _states(_look(2), _look(4, clear=partly), _look(4)) == ["new", "unobserved", "expanding"]
+
+
+def test_a_look_is_clear_from_the_share_the_settings_ask_for() -> None:
+    enough = SETTINGS.min_clear_share
+    just_under = math.nextafter(enough, 0.0)
+    assert _states(_look(2), _look(4, clear=enough)) == ["new", "expanding"]
+    assert _states(_look(2), _look(4, clear=just_under)) == ["new", "unobserved"]
+    assert _states(_look(2), _look(None, clear=just_under)) == ["new", "unobserved"]

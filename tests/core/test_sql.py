@@ -151,3 +151,12 @@ def test_a_query_checks_and_maps_only_the_tables_it_names(results: Path, tmp_pat
     assert runs == [(1,)]
     with pytest.raises(ResultsError, match=r"broken\.parquet"):
         run_query("SELECT count(*) FROM tile_runs t JOIN detections d USING (item_id)", copy)
+
+
+def test_values_are_bound_never_spliced_into_the_sql(results: Path) -> None:
+    """A value that would rewrite the query if it were pasted into the text reads as data."""
+    sql = "SELECT count(*) FROM detections WHERE class = ?"
+    every = run_query("SELECT count(*) FROM detections", results).rows[0][0]
+    assert every > 0
+    assert run_query(sql, results, ["mining_scar' OR '1'='1"]).rows == [(0,)]
+    assert 0 < run_query(sql, results, ["mining_scar"]).rows[0][0] <= every

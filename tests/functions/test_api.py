@@ -32,6 +32,16 @@ from asm_watch_functions.api.aws_services import AwsScanServices
 from asm_watch_functions.api.local_services import LocalScanServices
 from asm_watch_functions.api.serve import LocalContext
 from asm_watch_functions.api.services import DetectionQuery, ScanReport
+from asm_watch_functions.errors import (
+    AreaTooLargeError,
+    AthenaQueryError,
+    ConfigurationError,
+    ForbiddenError,
+    NoSceneError,
+    ReportNotReadyError,
+    ScanNotFoundError,
+    ScanRequestTooLargeError,
+)
 from asm_watch_functions.events import PlanEvent
 from asm_watch_functions.storage import Bucket
 from tests.conftest import edit_item
@@ -301,6 +311,15 @@ def test_a_scan_request_step_functions_would_refuse_for_its_size_is_a_413(
         (CatalogUnavailableError("STAC API 'https://x' search failed: 502"), 503),
         (BandSourceUnavailableError("band file 's3://b/B04.tif' cannot be read: timeout"), 503),
         (RasterReadError("band file 'B04.tif' cannot be read: not a TIFF"), 400),
+        (ValueError("start after end"), 400),
+        (ForbiddenError("no API key"), 403),
+        (ScanNotFoundError("no scan 'x'"), 404),
+        (NoSceneError("no usable scene covers the area"), 404),
+        (ReportNotReadyError("the scan is still RUNNING"), 409),
+        (AreaTooLargeError("the area is 9000 km2; at most 2500"), 413),
+        (ScanRequestTooLargeError("the request is 7 MB; at most 6"), 413),
+        (AthenaQueryError("Athena said FAILED"), 502),
+        (ConfigurationError("an internal bug: a variable is missing"), 500),
         (KeyError("an internal bug"), 500),
     ],
 )
@@ -319,6 +338,8 @@ def test_every_failure_behind_the_api_is_answered_with_its_status(
     retry = response["multiValueHeaders"].get("Retry-After")
     assert (retry is not None) == (status == 503)
     assert "internal bug" not in response["body"]  # a 500 keeps its details in the logs
+    if status < 500:  # the caller's fault: the answer says what was wrong
+        assert str(error).strip("'") in json.loads(response["body"])["error"]
 
 
 @pytest.mark.parametrize(("method", "path"), [("GET", "/nothing/here"), ("DELETE", "/scans")])

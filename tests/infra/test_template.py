@@ -322,3 +322,32 @@ def test_gdal_options_have_one_home(template: dict[str, Any]) -> None:
     names = {name for env in environments for name in env.get("Variables", {})}
     assert not names & set(read_options()), names & set(read_options())
     assert not {n for n in names if n.startswith(("GDAL_", "CPL_", "VSI_"))}
+
+
+def test_one_digit_zones_are_written_where_athena_s_projection_looks(
+    template: dict[str, Any],
+) -> None:
+    """The tables project ``utm_zone`` as a plain integer (1..60, no digits): a zone 5 item
+    must land in ``utm_zone=5``; ``utm_zone=05`` would be a partition Athena never reads."""
+    from dataclasses import replace
+    from datetime import UTC, datetime
+
+    from asm_core.results.result_paths import result_keys
+    from asm_core.sources.stac import load_item
+
+    for table in _resources(template, "AWS::Glue::Table").values():
+        parameters = table["Properties"]["TableInput"].get("Parameters", {})
+        if "projection.utm_zone.type" not in parameters:
+            continue
+        assert parameters["projection.utm_zone.type"] == "integer"
+        assert parameters["projection.utm_zone.range"] == "1,60"
+        assert "projection.utm_zone.digits" not in parameters
+    item = load_item(
+        str(Path(__file__).parents[1] / "data" / "stac" / "S2A_39QTA_20230628_0_L2A.json")
+    )
+    for tile, zone in (("05NKF", 5), ("09QTA", 9), ("36NXF", 36)):
+        scene = replace(item, mgrs_tile=tile, acquired=datetime(2024, 1, 5, tzinfo=UTC))
+        partitioned = [k for k in result_keys(scene).values() if "/dt=" in k]
+        assert len(partitioned) >= 3  # detections, tile_runs, masks
+        for key in partitioned:
+            assert f"/dt=2024-01-05/utm_zone={zone}/" in f"/{key}", key
