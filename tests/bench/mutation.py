@@ -1,0 +1,162 @@
+"""Mutation testing of the modules that decide results: do the tests notice a deliberate bug?
+
+cosmic-ray (from PyPI) makes every mutant of each listed module (an operator swapped, a
+comparison turned, a constant changed, a line removed …) and runs that module's own tests
+against it; a mutant the tests pass *survived*. This prints, per module, the mutants, how many
+were killed, the score and the survivors (file, line, operator) with the reason a survivor is
+equivalent where one is known (:data:`EQUIVALENT`), then one JSON line.
+
+It works on a copy of the repository (cosmic-ray edits files in place), imported ahead of the
+installed package through PYTHONPATH, so the working tree is never touched. Not part of the
+default test run: a module takes minutes.
+
+    python tests/bench/mutation.py                       # every module below
+    python tests/bench/mutation.py --module reflectance  # the modules whose name contains it
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import shutil
+import sqlite3
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[2]
+#: module → the tests that are its own (the issue's list: rules/kernel, reflectance,
+#: look-alikes, confidence, sites, observed, results paths, sql, API errors)
+MODULES: dict[str, tuple[str, ...]] = {
+    "asm_core/detection/pixels/rule_table.py": ("tests/core/test_pixel_kernel.py",),
+    "asm_core/rules/pixel_rules.py": ("tests/core/test_rules.py",),
+    "asm_core/spectral/reflectance.py": ("tests/core/test_reflectance.py",),
+    "asm_core/detection/objects/lookalikes.py": ("tests/core/test_lookalikes.py",),
+    "asm_core/detection/objects/confidence.py": ("tests/core/test_confidence.py",),
+    "asm_core/monitoring/site_states.py": ("tests/core/test_site_state_machine.py",),
+    "asm_core/detection/objects/observed.py": ("tests/core/test_observed.py",),
+    "asm_core/results/result_paths.py": (
+        "tests/core/test_tile_job.py",
+        "tests/infra/test_template.py",
+    ),
+    "asm_core/results/sql.py": ("tests/core/test_sql.py",),
+    "functions/asm_watch_functions/api/app.py": ("tests/functions/test_api.py",),
+}
+#: survivors that cannot be killed because the mutant behaves as the original, by
+#: (module, line, operator): why
+EQUIVALENT: dict[tuple[str, int, str], str] = {}
+#: seconds a mutant's tests may take before it counts as killed (an infinite loop)
+TIMEOUT_S = 300.0
+
+
+def _config(module: str, tests: tuple[str, ...], copy: Path) -> str:
+    command = " ".join(
+        [sys.executable, "-m", "pytest", "-x", "-q", "-p", "no:cacheprovider", *tests]
+    )
+    return (
+        "[cosmic-ray]\n"
+        f'module-path = "{module}"\n'
+        f"timeout = {TIMEOUT_S}\n"
+        "excluded-modules = []\n"
+        f'test-command = "{command}"\n'
+        "[cosmic-ray.distributor]\n"
+        'name = "local"\n'
+    )
+
+
+def _run_module(module: str, tests: tuple[str, ...], copy: Path) -> dict[str, object]:
+    work = copy / ".mutation"
+    work.mkdir(exist_ok=True)
+    name = Path(module).stem
+    config, session = work / f"{name}.toml", work / f"{name}.sqlite"
+    config.write_text(_config(module, tests, copy))
+    env = os.environ | {"PYTHONPATH": f"{copy}{os.pathsep}{copy / 'functions'}"}
+    cosmic = [sys.executable, "-m", "cosmic_ray.cli"]
+    subprocess.run([*cosmic, "init", str(config), str(session)], cwd=copy, env=env, check=True)
+    started = time.perf_counter()
+    subprocess.run(
+        [*cosmic, "exec", str(config), str(session)],
+        cwd=copy,
+        env=env,
+        check=True,
+        stdout=subprocess.DEVNULL,
+    )
+    return _score(module, session, time.perf_counter() - started)
+
+
+def _score(module: str, session: Path, seconds: float) -> dict[str, object]:
+    with sqlite3.connect(session) as db:
+        rows = db.execute(
+            "SELECT m.operator_name, m.start_pos_row, r.test_outcome "
+            "FROM mutation_specs m JOIN work_results r ON m.job_id = r.job_id"
+        ).fetchall()
+    # outcomes are stored by name (SURVIVED, KILLED, INCOMPETENT: a mutant that cannot run)
+    outcomes = [(op, line, str(outcome).lower()) for op, line, outcome in rows]
+    rows = [r for r in outcomes if r[2] != "incompetent"]
+    survivors = [(line, op) for op, line, outcome in rows if outcome == "survived"]
+    explained = {
+        (line, op): EQUIVALENT[(module, line, op)]
+        for line, op in survivors
+        if (module, line, op) in EQUIVALENT
+    }
+    killed = len(rows) - len(survivors)
+    scored = len(rows) - len(explained)
+    return {
+        "module": module,
+        "mutants": len(rows),
+        "killed": killed,
+        "equivalent": len(explained),
+        "score": round(killed / scored, 3) if scored else None,
+        "seconds": round(seconds, 1),
+        "survivors": [
+            {"line": line, "operator": op, "equivalent": explained.get((line, op))}
+            for line, op in sorted(survivors)
+        ],
+    }
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--module", default="", help="run the modules whose path contains this")
+    args = parser.parse_args()
+    chosen = {m: t for m, t in MODULES.items() if args.module in m}
+    if not chosen:
+        raise SystemExit(f"no module matches {args.module!r}; modules: {', '.join(MODULES)}")
+    if shutil.which("git") is None:
+        raise SystemExit("git is needed to copy the repository")
+    results = []
+    with tempfile.TemporaryDirectory(prefix="asm-mutation-") as tmp:
+        copy = Path(tmp) / "repo"
+        subprocess.run(["git", "clone", "-q", str(ROOT), str(copy)], check=True)
+        shared = ROOT.parent / "shared"
+        if shared.is_dir():  # the real-imagery tests look for ../shared beside the clone
+            (copy.parent / "shared").symlink_to(shared)
+        for module, tests in chosen.items():
+            result = _run_module(module, tests, copy)
+            results.append(result)
+            print(
+                f"{module}: {result['killed']}/{result['mutants']} killed, "
+                f"{result['equivalent']} equivalent, score {result['score']} "
+                f"({result['seconds']} s)"
+            )
+            for survivor in result["survivors"]:  # type: ignore[attr-defined]
+                why = survivor["equivalent"] or "not yet killed"
+                print(f"  survived: line {survivor['line']} {survivor['operator']} ({why})")
+    total = sum(int(r["mutants"]) for r in results)  # type: ignore[call-overload]
+    killed = sum(int(r["killed"]) for r in results)  # type: ignore[call-overload]
+    equivalent = sum(int(r["equivalent"]) for r in results)  # type: ignore[call-overload]
+    summary = {
+        "modules": {str(r["module"]): r["score"] for r in results},
+        "mutants": total,
+        "killed": killed,
+        "equivalent": equivalent,
+        "score": round(killed / (total - equivalent), 3) if total - equivalent else None,
+    }
+    print(json.dumps(summary))
+
+
+if __name__ == "__main__":
+    main()
