@@ -115,6 +115,7 @@ def s3() -> Iterator[tuple[Any, Proxy]]:
     proxy = start_proxy(port)
     saved = {k: os.environ.get(k) for k in [*S3_ENV, "AWS_S3_ENDPOINT"]}
     os.environ.update(S3_ENV | {"AWS_S3_ENDPOINT": proxy.url})
+    _restart_scan_workers()  # so they read this endpoint, not the real S3
     client = boto3.client(
         "s3",
         endpoint_url=f"http://127.0.0.1:{port}",
@@ -150,6 +151,18 @@ def s3() -> Iterator[tuple[Any, Proxy]]:
             os.environ.pop(k, None)
         else:
             os.environ[k] = v
+    _restart_scan_workers()
+
+
+def _restart_scan_workers() -> None:
+    """Stop the scan's fork server: its workers keep the environment the server started with
+    (an earlier test's scan in this session started it before the endpoint was set, and its
+    workers then asked the real S3 for the bands); the next scan starts a fresh one."""
+    from multiprocessing import forkserver
+
+    stop = getattr(forkserver._forkserver, "_stop", None)
+    if stop is not None:
+        stop()
 
 
 @dataclass
