@@ -2,14 +2,18 @@
 
 from __future__ import annotations
 
+import dataclasses
+
 import numpy as np
 import pytest
 
+from asm_core.detection.pixels import rule_table as rule_table_module
 from asm_core.detection.pixels.pixel_kernel import classify_strip
-from asm_core.detection.pixels.rule_table import rule_table
+from asm_core.detection.pixels.rule_table import LAYOUT, OPERANDS, index_terms, rule_table
+from asm_core.errors import RuleSetError
 from asm_core.rules import MaskSettings, PixelRule, load_rules
 from asm_core.sources.sentinel2 import REFLECTANCE_BANDS
-from asm_core.spectral.indices import INDEX_NAMES, compute_indices
+from asm_core.spectral.indices import INDEX_NAMES, INDICES, Form, SpectralIndex, compute_indices
 from asm_core.spectral.reflectance import to_reflectance
 
 FACTORS = {"blue": 1, "green": 1, "red": 1, "nir": 1, "swir16": 2, "swir22": 2, "scl": 2}
@@ -152,3 +156,44 @@ def test_bounds_are_strict_at_the_exact_value() -> None:
     layers = _layers([above, below], dn, width)
     assert layers["scar"].tolist() == [False, False, True]
     assert layers["water"].tolist() == [True, False, False]
+
+
+def test_the_table_cannot_change_under_the_kernel() -> None:
+    """One table serves every strip (and thread) of a scene: it is immutable."""
+    table = rule_table(list(load_rules().rules), load_rules().mask)
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        table.layers = ()  # type: ignore[misc]
+
+
+def test_value_rows_are_the_operands_and_one_zero_row() -> None:
+    """The kernel allocates ``value_rows`` rows and zeroes ``zero_row``: one row past the
+    operands, each index's missing second band reads it, and the pond rescue reads MNDWI and
+    SWIR 1.6 from their own rows."""
+    table = rule_table(list(load_rules().rules), load_rules().mask)
+    layout = dict(zip(LAYOUT, table.layout.tolist(), strict=True))
+    assert layout["zero_row"] == len(OPERANDS)
+    assert layout["value_rows"] == len(OPERANDS) + 1
+    assert (OPERANDS[layout["mndwi_row"]], OPERANDS[layout["swir16_row"]]) == ("mndwi", "swir16")
+    form, terms = index_terms()
+    ndvi = INDEX_NAMES.index("ndvi")  # one band each side: the second term is the zero row
+    assert terms[ndvi].tolist() == [
+        OPERANDS.index("nir"),
+        len(OPERANDS),
+        OPERANDS.index("red"),
+        len(OPERANDS),
+    ]
+    assert len(form) == len(terms) == len(INDEX_NAMES)
+
+
+def test_an_index_of_more_than_two_bands_a_side_is_refused(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    three = SpectralIndex("evi3", Form.RATIO, ("nir", "red", "blue"), ("green",), "X", "test")
+    monkeypatch.setattr(rule_table_module, "INDICES", (*INDICES, three))
+    with pytest.raises(RuleSetError, match="index 'evi3' sums more than two bands"):
+        index_terms()
+    two = SpectralIndex("pair", Form.RATIO, ("nir", "red"), ("green", "blue"), "X", "test")
+    monkeypatch.setattr(rule_table_module, "INDICES", (*INDICES, two))
+    assert index_terms()[1][-1].tolist() == [
+        OPERANDS.index(b) for b in ("nir", "red", "green", "blue")
+    ]

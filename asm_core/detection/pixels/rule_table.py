@@ -23,9 +23,6 @@ from asm_core.spectral.indices import INDEX_NAMES, INDICES
 OPERANDS: tuple[str, ...] = (*REFLECTANCE_BANDS, *INDEX_NAMES)
 #: The kernel's value rows: the operands, then a row of zeros (the second term of a one-band sum).
 ZERO_ROW = len(OPERANDS)
-#: Bit plane 0 is the valid mask; rule layers follow.
-VALID_PLANE = 0
-MAX_LAYERS = 15
 #: what the kernel's ``layout`` array holds, in this order
 LAYOUT = ("value_rows", "zero_row", "mndwi_row", "swir16_row")
 
@@ -66,6 +63,8 @@ class RuleTable:
 
     @property
     def planes(self) -> int:
+        """Bit plane 0 is the valid mask; the rule layers follow (as many as the rule set's
+        layer names, which :data:`asm_core.rules.pixel_rules.Layer` limits)."""
         return len(self.layers) + 1
 
     def kernel_arguments(self) -> tuple[Any, ...]:
@@ -89,10 +88,6 @@ class RuleTable:
 def rule_table(rules: list[PixelRule], mask: MaskSettings) -> RuleTable:
     """Flatten pixel rules (ORed into their layers) and the mask settings for the kernel."""
     layers = tuple(sorted({r.layer for r in rules}))
-    if len(layers) > MAX_LAYERS:
-        raise RuleSetError(
-            f"the rule set has {len(layers)} layers; at most {MAX_LAYERS} are supported"
-        )
     operand, gt, lt, start, plane = [], [], [], [0], []
     for rule in rules:
         for c in rule.all:
