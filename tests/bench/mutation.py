@@ -46,9 +46,15 @@ MODULES: dict[str, tuple[str, ...]] = {
     "asm_core/results/sql.py": ("tests/core/test_sql.py",),
     "functions/asm_watch_functions/api/app.py": ("tests/functions/test_api.py",),
 }
-#: survivors that cannot be killed because the mutant behaves as the original, by
-#: (module, line, operator): why
-EQUIVALENT: dict[tuple[str, int, str], str] = {}
+#: survivors that cannot be killed because the mutant behaves as the original, by (module,
+#: operator, the mutated line's code stripped: it survives edits elsewhere in the module): why
+EQUIVALENT: dict[tuple[str, str, str], str] = {
+    (
+        "asm_core/rules/pixel_rules.py",
+        "core/ReplaceComparisonOperator_Eq_Is",
+        "if (self.index is None) == (self.band is None):",
+    ): "both sides are bools, and True and False are singletons: `is` compares as `==` does",
+}
 #: seconds a mutant's tests may take before it counts as killed (an infinite loop)
 TIMEOUT_S = 300.0
 
@@ -116,8 +122,9 @@ def _annotation_only_lines(module: str) -> set[int]:
 
 
 def _equivalent(module: str, line: int, operator: str, annotation_lines: set[int]) -> str | None:
-    if (module, line, operator) in EQUIVALENT:
-        return EQUIVALENT[(module, line, operator)]
+    code = (ROOT / module).read_text().splitlines()[line - 1].strip()
+    if (module, operator, code) in EQUIVALENT:
+        return EQUIVALENT[(module, operator, code)]
     if operator.startswith("core/ReplaceBinaryOperator_BitOr_") and line in annotation_lines:
         return "a | in a type annotation, never evaluated"
     return None

@@ -12,7 +12,9 @@ from asm_core.detection.objects.confidence import (
     combine,
     digging_signs,
     ramp,
+    signs_count,
     site_cue_scores,
+    turbid_confidence,
 )
 from asm_core.evaluation.synthetic.scene import WrittenScene
 from asm_core.jobs.tile_job import run_item
@@ -112,3 +114,97 @@ def test_sites_under_the_confidence_floor_are_suppressed_as_low_confidence(
     assert at == scores
     assert above == scores[1:]
     assert suppressed_above.get("low_confidence", 0) == suppressed_at.get("low_confidence", 0) + 1
+
+
+def test_ramps_clamp_to_zero_and_one() -> None:
+    r = Ramp(start=0.1, span=0.2)
+    assert (ramp(-5.0, r), ramp(0.15, r), ramp(5.0, r)) == (0.0, pytest.approx(0.25), 1.0)
+
+
+def test_each_cue_is_scored_from_its_own_measure() -> None:
+    ramps = SETTINGS.ramps
+    cues = replace(FIELD, rectangularity=ramps.regular_shape.start, turbid_water_near=True)
+    scores = site_cue_scores(cues, ramps)
+    assert scores["irregular_shape"] == 1.0  # as irregular as a parcel gets
+    assert scores["turbid_water_near"] == 1.0
+    assert "vegetation_loss" not in scores  # no baseline: not judged at all
+    regular = ramps.regular_shape.start + ramps.regular_shape.span
+    assert site_cue_scores(replace(FIELD, rectangularity=regular), ramps)["irregular_shape"] == 0
+    assert site_cue_scores(replace(FIELD, ndvi_drop=-0.2), ramps)["vegetation_loss"] == 0.0
+    assert cues.measured() == {
+        "bare_ground": 0.3,
+        "iron_oxide": 1.9,
+        "vegetation_contrast": 0.15,
+        "ponds": 0.0,
+        "pitted_texture": 0.04,
+        "irregular_shape": ramps.regular_shape.start,
+        "turbid_water_near": 1.0,
+        "vegetation_loss": None,
+    }
+    assert FIELD.measured()["turbid_water_near"] == 0.0
+
+
+@pytest.mark.parametrize(
+    ("scores", "value", "agreeing"),
+    [
+        # vegetation loss raises the mean: counted (0.4 / 0.55)
+        (
+            {"bare_ground": 0.0, "ponds": 1.0, "vegetation_loss": 1.0},
+            0.7273,
+            ["ponds", "vegetation_loss"],
+        ),
+        # it lowers the mean: left out, and not named as agreeing though it scores 0.5
+        ({"bare_ground": 1.0, "ponds": 1.0, "vegetation_loss": 0.5}, 1.0, ["bare_ground", "ponds"]),
+        # it leaves the mean as it is: kept
+        (
+            {"bare_ground": 1.0, "ponds": 1.0, "vegetation_loss": 1.0},
+            1.0,
+            ["bare_ground", "ponds", "vegetation_loss"],
+        ),
+        # (0.15 + 0.1) / 0.55 against 0.15 / 0.35: it raises it, so it stays
+        (
+            {"bare_ground": 1.0, "ponds": 0.0, "vegetation_loss": 0.5},
+            0.4545,
+            ["bare_ground", "vegetation_loss"],
+        ),
+        ({}, 0.0, []),  # nothing judged
+    ],
+)
+def test_vegetation_loss_only_ever_adds_confidence(
+    scores: dict[str, float], value: float, agreeing: list[str]
+) -> None:
+    weights = SETTINGS.weights.model_copy(
+        update={"bare_ground": 0.15, "ponds": 0.2, "vegetation_loss": 0.2}
+    )
+    assert combine(scores, weights, 0.5) == (value, agreeing)
+
+
+def test_digging_signs_agree_at_the_threshold_and_need_a_score() -> None:
+    at = {"ponds": SETTINGS.agrees_at, "pitted_texture": SETTINGS.agrees_at - 1e-9}
+    assert digging_signs(at, SETTINGS) == ["ponds"]  # unscored cues do not agree
+    assert digging_signs({"bare_ground": 1.0, "iron_oxide": 1.0}, SETTINGS) == []
+
+
+def test_a_strong_sign_counts_twice_from_its_level_and_only_as_a_sign() -> None:
+    level = SETTINGS.strong_signs["pitted_texture"]
+    pitted = replace(FIELD, texture=level)
+    signs = _signs(pitted)
+    assert signs == ["pitted_texture"]
+    assert signs_count(signs, pitted, SETTINGS) == 2
+    below = replace(FIELD, texture=level - 1e-6)
+    assert signs_count(_signs(below), below, SETTINGS) == 1
+    # measured at the level but not among the signs (the rule set does not count it): nothing
+    assert signs_count([], pitted, SETTINGS) == 0
+    assert signs_count(["ponds"], replace(pitted, ponds=2), SETTINGS) == 1
+
+
+def test_a_turbid_reach_is_surer_with_a_site_near() -> None:
+    turbidity = SETTINGS.ramps.turbidity
+    full = turbidity.start + turbidity.span
+    half = turbidity.start + turbidity.span / 2
+    assert turbid_confidence(full, True, SETTINGS) == (1.0, ["turbidity", "site_near"])
+    assert turbid_confidence(full, False, SETTINGS) == (0.5, ["turbidity"])
+    assert turbid_confidence(None, True, SETTINGS) == (0.5, ["site_near"])
+    assert turbid_confidence(half, False, SETTINGS) == (0.25, ["turbidity"])
+    below = turbid_confidence(half - 0.012, False, SETTINGS)
+    assert below == (0.2, [])

@@ -6,11 +6,12 @@ from pathlib import Path
 
 import pytest
 import yaml
-from pydantic import BaseModel
+from pydantic import BaseModel, ValidationError
 
 import asm_core.rules as rules_module
 from asm_core.errors import RuleSetError
 from asm_core.rules import DEFAULT_RULES_PATH, load_rules, parse_rules
+from asm_core.rules.pixel_rules import Condition, PixelRule
 
 
 def _default() -> dict:
@@ -197,3 +198,40 @@ def test_an_empty_range_is_refused_and_exact_bands_suffice() -> None:
         if rule.fallback_for is None:
             runnable, skipped = rules.runnable(rule.required_bands())
             assert rule in runnable, (rule.name, skipped)
+
+
+def _condition(**fields: object) -> Condition:
+    return Condition.model_validate(fields)
+
+
+@pytest.mark.parametrize("side", ["gt", "lt"])
+def test_a_quantile_is_strictly_between_zero_and_one_and_needs_its_bound(side: str) -> None:
+    bound = {"gt": -0.5} if side == "gt" else {"lt": 0.5}
+    for quantile in (0.01, 0.5, 0.99):
+        assert getattr(_condition(index="ndvi", **bound, **{f"{side}_quantile": quantile}), side)
+    for quantile in (0, 1, -0.5, 1.5):
+        with pytest.raises(ValidationError, match=f"{side}_quantile"):
+            _condition(index="ndvi", **bound, **{f"{side}_quantile": quantile})
+    other = {"lt": 0.5} if side == "gt" else {"gt": -0.5}  # a bound, but not its own
+    with pytest.raises(ValidationError, match=f"'{side}_quantile' needs '{side}' too"):
+        _condition(index="ndvi", **other, **{f"{side}_quantile": 0.5})
+
+
+def test_a_condition_names_its_operand_and_bands() -> None:
+    on_index = _condition(index="bsi", gt=0.1)
+    on_band = _condition(band="swir22", lt=0.3)
+    assert (on_index.operand, on_band.operand) == ("bsi", "swir22")
+    assert on_index.required_bands() == {"swir16", "red", "nir", "blue"}
+    assert on_band.required_bands() == {"swir22"}
+    for both_or_none in ({"index": "bsi", "band": "red"}, {}):
+        with pytest.raises(ValidationError, match="exactly one of 'index' or 'band'"):
+            _condition(**both_or_none, gt=0.1)
+
+
+def test_a_rule_needs_at_least_one_condition() -> None:
+    one = PixelRule.model_validate(
+        {"name": "r", "layer": "scar", "all": [{"band": "red", "gt": 0}]}
+    )
+    assert one.required_bands() == {"red"}
+    with pytest.raises(ValidationError, match="all"):
+        PixelRule.model_validate({"name": "r", "layer": "scar", "all": []})
