@@ -39,10 +39,7 @@ MODULES: dict[str, tuple[str, ...]] = {
     "asm_core/detection/objects/confidence.py": ("tests/core/test_confidence.py",),
     "asm_core/monitoring/site_states.py": ("tests/core/test_site_state_machine.py",),
     "asm_core/detection/objects/observed.py": ("tests/core/test_observed.py",),
-    "asm_core/results/result_paths.py": (
-        "tests/core/test_tile_job.py",
-        "tests/infra/test_template.py",
-    ),
+    "asm_core/results/result_paths.py": ("tests/core/test_result_paths.py",),
     "asm_core/results/sql.py": ("tests/core/test_sql.py",),
     "functions/asm_watch_functions/api/app.py": ("tests/functions/test_api.py",),
 }
