@@ -26,6 +26,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections import Counter
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -183,9 +184,16 @@ def main() -> None:
                 f"{result['equivalent']} equivalent, score {result['score']} "
                 f"({result['seconds']} s)"
             )
+            reasons = Counter(
+                s["equivalent"]
+                for s in result["survivors"]  # type: ignore[attr-defined]
+                if s["equivalent"]
+            )
+            for why, count in sorted(reasons.items()):
+                print(f"  equivalent: {count} × {why}")
             for survivor in result["survivors"]:  # type: ignore[attr-defined]
-                why = survivor["equivalent"] or "not yet killed"
-                print(f"  survived: line {survivor['line']} {survivor['operator']} ({why})")
+                if not survivor["equivalent"]:
+                    print(f"  survived: line {survivor['line']} {survivor['operator']}")
     total = sum(int(r["mutants"]) for r in results)  # type: ignore[call-overload]
     killed = sum(int(r["killed"]) for r in results)  # type: ignore[call-overload]
     equivalent = sum(int(r["equivalent"]) for r in results)  # type: ignore[call-overload]
