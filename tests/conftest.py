@@ -15,6 +15,7 @@ import pytest
 
 from asm_core.evaluation.synthetic import SceneSpec, write_scene
 from asm_core.evaluation.synthetic.scene import WrittenScene
+from asm_core.sources.stac import SceneItem, load_item
 
 DATA = Path(__file__).parent / "data"
 STAC_DATA = DATA / "stac"
@@ -130,6 +131,23 @@ def edit_item(src: Path, dst_dir: Path, edit: Callable[[dict[str, Any]], None]) 
     out = dst_dir / src.name
     out.write_text(json.dumps(data))
     return out
+
+
+def items_sharing_a_partition(
+    scene_factory: Callable[..., WrittenScene], tmp_path: Path
+) -> list[SceneItem]:
+    """Two scenes' items on the same day and tile, so their results share a partition."""
+    scenes = [scene_factory(seed=s, size=256, sites=2, baseline="05.10") for s in (41, 42)]
+    first = json.loads(scenes[0].item_path.read_text())
+
+    def same_day(data: dict[str, Any]) -> None:
+        data["properties"]["datetime"] = first["properties"]["datetime"]
+        data["id"] = data["id"].replace("_0_L2A", "_1_L2A")
+
+    return [
+        load_item(str(edit_item(scenes[0].item_path, tmp_path / "a", lambda d: None))),
+        load_item(str(edit_item(scenes[1].item_path, tmp_path / "b", same_day))),
+    ]
 
 
 @pytest.fixture(scope="session")

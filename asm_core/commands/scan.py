@@ -27,6 +27,7 @@ from asm_core.planning.scan_planning import plan_scan
 from asm_core.planning.site_groups import site_group
 from asm_core.report.cli_json import emit, json_option, say
 from asm_core.report.report_text import monitoring_text, plan_text, table
+from asm_core.results.result_paths import item_partition
 from asm_core.results.schema import RunStatus
 from asm_core.rules import RuleSet, load_rules
 from asm_core.sources.aoi import bbox_geometry, load_aoi, parse_bbox, window_bounds
@@ -245,6 +246,7 @@ def _plan(
         _bands(rules),
         model,
         site_groups=len({site_group(t) for t in plan.tiles}),
+        partitions=len({item_partition(t.scene) for t in plan.tile_dates}),
     )
     say(plan_text(plan, cost, model), as_json)
     return plan, {

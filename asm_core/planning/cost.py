@@ -17,7 +17,7 @@ from dataclasses import dataclass
 
 from shapely.geometry import MultiPolygon, Polygon, shape
 
-from asm_core.sources.sentinel2 import BAND_RESOLUTION_M
+from asm_core.sources.sentinel2 import BAND_RESOLUTION_M, mgrs_tile
 from asm_core.sources.stac import StacItemDict
 
 #: Compressed bytes of one full 10980² tile per band, measured on Earth Search COGs
@@ -55,6 +55,15 @@ MEASURED_CPU_SECONDS = {"real_farmland": 71.2, "synthetic": 29.3}
 #: measured for the old Finalize in issue 15).
 TRACK_CPU_SECONDS_FIXED = 3.5
 TRACK_CPU_SECONDS_PER_TILE_DATE = 0.057
+#: The merge of one results partition after a scan (``asm_watch_functions.compact_results``):
+#: its cold import, 1.4-1.6 CPU-s and 142 MB measured here, and the core merge's 8 ms a file
+#: (``python tests/bench/athena_layout.py``: 335 s for 41,400 files).
+COMPACT_CPU_SECONDS_FIXED = 1.6
+COMPACT_CPU_SECONDS_PER_FILE = 0.008
+#: Results partitions (date and UTM zone) of one pass over Africa: its tiles lie in 16 UTM zones
+#: (26-41, the islands included) and a weekly pass takes each tile's newest date, which falls
+#: on any of the 5 days of Sentinel-2's revisit (an assumption: it depends on the orbits).
+AFRICA_PARTITIONS = 16 * 5
 #: Sentinel-2 tiles per site group over Africa: 100 km squares over its land per grid-zone
 #: column (``python tests/bench/site_groups_africa.py``: 4,195 squares in 556 groups)
 TILES_PER_SITE_GROUP = 7.54
@@ -77,8 +86,8 @@ class CostModel:
     #: tile-dates per child workflow (the template's TilesPerBatch), detected in parallel
     tiles_per_batch: int = 8
     sfn_transition_usd: float = 0.025 / 1000
-    #: the parent workflow's own transitions: Plan, the two Maps, Finalize and the end
-    sfn_transitions_per_scan: int = 5
+    #: the parent workflow's own transitions: Plan, the three Maps, Finalize, Done and the end
+    sfn_transitions_per_scan: int = 7
     express_request_usd: float = 1.00 / 1e6
     express_gb_second_usd: float = 0.00001667
     #: EXPRESS bills memory in 64 MB steps; a child's few kB of state round up to one
@@ -99,6 +108,13 @@ class CostModel:
     track_transitions_per_group: int = 2
     #: three site tables, two history files, the outcome, the report, the lock
     puts_per_group: int = 8
+    #: the partition merge's function (the template's 512 MB), its CPU, and the time of each
+    #: S3 request it makes (not measurable here: an assumption, like the read speed)
+    compact_memory_mb: int = 512
+    compact_cpu_seconds_fixed: float = COMPACT_CPU_SECONDS_FIXED
+    compact_cpu_seconds_per_file: float = COMPACT_CPU_SECONDS_PER_FILE
+    s3_request_seconds: float = 0.02
+    s3_get_usd: float = 0.0004 / 1000
 
     def __post_init__(self) -> None:
         if self.tiles_per_batch < 1:
@@ -138,6 +154,11 @@ class Estimate:
     track_gb_seconds: float = 0.0
     #: the site update's Lambda time and requests (its transitions and PUTs are in theirs)
     track_usd: float = 0.0
+    #: the results partitions merged after the scan, and the merge's Lambda time, requests
+    #: and EXPRESS children (its transitions and S3 requests are in theirs)
+    partitions: int = 0
+    compact_gb_seconds: float = 0.0
+    compact_usd: float = 0.0
 
     @property
     def step_functions_usd(self) -> float:
@@ -151,6 +172,7 @@ class Estimate:
             + self.step_functions_usd
             + self.s3_usd
             + self.track_usd
+            + self.compact_usd
         )
 
 
@@ -181,10 +203,12 @@ def estimate(
     bands: set[str],
     model: CostModel | None = None,
     site_groups: int | None = None,
+    partitions: int | None = None,
 ) -> Estimate:
     """The cost of running one job per item of ``items`` (one per tile-date), each reading the
     share of its tile under ``aoi``, then updating the sites of ``site_groups`` groups (the
-    tiles' groups; Africa's share of tiles per group when not given)."""
+    tiles' groups; Africa's share of tiles per group when not given) and merging the results
+    partitions written (``partitions``; the items' dates and UTM zones when not given)."""
     m = model or CostModel()
     shares = [_coverage(item, aoi) for item in items]
     n = len(items)
@@ -206,8 +230,12 @@ def estimate(
     track_gb_s = (
         track_cpu / min(m.track_memory_mb / LAMBDA_MB_PER_VCPU, 1.0) * (m.track_memory_mb / 1024.0)
     )
+    merge = _merge(m, n, partitions if partitions is not None else _partition_count(items))
     transitions = (
-        children + groups * m.track_transitions_per_group + (m.sfn_transitions_per_scan if n else 0)
+        children
+        + groups * m.track_transitions_per_group
+        + merge.children
+        + (m.sfn_transitions_per_scan if n else 0)
     )
     return Estimate(
         tile_dates=n,
@@ -225,9 +253,59 @@ def estimate(
         transitions_usd=transitions * m.sfn_transition_usd,
         express_gb_seconds=round(express_gb_s, 1),
         express_usd=children * m.express_request_usd + express_gb_s * m.express_gb_second_usd,
-        s3_usd=(n * m.puts_per_tile + groups * m.puts_per_group) * m.s3_put_usd,
+        s3_usd=(n * m.puts_per_tile + groups * m.puts_per_group) * m.s3_put_usd + merge.s3_usd,
         site_groups=groups,
         track_gb_seconds=round(track_gb_s, 1),
         track_usd=track_gb_s * LAMBDA_GB_SECOND_USD[m.lambda_architecture]
         + groups * m.lambda_request_usd,
+        partitions=merge.children,
+        compact_gb_seconds=round(merge.gb_seconds, 1),
+        compact_usd=merge.usd,
     )
+
+
+@dataclass(frozen=True)
+class _Merge:
+    children: int
+    gb_seconds: float
+    usd: float
+    s3_usd: float
+
+
+def _merge(m: CostModel, tile_dates: int, partitions: int) -> _Merge:
+    """The partition merges after a scan: one EXPRESS child and function per partition, which
+    reads and deletes both tables' files of each tile-date, reads and conditionally writes
+    each table's merged file, and repoints each tile-date's STAC item (a GET and a PUT)."""
+    if not tile_dates:
+        return _Merge(0, 0.0, 0.0, 0.0)
+    files = 2 * tile_dates
+    requests = 2 * files + 4 * partitions + 2 * tile_dates
+    cpu = partitions * m.compact_cpu_seconds_fixed + files * m.compact_cpu_seconds_per_file
+    seconds = cpu / min(m.compact_memory_mb / LAMBDA_MB_PER_VCPU, 1.0)
+    seconds += requests * m.s3_request_seconds
+    gb_s = seconds * m.compact_memory_mb / 1024.0
+    express = partitions * m.express_request_usd + seconds * m.express_memory_gb * (
+        m.express_gb_second_usd
+    )
+    # PUTs (and LISTs, billed alike): two merged files, two listings a partition, the STAC
+    # items; GETs: every file read; DELETEs are free
+    puts = 4 * partitions + tile_dates
+    gets = files + 2 * partitions + tile_dates
+    return _Merge(
+        children=partitions,
+        gb_seconds=gb_s,
+        usd=gb_s * LAMBDA_GB_SECOND_USD[m.lambda_architecture]
+        + partitions * m.lambda_request_usd
+        + express,
+        s3_usd=puts * m.s3_put_usd + gets * m.s3_get_usd,
+    )
+
+
+def _partition_count(items: list[StacItemDict]) -> int:
+    """The results partitions (date and UTM zone) the items' results go to."""
+    seen = set()
+    for item in items:
+        properties = item.get("properties") or {}
+        tile = mgrs_tile(properties, str(item.get("id", ""))) or str(item.get("id", ""))
+        seen.add((str(properties.get("datetime", ""))[:10], tile[:2]))
+    return len(seen)

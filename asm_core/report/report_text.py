@@ -188,7 +188,12 @@ def plan_text(plan: Plan, est: Estimate, model: CostModel) -> str:
             f"{model.history_weeks} weeks of history)",
             f"{est.track_gb_seconds:,.0f} GB-s, ${est.track_usd:,.4f}",
         ],
-        ["S3 PUTs of results and site tables", f"${est.s3_usd:,.4f}"],
+        [
+            f"merging the results partitions ({est.partitions:,}, "
+            f"{model.compact_memory_mb} MB)",
+            f"{est.compact_gb_seconds:,.0f} GB-s, ${est.compact_usd:,.4f}",
+        ],
+        ["S3 requests for results and site tables", f"${est.s3_usd:,.4f}"],
         ["AWS total (estimate)", f"${est.aws_usd:,.4f}"],
     ]
     lines = [table(["plan", "value"], rows)]

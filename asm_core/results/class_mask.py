@@ -26,13 +26,12 @@ from rasterio.windows import bounds as window_bounds
 from rasterio.windows import transform as window_transform
 
 from asm_core.detection.pixels.packed_mask import Bool, PackedMask, mask_rows
+from asm_core.results.schema import CLASS_CODES
 from asm_core.results.store import write_replacing
 
 if TYPE_CHECKING:
     from asm_core.detection.objects.detector import Detection
 
-#: pixel values of the mask (the detections' classes, then what could not be seen)
-CLASS_CODES = {"none": 0, "mining_scar": 1, "pond": 2, "turbid_water": 3, "no_data": 4}
 #: the colour table: colour-blind-safe (a GeoTIFF palette has no alpha: "none" is black)
 COLOURS = {
     0: (0, 0, 0, 255),

@@ -17,7 +17,7 @@ interruption leaves rows twice for a moment, never missing; the next merge settl
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from pathlib import Path
 
 import pyarrow as pa
@@ -85,6 +85,22 @@ def compact_partition(folder: Path, table: str, keep: set[str] | None = None) ->
         for path in own:
             path.unlink()
     return sorted(set(result.column("item_id").to_pylist()))
+
+
+def merged_rows(merged: Path, table: str, wanted: Callable[[str], bool], out: Path) -> int | None:
+    """Write the rows a partition's merged file holds of the items ``wanted`` picks (by item
+    id) as one file ``out``, as their own files held them before the merge; how many rows (an
+    item without detections has none), None if there is no merged file."""
+    if not merged.exists():
+        return None
+    rows = _read(merged, table)
+    ids = [i for i in pc.unique(rows.column("item_id")).to_pylist() if wanted(i)]
+    mine = rows.filter(pc.is_in(rows.column("item_id"), _ids(set(ids))))
+    if table == "detections":
+        mine = mine.replace_schema_metadata(_geo_metadata(mine))
+    out.parent.mkdir(parents=True, exist_ok=True)
+    write_atomic(mine, out)
+    return int(mine.num_rows)
 
 
 def pending_partitions(root: Path) -> set[Path]:

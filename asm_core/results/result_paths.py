@@ -59,9 +59,20 @@ def result_keys(item: SceneItem) -> dict[str, str]:
     return keys
 
 
+def partition_name(acquired: datetime, utm_zone: int) -> str:
+    """The Hive partition (``dt=…/utm_zone=…``) of an acquisition date and zone, the same in
+    every per-tile-date table."""
+    return f"dt={acquired:%Y-%m-%d}/utm_zone={utm_zone}"
+
+
+def item_partition(item: SceneItem) -> str:
+    """The partition an item's rows go to."""
+    return partition_name(item.acquired, item_utm_zone(item))
+
+
 def partition_dir(root: Path, table: str, acquired: datetime, utm_zone: int) -> Path:
     """Hive partition folder of one item's rows."""
-    return root / table / f"dt={acquired:%Y-%m-%d}" / f"utm_zone={utm_zone}"
+    return root / table / partition_name(acquired, utm_zone)
 
 
 def file_name(item_id: str, suffix: str = ".parquet") -> str:

@@ -100,7 +100,7 @@ def results_collection(
     return out
 
 
-def _follow_compaction(results: Path, stac_item: StacItemDict) -> bool:
+def follow_compaction(results: Path, stac_item: StacItemDict) -> bool:
     """Point an item's detections at its partition's merged file once its own file has been
     merged into it (:mod:`asm_core.results.compaction`); True if the item changed."""
     asset = stac_item["assets"].get("detections")
@@ -127,7 +127,7 @@ def write_results_collection(results: Path) -> Path | None:
     items = []
     for path in sorted((folder / "items").glob("*.json")):
         stac_item = json.loads(path.read_text())
-        if _follow_compaction(results, stac_item):
+        if follow_compaction(results, stac_item):
             write_results_item(results, stac_item)
         items.append(stac_item)
     if not items:

@@ -21,8 +21,8 @@ from typing import Any, Protocol, cast
 import pystac
 
 import asm_core
-from asm_core.results.class_mask import CLASS_CODES
 from asm_core.results.result_paths import file_name
+from asm_core.results.schema import CLASS_CODES
 from asm_core.results.store import write_text_atomic
 from asm_core.sources.stac import SceneItem, StacItemDict
 

@@ -137,6 +137,10 @@ class RunStatus(StrEnum):
 
 #: every status, in the order summaries list them
 STATUSES = tuple(RunStatus)
+
+#: pixel values of the class mask COG (the detections' classes, then what could not be seen;
+#: asm_core/results/class_mask.py writes it)
+CLASS_CODES = {"none": 0, "mining_scar": 1, "pond": 2, "turbid_water": 3, "no_data": 4}
 #: the tile-date was read: its look counts (seen clear or not) for tracking and turbidity
 READ_STATUSES = (RunStatus.OK, RunStatus.NO_DATA)
 #: the geometry types of detections and sites: an object's outline, or several

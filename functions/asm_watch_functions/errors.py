@@ -57,5 +57,10 @@ class CatalogueBusyError(FunctionError, RuntimeError):
     """The STAC collection kept changing under this Finalize (the state machine retries it)."""
 
 
+class PartitionBusyError(FunctionError, RuntimeError):
+    """Another scan merged the same results partition while this one did (a conditional write
+    of its merged file lost the race): the state machine merges it again."""
+
+
 class TaskFailedError(FunctionError, RuntimeError):
     """Raised by the state machine's Catch payload: what ended a task's attempts."""

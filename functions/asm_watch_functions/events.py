@@ -91,6 +91,9 @@ class PlanResult(_Event):
     manifest: S3Location
     #: the scan's tile-dates by site group (:class:`SiteGroupWork` rows), for the site update
     site_groups: S3Location
+    #: the results partitions the scan writes to (:class:`PartitionWork` rows), merged after
+    #: it (None in plans of a release before the merging)
+    partitions: S3Location | None = None
     groups: int
     tile_dates: int
     tiles: int
@@ -152,6 +155,19 @@ def by_site_group(tasks: list[TileTask]) -> list[SiteGroupWork]:
         SiteGroupWork(scan_id=tasks[0].scan_id, group=group, tasks=groups[group])
         for group in sorted(groups)
     ]
+
+
+class PartitionWork(_Event):
+    """One row of the partitions manifest: a results partition the scan wrote to, whose small
+    per-tile-date files one function merges (:mod:`asm_watch_functions.compact_results`)."""
+
+    scan_id: str
+    partition: str = Field(pattern=r"^dt=\d{4}-\d{2}-\d{2}/utm_zone=[1-9][0-9]?$")
+
+
+def by_partition(scan_id: str, partitions: set[str]) -> list[PartitionWork]:
+    """The partitions as manifest rows, in order."""
+    return [PartitionWork(scan_id=scan_id, partition=p) for p in sorted(partitions)]
 
 
 class TileResult(_Event):

@@ -25,6 +25,7 @@ API_SERVICE = "asm-watch-api"
 FINALIZE_SERVICE = "asm-watch-finalize"
 TRACK_SITES_SERVICE = "asm-watch-track-sites"
 DETECT_TILE_SERVICE = "asm-watch-detect-tile"
+COMPACT_RESULTS_SERVICE = "asm-watch-compact-results"
 #: the prefix of every variable the settings read
 ENV_PREFIX = "ASM_WATCH_"
 

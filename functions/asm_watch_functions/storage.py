@@ -50,15 +50,20 @@ class Bucket:
             raise
         return str(answer["ETag"])
 
-    def get_json_with_etag(self, key: str) -> tuple[Any, str] | None:
-        """An object's JSON and its ETag; None if there is no such object."""
+    def _get(self, key: str) -> tuple[bytes, str] | None:
+        """An object's bytes and ETag; None if there is no such object."""
         try:
             answer = self.client.get_object(Bucket=self.name, Key=key)
         except ClientError as e:
             if error_code(e) in ("NoSuchKey", "404"):
                 return None
             raise
-        return json.loads(answer["Body"].read()), str(answer["ETag"])
+        return answer["Body"].read(), str(answer["ETag"])
+
+    def get_json_with_etag(self, key: str) -> tuple[Any, str] | None:
+        """An object's JSON and its ETag; None if there is no such object."""
+        got = self._get(key)
+        return None if got is None else (json.loads(got[0]), got[1])
 
     def get_json(self, key: str) -> Any:
         return json.loads(self.client.get_object(Bucket=self.name, Key=key)["Body"].read())
@@ -81,12 +86,16 @@ class Bucket:
             raise
         return True
 
-    def keys(self, prefix: str) -> list[str]:
-        """Every key under ``prefix``, in key order."""
+    def objects(self, prefix: str) -> dict[str, str]:
+        """Every key under ``prefix``, in key order, with its ETag."""
         pages = self.client.get_paginator("list_objects_v2").paginate(
             Bucket=self.name, Prefix=prefix
         )
-        return [obj["Key"] for page in pages for obj in page.get("Contents", [])]
+        return {obj["Key"]: str(obj["ETag"]) for page in pages for obj in page.get("Contents", [])}
+
+    def keys(self, prefix: str) -> list[str]:
+        """Every key under ``prefix``, in key order."""
+        return list(self.objects(prefix))
 
     def download(self, key: str, path: Path) -> bool:
         """Fetch one object to ``path``; False if it does not exist."""
@@ -95,6 +104,38 @@ class Bucket:
             self.client.download_file(self.name, key, str(path))
         except ClientError as e:
             if e.response.get("Error", {}).get("Code") in ("404", "NoSuchKey"):
+                return False
+            raise
+        return True
+
+    def download_with_etag(self, key: str, path: Path) -> str | None:
+        """Fetch one (small) object to ``path`` and return the ETag of what was fetched; None
+        if it does not exist."""
+        got = self._get(key)
+        if got is None:
+            return None
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_bytes(got[0])
+        return got[1]
+
+    def upload_if(self, path: Path, key: str, **condition: str) -> bool:
+        """Upload a file only if the condition (``IfNoneMatch="*"``, ``IfMatch=etag``) holds;
+        False if another writer changed the key first."""
+        try:
+            self.client.put_object(Bucket=self.name, Key=key, Body=path.read_bytes(), **condition)
+        except ClientError as e:
+            if error_code(e) in LOST_RACE:
+                return False
+            raise
+        return True
+
+    def delete_if_unchanged(self, key: str, etag: str) -> bool:
+        """Delete an object only if it is still the version with ``etag`` (S3's conditional
+        delete); False if it was rewritten since, or is gone."""
+        try:
+            self.client.delete_object(Bucket=self.name, Key=key, IfMatch=etag)
+        except ClientError as e:
+            if error_code(e) in (*LOST_RACE, "NoSuchKey", "404"):
                 return False
             raise
         return True

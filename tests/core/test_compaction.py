@@ -19,23 +19,7 @@ from asm_core.results.compaction import COMPACTED, compact, pending_partitions
 from asm_core.results.sql import run_query
 from asm_core.results.store import read_table
 from asm_core.rules import load_rules
-from asm_core.sources.stac import SceneItem, load_item
-from tests.conftest import edit_item
-
-
-def _items(scene_factory: Callable[..., WrittenScene], tmp_path: Path) -> list[SceneItem]:
-    """Two scenes' items on the same day and tile, so they share a partition."""
-    scenes = [scene_factory(seed=s, size=256, sites=2, baseline="05.10") for s in (41, 42)]
-    first = json.loads(scenes[0].item_path.read_text())
-
-    def same_day(data: dict[str, Any]) -> None:
-        data["properties"]["datetime"] = first["properties"]["datetime"]
-        data["id"] = data["id"].replace("_0_L2A", "_1_L2A")
-
-    return [
-        load_item(str(edit_item(scenes[0].item_path, tmp_path / "a", lambda d: None))),
-        load_item(str(edit_item(scenes[1].item_path, tmp_path / "b", same_day))),
-    ]
+from tests.conftest import items_sharing_a_partition
 
 
 def _rows(root: Path, table: str) -> list[dict[str, Any]]:
@@ -52,7 +36,7 @@ def test_a_partition_becomes_one_file_with_the_same_rows(
     scene_factory: Callable[..., WrittenScene], tmp_path: Path
 ) -> None:
     root, rules = tmp_path / "results", load_rules()
-    for item in _items(scene_factory, tmp_path):
+    for item in items_sharing_a_partition(scene_factory, tmp_path):
         assert run_item(item, rules, root).detections > 0
     before = {t: _rows(root, t) for t in ("detections", "tile_runs")}
     coverage = run_query("SELECT count(*) FROM detections", root).rows
@@ -80,7 +64,7 @@ def test_the_newest_run_wins_and_a_failed_one_withdraws_its_detections(
     scene_factory: Callable[..., WrittenScene], tmp_path: Path
 ) -> None:
     root, rules = tmp_path / "results", load_rules()
-    first, second = _items(scene_factory, tmp_path)
+    first, second = items_sharing_a_partition(scene_factory, tmp_path)
     for item in (first, second):
         run_item(item, rules, root)
     compact(root, pending_partitions(root))
@@ -106,7 +90,7 @@ def test_a_broken_file_stops_the_merge_and_loses_nothing(
     scene_factory: Callable[..., WrittenScene], tmp_path: Path, table: str
 ) -> None:
     root, rules = tmp_path / "results", load_rules()
-    for item in _items(scene_factory, tmp_path):
+    for item in items_sharing_a_partition(scene_factory, tmp_path):
         run_item(item, rules, root)
     other = "tile_runs" if table == "detections" else "detections"
     rows = _rows(root, other)

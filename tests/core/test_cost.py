@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 from shapely.geometry import box, shape
 
-from asm_core.planning.cost import MEASURED_CPU_SECONDS, CostModel, estimate
+from asm_core.planning.cost import AFRICA_PARTITIONS, MEASURED_CPU_SECONDS, CostModel, estimate
 from tests.conftest import STAC_DATA
 
 BANDS = {"blue", "green", "red", "nir", "swir16", "swir22", "scl"}
@@ -56,22 +56,46 @@ def test_step_functions_bill_a_transition_per_child_and_express_time_per_batch(
 ) -> None:
     items = [_item()] * 3450
     model = CostModel(tiles_per_batch=per_batch)
-    est = estimate(items, 3450, 0, None, BANDS, model)
+    est = estimate(items, 3450, 0, None, BANDS, model, partitions=80)
     children = math.ceil(3450 / per_batch)
     groups = math.ceil(3450 / 7.54)  # Africa's tiles per site group
     assert est.child_workflows == children and est.site_groups == groups
-    # a transition per detection child, two per site group's child, the parent's five
-    assert est.transitions == children + 2 * groups + 5
-    assert est.transitions_usd == pytest.approx((children + 2 * groups + 5) * 0.025 / 1000)
+    # a transition per detection child, two per site group's child, one per partition merged,
+    # the parent's seven
+    transitions = children + 2 * groups + 80 + 7
+    assert est.transitions == transitions
+    assert est.transitions_usd == pytest.approx(transitions * 0.025 / 1000)
     child_gb_s = est.lambda_seconds_per_tile * 64 / 1024
     assert est.express_gb_seconds == pytest.approx(children * child_gb_s, rel=1e-3)
     assert est.express_usd == pytest.approx(
         children * 1e-6 + children * child_gb_s * 0.00001667, rel=1e-3
     )
     assert est.lambda_requests_usd == pytest.approx(3450 * 0.2e-6)
-    # PUTs (public GETs are free): two per tile-date, eight per site group
-    # detections, tile_runs, class mask and STAC item per tile-date
-    assert est.s3_usd == pytest.approx((3450 * 4 + groups * 8) * 0.005 / 1000)
+    # PUTs (public GETs are free): detections, tile_runs, class mask and STAC item per
+    # tile-date, eight per site group; the merges' requests (below) besides
+    merges = (4 * 80 + 3450) * 0.005 / 1000 + (2 * 3450 + 2 * 80 + 3450) * 0.0004 / 1000
+    assert est.s3_usd == pytest.approx((3450 * 4 + groups * 8) * 0.005 / 1000 + merges)
+
+
+def test_each_partition_written_is_merged_by_one_function_after_the_scan() -> None:
+    model = CostModel(
+        compact_memory_mb=1024,
+        compact_cpu_seconds_fixed=2.0,
+        compact_cpu_seconds_per_file=0.01,
+        s3_request_seconds=0.02,
+    )
+    est = estimate([_item()] * 100, 100, 0, None, BANDS, model, partitions=4)
+    # 200 files (two tables), each read and deleted; two merged files a partition, each read
+    # and written; 100 STAC items, each read and written
+    seconds = (4 * 2.0 + 200 * 0.01) / (1024 / 1769) + (400 + 16 + 200) * 0.02
+    assert est.partitions == 4
+    assert est.compact_gb_seconds == pytest.approx(seconds, abs=0.05)  # 1 GB
+    assert est.compact_usd == pytest.approx(
+        seconds * 0.0000166667 + 4 * 0.2e-6 + 4 * 1e-6 + seconds * 64 / 1024 * 0.00001667,
+        rel=1e-3,
+    )
+    # not told: the items' own dates and zones (here one item, copied)
+    assert estimate([_item()] * 100, 100, 0, None, BANDS, model).partitions == 1
 
 
 def test_the_site_update_tracks_every_tile_through_its_history_once_per_pass() -> None:
@@ -131,7 +155,7 @@ def test_the_readme_s_africa_table_is_the_model_s() -> None:
     table = table[: table.index("\n\n")]
     for column, figure in enumerate(("real_farmland", "synthetic"), start=1):
         model = CostModel(cpu_seconds_per_tile=MEASURED_CPU_SECONDS[figure])
-        est = estimate([_item()] * 3450, 3450, 0, None, BANDS, model)
+        est = estimate([_item()] * 3450, 3450, 0, None, BANDS, model, partitions=AFRICA_PARTITIONS)
         cells = {
             row.split("|")[1].strip(): row.split("|")[column + 1].strip()
             for row in table.splitlines()[2:]

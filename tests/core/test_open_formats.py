@@ -26,9 +26,8 @@ from pystac.extensions.projection import ProjectionExtension
 from pystac.extensions.table import TableExtension
 
 from asm_core.cli import main
-from asm_core.results.class_mask import CLASS_CODES
 from asm_core.results.export import read_results
-from asm_core.results.schema import DETECTIONS, covering_bbox
+from asm_core.results.schema import CLASS_CODES, DETECTIONS, covering_bbox
 from asm_core.results.store import read_table
 from tests.conftest import DemoRun
 

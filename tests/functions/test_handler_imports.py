@@ -38,6 +38,7 @@ def _modules_after_import(module: str) -> set[str]:
         "asm_watch_functions.plan.app",
         "asm_watch_functions.api.app",
         "asm_watch_functions.api.aws_services",
+        "asm_watch_functions.compact_results.app",
     ],
 )
 def test_planning_and_the_api_load_no_raster_stack(handler: str) -> None:
@@ -69,6 +70,7 @@ from pathlib import Path
 import asm_watch_functions.api.app, asm_watch_functions.api.aws_services
 import asm_watch_functions.plan.app
 import asm_watch_functions.detect_tile.app, asm_watch_functions.finalize.app
+import asm_watch_functions.compact_results.app, asm_watch_functions.track_sites.app
 from asm_core.monitoring.monitor import update_monitoring
 from asm_core.report.report_html import write_report
 from asm_core.rules import load_rules

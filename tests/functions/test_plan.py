@@ -15,7 +15,7 @@ from pydantic import ValidationError
 
 from asm_core.evaluation.synthetic.scene import WrittenScene
 from asm_watch_functions.errors import ConfigurationError, ScanTooLargeError
-from asm_watch_functions.events import PlanEvent, manifest_tasks
+from asm_watch_functions.events import PartitionWork, PlanEvent, manifest_tasks
 from asm_watch_functions.plan.app import plan
 from asm_watch_functions.settings import ApiSettings, PlanSettings, Settings
 from asm_watch_functions.storage import Bucket
@@ -62,8 +62,23 @@ def test_manifest_rows_carry_the_item_and_deterministic_result_keys(
     for task in tasks:
         assert task.keys["tile_runs"].startswith("results/tile_runs/dt=")
         assert task.keys["detections"].endswith(f"/{task.item_id}.parquet")
+    # the partitions the tile-dates write to, each once, for the merge after the scan
+    assert result.partitions is not None
+    assert bucket.get_json(result.partitions.key) == [
+        {"scan_id": "s1", "partition": p}
+        for p in sorted({t.keys["tile_runs"].split("/", 2)[2].rsplit("/", 1)[0] for t in tasks})
+    ]
     again = plan(event, settings, bucket)
     assert bucket.get_json(again.manifest.key) == rows  # same scan, same manifest
+
+
+@pytest.mark.parametrize(
+    "partition", ["dt=2024-01-05/utm_zone=05", "dt=2024-1-5/utm_zone=5", "../x", "dt=2024-01-05"]
+)
+def test_a_partition_row_names_a_date_and_an_unpadded_zone(partition: str) -> None:
+    assert PartitionWork(scan_id="s", partition="dt=2024-01-05/utm_zone=5").partition
+    with pytest.raises(ValidationError, match="partition"):
+        PartitionWork(scan_id="s", partition=partition)
 
 
 @pytest.mark.parametrize(("per_batch", "sizes"), [(1, [1, 1]), (2, [2]), (8, [2])])

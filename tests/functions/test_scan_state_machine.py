@@ -51,6 +51,7 @@ def aws(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
 
 
 def _handlers() -> dict[str, Callable[[dict[str, Any], Any], dict[str, Any]]]:
+    from asm_watch_functions.compact_results.app import handler as compact_results
     from asm_watch_functions.detect_tile.app import handler as detect_tile
     from asm_watch_functions.finalize.app import handler as finalize
     from asm_watch_functions.plan.app import handler as plan
@@ -61,6 +62,7 @@ def _handlers() -> dict[str, Callable[[dict[str, Any], Any], dict[str, Any]]]:
         "detect_tile": detect_tile,
         "track_sites": track_sites,
         "finalize": finalize,
+        "compact_results": compact_results,
     }
 
 
@@ -94,6 +96,7 @@ def _state_machine(arns: dict[str, str]) -> str:
         "DetectTileFunctionArn": arns["detect_tile"],
         "TrackSitesFunctionArn": arns["track_sites"],
         "FinalizeFunctionArn": arns["finalize"],
+        "CompactResultsFunctionArn": arns["compact_results"],
         "MapMaxConcurrency": "4",
         # moto's ASL grammar wants a decimal here (AWS takes either)
         "ToleratedFailurePercentage": "0.0",
@@ -120,7 +123,7 @@ def _deploy() -> str:
             PackageType="Image",
             Code={"ImageUri": "123456789012.dkr.ecr.us-east-1.amazonaws.com/asm-watch:test"},
         )["FunctionArn"]
-        for name in ("plan", "detect_tile", "track_sites", "finalize")
+        for name in ("plan", "detect_tile", "track_sites", "finalize", "compact_results")
     }
     boto3.client("s3").create_bucket(Bucket=BUCKET)
     sfn = boto3.client("stepfunctions")
@@ -235,15 +238,43 @@ def test_scan_plans_detects_every_tile_and_records_a_failing_one(
     runs = {r["item_id"]: r for r in _tile_runs("results/tile_runs/")}
     assert {r["status"] for i, r in runs.items() if i != doomed} == {"ok"}
     assert runs[doomed]["status"] == "failed"
-    detections = s3.list_objects_v2(Bucket=BUCKET, Prefix="results/detections/")["Contents"]
-    assert len(detections) == 2  # one file per ok tile; none for the failed one
+    # last, each partition the scan wrote to was merged: one file per table and partition
+    manifest = json.loads(
+        s3.get_object(Bucket=BUCKET, Key="manifests/test-scan/manifest.json")["Body"].read()
+    )
+    partitions = json.loads(
+        s3.get_object(Bucket=BUCKET, Key="manifests/test-scan/partitions.json")["Body"].read()
+    )
+    assert [n for n, _ in calls].count("compact_results") == len(partitions) >= 1
+    doomed_partition = next(
+        t.keys["tile_runs"] for t in manifest_tasks(manifest) if t.item_id == doomed
+    )
+    for table in ("tile_runs", "detections"):
+        files = s3.list_objects_v2(Bucket=BUCKET, Prefix=f"results/{table}/")["Contents"]
+        assert sorted(o["Key"] for o in files) == sorted(
+            f"results/{table}/{p['partition']}/compacted.parquet"
+            for p in partitions
+            # the failed tile's partition holds no detections
+            if table == "tile_runs" or p["partition"] not in doomed_partition
+        )
+    detected = {r["item_id"] for r in _tile_runs("results/detections/")}
+    assert detected and doomed not in detected  # none for the failed tile
+    for item_id in runs:
+        stac_item = (
+            json.loads(
+                s3.get_object(Bucket=BUCKET, Key=f"results/stac/items/{item_id}.json")[
+                    "Body"
+                ].read()
+            )
+            if item_id != doomed
+            else None
+        )
+        if stac_item is not None:
+            assert stac_item["assets"]["detections"]["href"].endswith("/compacted.parquet")
     stored = json.loads(
         s3.get_object(Bucket=BUCKET, Key="scans/test-scan/summary.json")["Body"].read()
     )
     assert stored["statuses"] == summary["statuses"]
-    manifest = json.loads(
-        s3.get_object(Bucket=BUCKET, Key="manifests/test-scan/manifest.json")["Body"].read()
-    )
     assert [len(row["tasks"]) for row in manifest] == [2, 1]
     assert sorted(t.item_id for t in manifest_tasks(manifest)) == sorted(i["id"] for i in items)
     # one site group per tile here (30NZ, 30NT, 30NU): each group's sites updated apart

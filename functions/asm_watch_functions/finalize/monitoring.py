@@ -35,12 +35,14 @@ from asm_core.monitoring.evidence_chips import CHIPS_FOLDER
 from asm_core.monitoring.monitor import MonitorUpdate, update_monitoring
 from asm_core.planning.site_groups import SITE_TABLES, group_file, group_key, site_group
 from asm_core.report.report_html import write_report
-from asm_core.results.compaction import COMPACTED, compact
+from asm_core.results.compaction import COMPACTED, compact, merged_rows
 from asm_core.results.compaction import PER_TILE_DATE as COMPACTED_TABLES
+from asm_core.results.result_paths import file_name
 from asm_core.rules import TrackingSettings
 from asm_core.sources.gdal_settings import read_options
 from asm_watch_functions.events import SiteGroupWork
 from asm_watch_functions.finalize.site_lock import site_tables_lock
+from asm_watch_functions.item_files import download_item_file
 from asm_watch_functions.settings import TRACK_SITES_SERVICE, Settings
 from asm_watch_functions.storage import Bucket
 
@@ -120,15 +122,35 @@ def history_key(settings: Settings, group: str, table: str) -> str:
     return f"{settings.results_prefix}/{HISTORY_FOLDER}/{group}/{table}.parquet"
 
 
-def _group_files(bucket: Bucket, prefix: str, group: str) -> list[str]:
-    """The item files of a group's tiles under ``prefix``, found by name (item ids, hence file
-    names, carry the MGRS tile: ``S2B_36NXF_20240105_0_L2A``): a listing of the whole table,
-    done once per group, before it has a history."""
-    return [
-        k
-        for k in bucket.keys(prefix)
-        if (tile := _tile_in_name(k.rsplit("/", 1)[-1])) and site_group(tile) == group
-    ]
+def _fetch_group_files(
+    bucket: Bucket, root: str, table: str, work: SiteGroupWork, folder: Path
+) -> None:
+    """Every row of a group's tiles in one table (under the results prefix ``root``), fetched
+    into ``folder``: their item files, found by name (item ids, hence file names, carry the
+    MGRS tile: ``S2B_36NXF_20240105_0_L2A``), and their rows in the merged files of their UTM
+    zone's partitions that no item file there replaces (nor the scan's own tile-dates, fetched
+    next). A listing of the whole table, done once per group, before it has a history."""
+    group, scanned = work.group, {t.item_id for t in work.tasks}
+    partitions: dict[str, list[str]] = {}
+    for key in bucket.keys(f"{root}/{table}/"):
+        partition, _, name = key.rpartition("/")
+        partitions.setdefault(partition, []).append(name)
+    for n, (partition, names) in enumerate(sorted(partitions.items())):
+        own = {name for name in names if name != COMPACTED}
+        for name in sorted(own):
+            if (tile := _tile_in_name(name)) and site_group(tile) == group:
+                bucket.download(f"{partition}/{name}", folder / name)
+        if COMPACTED in names and partition.endswith(f"/utm_zone={int(group[:2])}"):
+
+            def wanted(item_id: str, own: set[str] = own) -> bool:
+                tile = _tile_in_name(f"_{item_id}_")
+                mine = bool(tile and site_group(tile) == group) and item_id not in scanned
+                return mine and file_name(item_id) not in own
+
+            with tempfile.TemporaryDirectory(prefix="asm-merged-") as tmp:
+                merged = Path(tmp) / COMPACTED
+                bucket.download(f"{partition}/{COMPACTED}", merged)
+                merged_rows(merged, table, wanted, folder / f"merged_{n}.parquet")
 
 
 def _tile_in_name(name: str) -> str | None:
@@ -147,15 +169,17 @@ def _update_group(
             history_key(settings, group, "tile_runs"), history["tile_runs"] / COMPACTED
         ):
             for table in COMPACTED_TABLES:
-                for key in _group_files(bucket, f"{root}/{table}/", group):
-                    bucket.download(key, history[table] / Path(key).name)
+                _fetch_group_files(bucket, root, table, work, history[table])
         else:
             bucket.download(
                 history_key(settings, group, "detections"), history["detections"] / COMPACTED
             )
         for task in work.tasks:  # newer than the history: their rows replace an item's old ones
             for table in COMPACTED_TABLES:
-                bucket.download(task.keys[table], history[table] / Path(task.keys[table]).name)
+                key = task.keys[table]
+                download_item_file(
+                    bucket, key, history[table] / Path(key).name, table, task.item_id
+                )
         compact(results, [Path(group)])
         for table in SITE_TABLES:
             bucket.download(group_key(root, table, group), group_file(results, table, group))

@@ -22,6 +22,7 @@ from asm_core.results.store import read_table
 from asm_core.rules import shipped_rules
 from asm_core.sources.stac import scene_item_from_dict
 from asm_watch_functions.events import TileTask
+from asm_watch_functions.item_files import download_item_file
 from asm_watch_functions.settings import Settings
 from asm_watch_functions.storage import Bucket
 
@@ -38,7 +39,7 @@ def gather_runs(
         for task in tasks:
             key = task.keys["tile_runs"]
             local = work / Path(key).relative_to(settings.results_prefix)
-            if not bucket.download(key, local):
+            if not download_item_file(bucket, key, local, "tile_runs", task.item_id):
                 missing.append(task)
         if missing:
             recorded = work / "recorded"

@@ -5,7 +5,9 @@ one child workflow each (``ASM_WATCH_TILES_PER_BATCH``). The plan batches rather
 ``ItemBatcher`` so that the batching is the one moto's interpreter runs in the tests (its ASL
 grammar has no ItemBatcher). Beside it, the same tile-dates by site group
 (``site_groups.json``): the input of the map that updates the sites, one group per function.
-Scans above the configured tile cap are refused before anything is written.
+And the results partitions (date and UTM zone) the tile-dates write to (``partitions.json``),
+whose small files the last map merges. Scans above the configured tile cap are refused before
+anything is written.
 """
 
 from __future__ import annotations
@@ -18,7 +20,7 @@ from aws_lambda_powertools import Logger, Metrics, Tracer
 from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from asm_core.results.result_paths import result_keys
+from asm_core.results.result_paths import item_partition, result_keys
 from asm_watch_functions.errors import ScanTooLargeError
 from asm_watch_functions.events import (
     PlanEvent,
@@ -26,6 +28,7 @@ from asm_watch_functions.events import (
     S3Location,
     TileTask,
     batched,
+    by_partition,
     by_site_group,
 )
 from asm_watch_functions.scan_plans import plan_event
@@ -81,10 +84,16 @@ def plan(event: PlanEvent, settings: PlanSettings, bucket: Bucket) -> PlanResult
     )
     group_rows = by_site_group(tasks) if tasks else []
     bucket.put_json(groups.key, [g.model_dump(mode="json", exclude_none=True) for g in group_rows])
+    partitions = S3Location(
+        bucket=bucket.name, key=f"{settings.manifests_prefix}/{scan_id}/partitions.json"
+    )
+    partition_rows = by_partition(scan_id, {item_partition(t.scene) for t in planned.tile_dates})
+    bucket.put_json(partitions.key, [p.model_dump(mode="json") for p in partition_rows])
     return PlanResult(
         scan_id=scan_id,
         manifest=manifest,
         site_groups=groups,
+        partitions=partitions,
         groups=len(group_rows),
         tile_dates=len(tasks),
         tiles=len(planned.tiles),
