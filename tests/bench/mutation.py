@@ -52,6 +52,20 @@ EQUIVALENT: dict[tuple[str, str, str], str] = {
         "core/ReplaceComparisonOperator_Eq_Is",
         "if (self.index is None) == (self.band is None):",
     ): "both sides are bools, and True and False are singletons: `is` compares as `==` does",
+    **{
+        (
+            "asm_core/detection/objects/confidence.py",
+            f"core/ReplaceComparisonOperator_Lt_{to}",
+            "if len(plain) < len(scores) and _mean(plain, weights) > value:",
+        ): "without a bonus-only cue the plain scores are the scores: their mean is the value, "
+        "so the branch cannot be taken whatever the lengths' comparison says"
+        for to in ("NotEq", "LtE", "IsNot")
+    },
+    (
+        "asm_core/detection/objects/confidence.py",
+        "core/ReplaceComparisonOperator_Gt_NotEq",
+        "return sum(w[name] * scores[name] for name in w) / total if total > 0 else 0.0",
+    ): "weights are at least 0 (the rule model), so a total that is not 0 is above it",
 }
 #: seconds a mutant's tests may take before it counts as killed (an infinite loop)
 TIMEOUT_S = 300.0

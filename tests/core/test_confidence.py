@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import replace
 from pathlib import Path
 
@@ -208,3 +209,32 @@ def test_a_turbid_reach_is_surer_with_a_site_near() -> None:
     assert turbid_confidence(half, False, SETTINGS) == (0.25, ["turbidity"])
     below = turbid_confidence(half - 0.012, False, SETTINGS)
     assert below == (0.2, [])
+
+
+def test_a_strong_sign_counts_beyond_its_level_and_from_a_measured_zero() -> None:
+    level = SETTINGS.strong_signs["pitted_texture"]
+    beyond = replace(FIELD, texture=level + 0.05)
+    assert signs_count(_signs(beyond), beyond, SETTINGS) == 2
+    # a cue measured 0 is measured (a rectangularity of 0 is as irregular as shapes get), not
+    # missing: it is held to the level like any other value
+    shape_cues = SETTINGS.model_copy(
+        update={"asm_cues": ["irregular_shape"], "strong_signs": {"irregular_shape": 0.5}}
+    )
+    shapeless = replace(FIELD, rectangularity=0.0)
+    signs = digging_signs(site_cue_scores(shapeless, SETTINGS.ramps), shape_cues)
+    assert signs == ["irregular_shape"]
+    assert signs_count(signs, shapeless, shape_cues) == 1
+    below_zero = shape_cues.model_copy(update={"strong_signs": {"irregular_shape": -0.5}})
+    assert signs_count(signs, shapeless, below_zero) == 2
+
+
+def test_no_turbid_water_scores_zero_and_cues_are_frozen() -> None:
+    assert site_cue_scores(FIELD, SETTINGS.ramps)["turbid_water_near"] == 0.0
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        FIELD.ponds = 3  # type: ignore[misc]
+
+
+def test_a_turbid_reach_s_confidence_is_rounded_to_four_places() -> None:
+    turbidity = SETTINGS.ramps.turbidity
+    third = turbidity.start + turbidity.span / 3  # strength 1/3: confidence 1/6
+    assert turbid_confidence(third, False, SETTINGS) == (0.1667, [])
