@@ -238,3 +238,11 @@ def test_a_turbid_reach_s_confidence_is_rounded_to_four_places() -> None:
     turbidity = SETTINGS.ramps.turbidity
     third = turbidity.start + turbidity.span / 3  # strength 1/3: confidence 1/6
     assert turbid_confidence(third, False, SETTINGS) == (0.1667, [])
+
+
+def test_a_strong_sign_adds_one_to_the_others() -> None:
+    level = SETTINGS.strong_signs["pitted_texture"]
+    dug = replace(FIELD, texture=level + 0.05, ponds=3)
+    signs = _signs(dug)
+    assert signs == ["pitted_texture", "ponds"]
+    assert signs_count(signs, dug, SETTINGS) == 3
