@@ -189,8 +189,7 @@ def plan_text(plan: Plan, est: Estimate, model: CostModel) -> str:
             f"{est.track_gb_seconds:,.0f} GB-s, ${est.track_usd:,.4f}",
         ],
         [
-            f"merging the results partitions ({est.partitions:,}, "
-            f"{model.compact_memory_mb} MB)",
+            f"merging the results partitions ({est.partitions:,}, {model.compact_memory_mb} MB)",
             f"{est.compact_gb_seconds:,.0f} GB-s, ${est.compact_usd:,.4f}",
         ],
         ["S3 requests for results and site tables", f"${est.s3_usd:,.4f}"],

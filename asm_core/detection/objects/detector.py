@@ -27,7 +27,7 @@ from asm_core.detection.objects.confidence import (
     turbid_confidence,
 )
 from asm_core.detection.objects.object_stats import ObjectStats
-from asm_core.detection.objects.site_judge import SiteJudge
+from asm_core.detection.objects.site_judge import SiteFootprint, SiteJudge
 from asm_core.detection.pixels.layers import SceneLayers, ScenePixels
 from asm_core.rules import RuleSet
 
@@ -136,12 +136,12 @@ def _site_detections(
     out: list[Detection] = []
     centres = []
     for members in sites:
-        footprint = shapely.union_all([m.metric for m in members])
+        footprint = SiteFootprint(members)
         why_not, confidence, agreeing, before = judge.judge(members, footprint)
         if why_not is not None:
             d.suppressed[why_not] += 1
             continue
-        centres.append(footprint.centroid)
+        centres.append(footprint.geometry.centroid)
         biggest = max((m for m in members if m.cls == "mining_scar"), key=lambda m: m.crop.pixels)
         site_id = _digest(item_id, rules.content_hash, "site", *biggest.crop.anchor)[:16]
         out.extend(

@@ -7,6 +7,7 @@
   red and grey spoil, pitted with shafts and a few ponds.
 - ``farmland``: dry-season smallholder farmland, a mosaic of adjacent fields of mixed colours
   (red, brown and pale soils, green crops, flooded paddies), villages, fish ponds, a river.
+- ``desert``: hyper-arid desert gold fields (:mod:`asm_core.evaluation.synthetic.desert`).
 
 Every site is pitted at 10-30 m (pits and ponds among spoil), as real workings are. The default
 ``forest`` landscape is drawn by :mod:`asm_core.evaluation.synthetic.scene` alone and is unchanged.
@@ -25,6 +26,7 @@ from asm_core.evaluation.synthetic.confounders import (
     add_roads,
     add_town,
 )
+from asm_core.evaluation.synthetic.desert import draw_desert
 from asm_core.evaluation.synthetic.landscape import (
     SCL_BARE,
     SCL_VEGETATION,
@@ -35,7 +37,7 @@ from asm_core.evaluation.synthetic.landscape import (
 from asm_core.evaluation.synthetic.shapes import Mask, smooth_field
 from asm_core.evaluation.synthetic.spectra import spectrum
 
-LANDSCAPES = ("forest", "amazon", "savanna", "farmland")
+LANDSCAPES = ("forest", "amazon", "savanna", "farmland", "desert")
 
 
 def _mixture(land: Landscape, shape: tuple[int, int], covers: tuple[str, ...]) -> np.ndarray:
@@ -182,6 +184,7 @@ DRAW: dict[str, Callable[[Landscape, float, int], None]] = {
     "amazon": _amazon,
     "savanna": _savanna,
     "farmland": _farmland,
+    "desert": draw_desert,
 }
 
 

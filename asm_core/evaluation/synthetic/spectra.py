@@ -47,6 +47,23 @@ SPECTRA: dict[str, tuple[float, float, float, float, float, float]] = {
     # dry-season farmland: pale stubble fields and flooded paddies with young rice
     "pale_field_soil": (0.110, 0.140, 0.170, 0.240, 0.320, 0.270),
     "paddy": (0.050, 0.075, 0.060, 0.110, 0.060, 0.035),
+    # hyper-arid desert (Egypt's Eastern Desert, the Red Sea hills, Sudan's gold belt): varnished
+    # gravel pavement, reddish-brown with Fe/Mn coatings (B4/B3 ~1.45); pale wadi sand; aeolian
+    # quartz dunes; dark basalt; hydrothermally altered ground (sericite/kaolinite: SWIR2 well
+    # below SWIR1; gossan iron: B4/B3 ~1.45); spoil of unweathered rock from below the varnish,
+    # greyer than the pavement (B4/B3 1.2); white vein quartz; grey cyanide/amalgam tailings;
+    # a tailings facility's pale fines; acacia canopies; the shadowed face of a mine bench
+    "desert_pavement": (0.090, 0.130, 0.190, 0.240, 0.320, 0.290),
+    "wadi_sand": (0.170, 0.220, 0.280, 0.320, 0.400, 0.360),
+    "dune_sand": (0.150, 0.210, 0.300, 0.360, 0.460, 0.410),
+    "basalt": (0.050, 0.060, 0.070, 0.090, 0.110, 0.100),
+    "altered_ground": (0.120, 0.160, 0.230, 0.270, 0.380, 0.270),
+    "fresh_spoil": (0.150, 0.180, 0.215, 0.250, 0.310, 0.280),
+    "quartz_spoil": (0.260, 0.290, 0.310, 0.340, 0.380, 0.340),
+    "grey_fines": (0.170, 0.190, 0.210, 0.240, 0.290, 0.260),
+    "tailings_fines": (0.220, 0.250, 0.270, 0.300, 0.340, 0.310),
+    "acacia": (0.040, 0.070, 0.060, 0.280, 0.200, 0.110),
+    "bench_shadow": (0.030, 0.040, 0.050, 0.060, 0.060, 0.050),
 }
 
 #: Sensor noise (reflectance, 1 sigma) per band: of the order of S2 MSI noise at typical radiance.
