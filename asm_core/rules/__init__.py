@@ -29,6 +29,7 @@ from asm_core.rules.pixel_rules import BandName, Condition, IndexName, Layer, Pi
 from asm_core.rules.settings import (
     BaselineSettings,
     BoaOffsetSettings,
+    DisturbanceSettings,
     FootprintGridSettings,
     LookalikeSettings,
     MaskSettings,
@@ -51,6 +52,7 @@ class RuleSet(StrictModel):
     rules: tuple[PixelRule, ...] = Field(min_length=1)
     mask: MaskSettings
     objects: ObjectSettings
+    disturbance: DisturbanceSettings
     lookalikes: LookalikeSettings
     confidence: ConfidenceSettings
     scene: SceneSettings
@@ -179,6 +181,7 @@ __all__ = [
     "ConfidenceWeights",
     "Cue",
     "CueRamps",
+    "DisturbanceSettings",
     "FootprintGridSettings",
     "IndexName",
     "Layer",

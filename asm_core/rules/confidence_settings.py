@@ -23,6 +23,7 @@ Cue = Literal[
     "irregular_shape",
     "turbid_water_near",
     "vegetation_loss",
+    "fresh_spoil",
 ]
 
 
@@ -39,14 +40,18 @@ class ConfidenceWeights(StrictModel):
     #: counts only where a same-season baseline was available
     #: (asm_core/detection/objects/baseline.py)
     vegetation_loss: float = Field(ge=0)
+    #: counts only for disturbed ground found inside bare landscape
+    #: (asm_core/detection/objects/disturbance.py)
+    fresh_spoil: float = Field(ge=0)
 
     @model_validator(mode="after")
     def _some_weight(self) -> ConfidenceWeights:
-        always = {k: v for k, v in self.model_dump().items() if k != "vegetation_loss"}
+        sometimes = ("vegetation_loss", "fresh_spoil")
+        always = {k: v for k, v in self.model_dump().items() if k not in sometimes}
         if sum(always.values()) <= 0:
             raise ValueError(
                 "at least one confidence weight other than vegetation_loss (which needs a "
-                "baseline) must be positive"
+                "baseline) and fresh_spoil (for disturbed ground) must be positive"
             )
         return self
 
@@ -69,6 +74,7 @@ class CueRamps(StrictModel):
     regular_shape: Ramp  # rectangularity (irregular_shape scores 1 minus this ramp)
     vegetation_loss: Ramp  # NDVI drop from the same-season baseline
     turbidity: Ramp  # NDTI of a turbid reach
+    fresh_spoil: Ramp  # how much lower B4/B3 is on pale disturbed ground than around it
 
 
 class ConfidenceSettings(StrictModel):

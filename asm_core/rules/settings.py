@@ -53,6 +53,32 @@ class ObjectSettings(StrictModel):
     texture_percentile: float = Field(gt=0, le=100)
 
 
+class DisturbanceSettings(StrictModel):
+    """Ground dug where the landscape is as bare as the dig, found by its roughness
+    (asm_core/detection/objects/disturbance.py)."""
+
+    #: scenes whose open land is at least this share of their valid pixels are searched for
+    #: disturbed ground instead of bare ground
+    open_share_min: float = Field(gt=0, le=1)
+    #: a pixel is rough where the local variation of brightness (3x3 coefficient of variation)
+    #: is at least this, and at least this quantile of it over the bare ground searched
+    rough_min: float = Field(gt=0, lt=0.5)
+    rough_quantile: float = Field(gt=0, lt=1)
+    #: ground is disturbed where rough pixels are at least this share of the window around it
+    density_window_px: int = Field(ge=3, le=31)
+    density_min: float = Field(gt=0, le=1)
+    #: disturbed ground this close (px) joins one working
+    join_px: int = Field(ge=0, le=5)
+    #: disturbed ground wider than this is industrial mining (a formal mine's benched pit and
+    #: dumps), not ASM
+    max_site_area_m2: float = Field(gt=0)
+    #: disturbed ground whose own pixels are built-up for this share is a town
+    built_up_min: float = Field(gt=0, le=1)
+    #: spoil dug from below a weathered (varnished, iron-stained) surface is greyer than the
+    #: ground around it, and no darker: its brightness at least (1 + this) times the ground's
+    spoil_brighter_min: float = Field(ge=-1)
+
+
 class LookalikeSettings(StrictModel):
     """Thresholds that tell ASM from its confounders (DESIGN.md)."""
 

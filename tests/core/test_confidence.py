@@ -141,6 +141,7 @@ def test_each_cue_is_scored_from_its_own_measure() -> None:
         "irregular_shape": ramps.regular_shape.start,
         "turbid_water_near": 1.0,
         "vegetation_loss": None,
+        "fresh_spoil": None,
     }
     assert FIELD.measured()["turbid_water_near"] == 0.0
 

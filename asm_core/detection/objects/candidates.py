@@ -13,6 +13,7 @@ import numpy as np
 import shapely
 from shapely.geometry import Polygon
 
+from asm_core.detection.objects.disturbance import disturbed_ground
 from asm_core.detection.objects.lookalikes import ring_lookalike, shape_lookalike
 from asm_core.detection.objects.morphology import (
     clean_mask,
@@ -24,6 +25,7 @@ from asm_core.detection.objects.object_stats import ObjectStats, objects_stats
 from asm_core.detection.objects.objects import (
     Labelled,
     ObjectCrop,
+    inside_fraction,
     label_objects,
     object_crops,
     radius_px,
@@ -44,6 +46,8 @@ class Candidate:
     metric: shapely.Geometry
     rectangularity: float
     stats: ObjectStats = field(default_factory=lambda: ObjectStats({}, {}, 0.0, None))
+    #: found as disturbed ground inside bare landscape (asm_core/detection/objects/disturbance.py)
+    disturbed: bool = False
 
 
 def _rectangularity(metric: shapely.Geometry, pixel_m: float) -> float:
@@ -87,9 +91,17 @@ def _rectangularity_on_grid(mask: Bool) -> float:
 
 class CandidateFinder:
     def __init__(
-        self, pixels: ScenePixels, layers: SceneLayers, rules: RuleSet, item_id: str, pixel_m: float
+        self,
+        pixels: ScenePixels,
+        layers: SceneLayers,
+        rules: RuleSet,
+        item_id: str,
+        pixel_m: float,
+        open_share: float = 0.0,
     ) -> None:
         self.pixels, self.layers, self.rules = pixels, layers, rules
+        #: share of the valid pixels that are open land (see :func:`detector.detect_objects`)
+        self.open_share = open_share
         self.item_id, self.pixel_m = item_id, pixel_m
         self.pixel_area = pixel_m * pixel_m
         self.indices = available_indices(pixels.reflectance_bands)
@@ -105,9 +117,12 @@ class CandidateFinder:
     def min_pixels(self, area_m2: float) -> int:
         return max(1, round(area_m2 / self.pixel_area))
 
-    def candidates(self, crops: list[ObjectCrop], cls: str) -> list[Candidate]:
+    def candidates(
+        self, crops: list[ObjectCrop], cls: str, first_disturbed: int | None = None
+    ) -> list[Candidate]:
         """The crops as candidates of a class: their polygons (traced together, see
-        :func:`masks_to_polygons`), in metres, and how rectangular they are."""
+        :func:`masks_to_polygons`), in metres, and how rectangular they are; the crops from
+        ``first_disturbed`` on were found as disturbed ground."""
         polygons = masks_to_polygons(
             [c.mask for c in crops],
             [(c.rows.start, c.cols.start) for c in crops],
@@ -120,7 +135,7 @@ class CandidateFinder:
             and abs(grid.a) == abs(grid.e) == self.pixel_m
             and in_metres(self.pixels.files.crs)
         )
-        for crop, polygon in zip(crops, polygons, strict=True):
+        for i, (crop, polygon) in enumerate(zip(crops, polygons, strict=True)):
             # (a metric grid's polygon is its own metric geometry: asked once, not per object)
             metric = polygon if on_grid else metric_geometry(polygon, self.pixels.files.crs)
             shape_fill = (
@@ -128,7 +143,8 @@ class CandidateFinder:
                 if on_grid
                 else _rectangularity(metric, self.pixel_m)
             )
-            out.append(Candidate(crop, cls, polygon, metric, shape_fill))
+            disturbed = first_disturbed is not None and i >= first_disturbed
+            out.append(Candidate(crop, cls, polygon, metric, shape_fill, disturbed=disturbed))
         return out
 
     def measure(self, candidates: list[Candidate]) -> None:
@@ -169,27 +185,63 @@ class CandidateFinder:
         return object_crops(label_objects(mask, min_pixels), self.ring_px)
 
     def scars(self) -> list[Candidate]:
-        settings = self.rules.lookalikes
+        """Scar candidates not taken for a look-alike: where nearly all the land is bare (a
+        desert), the disturbed ground in it (:mod:`asm_core.detection.objects.disturbance`:
+        there bareness says nothing), elsewhere the scar layer's objects."""
+        if self.open_share >= self.rules.disturbance.open_share_min:
+            crops, first_disturbed = self.disturbed_crops(), 0
+        else:
+            crops, first_disturbed = self.scar_layer_crops(), None
+        kept = []
+        for cand in self.candidates(crops, "mining_scar", first_disturbed):
+            verdict = shape_lookalike(cand.rectangularity, self.rules.lookalikes)
+            if verdict is None:
+                kept.append(cand)
+            else:
+                self.suppressed[verdict] += 1
+        return kept
+
+    def scar_layer_crops(self) -> list[ObjectCrop]:
+        """The scar layer's objects that are not the landscape itself and whose surroundings
+        betray no look-alike (checked first: a polygon is only made for what they do not rule
+        out)."""
         landscape = self.min_pixels(self.rules.objects.max_site_area_m2)
         plausible = []
         for crop in self.scar_crops():
             if crop.pixels > landscape:
                 self.suppressed["landscape"] += 1
                 continue
-            # surroundings first: a polygon is only made for what they do not rule out
-            verdict = ring_lookalike(crop, self.layers, settings)
+            verdict = ring_lookalike(crop, self.layers, self.rules.lookalikes)
             if verdict is None:
                 plausible.append(crop)
             else:
                 self.suppressed[verdict] += 1
-        kept = []
-        for cand in self.candidates(plausible, "mining_scar"):
-            verdict = shape_lookalike(cand.rectangularity, settings)
-            if verdict is None:
-                kept.append(cand)
-            else:
+        return plausible
+
+    def disturbed_crops(self) -> list[ObjectCrop]:
+        """Workings in the scene's open land found by their roughness (see
+        :mod:`asm_core.detection.objects.disturbance`) that neither their size (a formal
+        mine), their own pixels (a town) nor their surroundings rule out."""
+        d, o = self.rules.disturbance, self.rules.objects
+        min_pixels = self.min_pixels(o.min_object_m2)
+        region = self.layer("open_land")
+        region &= self.layers.valid.unpack()
+        mask = disturbed_ground(self.pixels, region, d, min_pixels)
+        del region
+        crops = object_crops(label_objects(mask, min_pixels), self.ring_px)
+        del mask
+        industrial, built = self.min_pixels(d.max_site_area_m2), self.layers.layers.get("built_up")
+        out = []
+        for crop in crops:
+            if crop.pixels > industrial:
+                self.suppressed["industrial"] += 1
+            elif built is not None and inside_fraction(crop, built) >= d.built_up_min:
+                self.suppressed["town"] += 1
+            elif (verdict := ring_lookalike(crop, self.layers, self.rules.lookalikes)) is not None:
                 self.suppressed[verdict] += 1
-        return kept
+            else:
+                out.append(crop)
+        return out
 
     def water_bodies(self) -> tuple[list[ObjectCrop], list[Candidate]]:
         """Small water bodies (pond candidates, judged later against the kept scars) and the

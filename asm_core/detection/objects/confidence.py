@@ -9,7 +9,9 @@ see why it was called.
 Bare ground is everywhere in a dry season, a savanna or a desert, so bareness (and soil colour)
 only supports a site: it must also show signs of digging that ordinary bare ground does not
 (``confidence.asm_cues``: ground cut out of vegetation, a cluster of pit ponds, a pitted texture,
-vegetation lost since the same season a year before, turbid water next to it).
+vegetation lost since the same season a year before, turbid water next to it, and - for ground
+dug where the landscape is as bare, :mod:`asm_core.detection.objects.disturbance` - grey spoil
+brighter than the weathered ground around it).
 """
 
 from __future__ import annotations
@@ -39,6 +41,10 @@ class SiteCues:
     turbid_water_near: bool
     texture: float | None = None  # p75 of the local brightness variation inside the scars
     ndvi_drop: float | None = None  # from the same-season baseline, when there is one
+    #: for disturbed ground where nearly all land is bare: how much greyer (B4/B3) than the
+    #: ground around it its spoil is, where no darker (0 where darker); None for other sites,
+    #: whose vegetation contrast (``ring_ndvi``) is judged instead
+    fresh_spoil: float | None = None
 
     def measured(self) -> dict[str, float | None]:
         """What each cue measured, in its own unit (the scores are these on their ramps)."""
@@ -51,6 +57,7 @@ class SiteCues:
             "irregular_shape": self.rectangularity,
             "turbid_water_near": 1.0 if self.turbid_water_near else 0.0,
             "vegetation_loss": self.ndvi_drop,
+            "fresh_spoil": self.fresh_spoil,
         }
 
 
@@ -59,14 +66,17 @@ def site_cue_scores(cues: SiteCues, ramps: CueRamps) -> dict[str, float]:
     scores = {
         "bare_ground": ramp(cues.bsi_mean, ramps.bare_ground),
         "iron_oxide": ramp(cues.ferric_mean, ramps.iron_oxide),
-        "vegetation_contrast": ramp(cues.ring_ndvi, ramps.vegetation_contrast),
         "ponds": ramp(float(cues.ponds), ramps.ponds),
         "pitted_texture": ramp(cues.texture, ramps.pitted_texture),
         "irregular_shape": 1.0 - ramp(cues.rectangularity, ramps.regular_shape),
         "turbid_water_near": 1.0 if cues.turbid_water_near else 0.0,
     }
+    if cues.ring_ndvi is not None or cues.fresh_spoil is None:
+        scores["vegetation_contrast"] = ramp(cues.ring_ndvi, ramps.vegetation_contrast)
     if cues.ndvi_drop is not None:
         scores["vegetation_loss"] = ramp(cues.ndvi_drop, ramps.vegetation_loss)
+    if cues.fresh_spoil is not None:
+        scores["fresh_spoil"] = ramp(cues.fresh_spoil, ramps.fresh_spoil)
     return scores
 
 

@@ -81,7 +81,8 @@ def detect_objects(
     with a same-season ``baseline``, vegetation lost since then is one more cue. ``fallback``
     says the layers came from fallback rules (bands missing): confidence is scaled down.
     ``known_sites`` (in the candidates' metric CRS) are re-detected with less evidence."""
-    d = CandidateFinder(pixels, layers, rules, item_id, pixel_m)
+    open_share = _open_share(layers)
+    d = CandidateFinder(pixels, layers, rules, item_id, pixel_m, open_share)
     # (running the water pipeline in a thread beside the scars measured no faster, with 60 MB
     # more at the peak: the two compete for the same two cores)
     scars = d.scars()
@@ -91,7 +92,6 @@ def detect_objects(
     # only what can still be kept is measured (each object's statistics are its own): on a
     # real farmland tile 5,000 of 11,000 sites are too small to map
     d.measure([m for members in sites for m in members] + reaches)
-    open_share = _open_share(layers)
     judge = SiteJudge(
         rules,
         baseline,

@@ -116,7 +116,8 @@ def objects_stats(
     texture_percentile: float,
 ) -> list[ObjectStats]:
     """Per object: means (and p10/p90 of NDVI and BSI) of the indices over its valid pixels,
-    the mean NDVI of its ring, and in ``extra`` its mean brightness and its texture (the
+    the mean NDVI of its ring, and in ``extra`` its mean brightness, its ring's mean brightness
+    and B4/B3 (``ring_brightness``, ``ring_ferric``) and its texture (the
     ``texture_percentile`` of its local variation: pits and spoil heaps cover part of a working,
     flat tailings the rest). Reflectances and indices of a group's pixels are computed in one
     vectorised pass (per-object numpy calls cost more than the maths); ``crops`` in raster
@@ -183,6 +184,15 @@ def _stats(
     n = len(crops)
     means = {name: _group_means(values[name], ids, inside_at, n) for name in indices}
     ring = _group_means(values["ndvi"], ids, around_at, n) if "ndvi" in values else [None] * n
+    # the ground around: what spoil dug from below a weathered surface stands out from
+    ring_brightness = (
+        _group_means(brightness, ids, around_at, n) if brightness is not None else [None] * n
+    )
+    ring_ferric = (
+        _group_means(values["ferric_iron"], ids, around_at, n)
+        if "ferric_iron" in values
+        else [None] * n
+    )
     percentiles = {
         name: _group_percentiles(values[name], ids, inside_at, n)
         for name in ("ndvi", "bsi")
@@ -209,6 +219,10 @@ def _stats(
         extra = {} if texture is None else {"texture": texture}
         if brightness is not None and inside_counts[i]:
             extra["brightness"] = round(float(brightness[part][inside_at[part]].mean()), 5)
+        for key, around in (("ring_brightness", ring_brightness), ("ring_ferric", ring_ferric)):
+            value = around[i]
+            if value is not None:
+                extra[key] = value
         out.append(ObjectStats(row_means, row_percentiles, share, ring[i], extra))
     return out
 

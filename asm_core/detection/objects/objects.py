@@ -99,6 +99,12 @@ def ring_fraction(crop: ObjectCrop, layer: Bool | PackedMask, invert: bool = Fal
     return float(hits) / total
 
 
+def inside_fraction(crop: ObjectCrop, layer: Bool | PackedMask) -> float:
+    """Share of the object's own pixels set in a full-grid layer."""
+    window = layer[crop.rows, crop.cols]
+    return float(np.count_nonzero(window & crop.mask)) / max(1, crop.pixels)
+
+
 def radius_px(distance_m: float, pixel_m: float) -> int:
     """A distance in metres as a whole number of pixels (at least 1)."""
     return max(1, math.ceil(distance_m / pixel_m))

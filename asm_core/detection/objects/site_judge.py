@@ -44,6 +44,23 @@ def _ring_ndvi(members: list[Candidate]) -> float | None:
     return _size_weighted([(m.stats.ring_ndvi, m.crop.pixels) for m in members])
 
 
+def _fresh_spoil(members: list[Candidate], brighter_min: float) -> float | None:
+    """How much greyer (lower B4/B3) than the ground around it the disturbed members' ground
+    is, where it is no darker than that ground by more than ``brighter_min`` allows (fresh
+    rock from below a varnished or iron-stained surface is grey and pale; a basalt outcrop is
+    grey and dark: 0), weighted by size; None without a disturbed member to measure."""
+    pairs: list[tuple[float | None, int]] = []
+    for m in members:
+        extra, ferric = m.stats.extra, m.stats.means.get("ferric_iron")
+        here, around = extra.get("brightness"), extra.get("ring_brightness")
+        ring_ferric = extra.get("ring_ferric")
+        if not m.disturbed or here is None or not around or ferric is None or ring_ferric is None:
+            continue
+        pale = here / around - 1.0 >= brighter_min
+        pairs.append((ring_ferric - ferric if pale else 0.0, m.crop.pixels))
+    return _size_weighted(pairs)
+
+
 def _baseline_ndvi(baseline: BaselineNdvi | None, scars: list[Candidate]) -> float | None:
     """Mean of the baseline composite's NDVI under a site's scars (None: no baseline, or no
     baseline look saw them)."""
@@ -95,15 +112,19 @@ class SiteJudge:
         scars = [m for m in members if m.cls == "mining_scar"]
         biggest = max(scars, key=lambda m: m.crop.pixels)
         near = self.rules.objects.site_turbid_search_m
+        # disturbed ground is found where nearly all land is bare: no vegetation frames it, so
+        # its contrast with vegetation cannot be judged (left out, not counted against it)
+        disturbed = any(m.disturbed for m in scars)
         return SiteCues(
             bsi_mean=_weighted(scars, "bsi"),
             ferric_mean=_weighted(scars, "ferric_iron"),
-            ring_ndvi=_ring_ndvi(scars),
+            ring_ndvi=None if disturbed else _ring_ndvi(scars),
             rectangularity=biggest.rectangularity,
             ponds=len(members) - len(scars),
             turbid_water_near=self.reach_union is not None
             and bool(shapely.dwithin(footprint.geometry, self.reach_union, near)),
             texture=_weighted_extra(scars, "texture"),
+            fresh_spoil=_fresh_spoil(scars, self.rules.disturbance.spoil_brighter_min),
         )
 
     def signs(self, cues: SiteCues) -> int:
