@@ -61,6 +61,68 @@ EQUIVALENT: dict[tuple[str, str, str], str] = {
         "so the branch cannot be taken whatever the lengths' comparison says"
         for to in ("NotEq", "LtE", "IsNot")
     },
+    **{
+        ("asm_core/monitoring/site_states.py", operator, code): "the states are string "
+        "literals of this module, which CPython interns: `is` compares them as `==` does"
+        for operator, code in (
+            ("Eq_Is", 'partly_missed = size == "contracting" and greened is False'),
+            ("Eq_Is", 'rebound = size == "expanding" and self._regained_bare_ground(look)'),
+            ("Eq_Is", 'if self.state == "inactive":'),
+            ("Eq_Is", 'elif size == "expanding" and not rebound:'),
+            ("Eq_Is", 'elif size == "contracting":'),
+            ("NotEq_IsNot", 'if state != "revegetating":'),
+            ("Eq_Is", 'return "inactive" if self.state == "inactive" else "persistent"'),
+            ("Eq_Is", 'elif self.state == "inactive":'),
+        )
+        for operator in [f"core/ReplaceComparisonOperator_{operator}"]
+    },
+    **{
+        ("asm_core/monitoring/site_states.py", operator, code): why
+        for operator, code, why in (
+            (
+                "core/ReplaceComparisonOperator_Is_Eq",
+                'partly_missed = size == "contracting" and greened is False',
+                "greened is True, False or None, and only False equals False",
+            ),
+            (
+                "core/ReplaceComparisonOperator_NotEq_IsNot",
+                "if direction != self.held_direction:",
+                "directions are -1, 0 and 1, small ints CPython keeps one of each",
+            ),
+            (
+                "core/ReplaceComparisonOperator_GtE_Eq",
+                "if self.misses >= s.inactive_after_clear_looks:",
+                "misses grow by one from 0, so they meet the limit before passing it, and "
+                "a site once inactive stays so until detected (which resets them)",
+            ),
+            (
+                "core/ReplaceComparisonOperator_GtE_Is",
+                "if self.misses >= s.inactive_after_clear_looks:",
+                "as >= to ==: small ints are one object each in CPython",
+            ),
+            (
+                "core/NumberReplacer",
+                "extent_m2: float = 0.0  # worked extent, when detected",
+                "a look that was not detected has no extent, and no state reads it",
+            ),
+            (
+                "core/NumberReplacer",
+                "perimeter_m: float = 0.0  # of the worked extent",
+                "a look that was not detected has no perimeter, and no state reads it",
+            ),
+            (
+                "core/NumberReplacer",
+                "held_direction: int = 0",
+                "nothing is held before the first direction is set, and releasing an empty "
+                "hold changes nothing",
+            ),
+            (
+                "core/ReplaceTrueWithFalse",
+                "self._level(look, reset=True)",
+                "the first look's levels are empty: resetting them changes nothing",
+            ),
+        )
+    },
     (
         "asm_core/detection/objects/confidence.py",
         "core/ReplaceComparisonOperator_Gt_NotEq",

@@ -3,6 +3,7 @@ flooded pits, missed looks on bare ground, slow regrowth and ground grown over."
 
 from __future__ import annotations
 
+import dataclasses
 import math
 from collections.abc import Callable
 from dataclasses import replace
@@ -172,3 +173,73 @@ def test_a_look_is_clear_from_the_share_the_settings_ask_for() -> None:
     assert _states(_look(2), _look(4, clear=enough)) == ["new", "expanding"]
     assert _states(_look(2), _look(4, clear=just_under)) == ["new", "unobserved"]
     assert _states(_look(2), _look(None, clear=just_under)) == ["new", "unobserved"]
+
+
+#: settings without the boundary's own uncertainty: a change past the ratio counts at once
+EXACT = SETTINGS.model_copy(update={"edge_uncertainty_m": 0.0})
+
+
+def _exact(*looks: SiteLook, settings: object = EXACT) -> list[str]:
+    machine = SiteStates(settings)  # type: ignore[arg-type]
+    return [machine.step(look) for look in looks]
+
+
+def test_a_change_of_exactly_the_growth_ratio_is_no_change() -> None:
+    assert _exact(_look(5.0), _look(6.0)) == ["new", "persistent"]
+    assert _exact(_look(5.0), _look(6.01)) == ["new", "expanding"]
+    # shrinking: the ground lost greened (footprint greener, scars and extent as they were)
+    greener = {"footprint": 0.3, "extent": 0.2}
+    assert _exact(_look(6.0), _look(5.0, **greener)) == ["new", "persistent"]
+    assert _exact(_look(6.0), _look(4.99, **greener)) == ["new", "contracting"]
+    # the ratio multiplies the smaller extent: 8.4 ha is within it of 10 (8.4 + 1.2 is not)
+    assert _exact(_look(10.0), _look(8.4, **greener)) == ["new", "persistent"]
+
+
+def test_the_level_is_the_median_of_the_looks_since_the_size_last_changed() -> None:
+    # the level of 5 and 4.6 ha is 4.8 ha: 5.55 ha is within 1.2 times it (not of 4.6 alone)
+    assert _exact(_look(5.0), _look(4.6), _look(5.55)) == ["new", "persistent", "persistent"]
+
+
+def test_cloud_over_the_footprint_widens_the_margin_until_a_clear_look_confirms() -> None:
+    # 20 % of a 6.2 ha look hidden: 1.24 ha may be under the cloud; 1.2 ha more is within it
+    partly = replace(_look(6.2), clear_share=0.8)
+    assert _exact(_look(5.0), partly, _look(6.2)) == ["new", "persistent", "expanding"]
+    assert _exact(_look(5.0), replace(_look(6.6), clear_share=0.8)) == ["new", "expanding"]
+
+
+def test_misses_counted_toward_inactive_restart_at_any_detection() -> None:
+    def missed() -> SiteLook:
+        return SiteLook(clear_share=1.0, detected=False)  # no NDVI grid: misses are counted
+
+    cloudy_detection = replace(_look(5.0), clear_share=0.5)
+    assert _states(_look(5.0), missed(), cloudy_detection, missed(), missed()) == [
+        "new",
+        "persistent",
+        "unobserved",
+        "persistent",
+        "inactive",
+    ]
+    assert _states(_look(5.0), missed(), _look(5.0), missed(), missed()) == [
+        "new",
+        "persistent",
+        "persistent",
+        "persistent",
+        "inactive",
+    ]
+
+
+def test_revegetating_looks_do_not_become_the_ground_worked() -> None:
+    # scars greening by 0.08 stay greener than when worked however many looks show it
+    greening = [_look(5.0, scars=0.26, extent=0.2) for _ in range(3)]
+    assert _states(_look(5.0), *greening) == ["new"] + ["revegetating"] * 3
+
+
+def test_a_rise_of_exactly_the_revegetation_step_is_revegetation() -> None:
+    settings = SETTINGS.model_copy(update={"revegetation_ndvi_rise": 0.0625})  # exact in binary
+    looks = [_look(5.0, footprint=0.25), SiteLook(1.0, False, footprint_ndvi=0.3125)]
+    assert _exact(*looks, settings=settings) == ["new", "revegetating"]
+
+
+def test_a_look_cannot_be_changed_once_made() -> None:
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        _look(5.0).clear_share = 0.0  # type: ignore[misc]
