@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import csv
+import dataclasses
 import io
 import json
 from collections.abc import Callable
@@ -11,10 +12,10 @@ from pathlib import Path
 import pytest
 
 from asm_core.cli import main
-from asm_core.errors import ResultsError
+from asm_core.errors import QueryError, ResultsError
 from asm_core.evaluation.synthetic.scene import WrittenScene
 from asm_core.jobs.tile_job import run_item
-from asm_core.results.sql import run_query
+from asm_core.results.sql import Parameter, bind, parse_query, run_query, to_duckdb
 from asm_core.rules import load_rules
 from asm_core.sources.stac import load_item
 
@@ -160,3 +161,70 @@ def test_values_are_bound_never_spliced_into_the_sql(results: Path) -> None:
     assert every > 0
     assert run_query(sql, results, ["mining_scar' OR '1'='1"]).rows == [(0,)]
     assert 0 < run_query(sql, results, ["mining_scar"]).rows[0][0] <= every
+
+
+def test_a_query_header_declares_kinds_defaults_and_help() -> None:
+    query = parse_query(
+        "-- Big sites.\n-- @param min_area (double) = 5000 : at least this big\n"
+        "-- @param country = GHA\nSELECT 1 WHERE ? > 0 AND ? <> ''",
+        Path("big.sql"),
+    )
+    assert query.title == "Big sites."
+    assert query.parameters == [
+        Parameter("min_area", "double", "5000", "at least this big"),
+        Parameter("country", "varchar", "GHA", ""),
+    ]
+    assert bind(query, {}) == [5000.0, "GHA"]
+    assert bind(query, {"country": "BFA"}) == [5000.0, "BFA"]
+    with pytest.raises(QueryError, match="parameter min_area must be a double, not 'big'"):
+        bind(query, {"min_area": "big"})
+    none = parse_query("SELECT 1", Path("one.sql"))
+    assert none.title == "one"
+    with pytest.raises(QueryError, match=r"unknown parameter x for one.sql; it takes none$"):
+        bind(none, {"x": "1"})
+    for frozen in (none, Parameter("a", "varchar", "")):
+        with pytest.raises(dataclasses.FrozenInstanceError):
+            frozen.path = Path("other.sql")  # type: ignore[misc, union-attr]
+
+
+@pytest.mark.parametrize(
+    ("sql", "message"),
+    [
+        (
+            "SELECT * FROM detections WHERE (",
+            r"^the SQL does not parse at line 1, column \d+ near '.*\(': ",
+        ),
+        ("SELECT 1; SELECT 2", r"^give one SQL statement, not 2$"),
+        (";", r"^give one SQL statement, not 0$"),
+        ("DELETE FROM detections", r"^only queries \(SELECT, WITH\) are run, not DELETE: "),
+    ],
+)
+def test_sql_that_is_not_one_query_is_refused_in_one_line(sql: str, message: str) -> None:
+    with pytest.raises(QueryError, match=message) as refused:
+        to_duckdb(sql)
+    assert "\n" not in str(refused.value)
+
+
+def test_more_values_than_placeholders_is_refused(results: Path) -> None:
+    with pytest.raises(QueryError, match=r"has 0 parameter placeholder\(s\) \(\?\) but 1 value"):
+        run_query("SELECT 1", results, [1])
+
+
+def test_partition_columns_are_read_from_the_paths_with_their_types(
+    results: Path, tmp_path: Path
+) -> None:
+    rows = run_query("SELECT DISTINCT dt, utm_zone FROM tile_runs", results).rows
+    assert rows and all(isinstance(d, str) and isinstance(z, int) for d, z in rows)
+    empty = tmp_path / "empty"
+    (empty / "detections").mkdir(parents=True)
+    answer = run_query("SELECT dt, utm_zone FROM detections", empty)
+    assert (answer.columns, answer.rows) == (["dt", "utm_zone"], [])
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        answer.rows = []  # type: ignore[misc]
+
+
+def test_an_error_while_running_is_one_line(results: Path) -> None:
+    with pytest.raises(QueryError) as failed:
+        run_query("SELECT CAST(class AS INTEGER) FROM detections", results)
+    assert str(failed.value).startswith("Conversion Error: Could not convert string")
+    assert "\n" not in str(failed.value)
