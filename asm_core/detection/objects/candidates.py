@@ -46,7 +46,8 @@ class Candidate:
     metric: shapely.Geometry
     rectangularity: float
     stats: ObjectStats = field(default_factory=lambda: ObjectStats({}, {}, 0.0, None))
-    #: found as disturbed ground inside bare landscape (asm_core/detection/objects/disturbance.py)
+    #: found as disturbed ground where nearly all land is bare
+    #: (asm_core/detection/objects/disturbance.py)
     disturbed: bool = False
 
 
@@ -118,11 +119,11 @@ class CandidateFinder:
         return max(1, round(area_m2 / self.pixel_area))
 
     def candidates(
-        self, crops: list[ObjectCrop], cls: str, first_disturbed: int | None = None
+        self, crops: list[ObjectCrop], cls: str, disturbed: bool = False
     ) -> list[Candidate]:
         """The crops as candidates of a class: their polygons (traced together, see
-        :func:`masks_to_polygons`), in metres, and how rectangular they are; the crops from
-        ``first_disturbed`` on were found as disturbed ground."""
+        :func:`masks_to_polygons`), in metres, and how rectangular they are (``disturbed``:
+        found as disturbed ground)."""
         polygons = masks_to_polygons(
             [c.mask for c in crops],
             [(c.rows.start, c.cols.start) for c in crops],
@@ -135,7 +136,7 @@ class CandidateFinder:
             and abs(grid.a) == abs(grid.e) == self.pixel_m
             and in_metres(self.pixels.files.crs)
         )
-        for i, (crop, polygon) in enumerate(zip(crops, polygons, strict=True)):
+        for crop, polygon in zip(crops, polygons, strict=True):
             # (a metric grid's polygon is its own metric geometry: asked once, not per object)
             metric = polygon if on_grid else metric_geometry(polygon, self.pixels.files.crs)
             shape_fill = (
@@ -143,7 +144,6 @@ class CandidateFinder:
                 if on_grid
                 else _rectangularity(metric, self.pixel_m)
             )
-            disturbed = first_disturbed is not None and i >= first_disturbed
             out.append(Candidate(crop, cls, polygon, metric, shape_fill, disturbed=disturbed))
         return out
 
@@ -188,12 +188,10 @@ class CandidateFinder:
         """Scar candidates not taken for a look-alike: where nearly all the land is bare (a
         desert), the disturbed ground in it (:mod:`asm_core.detection.objects.disturbance`:
         there bareness says nothing), elsewhere the scar layer's objects."""
-        if self.open_share >= self.rules.disturbance.open_share_min:
-            crops, first_disturbed = self.disturbed_crops(), 0
-        else:
-            crops, first_disturbed = self.scar_layer_crops(), None
+        disturbed = self.open_share >= self.rules.disturbance.open_share_min
+        crops = self.disturbed_crops() if disturbed else self.scar_layer_crops()
         kept = []
-        for cand in self.candidates(crops, "mining_scar", first_disturbed):
+        for cand in self.candidates(crops, "mining_scar", disturbed):
             verdict = shape_lookalike(cand.rectangularity, self.rules.lookalikes)
             if verdict is None:
                 kept.append(cand)
