@@ -124,6 +124,11 @@ EQUIVALENT: dict[tuple[str, str, str], str] = {
         )
     },
     (
+        "asm_core/detection/objects/observed.py",
+        "core/NumberReplacer",
+        "name: zlib.compress(codes.tobytes(), 6),",
+    ): "the compression level changes the bytes stored, never the grid read back",
+    (
         "asm_core/detection/objects/confidence.py",
         "core/ReplaceComparisonOperator_Gt_NotEq",
         "return sum(w[name] * scores[name] for name in w) / total if total > 0 else 0.0",

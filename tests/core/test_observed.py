@@ -4,6 +4,7 @@ unobserved, not as gone."""
 from __future__ import annotations
 
 import json
+import zlib
 from collections.abc import Callable
 from pathlib import Path
 
@@ -111,3 +112,61 @@ def test_a_tile_run_keeps_an_ndvi_grid_where_sites_read_bare_and_forest_green(
         ndvi = grid.footprint_ndvi(site)
         assert ndvi is not None and ndvi < 0.35
     assert float(np.nanmedian(grid.ndvi)) > 0.5  # the forest around them
+
+
+TRANSFORM, CRS_UTM = Affine(200, 0, 500000, 0, -200, 800000), CRS.from_epsg(32630)
+
+
+def _lonlat(c0: float, r0: float, c1: float, r1: float) -> object:
+    """A footprint over grid cells (columns c0..c1, rows r0..r1 in cell units), in lon/lat."""
+    x0, y0 = TRANSFORM @ (c0, r0)
+    x1, y1 = TRANSFORM @ (c1, r1)
+    return reproject(box(x0, y1, x1, y0), "EPSG:32630", "EPSG:4326")
+
+
+def test_ndvi_is_stored_in_one_byte_a_cell_and_read_back_to_a_step() -> None:
+    ndvi = np.array([[-1.0, 0.0, 0.5, np.nan, 0.9]], dtype=np.float32)
+    row = NdviGrid(ndvi, TRANSFORM, CRS_UTM).to_row(ceiling=0.6)
+    codes = np.frombuffer(zlib.decompress(row["ndvi_grid"]), np.uint8)
+    # 0: no clear land; 1..255: NDVI -1..1 in 254 steps; above the ceiling stored as it
+    assert codes.tolist() == [1, 128, 191, 0, 204]
+    assert row["ndvi_grid_shape"] == [1, 5] and row["ndvi_grid_transform"] == list(TRANSFORM)[:6]
+    back = NdviGrid.from_row(row | {"observed_grid_crs": "EPSG:32630"})
+    assert back is not None and back.transform == TRANSFORM
+    assert back.ndvi[0, [0, 1, 2, 4]] == pytest.approx([-1.0, 0.0, 0.5, 0.6], abs=1 / 254)
+    assert np.isnan(back.ndvi[0, 3])
+    assert NdviGrid.from_row(row) is None  # no CRS column: a row of an older release
+    assert NdviGrid.from_row({}) is None
+    default = NdviGrid(ndvi, TRANSFORM, CRS_UTM).to_row()  # no ceiling: up to 1
+    assert np.frombuffer(zlib.decompress(default["ndvi_grid"]), np.uint8)[4] == 242
+
+
+def test_a_footprint_s_clear_share_weighs_each_cell_it_touches() -> None:
+    grid = ObservedGrid(np.array([[100, 50], [0, 0]], np.uint8), TRANSFORM, CRS_UTM)
+    assert grid.clear_share(_lonlat(0.2, 0.2, 1.8, 0.8)) == pytest.approx(0.75)
+    assert grid.clear_share(_lonlat(0.2, 0.2, 0.8, 0.8)) == pytest.approx(1.0)
+    assert grid.clear_share(box(10, 10, 10.001, 10.001)) == 0.0  # outside the scene
+    assert ObservedGrid.from_row({"observed_grid": b""}) is None
+
+
+def test_typical_ground_is_the_median_of_the_cells_wholly_inside() -> None:
+    values = np.array([[0.1, 0.1, 0.7, 0.4]] * 3, dtype=np.float32)
+    grid = NdviGrid(values, TRANSFORM, CRS_UTM)
+    footprint = _lonlat(-0.2, -0.2, 3.2, 3.2)  # nine cells wholly inside, a sliver of others
+    assert grid.footprint_ndvi(footprint) == pytest.approx(0.3, abs=1e-6)  # their mean
+    assert grid.footprint_ndvi(footprint, inside_only=True) == pytest.approx(0.1)  # median
+    # smaller than a cell: no cell lies wholly inside, so the cells it touches
+    assert grid.footprint_ndvi(_lonlat(3.2, 0.2, 3.6, 0.6)) == pytest.approx(0.4, abs=1e-6)
+    assert grid.footprint_ndvi(_lonlat(3.2, 0.2, 3.6, 0.6), inside_only=True) is None
+
+
+def test_land_from_the_water_threshold_on_counts() -> None:
+    offset = 0
+    red = np.full((4, 4), 1000, dtype=np.uint16)
+    nir = np.full((4, 4), 1000, dtype=np.uint16)  # NDVI exactly 0: the threshold
+    valid = PackedMask.pack(np.ones((4, 4), dtype=bool))
+    builder = NdviGridBuilder((4, 4), 4, Affine(10, 0, 0, 0, -10, 0), CRS_UTM, water_ndvi=0.0)
+    builder.add_strip(0, red, nir, valid, offset)
+    assert builder.grid().ndvi.tolist() == [[0.0]]
+    # four samples a 4 px cell (every other pixel), whatever the strip's first row
+    assert builder.counts.tolist() == [[4]]
