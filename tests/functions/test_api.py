@@ -4,6 +4,7 @@ scan and bad query parameters."""
 
 from __future__ import annotations
 
+import base64
 import dataclasses
 import json
 import shutil
@@ -459,3 +460,53 @@ def test_detections_are_read_from_the_bbox_s_zones_only(results: Path, tmp_path:
     assert LocalScanServices(results).detections(west_africa) == here
     assert LocalScanServices(moved).detections(west_africa) == []
     assert len(LocalScanServices(moved).detections(query)) == len(here)
+
+
+def test_a_one_day_window_is_a_window(services: RecordingServices) -> None:
+    status, page = _detections_page(start="2024-02-13", end="2024-02-13")
+    assert status == 200 and page["type"] == "FeatureCollection"
+
+
+def test_parameters_as_they_arrive_from_the_gateway_are_compared_by_value(
+    services: RecordingServices,
+) -> None:
+    """The query string reaches the handler parsed from JSON: its strings are new objects."""
+    params = json.loads('{"geometry": "polygon", "limit": "5000"}')
+    status, page = _detections_page(**params)
+    assert status == 200 and page["features"]
+    assert all(f["geometry"]["type"] != "Point" for f in page["features"])
+
+
+def test_a_token_that_does_not_hold_two_strings_is_refused() -> None:
+    token = base64.urlsafe_b64encode(json.dumps(["2024-01-01", 5]).encode()).decode()
+    status, body = _detections_page(next_token=token)
+    assert status == 400 and body["error"].startswith("next_token ")
+
+
+class _ManyRows(RecordingServices):
+    """As many detections as asked for, whatever the query (beyond CPython's small ints)."""
+
+    def detections(self, query: Any) -> list[dict[str, Any]]:
+        return [
+            {"page_acquired": "2024-01-01", "detection_id": f"d{i:04d}", "lon": 0.0, "lat": 0.0}
+            for i in range(min(query.limit, 300))
+        ]
+
+
+def test_a_page_as_long_as_its_limit_says_there_may_be_more(tmp_path: Path) -> None:
+    use_services(_ManyRows(tmp_path), require_api_key=False)
+    status, page = _detections_page(limit="300")
+    assert status == 200 and len(page["features"]) == 300 and "next_token" in page
+    status, page = _detections_page(limit="400")
+    assert status == 200 and len(page["features"]) == 300 and "next_token" not in page
+
+
+def test_an_unknown_scan_s_id_is_named_to_its_first_80_characters(
+    services: RecordingServices,
+) -> None:
+    event = json.loads((EVENTS / "get_scan_unknown.json").read_text())
+    scan_id = "x" * 100
+    event["path"], event["pathParameters"] = f"/scans/{scan_id}", {"scan_id": scan_id}
+    response = handler(event, LocalContext())
+    body = json.loads(response["body"])
+    assert response["statusCode"] == 404 and body["error"] == f"no scan with id {'x' * 80!r}"
