@@ -88,35 +88,6 @@ def test_confidence_is_the_weighted_mean_of_the_scores() -> None:
     assert {"ponds", "pitted_texture", "bare_ground"} <= set(agreeing)
 
 
-def test_sites_under_the_confidence_floor_are_suppressed_as_low_confidence(
-    small_scene: WrittenScene, tmp_path: Path
-) -> None:
-    """The floor is exercised on a scene with sites just under it: the least confident site
-    goes (counted as ``low_confidence``) one step above its score, and stays at it."""
-    rules = load_rules()
-    item = load_item(str(small_scene.item_path))
-
-    def run(floor: float | None, out: str) -> tuple[list[float], dict[str, int]]:
-        chosen = rules
-        if floor is not None:
-            objects = rules.objects.model_copy(update={"min_site_confidence": floor})
-            chosen = rules.model_copy(update={"objects": objects})
-        run_item(item, chosen, tmp_path / out)
-        runs = read_table(tmp_path / out, "tile_runs").to_pylist()
-        dets = read_table(tmp_path / out, "detections").to_pylist()
-        sites = {d["site_id"]: d["confidence"] for d in dets if d["site_id"]}
-        return sorted(sites.values()), dict(runs[0]["suppressed"] or [])
-
-    scores, _ = run(None, "default")
-    assert scores, "the scene has sites"
-    lowest = scores[0]
-    at, suppressed_at = run(lowest, "at")
-    above, suppressed_above = run(lowest + 1e-4, "above")
-    assert at == scores
-    assert above == scores[1:]
-    assert suppressed_above.get("low_confidence", 0) == suppressed_at.get("low_confidence", 0) + 1
-
-
 def test_ramps_clamp_to_zero_and_one() -> None:
     r = Ramp(start=0.1, span=0.2)
     assert (ramp(-5.0, r), ramp(0.15, r), ramp(5.0, r)) == (0.0, pytest.approx(0.25), 1.0)
@@ -247,3 +218,32 @@ def test_a_strong_sign_adds_one_to_the_others() -> None:
     signs = _signs(dug)
     assert signs == ["pitted_texture", "ponds"]
     assert signs_count(signs, dug, SETTINGS) == 3
+
+
+def test_sites_under_the_confidence_floor_are_suppressed_as_low_confidence(
+    small_scene: WrittenScene, tmp_path: Path
+) -> None:
+    """The floor is exercised on a scene with sites just under it: the least confident site
+    goes (counted as ``low_confidence``) one step above its score, and stays at it."""
+    rules = load_rules()
+    item = load_item(str(small_scene.item_path))
+
+    def run(floor: float | None, out: str) -> tuple[list[float], dict[str, int]]:
+        chosen = rules
+        if floor is not None:
+            objects = rules.objects.model_copy(update={"min_site_confidence": floor})
+            chosen = rules.model_copy(update={"objects": objects})
+        run_item(item, chosen, tmp_path / out)
+        runs = read_table(tmp_path / out, "tile_runs").to_pylist()
+        dets = read_table(tmp_path / out, "detections").to_pylist()
+        sites = {d["site_id"]: d["confidence"] for d in dets if d["site_id"]}
+        return sorted(sites.values()), dict(runs[0]["suppressed"] or [])
+
+    scores, _ = run(None, "default")
+    assert scores, "the scene has sites"
+    lowest = scores[0]
+    at, suppressed_at = run(lowest, "at")
+    above, suppressed_above = run(lowest + 1e-4, "above")
+    assert at == scores
+    assert above == scores[1:]
+    assert suppressed_above.get("low_confidence", 0) == suppressed_at.get("low_confidence", 0) + 1

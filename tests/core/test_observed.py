@@ -45,26 +45,6 @@ def test_grid_is_the_valid_share_per_cell_including_a_ragged_edge() -> None:
     assert grid.transform.a == 10 * CELL_PX
 
 
-def test_a_cloud_is_unobserved_and_a_clear_site_observed(
-    scene_factory: Callable[..., WrittenScene], tmp_path: Path
-) -> None:
-    scene = scene_factory(seed=11, size=768, sites=3, clouds=1, baseline="05.10")
-    run_item(load_item(str(scene.item_path)), load_rules(), tmp_path)
-    (path,) = result_files(tmp_path, "tile_runs")
-    (row,) = pq.read_table(path).to_pylist()
-    grid = ObservedGrid.from_row(row)
-    assert grid is not None
-    assert float(grid.share.mean()) / 100 == pytest.approx(row["valid_fraction"], abs=0.02)
-    truth = json.loads((scene.item_path.parent / "truth.geojson").read_text())["features"]
-    clouds = [shape(f["geometry"]) for f in truth if f["properties"]["kind"] == "cloud"]
-    assert clouds and all(
-        grid.clear_share(c.buffer(-0.001)) < 0.3 for c in clouds if not c.buffer(-0.001).is_empty
-    )
-    sites = [shape(f["geometry"]) for f in truth if f["properties"]["kind"] == "mining_site"]
-    clear = [grid.clear_share(s) for s in sites]
-    assert max(clear) > 0.9
-
-
 def test_ndvi_grid_keeps_the_land_greenness_per_cell_and_leaves_water_out() -> None:
     offset, height, width = 1000, 16, 12  # DN carry the +1000 offset of baseline 04.00+
     red = np.full((height, width), offset + 300, dtype=np.uint16)
@@ -93,25 +73,6 @@ def test_ndvi_grid_keeps_the_land_greenness_per_cell_and_leaves_water_out() -> N
     assert grid.footprint_ndvi(footprint) == pytest.approx(0.25, abs=0.01)
     # one far from the scene has no greenness at all
     assert grid.footprint_ndvi(box(10, 10, 10.001, 10.001)) is None
-
-
-def test_a_tile_run_keeps_an_ndvi_grid_where_sites_read_bare_and_forest_green(
-    scene_factory: Callable[..., WrittenScene], tmp_path: Path
-) -> None:
-    scene = scene_factory(seed=12, size=512, sites=2, clouds=0, baseline="05.10")
-    run_item(load_item(str(scene.item_path)), load_rules(), tmp_path)
-    (path,) = result_files(tmp_path, "tile_runs")
-    (row,) = pq.read_table(path).to_pylist()
-    grid = NdviGrid.from_row(row)
-    assert grid is not None and grid.transform.a == load_rules().footprint_grid.cell_m
-    assert len(row["ndvi_grid"]) < 64_000
-    truth = json.loads((scene.item_path.parent / "truth.geojson").read_text())["features"]
-    sites = [shape(f["geometry"]) for f in truth if f["properties"]["kind"] == "mining_site"]
-    assert sites
-    for site in sites:
-        ndvi = grid.footprint_ndvi(site)
-        assert ndvi is not None and ndvi < 0.35
-    assert float(np.nanmedian(grid.ndvi)) > 0.5  # the forest around them
 
 
 TRANSFORM, CRS_UTM = Affine(200, 0, 500000, 0, -200, 800000), CRS.from_epsg(32630)
@@ -170,3 +131,42 @@ def test_land_from_the_water_threshold_on_counts() -> None:
     assert builder.grid().ndvi.tolist() == [[0.0]]
     # four samples a 4 px cell (every other pixel), whatever the strip's first row
     assert builder.counts.tolist() == [[4]]
+
+
+def test_a_cloud_is_unobserved_and_a_clear_site_observed(
+    scene_factory: Callable[..., WrittenScene], tmp_path: Path
+) -> None:
+    scene = scene_factory(seed=11, size=768, sites=3, clouds=1, baseline="05.10")
+    run_item(load_item(str(scene.item_path)), load_rules(), tmp_path)
+    (path,) = result_files(tmp_path, "tile_runs")
+    (row,) = pq.read_table(path).to_pylist()
+    grid = ObservedGrid.from_row(row)
+    assert grid is not None
+    assert float(grid.share.mean()) / 100 == pytest.approx(row["valid_fraction"], abs=0.02)
+    truth = json.loads((scene.item_path.parent / "truth.geojson").read_text())["features"]
+    clouds = [shape(f["geometry"]) for f in truth if f["properties"]["kind"] == "cloud"]
+    assert clouds and all(
+        grid.clear_share(c.buffer(-0.001)) < 0.3 for c in clouds if not c.buffer(-0.001).is_empty
+    )
+    sites = [shape(f["geometry"]) for f in truth if f["properties"]["kind"] == "mining_site"]
+    clear = [grid.clear_share(s) for s in sites]
+    assert max(clear) > 0.9
+
+
+def test_a_tile_run_keeps_an_ndvi_grid_where_sites_read_bare_and_forest_green(
+    scene_factory: Callable[..., WrittenScene], tmp_path: Path
+) -> None:
+    scene = scene_factory(seed=12, size=512, sites=2, clouds=0, baseline="05.10")
+    run_item(load_item(str(scene.item_path)), load_rules(), tmp_path)
+    (path,) = result_files(tmp_path, "tile_runs")
+    (row,) = pq.read_table(path).to_pylist()
+    grid = NdviGrid.from_row(row)
+    assert grid is not None and grid.transform.a == load_rules().footprint_grid.cell_m
+    assert len(row["ndvi_grid"]) < 64_000
+    truth = json.loads((scene.item_path.parent / "truth.geojson").read_text())["features"]
+    sites = [shape(f["geometry"]) for f in truth if f["properties"]["kind"] == "mining_site"]
+    assert sites
+    for site in sites:
+        ndvi = grid.footprint_ndvi(site)
+        assert ndvi is not None and ndvi < 0.35
+    assert float(np.nanmedian(grid.ndvi)) > 0.5  # the forest around them

@@ -30,6 +30,55 @@ def results(
     return out
 
 
+def test_a_missing_results_folder_is_named(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert main(["query", "SELECT 1", "--results", str(tmp_path / "none")]) == 2
+    assert "does not exist" in capsys.readouterr().err
+
+
+def test_a_query_header_declares_kinds_defaults_and_help() -> None:
+    query = parse_query(
+        "-- Big sites.\n-- @param min_area (double) = 5000 : at least this big\n"
+        "-- @param country = GHA\nSELECT 1 WHERE ? > 0 AND ? <> ''",
+        Path("big.sql"),
+    )
+    assert query.title == "Big sites."
+    assert query.parameters == [
+        Parameter("min_area", "double", "5000", "at least this big"),
+        Parameter("country", "varchar", "GHA", ""),
+    ]
+    assert bind(query, {}) == [5000.0, "GHA"]
+    assert bind(query, {"country": "BFA"}) == [5000.0, "BFA"]
+    with pytest.raises(QueryError, match="parameter min_area must be a double, not 'big'"):
+        bind(query, {"min_area": "big"})
+    none = parse_query("SELECT 1", Path("one.sql"))
+    assert none.title == "one"
+    with pytest.raises(QueryError, match=r"unknown parameter x for one.sql; it takes none$"):
+        bind(none, {"x": "1"})
+    for frozen in (none, Parameter("a", "varchar", "")):
+        with pytest.raises(dataclasses.FrozenInstanceError):
+            frozen.path = Path("other.sql")  # type: ignore[misc, union-attr]
+
+
+@pytest.mark.parametrize(
+    ("sql", "message"),
+    [
+        (
+            "SELECT * FROM detections WHERE (",
+            r"^the SQL does not parse at line 1, column \d+ near '.*\(': ",
+        ),
+        ("SELECT 1; SELECT 2", r"^give one SQL statement, not 2$"),
+        (";", r"^give one SQL statement, not 0$"),
+        ("DELETE FROM detections", r"^only queries \(SELECT, WITH\) are run, not DELETE: "),
+    ],
+)
+def test_sql_that_is_not_one_query_is_refused_in_one_line(sql: str, message: str) -> None:
+    with pytest.raises(QueryError, match=message) as refused:
+        to_duckdb(sql)
+    assert "\n" not in str(refused.value)
+
+
 def test_counts_by_class_in_every_format(results: Path, capsys: pytest.CaptureFixture[str]) -> None:
     sql = "SELECT class, count(*) AS n FROM detections GROUP BY class ORDER BY class"
     assert main(["query", sql, "--results", str(results), "--format", "json"]) == 0
@@ -96,13 +145,6 @@ def test_a_query_may_read_the_results_files_but_writes_nothing(
     assert sorted(p.relative_to(results) for p in results.rglob("*")) == before
 
 
-def test_a_missing_results_folder_is_named(
-    tmp_path: Path, capsys: pytest.CaptureFixture[str]
-) -> None:
-    assert main(["query", "SELECT 1", "--results", str(tmp_path / "none")]) == 2
-    assert "does not exist" in capsys.readouterr().err
-
-
 @pytest.mark.parametrize(
     ("content", "message"),
     [
@@ -161,48 +203,6 @@ def test_values_are_bound_never_spliced_into_the_sql(results: Path) -> None:
     assert every > 0
     assert run_query(sql, results, ["mining_scar' OR '1'='1"]).rows == [(0,)]
     assert 0 < run_query(sql, results, ["mining_scar"]).rows[0][0] <= every
-
-
-def test_a_query_header_declares_kinds_defaults_and_help() -> None:
-    query = parse_query(
-        "-- Big sites.\n-- @param min_area (double) = 5000 : at least this big\n"
-        "-- @param country = GHA\nSELECT 1 WHERE ? > 0 AND ? <> ''",
-        Path("big.sql"),
-    )
-    assert query.title == "Big sites."
-    assert query.parameters == [
-        Parameter("min_area", "double", "5000", "at least this big"),
-        Parameter("country", "varchar", "GHA", ""),
-    ]
-    assert bind(query, {}) == [5000.0, "GHA"]
-    assert bind(query, {"country": "BFA"}) == [5000.0, "BFA"]
-    with pytest.raises(QueryError, match="parameter min_area must be a double, not 'big'"):
-        bind(query, {"min_area": "big"})
-    none = parse_query("SELECT 1", Path("one.sql"))
-    assert none.title == "one"
-    with pytest.raises(QueryError, match=r"unknown parameter x for one.sql; it takes none$"):
-        bind(none, {"x": "1"})
-    for frozen in (none, Parameter("a", "varchar", "")):
-        with pytest.raises(dataclasses.FrozenInstanceError):
-            frozen.path = Path("other.sql")  # type: ignore[misc, union-attr]
-
-
-@pytest.mark.parametrize(
-    ("sql", "message"),
-    [
-        (
-            "SELECT * FROM detections WHERE (",
-            r"^the SQL does not parse at line 1, column \d+ near '.*\(': ",
-        ),
-        ("SELECT 1; SELECT 2", r"^give one SQL statement, not 2$"),
-        (";", r"^give one SQL statement, not 0$"),
-        ("DELETE FROM detections", r"^only queries \(SELECT, WITH\) are run, not DELETE: "),
-    ],
-)
-def test_sql_that_is_not_one_query_is_refused_in_one_line(sql: str, message: str) -> None:
-    with pytest.raises(QueryError, match=message) as refused:
-        to_duckdb(sql)
-    assert "\n" not in str(refused.value)
 
 
 def test_more_values_than_placeholders_is_refused(results: Path) -> None:
