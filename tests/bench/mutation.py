@@ -37,7 +37,10 @@ MODULES: dict[str, tuple[str, ...]] = {
     "asm_core/rules/pixel_rules.py": ("tests/core/test_rules.py",),
     "asm_core/spectral/reflectance.py": ("tests/core/test_reflectance.py",),
     "asm_core/detection/objects/lookalikes.py": ("tests/core/test_lookalikes.py",),
-    "asm_core/detection/objects/confidence.py": ("tests/core/test_confidence.py",),
+    "asm_core/detection/objects/confidence.py": (
+        "tests/core/test_confidence.py",
+        "tests/core/test_disturbance.py",
+    ),
     "asm_core/monitoring/site_states.py": ("tests/core/test_site_state_machine.py",),
     "asm_core/detection/objects/observed.py": ("tests/core/test_observed.py",),
     "asm_core/results/result_paths.py": ("tests/core/test_result_paths.py",),
