@@ -72,11 +72,38 @@ class DisturbanceSettings(StrictModel):
     #: disturbed ground wider than this is industrial mining (a formal mine's benched pit and
     #: dumps), not ASM
     max_site_area_m2: float = Field(gt=0)
+    #: a smooth, regular body of disturbed ground this large is a tailings facility
+    #: (industrial), not a processing yard
+    impoundment_min_m2: float = Field(gt=0)
     #: disturbed ground whose own pixels are built-up for this share is a town
     built_up_min: float = Field(gt=0, le=1)
     #: spoil dug from below a weathered (varnished, iron-stained) surface is greyer than the
     #: ground around it, and no darker: its brightness at least (1 + this) times the ground's
     spoil_brighter_min: float = Field(ge=-1)
+    #: water inside a working this large at least is a tank or a flooded shaft (MNDWI needs
+    #: SWIR at 20 m: a lone 10 m pixel of it at a bright edge is a resolution artefact)
+    tank_min_m2: float = Field(gt=0)
+    #: smooth ground this much below the open land's median B4/B3, and no darker than its
+    #: median brightness by spoil_brighter_min, is spoil ground (a processing yard's fines)
+    spoil_greyer_min: float = Field(gt=0)
+    #: spoil ground narrower than 2 x this + 1 px is a pale track, not a yard
+    spoil_opening_px: int = Field(ge=0, le=5)
+    #: ... and covers at least this share of a working (heaps and berms among pits and trenches)
+    spoil_share_min: float = Field(ge=0, le=1)
+    #: the scale (Gaussian sigma, px) at which a working's roughness averages out ...
+    coarse_sigma_px: float = Field(gt=0, le=10)
+    #: ... while an outcrop's does not: disturbed ground whose brightness, smoothed at that
+    #: scale, still varies by this share of its texture or more is a rock body's shaded faces
+    #: and edges
+    coarse_ratio_max: float = Field(gt=0)
+    #: ... where that smoothed brightness varies by this much at least (a smooth body, a yard
+    #: of fines or a sand sheet, has little texture and little coarse variation either)
+    coarse_variation_min: float = Field(ge=0)
+    #: disturbed ground whose smoothed brightness varies this much is relief whatever its
+    #: texture: an outcrop's faces or the benches of a formal pit 30 m wide
+    coarse_variation_max: float = Field(gt=0)
+    #: a site is relief where its relief members are this share of its disturbed pixels
+    relief_share_min: float = Field(gt=0, le=1)
 
 
 class LookalikeSettings(StrictModel):

@@ -105,3 +105,41 @@ def test_disturbed_ground_is_judged_by_its_spoil_not_by_vegetation_it_cannot_hav
 @pytest.mark.parametrize("key", ["open_share_min", "rough_quantile", "density_min"])
 def test_the_search_s_numbers_are_the_rule_set_s(key: str) -> None:
     assert 0 < getattr(SETTINGS, key) <= 1
+
+
+def test_pits_and_heaps_average_out_at_the_coarse_scale_and_a_rock_body_s_edge_does_not() -> None:
+    from asm_core.detection.objects.texture import coarse_variation
+
+    rng = np.random.default_rng(5)
+    region = np.ones((40, 40), dtype=bool)
+    speckled = np.where(rng.random((40, 40)) < 0.3, 0.30, 0.17)  # heaps among pavement
+    edged = np.full((40, 40), 0.30)
+    edged[:, :20] = 0.12  # a pale outcrop against its shaded face
+    working = coarse_variation(region, region.ravel(), speckled.ravel(), 2.0)
+    relief = coarse_variation(region, region.ravel(), edged.ravel(), 2.0)
+    assert working is not None and relief is not None
+    assert working < SETTINGS.coarse_variation_min < SETTINGS.coarse_variation_max < relief
+
+
+def test_a_grey_yard_is_spoil_ground_and_a_pale_track_and_a_whole_valley_of_sand_are_not() -> None:
+    from asm_core.detection.objects.disturbance import spoil_ground
+
+    size = 300
+    red = np.full((size, size), 0.19)
+    green = np.full((size, size), 0.13)  # varnished pavement, B4/B3 1.46
+    red[100:130, 100:130], green[100:130, 100:130] = 0.22, 0.20  # grey fines, 1.1
+    red[:, 250:254], green[:, 250:254] = 0.22, 0.20  # a pale grey track 4 px wide
+    red[:, 10:60], green[:, 10:60] = 0.22, 0.20  # a valley's sand, bigger than a working
+
+    class Pixels:
+        shape = (size, size)
+        reflectance_bands = frozenset({"blue", "green", "red", "nir"})
+
+        def reflectance(self, name: str, r0: int, r1: int, c0: int, c1: int) -> np.ndarray:
+            band = {"red": red, "green": green}.get(name, green)
+            return band[r0:r1, c0:c1].astype(np.float32)
+
+    region = np.ones((size, size), dtype=bool)
+    found = spoil_ground(Pixels(), region, SETTINGS, 1, (10, 2000))  # type: ignore[arg-type]
+    assert found[100:130, 100:130].all()
+    assert not found[:, 240:260].any() and not found[:, 10:60].any()

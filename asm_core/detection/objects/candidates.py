@@ -13,7 +13,7 @@ import numpy as np
 import shapely
 from shapely.geometry import Polygon
 
-from asm_core.detection.objects.disturbance import disturbed_ground
+from asm_core.detection.objects.disturbance import disturbed_ground, spoil_ground
 from asm_core.detection.objects.lookalikes import ring_lookalike, shape_lookalike
 from asm_core.detection.objects.morphology import (
     clean_mask,
@@ -49,6 +49,9 @@ class Candidate:
     #: found as disturbed ground where nearly all land is bare
     #: (asm_core/detection/objects/disturbance.py)
     disturbed: bool = False
+    #: water bodies too small to map inside its extent (a processing yard's tanks, flooded
+    #: shafts), counted for disturbed ground only
+    tanks: int = 0
 
 
 def _rectangularity(metric: shapely.Geometry, pixel_m: float) -> float:
@@ -149,7 +152,9 @@ class CandidateFinder:
 
     def measure(self, candidates: list[Candidate]) -> None:
         """Index statistics of every kept candidate, in raster order (GDAL's block cache then
-        decodes each block about once for objects read back from the files)."""
+        decodes each block about once for objects read back from the files); the grain of
+        their roughness only where disturbed ground is searched (it judges nothing else)."""
+        d = self.rules.disturbance
         ordered = sorted(candidates, key=lambda c: (c.crop.rows.start, c.crop.cols.start))
         crops = [c.crop for c in ordered]
         stats = objects_stats(
@@ -159,6 +164,7 @@ class CandidateFinder:
             self.indices,
             self.layers.samples,
             texture_percentile=self.rules.objects.texture_percentile,
+            ground=d if self.open_share >= d.open_share_min else None,
         )
         for cand, measured in zip(ordered, stats, strict=True):
             cand.stats = measured
@@ -192,7 +198,13 @@ class CandidateFinder:
         crops = self.disturbed_crops() if disturbed else self.scar_layer_crops()
         kept = []
         for cand in self.candidates(crops, "mining_scar", disturbed):
-            verdict = shape_lookalike(cand.rectangularity, self.rules.lookalikes)
+            if disturbed:
+                cand.tanks = self.tanks(cand.crop)
+            # (a desert has no bare fields to mistake for a dig: a regular working there is a
+            # compound or a yard, and regular industrial ground is told apart by its size)
+            verdict = (
+                None if disturbed else shape_lookalike(cand.rectangularity, self.rules.lookalikes)
+            )
             if verdict is None:
                 kept.append(cand)
             else:
@@ -224,11 +236,13 @@ class CandidateFinder:
         min_pixels = self.min_pixels(o.min_object_m2)
         region = self.layer("open_land")
         region &= self.layers.valid.unpack()
+        industrial = self.min_pixels(d.max_site_area_m2)
         mask = disturbed_ground(self.pixels, region, d, min_pixels)
+        mask |= spoil_ground(self.pixels, region, d, o.opening_px, (min_pixels, industrial))
         del region
         crops = object_crops(label_objects(mask, min_pixels), self.ring_px)
         del mask
-        industrial, built = self.min_pixels(d.max_site_area_m2), self.layers.layers.get("built_up")
+        built = self.layers.layers.get("built_up")
         out = []
         for crop in crops:
             if crop.pixels > industrial:
@@ -240,6 +254,26 @@ class CandidateFinder:
             else:
                 out.append(crop)
         return out
+
+    def tanks(self, crop: ObjectCrop) -> int:
+        """Water bodies (8-connected) of at least ``tank_min_m2`` wholly within the object's
+        hole-filled extent."""
+        water = self.layers.layers.get("water")
+        if water is None:
+            return 0
+        here = np.asarray(water[crop.rows, crop.cols], dtype=bool)
+        inside = here & crop.filled
+        if not inside.any():
+            return 0
+        count, labels, stats, _ = cv2.connectedComponentsWithStats(
+            inside.view(np.uint8), connectivity=8
+        )
+        # a body that spills out of the extent is a lake or a river the object borders
+        outside = cv2.dilate((here & ~crop.filled).view(np.uint8), _SQUARE).astype(bool)
+        spilling = np.zeros(count, dtype=bool)
+        spilling[np.unique(labels[outside])] = True
+        big = stats[:, cv2.CC_STAT_AREA] >= self.min_pixels(self.rules.disturbance.tank_min_m2)
+        return int(np.count_nonzero(big[1:] & ~spilling[1:]))
 
     def water_bodies(self) -> tuple[list[ObjectCrop], list[Candidate]]:
         """Small water bodies (pond candidates, judged later against the kept scars) and the

@@ -12,10 +12,11 @@ import numpy as np
 import numpy.typing as npt
 
 from asm_core.detection.objects.objects import ObjectCrop
-from asm_core.detection.objects.texture import TEXTURE_BANDS, surface_texture
+from asm_core.detection.objects.texture import TEXTURE_BANDS, coarse_variation, surface_texture
 from asm_core.detection.pixels.layers import ScenePixels
 from asm_core.detection.pixels.packed_mask import Bool, PackedMask
 from asm_core.detection.pixels.pixel_samples import PixelSamples
+from asm_core.rules import DisturbanceSettings
 from asm_core.sources.reader import expand_window
 from asm_core.spectral.indices import ROW_INDICES, compute_indices
 from asm_core.spectral.reflectance import to_reflectance
@@ -114,12 +115,14 @@ def objects_stats(
     samples: PixelSamples | None = None,
     *,
     texture_percentile: float,
+    ground: DisturbanceSettings | None = None,
 ) -> list[ObjectStats]:
     """Per object: means (and p10/p90 of NDVI and BSI) of the indices over its valid pixels,
-    the mean NDVI of its ring, and in ``extra`` its mean brightness, its ring's mean brightness
-    and B4/B3 (``ring_brightness``, ``ring_ferric``) and its texture (the
+    the mean NDVI of its ring, and in ``extra`` its mean brightness and its texture (the
     ``texture_percentile`` of its local variation: pits and spoil heaps cover part of a working,
-    flat tailings the rest). Reflectances and indices of a group's pixels are computed in one
+    flat tailings the rest). With ``ground`` (disturbed ground where nearly all land is bare),
+    also how it stands out from the ground around: see :func:`_ground_measures`.
+    Reflectances and indices of a group's pixels are computed in one
     vectorised pass (per-object numpy calls cost more than the maths); ``crops`` in raster
     order read back what the samples lack rows at a time."""
     read_back = _ReadBack(pixels)
@@ -131,7 +134,13 @@ def objects_stats(
             held += crops[stop].mask.size  # the crop's window bounds what it needs
             stop += 1
         out += _stats(
-            pixels, crops[start:stop], valid, indices, samples, read_back, texture_percentile
+            pixels,
+            crops[start:stop],
+            valid,
+            indices,
+            samples,
+            read_back,
+            (texture_percentile, ground),
         )
         start = stop
     return out
@@ -168,9 +177,11 @@ def _stats(
     indices: tuple[str, ...],
     samples: PixelSamples | None,
     read_back: _ReadBack,
-    texture_percentile: float,
+    settings: tuple[float, DisturbanceSettings | None],
 ) -> list[ObjectStats]:
-    """:func:`objects_stats` of one group of objects."""
+    """:func:`objects_stats` of one group of objects (``settings``: its texture percentile
+    and the disturbed ground's, if measured)."""
+    texture_percentile, ground = settings
     parts, owner, where, needs = _gathered(pixels, crops, valid, samples, read_back)
     dn = {n: np.concatenate([p[n] for p in parts]) for n in parts[0]}
     bands = {n: to_reflectance(v, pixels.assets[n].scale, pixels.dn_offset) for n, v in dn.items()}
@@ -184,15 +195,16 @@ def _stats(
     n = len(crops)
     means = {name: _group_means(values[name], ids, inside_at, n) for name in indices}
     ring = _group_means(values["ndvi"], ids, around_at, n) if "ndvi" in values else [None] * n
-    # the ground around: what spoil dug from below a weathered surface stands out from
-    ring_brightness = (
-        _group_means(brightness, ids, around_at, n) if brightness is not None else [None] * n
-    )
-    ring_ferric = (
-        _group_means(values["ferric_iron"], ids, around_at, n)
-        if "ferric_iron" in values
-        else [None] * n
-    )
+    grounds: list[dict[str, float]] = [{} for _ in crops]
+    if ground is not None and brightness is not None and "ferric_iron" in values:
+        grounds = _ground_measures(
+            values["ferric_iron"],
+            brightness,
+            ids,
+            (inside_at, around_at),
+            ground.spoil_brighter_min,
+            n,
+        )
     percentiles = {
         name: _group_percentiles(values[name], ids, inside_at, n)
         for name in ("ndvi", "bsi")
@@ -219,12 +231,66 @@ def _stats(
         extra = {} if texture is None else {"texture": texture}
         if brightness is not None and inside_counts[i]:
             extra["brightness"] = round(float(brightness[part][inside_at[part]].mean()), 5)
-        for key, around in (("ring_brightness", ring_brightness), ("ring_ferric", ring_ferric)):
-            value = around[i]
-            if value is not None:
-                extra[key] = value
+        extra.update(grounds[i])
+        if ground is not None and brightness is not None:
+            coarse = coarse_variation(
+                needs[i], filled_at[part], brightness[part], ground.coarse_sigma_px
+            )
+            if coarse is not None:
+                extra["coarse_variation"] = coarse
         out.append(ObjectStats(row_means, row_percentiles, share, ring[i], extra))
     return out
+
+
+def _ground_measures(
+    ferric: npt.NDArray[np.float32],
+    brightness: npt.NDArray[np.float32],
+    ids: npt.NDArray[np.int64],
+    where: tuple[Bool, Bool],
+    brighter_min: float,
+    n: int,
+) -> list[dict[str, float]]:
+    """Per object, how it stands out from the ground around it: the median brightness and
+    B4/B3 of its ring (``ring_brightness``, ``ring_ferric``: medians, so a wadi's pale sand
+    or a track crossing part of the ring does not become the ground), and the mean B4/B3 and
+    share of its *spoil* pixels, those at least (1 + ``brighter_min``) times as bright as the
+    ring (``spoil_ferric``, ``spoil_share``: pale heaps and berms, not the shaded pits and
+    trenches between them)."""
+    inside_at, around_at = where
+    ring_brightness = _group_medians(brightness, ids, around_at, n)
+    ring_ferric = _group_medians(ferric, ids, around_at, n)
+    with np.errstate(invalid="ignore"):  # no ring: NaN, never spoil
+        spoil_at = inside_at & (brightness >= (1.0 + brighter_min) * ring_brightness[ids])
+    spoil_ferric = _group_means(ferric, ids, spoil_at, n)
+    spoil_counts = np.bincount(ids[spoil_at], minlength=n)
+    inside_counts = np.bincount(ids[inside_at], minlength=n)
+    out: list[dict[str, float]] = []
+    for i in range(n):
+        measures = {
+            key: round(float(value), 5)
+            for key, value in (
+                ("ring_brightness", ring_brightness[i]),
+                ("ring_ferric", ring_ferric[i]),
+            )
+            if np.isfinite(value)
+        }
+        if spoil_ferric[i] is not None:
+            measures["spoil_ferric"] = spoil_ferric[i]  # type: ignore[assignment]
+        if inside_counts[i]:
+            measures["spoil_share"] = round(float(spoil_counts[i] / inside_counts[i]), 5)
+        out.append(measures)
+    return out
+
+
+def _group_medians(
+    values: npt.NDArray[np.float32], ids: npt.NDArray[np.int64], chosen: Bool, n: int
+) -> npt.NDArray[np.float64]:
+    """Median (numpy's linear method) of the finite chosen values of each group; NaN for none."""
+    ok = chosen & np.isfinite(values)
+    group, kept = ids[ok], values[ok]
+    order = np.lexsort((kept, group))
+    group, kept = group[order], kept[order]
+    return _sorted_percentile(kept, np.searchsorted(group, np.arange(n + 1)), 50)
 
 
 def _group_means(

@@ -20,7 +20,7 @@ from asm_core.detection.objects.confidence import (
     signs_count,
     site_cue_scores,
 )
-from asm_core.rules import RuleSet
+from asm_core.rules import DisturbanceSettings, RuleSet
 
 
 def _size_weighted(pairs: list[tuple[float | None, int]]) -> float | None:
@@ -44,21 +44,65 @@ def _ring_ndvi(members: list[Candidate]) -> float | None:
     return _size_weighted([(m.stats.ring_ndvi, m.crop.pixels) for m in members])
 
 
-def _fresh_spoil(members: list[Candidate], brighter_min: float) -> float | None:
-    """How much greyer (lower B4/B3) than the ground around it the disturbed members' ground
-    is, where it is no darker than that ground by more than ``brighter_min`` allows (fresh
-    rock from below a varnished or iron-stained surface is grey and pale; a basalt outcrop is
-    grey and dark: 0), weighted by size; None without a disturbed member to measure."""
+def _fresh_spoil(members: list[Candidate], share_min: float) -> float | None:
+    """How much greyer (lower B4/B3) than the ground around it the disturbed members' spoil is:
+    their pixels no darker than that ground (``spoil_ferric``: fresh rock from below a
+    varnished or iron-stained surface is grey and pale, the pits and trenches between the
+    heaps are shaded), where such pixels are at least ``share_min`` of the member (a basalt
+    outcrop is grey and dark: 0), weighted by size; None without a disturbed member to
+    measure."""
     pairs: list[tuple[float | None, int]] = []
     for m in members:
-        extra, ferric = m.stats.extra, m.stats.means.get("ferric_iron")
-        here, around = extra.get("brightness"), extra.get("ring_brightness")
-        ring_ferric = extra.get("ring_ferric")
-        if not m.disturbed or here is None or not around or ferric is None or ring_ferric is None:
+        extra = m.stats.extra
+        spoil, share, around = (
+            extra.get("spoil_ferric"),
+            extra.get("spoil_share", 0.0),
+            extra.get("ring_ferric"),
+        )
+        if not m.disturbed or around is None:
             continue
-        pale = here / around - 1.0 >= brighter_min
-        pairs.append((ring_ferric - ferric if pale else 0.0, m.crop.pixels))
+        greyer = around - spoil if spoil is not None and share >= share_min else 0.0
+        pairs.append((greyer, m.crop.pixels))
     return _size_weighted(pairs)
+
+
+def _is_relief(member: Candidate, settings: DisturbanceSettings) -> bool:
+    """Whether a disturbed member's brightness still varies at the coarse scale, by
+    ``coarse_variation_max``, or by ``coarse_variation_min`` and ``coarse_ratio_max`` of its
+    texture: the shaded faces and edges of a rock body or the benches of a formal pit, not
+    pits and heaps that average out."""
+    extra = member.stats.extra
+    coarse, texture = extra.get("coarse_variation"), extra.get("texture")
+    if coarse is None or coarse < settings.coarse_variation_min:
+        return False
+    return coarse >= settings.coarse_variation_max or (
+        bool(texture) and coarse / texture >= settings.coarse_ratio_max  # type: ignore[operator]
+    )
+
+
+def _relief(members: list[Candidate], settings: DisturbanceSettings) -> bool:
+    """Whether relief (:func:`_is_relief`) is at least ``relief_share_min`` of the disturbed
+    members' pixels (a smooth dump beside a benched pit does not make the pit a working)."""
+    disturbed = [m for m in members if m.disturbed]
+    total = sum(m.crop.pixels for m in disturbed)
+    relief = sum(m.crop.pixels for m in disturbed if _is_relief(m, settings))
+    return bool(total) and relief >= settings.relief_share_min * total
+
+
+def _industrial(members: list[Candidate], rules: RuleSet) -> bool:
+    """Whether the disturbed members are industrial mining: together wider than a working
+    (``max_site_area_m2``: a formal pit, its dumps and haul roads, each piece smaller), or one
+    of them a tailings facility, a smooth (texture under the roughness floor), regular
+    (rectangularity of a field) body of ``impoundment_min_m2`` or more."""
+    d = rules.disturbance
+    disturbed = sum(m.metric.area for m in members if m.disturbed)
+    return disturbed > d.max_site_area_m2 or any(
+        m.disturbed
+        and m.metric.area >= d.impoundment_min_m2
+        and m.rectangularity >= rules.lookalikes.field_rectangularity_min
+        and m.stats.extra.get("texture", 0.0) < d.rough_min
+        for m in members
+    )
 
 
 def _baseline_ndvi(baseline: BaselineNdvi | None, scars: list[Candidate]) -> float | None:
@@ -120,11 +164,11 @@ class SiteJudge:
             ferric_mean=_weighted(scars, "ferric_iron"),
             ring_ndvi=None if disturbed else _ring_ndvi(scars),
             rectangularity=biggest.rectangularity,
-            ponds=len(members) - len(scars),
+            ponds=len(members) - len(scars) + sum(m.tanks for m in scars),
             turbid_water_near=self.reach_union is not None
             and bool(shapely.dwithin(footprint.geometry, self.reach_union, near)),
             texture=_weighted_extra(scars, "texture"),
-            fresh_spoil=_fresh_spoil(scars, self.rules.disturbance.spoil_brighter_min),
+            fresh_spoil=_fresh_spoil(scars, self.rules.disturbance.spoil_share_min),
         )
 
     def signs(self, cues: SiteCues) -> int:
@@ -139,6 +183,10 @@ class SiteJudge:
         already tracked here needs less (``known_site_signs``, ``known_site_min_confidence``)
         and says so with the ``known_site`` cue."""
         scars = [m for m in members if m.cls == "mining_scar"]
+        if _relief(scars, self.rules.disturbance):
+            return "relief", 0.0, [], None
+        if _industrial(scars, self.rules):
+            return "industrial", 0.0, [], None
         cues = self.cues(members, footprint)
         known = self.is_known(footprint)
         settings, objects = self.rules.confidence, self.rules.objects

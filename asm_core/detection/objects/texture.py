@@ -52,3 +52,24 @@ def surface_texture(
     values = local_variation(image, region)
     values = values[np.isfinite(values)]
     return round(float(np.percentile(values, percentile)), 5) if values.size else None
+
+
+def coarse_variation(
+    need: Bool, region_at: Bool, brightness: npt.NDArray[np.float32] | None, sigma_px: float
+) -> float | None:
+    """Coefficient of variation, over one object's (hole-filled) region, of its brightness
+    smoothed at ``sigma_px`` (a Gaussian normalised by the region, so the ground outside does
+    not leak in): what is left of its variation at the scale of ~50 m. Pits and heaps 10-30 m
+    apart average out there; a hill's shaded and sunlit faces, or a rock body's edge, do not."""
+    if brightness is None or not region_at.any():
+        return None
+    image = np.zeros(need.shape, dtype=np.float64)
+    region = np.zeros(need.shape, dtype=bool)
+    image[need] = brightness
+    region[need] = region_at
+    weight = region.astype(np.float64)
+    blurred = cv2.GaussianBlur(image * weight, (0, 0), sigma_px)
+    covered = cv2.GaussianBlur(weight, (0, 0), sigma_px)
+    smooth = blurred[region] / covered[region]
+    mean = float(smooth.mean())
+    return round(float(smooth.std()) / mean, 5) if mean > 0 else None
