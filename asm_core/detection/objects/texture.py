@@ -39,16 +39,28 @@ def local_variation(brightness: npt.NDArray[np.float64], region: Bool) -> npt.ND
     return out
 
 
-def surface_texture(
-    need: Bool, region_at: Bool, brightness: npt.NDArray[np.float32] | None, percentile: float
-) -> float | None:
-    """Percentile of the local variation over one object's (hole-filled) region."""
+def _on_window(
+    need: Bool, region_at: Bool, brightness: npt.NDArray[np.float32] | None
+) -> tuple[npt.NDArray[np.float64], Bool] | None:
+    """An object's gathered brightness and region put back on its crop's window (None when
+    there is nothing to measure)."""
     if brightness is None or not region_at.any():
         return None
     image = np.zeros(need.shape, dtype=np.float64)
     region = np.zeros(need.shape, dtype=bool)
     image[need] = brightness
     region[need] = region_at
+    return image, region
+
+
+def surface_texture(
+    need: Bool, region_at: Bool, brightness: npt.NDArray[np.float32] | None, percentile: float
+) -> float | None:
+    """Percentile of the local variation over one object's (hole-filled) region."""
+    placed = _on_window(need, region_at, brightness)
+    if placed is None:
+        return None
+    image, region = placed
     values = local_variation(image, region)
     values = values[np.isfinite(values)]
     return round(float(np.percentile(values, percentile)), 5) if values.size else None
@@ -61,12 +73,10 @@ def coarse_variation(
     smoothed at ``sigma_px`` (a Gaussian normalised by the region, so the ground outside does
     not leak in): what is left of its variation at the scale of ~50 m. Pits and heaps 10-30 m
     apart average out there; a hill's shaded and sunlit faces, or a rock body's edge, do not."""
-    if brightness is None or not region_at.any():
+    placed = _on_window(need, region_at, brightness)
+    if placed is None:
         return None
-    image = np.zeros(need.shape, dtype=np.float64)
-    region = np.zeros(need.shape, dtype=bool)
-    image[need] = brightness
-    region[need] = region_at
+    image, region = placed
     weight = region.astype(np.float64)
     blurred = cv2.GaussianBlur(image * weight, (0, 0), sigma_px)
     covered = cv2.GaussianBlur(weight, (0, 0), sigma_px)
